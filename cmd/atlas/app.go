@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/tenantatlas/ops/eventstore"
+	"github.com/tenantatlas/ops/eventstore/pglocal"
+	"github.com/tenantatlas/ops/eventstore/pgmigrate"
+)
+
+// migrationSets lists every owner's migrations, in the order they are applied.
+func migrationSets() []pgmigrate.Set {
+	return []pgmigrate.Set{eventstore.Migrations()}
+}
+
+// registry returns the registry of every event type of every module.
+func registry() *eventstore.Registry {
+	return eventstore.NewRegistry()
+}
+
+// newLogger returns the process logger: JSON lines on stderr at the given level.
+func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(strings.ToUpper(level))); err != nil {
+		return nil, usageError{fmt.Sprintf("invalid log level %q (debug, info, warn, error)", level)}
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+// databaseURL returns DATABASE_URL, or finds/starts a server when discover is true.
+func databaseURL(ctx context.Context, env *cli, log *slog.Logger, discover bool) (string, error) {
+	if u := env.getenv("DATABASE_URL"); u != "" || !discover {
+		if u == "" {
+			return "", fmt.Errorf("DATABASE_URL is not set")
+		}
+		return u, nil
+	}
+	srv, err := pglocal.Discover(ctx, pglocal.Options{Logger: log})
+	if err != nil {
+		return "", err
+	}
+	return srv.URL, nil
+}
+
+// openPool connects to url and checks the connection.
+func openPool(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("invalid database URL")
+	}
+	if maxConns > 0 {
+		cfg.MaxConns = maxConns
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to database: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to database %s:%d: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, err)
+	}
+	return pool, nil
+}
+
+// commonFlags are the flags every database command accepts.
+type commonFlags struct {
+	logLevel string
+}
+
+func newFlagSet(env *cli, name string, common *commonFlags) *flag.FlagSet {
+	fs := flag.NewFlagSet("atlas "+name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	def := env.getenv("ATLAS_LOG_LEVEL")
+	if def == "" {
+		def = "info"
+	}
+	fs.StringVar(&common.logLevel, "log-level", def, "log level: debug, info, warn, error (env ATLAS_LOG_LEVEL)")
+	return fs
+}
+
+// parseFlags parses args, turning flag errors into usage errors.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+	}
+	return nil
+}

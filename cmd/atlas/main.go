@@ -1,0 +1,106 @@
+// Command atlas is the one binary of TenantAtlas Ops: the web hub, the workers, the
+// migrations and the operator tools. Run `atlas help` for the list of commands.
+//
+// Exit codes: 0 success, 1 failure (one line on stderr), 2 bad usage.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+)
+
+// command is one `atlas` subcommand.
+type command struct {
+	summary string
+	run     func(ctx context.Context, env *cli, args []string) error
+}
+
+// commands lists every subcommand; nested ones use a space ("audit verify").
+var commands = map[string]command{
+	"migrate":      {"create or update every schema (idempotent)", runMigrate},
+	"serve":        {"serve the hub and JSON API, run the sealer; stops cleanly on SIGTERM", runServe},
+	"dev":          {"find or start PostgreSQL, migrate, serve, print the URL", runDev},
+	"audit verify": {"walk the hash chain; exit 1 naming the first bad global position", runAuditVerify},
+	"db url":       {"print the URL of the PostgreSQL in use (finds or starts one)", runDBURL},
+	"db stop":      {"stop the private PostgreSQL cluster under .data/pg, if running", runDBStop},
+}
+
+// usageError marks a bad invocation (exit code 2).
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+// cli carries what every command needs from the process.
+type cli struct {
+	stdout io.Writer
+	stderr io.Writer
+	getenv func(string) string
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, &cli{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+// run dispatches args to a command and maps its error to an exit code.
+func run(ctx context.Context, env *cli, args []string) int {
+	name, rest := lookup(args)
+	if name == "" {
+		if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+			usage(env.stdout)
+			return 0
+		}
+		fmt.Fprintf(env.stderr, "atlas: unknown command %q (run `atlas help`)\n", strings.Join(args, " "))
+		return 2
+	}
+	err := commands[name].run(ctx, env, rest)
+	var ue usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintf(env.stderr, "atlas %s: %s\n", name, ue.msg)
+		return 2
+	default:
+		fmt.Fprintf(env.stderr, "atlas %s: %s\n", name, oneLine(err.Error()))
+		return 1
+	}
+}
+
+// lookup finds the longest command name that prefixes args.
+func lookup(args []string) (string, []string) {
+	for n := min(len(args), 2); n > 0; n-- {
+		name := strings.Join(args[:n], " ")
+		if _, ok := commands[name]; ok {
+			return name, args[n:]
+		}
+	}
+	return "", args
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: atlas <command> [flags]\n\ncommands:")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-14s %s\n", n, commands[n].summary)
+	}
+}
+
+// oneLine keeps a failure to one line on stderr.
+func oneLine(s string) string {
+	s = strings.ReplaceAll(s, "\n", " ")
+	return strings.TrimSpace(s)
+}

@@ -1,0 +1,186 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+	"github.com/tenantatlas/ops/eventstore"
+	"github.com/tenantatlas/ops/eventstore/pgmigrate"
+	"github.com/tenantatlas/ops/eventstore/pgtest"
+)
+
+func TestMain(m *testing.M) {
+	pgtest.Setup(func(ctx context.Context, pool *pgxpool.Pool) error {
+		return pgmigrate.Apply(ctx, pool, migrationSets()...)
+	})
+	pgtest.Main(m)
+}
+
+// syncBuffer is a bytes.Buffer safe for a command writing while the test reads.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// atlas runs the CLI in-process with the given environment and returns exit code,
+// stdout and stderr.
+func atlas(ctx context.Context, env map[string]string, args ...string) (int, string, string) {
+	var out, errOut syncBuffer
+	code := run(ctx, &cli{stdout: &out, stderr: &errOut, getenv: func(k string) string { return env[k] }}, args)
+	return code, out.String(), errOut.String()
+}
+
+func TestUsageErrors(t *testing.T) {
+	t.Parallel()
+	code, _, stderr := atlas(t.Context(), nil, "frobnicate")
+	require.Equal(t, 2, code)
+	require.Contains(t, stderr, `unknown command "frobnicate"`)
+
+	code, _, stderr = atlas(t.Context(), nil, "migrate", "--bogus")
+	require.Equal(t, 2, code)
+	require.Equal(t, 1, strings.Count(stderr, "\n"), "one line: %q", stderr)
+
+	code, _, stderr = atlas(t.Context(), nil, "migrate", "--log-level", "loud")
+	require.Equal(t, 2, code)
+	require.Contains(t, stderr, "invalid log level")
+
+	code, stdout, _ := atlas(t.Context(), nil, "help")
+	require.Equal(t, 0, code)
+	require.Contains(t, stdout, "audit verify")
+}
+
+func TestMigrateIsIdempotent(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"DATABASE_URL": pgtest.URL(t)}
+	for range 2 {
+		code, stdout, stderr := atlas(t.Context(), env, "migrate")
+		require.Equal(t, 0, code, stderr)
+		require.Contains(t, stdout, "eventstore: version 1")
+	}
+	code, _, stderr := atlas(t.Context(), map[string]string{}, "migrate")
+	require.Equal(t, 1, code)
+	require.Equal(t, "atlas migrate: DATABASE_URL is not set\n", stderr)
+}
+
+func TestDatabaseErrorsHideThePassword(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"DATABASE_URL": "postgres://atlas:s3cret-pw@127.0.0.1:1/atlas?connect_timeout=2"}
+	code, _, stderr := atlas(t.Context(), env, "migrate")
+	require.Equal(t, 1, code)
+	require.NotContains(t, stderr, "s3cret-pw")
+	require.Equal(t, 1, strings.Count(stderr, "\n"), "one line: %q", stderr)
+}
+
+type noted struct{ Note string }
+
+func (noted) EventType() string { return "Noted" }
+
+// TestAuditVerify appends and seals events, verifies (exit 0), edits one event with raw
+// SQL and verifies again (exit 1 naming its position).
+func TestAuditVerify(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.Fresh(t)
+	env := map[string]string{"DATABASE_URL": pool.Config().ConnString()}
+	reg := eventstore.NewRegistry()
+	reg.Register(noted{}, 1)
+	store := eventstore.New(pool, eventstore.Options{Registry: reg})
+	for i := range 5 {
+		_, err := store.Append(t.Context(), eventstore.NewStreamID("note", uuid.New()), eventstore.NoStream,
+			eventstore.NewEvent{Data: noted{Note: strings.Repeat("x", i)}, Metadata: eventstore.Metadata{Actor: "system:test"}})
+		require.NoError(t, err)
+	}
+	// Sealing waits for older transactions anywhere on the server to end.
+	require.Eventually(t, func() bool {
+		_, err := store.Seal(t.Context())
+		require.NoError(t, err)
+		head, err := store.Head(t.Context())
+		require.NoError(t, err)
+		return head == 5
+	}, 30*time.Second, 10*time.Millisecond)
+
+	code, stdout, stderr := atlas(t.Context(), env, "audit", "verify")
+	require.Equal(t, 0, code, stderr)
+	require.Equal(t, "ok: 5 events verified, head position 5\n", stdout)
+
+	_, err := pool.Exec(t.Context(), `UPDATE es_events SET data = '{"Note":"forged"}' WHERE global_position = 3`)
+	require.NoError(t, err)
+	code, _, stderr = atlas(t.Context(), env, "audit", "verify")
+	require.Equal(t, 1, code)
+	require.Regexp(t, regexp.MustCompile(`^atlas audit verify: hash chain broken at global position 3: .*edited\n$`), stderr)
+}
+
+// TestServe starts `atlas serve` on a loopback port, checks the health routes and the
+// JSON 404, then stops it the way SIGTERM does (context cancelled) and expects exit 0.
+func TestServe(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"DATABASE_URL": pgtest.URL(t)}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, &cli{stdout: &stdout, stderr: &stderr, getenv: func(k string) string { return env[k] }},
+			[]string{"serve", "--addr", "127.0.0.1:0"})
+	}()
+	addrRe := regexp.MustCompile(`"msg":"serving","addr":"([^"]+)"`)
+	var addr string
+	require.Eventually(t, func() bool {
+		m := addrRe.FindStringSubmatch(stderr.String())
+		if m != nil {
+			addr = m[1]
+		}
+		return m != nil
+	}, 10*time.Second, 10*time.Millisecond, "serve never logged its address: %s", stderr.String())
+
+	get := func(path string) (int, map[string]any) {
+		resp, err := http.Get("http://" + addr + path)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		var v map[string]any
+		require.NoError(t, json.Unmarshal(body, &v), string(body))
+		return resp.StatusCode, v
+	}
+	code, body := get("/healthz")
+	require.Equal(t, 200, code)
+	require.Equal(t, "ok", body["status"])
+	code, body = get("/readyz")
+	require.Equal(t, 200, code)
+	require.Equal(t, "ready", body["status"])
+	code, body = get("/no/such/page")
+	require.Equal(t, 404, code)
+	require.Equal(t, map[string]any{"code": "not_found", "message": "no such route"}, body["error"])
+
+	cancel()
+	select {
+	case c := <-done:
+		require.Equal(t, 0, c, stderr.String())
+	case <-time.After(15 * time.Second):
+		t.Fatal("serve did not stop after cancellation")
+	}
+	require.Contains(t, stderr.String(), `"msg":"stopped"`)
+}

@@ -1,0 +1,281 @@
+package eventstore
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+)
+
+const selectColumns = `event_id, stream_id, stream_version, COALESCE(global_position, 0),
+	event_type, schema_version, data, actor, workspace_id, tenant_id, correlation_id, causation_id,
+	recorded_at, hash, chain_hash`
+
+// ReadStream returns the events of stream with a version greater than afterVersion, in
+// stream order (afterVersion 0 reads the whole stream). Events appended by committed
+// transactions are returned at once, sealed or not.
+func (s *Store) ReadStream(ctx context.Context, stream StreamID, afterVersion int64) ([]Envelope, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+selectColumns+` FROM es_events
+		WHERE stream_id = $1 AND stream_version > $2 ORDER BY stream_version`, string(stream), afterVersion)
+	if err != nil {
+		return nil, fmt.Errorf("eventstore: read stream %s: %w", stream, err)
+	}
+	return s.collect(rows, true, 0)
+}
+
+// ReadAll returns up to limit sealed events with a global position greater than
+// afterPosition, in global order. It never returns an event past one whose transaction
+// may still commit: positions are only given to events of ended transactions (see Seal),
+// so a reader that resumes from the last position it saw never skips an event.
+func (s *Store) ReadAll(ctx context.Context, afterPosition int64, limit int) ([]Envelope, error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	envs, err := s.readAll(ctx, afterPosition, limit, true)
+	if err != nil || len(envs) == limit {
+		return envs, err
+	}
+	// Fewer than asked for: seal what has committed since, then look again.
+	sealed, err := s.Seal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if sealed == 0 {
+		return envs, nil
+	}
+	return s.readAll(ctx, afterPosition, limit, true)
+}
+
+// ReadAllRaw is ReadAll without decoding payloads (Data stays nil), for tools that only
+// need the envelope and the stored bytes, like exports and verification.
+func (s *Store) ReadAllRaw(ctx context.Context, afterPosition int64, limit int) ([]Envelope, error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	return s.readAll(ctx, afterPosition, limit, false)
+}
+
+func (s *Store) readAll(ctx context.Context, after int64, limit int, decode bool) ([]Envelope, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+selectColumns+` FROM es_events
+		WHERE global_position > $1 ORDER BY global_position LIMIT $2`, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("eventstore: read all: %w", err)
+	}
+	return s.collect(rows, decode, limit)
+}
+
+// parallelDecodeMin is the page size from which payloads are decoded by worker
+// goroutines while the rows are still being scanned: JSON decoding costs more than
+// scanning, and on a multi-core machine the two overlap.
+const parallelDecodeMin = 256
+
+// decodeChunk is how many scanned rows are handed to a decoder at once.
+const decodeChunk = 64
+
+func (s *Store) collect(rows pgx.Rows, decode bool, sizeHint int) ([]Envelope, error) {
+	defer rows.Close()
+	if sizeHint < 16 {
+		sizeHint = 16
+	}
+	// out is never grown while decoders run: they index into its backing array.
+	out := make([]Envelope, sizeHint)
+	n := 0
+	var dec *decoders
+	if decode && sizeHint >= parallelDecodeMin && runtime.GOMAXPROCS(0) > 1 {
+		dec = s.startDecoders(out)
+		defer dec.stop()
+	}
+	var (
+		id, ws, tenant, corr, cause pgtype.UUID
+		streamID, typ, actor        string
+		data, hash, chain           []byte
+		recorded                    time.Time
+		arena                       = newPageArena()
+		// The scanners are made once per page: each row's bytes are copied into the
+		// page's arena instead of one allocation per column.
+		streamIDS = arenaString{a: arena, dst: &streamID}
+		typS      = arenaString{a: arena, dst: &typ}
+		actorS    = arenaString{a: arena, dst: &actor}
+		dataS     = arenaBytes{a: arena, dst: &data}
+		hashS     = arenaBytes{a: arena, dst: &hash}
+		chainS    = arenaBytes{a: arena, dst: &chain}
+	)
+	for rows.Next() {
+		if n == len(out) {
+			if dec != nil {
+				// Cannot happen with LIMIT sizeHint; fail rather than race.
+				return nil, fmt.Errorf("eventstore: more rows than the page size %d", sizeHint)
+			}
+			out = append(out, Envelope{})
+			out = out[:cap(out)]
+		}
+		e := &out[n]
+		if err := rows.Scan(&id, streamIDS, &e.StreamVersion, &e.Position,
+			typS, &e.SchemaVersion, dataS, actorS, &ws, &tenant, &corr, &cause,
+			&recorded, hashS, chainS); err != nil {
+			return nil, fmt.Errorf("eventstore: scan event: %w", err)
+		}
+		e.EventID = id.Bytes
+		e.Type = typ
+		e.Metadata.Actor = actor
+		e.RawData = data
+		e.Hash = hash
+		e.ChainHash = chain
+		e.StreamID = StreamID(streamID)
+		e.StreamType = e.StreamID.Type()
+		e.Metadata.WorkspaceID = fromPgUUID(ws)
+		e.Metadata.TenantID = fromPgUUID(tenant)
+		e.Metadata.CorrelationID = fromPgUUID(corr)
+		e.Metadata.CausationID = fromPgUUID(cause)
+		e.RecordedAt = recorded.UTC()
+		n++
+		switch {
+		case dec != nil && n%decodeChunk == 0:
+			dec.submit(n-decodeChunk, n)
+		case decode && dec == nil:
+			ev, err := s.reg.Decode(e.Type, e.SchemaVersion, e.RawData)
+			if err != nil {
+				return nil, err
+			}
+			e.Data = ev
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("eventstore: read events: %w", err)
+	}
+	if dec != nil {
+		if rest := n % decodeChunk; rest > 0 {
+			dec.submit(n-rest, n)
+		}
+		if err := dec.wait(); err != nil {
+			return nil, err
+		}
+	}
+	return out[:n], nil
+}
+
+// decoders decode payloads of out[from:to] ranges on worker goroutines.
+type decoders struct {
+	work chan [2]int
+	wg   sync.WaitGroup
+	once sync.Once
+	mu   sync.Mutex
+	err  error
+}
+
+func (s *Store) startDecoders(out []Envelope) *decoders {
+	d := &decoders{work: make(chan [2]int, len(out)/decodeChunk+1)}
+	for range runtime.GOMAXPROCS(0) {
+		d.wg.Go(func() {
+			for r := range d.work {
+				for i := r[0]; i < r[1]; i++ {
+					e := &out[i]
+					ev, err := s.reg.Decode(e.Type, e.SchemaVersion, e.RawData)
+					if err != nil {
+						d.mu.Lock()
+						if d.err == nil {
+							d.err = err
+						}
+						d.mu.Unlock()
+						continue
+					}
+					e.Data = ev
+				}
+			}
+		})
+	}
+	return d
+}
+
+func (d *decoders) submit(from, to int) { d.work <- [2]int{from, to} }
+
+// wait closes the queue, waits for the workers and returns the first decode error.
+func (d *decoders) wait() error {
+	d.stop()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.err
+}
+
+func (d *decoders) stop() {
+	d.once.Do(func() {
+		close(d.work)
+		d.wg.Wait()
+	})
+}
+
+// pageArena holds the bytes and strings of one page of rows: a few large allocations
+// instead of six small ones per row. Slices handed out are capped, so appending to one
+// never writes into its neighbour.
+type pageArena struct {
+	chunk   []byte
+	strings map[string]string
+	last    string
+}
+
+func newPageArena() *pageArena {
+	return &pageArena{strings: make(map[string]string, 16)}
+}
+
+func (a *pageArena) bytes(src []byte) []byte {
+	if len(src) > cap(a.chunk)-len(a.chunk) {
+		a.chunk = make([]byte, 0, max(64<<10, len(src)))
+	}
+	start := len(a.chunk)
+	a.chunk = append(a.chunk, src...)
+	return a.chunk[start:len(a.chunk):len(a.chunk)]
+}
+
+// str interns short, repeating values (event types, actors) and reuses the previous
+// value when a column repeats row after row (a stream's consecutive events).
+func (a *pageArena) str(src []byte) string {
+	if string(src) == a.last {
+		return a.last
+	}
+	if len(src) <= 64 {
+		if s, ok := a.strings[string(src)]; ok {
+			a.last = s
+			return s
+		}
+		if len(a.strings) < 256 {
+			s := string(src)
+			a.strings[s] = s
+			a.last = s
+			return s
+		}
+	}
+	a.last = string(src)
+	return a.last
+}
+
+// arenaBytes scans a bytea/json/text column into the page arena.
+type arenaBytes struct {
+	a   *pageArena
+	dst *[]byte
+}
+
+// ScanBytes implements pgtype.BytesScanner; src is only valid during the call.
+func (b arenaBytes) ScanBytes(src []byte) error {
+	if src == nil {
+		*b.dst = nil
+		return nil
+	}
+	*b.dst = b.a.bytes(src)
+	return nil
+}
+
+// arenaString scans a text column through the page's interning.
+type arenaString struct {
+	a   *pageArena
+	dst *string
+}
+
+// ScanBytes implements pgtype.BytesScanner; src is only valid during the call.
+func (s arenaString) ScanBytes(src []byte) error {
+	*s.dst = s.a.str(src)
+	return nil
+}

@@ -1,0 +1,132 @@
+package eventstore_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+	"github.com/tenantatlas/ops/eventstore"
+)
+
+// TestReadAllDoesNotPassUncommitted holds transaction A open with an appended event,
+// commits a later transaction B, and shows a reader does not get past A's event; once A
+// commits, the reader sees both, A first.
+func TestReadAllDoesNotPassUncommitted(t *testing.T) {
+	t.Parallel()
+	b := setupFresh(t)
+	streamA, streamB := newStream(), newStream()
+
+	txA, err := b.pool.Begin(b.ctx)
+	require.NoError(t, err)
+	defer txA.Rollback(b.ctx) //nolint:errcheck // no-op after commit
+	_, err = b.store.AppendTx(b.ctx, txA, streamA, eventstore.NoStream, created("A"))
+	require.NoError(t, err)
+
+	_, err = b.store.Append(b.ctx, streamB, eventstore.NoStream, created("B"))
+	require.NoError(t, err)
+
+	envs, err := b.store.ReadAll(b.ctx, 0, 100)
+	require.NoError(t, err)
+	require.Empty(t, envs, "B committed, but A (earlier) is still open: the reader must not pass A")
+	head, err := b.store.Head(b.ctx)
+	require.NoError(t, err)
+	require.Zero(t, head)
+
+	require.NoError(t, txA.Commit(b.ctx))
+	sealUntil(t, b, 2)
+	envs, err = b.store.ReadAll(b.ctx, 0, 100)
+	require.NoError(t, err)
+	require.Len(t, envs, 2)
+	require.Equal(t, streamA, envs[0].StreamID)
+	require.Equal(t, streamB, envs[1].StreamID)
+	require.EqualValues(t, 1, envs[0].Position)
+	require.EqualValues(t, 2, envs[1].Position)
+}
+
+// TestReadAllUnderConcurrentWriters runs 16 writers whose transactions overlap and commit
+// in random order (some roll back) while a reader tails ReadAll from its last position.
+// The reader must see every committed event exactly once, at dense positions, and never
+// an event of a rolled-back transaction.
+func TestReadAllUnderConcurrentWriters(t *testing.T) {
+	t.Parallel()
+	b := setupFresh(t)
+	const writers, perWriter = 16, 25
+
+	var committed sync.Map // event id -> struct{}
+	var committedCount atomic.Int64
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(w), 7))
+			for i := range perWriter {
+				tx, err := b.pool.Begin(b.ctx)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				n := 1 + rng.IntN(3)
+				evs := make([]eventstore.NewEvent, n)
+				for k := range evs {
+					evs[k] = created(fmt.Sprintf("w%d-%d-%d", w, i, k))
+				}
+				res, err := b.store.AppendTx(b.ctx, tx, newStream(), eventstore.NoStream, evs...)
+				if err != nil {
+					t.Error(err)
+					_ = tx.Rollback(b.ctx)
+					return
+				}
+				time.Sleep(time.Duration(rng.IntN(3000)) * time.Microsecond)
+				if rng.IntN(10) == 0 {
+					_ = tx.Rollback(b.ctx)
+					continue
+				}
+				if err := tx.Commit(b.ctx); err != nil {
+					t.Error(err)
+					return
+				}
+				for _, e := range res.Events {
+					committed.Store(e.EventID, struct{}{})
+				}
+				committedCount.Add(int64(len(res.Events)))
+			}
+		})
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+
+	seen := map[uuid.UUID]bool{}
+	var last int64
+	read := func() {
+		envs, err := b.store.ReadAll(b.ctx, last, 37)
+		require.NoError(t, err)
+		for _, e := range envs {
+			require.Equal(t, last+1, e.Position, "positions are dense and in order")
+			require.False(t, seen[e.EventID], "event read twice")
+			seen[e.EventID] = true
+			last = e.Position
+		}
+	}
+	for running := true; running; {
+		select {
+		case <-done:
+			running = false
+		default:
+			read()
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for int64(len(seen)) < committedCount.Load() && time.Now().Before(deadline) {
+		read()
+	}
+	require.EqualValues(t, committedCount.Load(), len(seen))
+	committed.Range(func(k, _ any) bool {
+		id := k.(uuid.UUID)
+		require.True(t, seen[id], "committed event never read")
+		return true
+	})
+}

@@ -1,0 +1,96 @@
+// Package web is the HTTP edge of TenantAtlas Ops: the Fiber app, its routes, the JSON
+// API and (later) the server-rendered hub. Handlers stay thin: parse, authorize, call a
+// module, render. No SQL lives here.
+package web
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+// Checker reports whether a dependency is ready (e.g. the database answers).
+type Checker interface {
+	// Ping returns nil when the dependency is usable.
+	Ping(ctx context.Context) error
+}
+
+// Deps are what the web layer needs from the rest of the monolith.
+type Deps struct {
+	// Logger receives one line per failed request.
+	Logger *slog.Logger
+	// Database is checked by /readyz.
+	Database Checker
+}
+
+// Server holds the Fiber app and its dependencies.
+type Server struct {
+	app  *fiber.App
+	deps Deps
+}
+
+// New builds the app with every route registered.
+func New(deps Deps) *Server {
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{deps: deps}
+	s.app = fiber.New(fiber.Config{
+		AppName:               "TenantAtlas Ops",
+		DisableStartupMessage: true,
+		ErrorHandler:          s.handleError,
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          30 * time.Second,
+		IdleTimeout:           120 * time.Second,
+	})
+	s.routes()
+	return s
+}
+
+// App returns the Fiber app (for tests and for listening).
+func (s *Server) App() *fiber.App { return s.app }
+
+// apiError is the body of every JSON error: {"error":{"code","message"}}.
+type apiError struct {
+	Error apiErrorBody `json:"error"`
+}
+
+type apiErrorBody struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// handleError maps errors to JSON answers and logs unexpected ones once. The message of
+// an unexpected error never reaches the client (it may carry SQL or internals).
+func (s *Server) handleError(c *fiber.Ctx, err error) error {
+	var fe *fiber.Error
+	if errors.As(err, &fe) {
+		return c.Status(fe.Code).JSON(apiError{Error: apiErrorBody{Code: codeFor(fe.Code), Message: fe.Message}})
+	}
+	s.deps.Logger.Error("request failed", "method", c.Method(), "path", c.Path(), "error", err.Error())
+	return c.Status(fiber.StatusInternalServerError).JSON(apiError{Error: apiErrorBody{Code: "internal_error", Message: "internal error"}})
+}
+
+func codeFor(status int) string {
+	switch status {
+	case fiber.StatusNotFound:
+		return "not_found"
+	case fiber.StatusForbidden:
+		return "forbidden"
+	case fiber.StatusUnauthorized:
+		return "unauthorized"
+	case fiber.StatusUnprocessableEntity:
+		return "unprocessable"
+	case fiber.StatusBadRequest:
+		return "bad_request"
+	case fiber.StatusMethodNotAllowed:
+		return "method_not_allowed"
+	case fiber.StatusServiceUnavailable:
+		return "unavailable"
+	default:
+		return "error"
+	}
+}
