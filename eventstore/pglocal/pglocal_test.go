@@ -81,14 +81,31 @@ func TestDiscoverEnvUnreachableHidesPassword(t *testing.T) {
 	}
 }
 
+// TestDiscoverLocal checks the second rule: with a server on 127.0.0.1:5432 it is used.
+// On a machine with only the binaries (nothing listens there) the probe must fail fast
+// and fall through to the private cluster instead, which is checked then.
 func TestDiscoverLocal(t *testing.T) {
 	t.Setenv("DATABASE_URL", "")
+	conn, dialErr := net.DialTimeout("tcp", "127.0.0.1:5432", time.Second)
+	if dialErr == nil {
+		conn.Close()
+		srv, err := pglocal.Discover(t.Context(), pglocal.Options{Logger: testLogger(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if srv.Source != pglocal.SourceLocal || !strings.Contains(srv.URL, "@127.0.0.1:5432/") {
+			t.Fatalf("got %+v, want the server on 127.0.0.1:5432", srv)
+		}
+		selectOne(t, t.Context(), srv.URL)
+		return
+	}
+	// Nothing on 5432: the default discovery (shared .data/pg) must end up private.
 	srv, err := pglocal.Discover(t.Context(), pglocal.Options{Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if srv.Source != pglocal.SourceLocal || !strings.Contains(srv.URL, "@127.0.0.1:5432/") {
-		t.Fatalf("got %+v, want the server on 127.0.0.1:5432", srv)
+	if srv.Source != pglocal.SourcePrivate {
+		t.Fatalf("got %+v, want the private cluster when 127.0.0.1:5432 is closed", srv)
 	}
 	selectOne(t, t.Context(), srv.URL)
 }
