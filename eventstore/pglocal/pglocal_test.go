@@ -17,11 +17,11 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tenantatlas/ops/eventstore/pglocal"
+	"github.com/tenantatlas/ops/eventstore/pgtest"
 )
 
 // These tests use t.Setenv, so they cannot run in parallel.
 
-const localURL = "postgres://root@127.0.0.1:5432/test?sslmode=disable"
 
 func testLogger(t *testing.T) *slog.Logger {
 	t.Helper()
@@ -49,12 +49,14 @@ func selectOne(t *testing.T, ctx context.Context, dsn string) {
 }
 
 func TestDiscoverEnv(t *testing.T) {
-	t.Setenv("DATABASE_URL", localURL)
+	// Whatever server this run uses (the task passes it in DATABASE_URL).
+	url := pgtest.AdminURL(t)
+	t.Setenv("DATABASE_URL", url)
 	srv, err := pglocal.Discover(t.Context(), pglocal.Options{Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if srv.Source != pglocal.SourceEnv || srv.URL != localURL {
+	if srv.Source != pglocal.SourceEnv || srv.URL != url {
 		t.Fatalf("got %+v, want DATABASE_URL as is with source env", srv)
 	}
 }
