@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/tenantatlas/ops/eventstore"
 	"github.com/tenantatlas/ops/eventstore/pgmigrate"
@@ -59,6 +61,13 @@ func runDev(ctx context.Context, env *cli, args []string) error {
 	if err != nil {
 		return err
 	}
+	if env.getenv("DATABASE_URL") == "" {
+		// A discovered server is shared (its "test" database belongs to others):
+		// keep the dev data in a database of its own.
+		if url, err = ensureDatabase(ctx, url, "atlas_dev"); err != nil {
+			return err
+		}
+	}
 	pool, err := openPool(ctx, url, 0)
 	if err != nil {
 		return err
@@ -68,7 +77,8 @@ func runDev(ctx context.Context, env *cli, args []string) error {
 		return err
 	}
 	return serve(ctx, env, log, pool, *addr, func(listenAddr string) {
-		fmt.Fprintf(env.stdout, "TenantAtlas Ops is running\n  hub:      http://%s/\n  health:   http://%s/healthz\n  database: %s\n  (demo workspace and logins arrive with the tenancy module)\nPress Ctrl+C to stop.\n",
+		fmt.Fprintf(env.stdout, "TenantAtlas Ops is running\n  health:   http://%s/healthz\n  ready:    http://%s/readyz\n  database: %s\n"+
+			"  (the demo workspace, its logins and the hub pages arrive with issues 3 and 4)\nPress Ctrl+C to stop.\n",
 			listenAddr, listenAddr, redact(url))
 	})
 }
@@ -115,4 +125,33 @@ func redact(url string) string {
 		return "(invalid URL)"
 	}
 	return fmt.Sprintf("postgres://%s@%s:%d/%s", cfg.ConnConfig.User, cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database)
+}
+
+// ensureDatabase creates database name on the server of adminURL if it is missing and
+// returns the URL of that database.
+func ensureDatabase(ctx context.Context, adminURL, name string) (string, error) {
+	cfg, err := pgx.ParseConfig(adminURL)
+	if err != nil {
+		return "", fmt.Errorf("invalid database URL")
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return "", fmt.Errorf("connect to database %s:%d: %w", cfg.Host, cfg.Port, err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var exists bool
+	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name).Scan(&exists); err != nil {
+		return "", fmt.Errorf("look up database %s: %w", name, err)
+	}
+	if !exists {
+		if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+			return "", fmt.Errorf("create database %s: %w", name, err)
+		}
+	}
+	u, err := url.Parse(adminURL)
+	if err != nil || u.Scheme == "" {
+		return "", fmt.Errorf("database URL must be a postgres:// URL")
+	}
+	u.Path = "/" + name
+	return u.String(), nil
 }
