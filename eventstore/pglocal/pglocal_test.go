@@ -22,7 +22,6 @@ import (
 
 // These tests use t.Setenv, so they cannot run in parallel.
 
-
 func testLogger(t *testing.T) *slog.Logger {
 	t.Helper()
 	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
