@@ -109,3 +109,14 @@ func (e *ConcurrencyError) Error() string {
 
 // Is makes errors.Is(err, ErrConcurrency) true for a *ConcurrencyError.
 func (e *ConcurrencyError) Is(target error) bool { return target == ErrConcurrency }
+
+// StreamIDUUID returns the id part of a "<type>-<uuid>" stream id (uuid.Nil otherwise).
+func (e Envelope) StreamIDUUID() uuid.UUID {
+	s := string(e.StreamID)
+	if i := strings.IndexByte(s, '-'); i > 0 {
+		if id, err := uuid.Parse(s[i+1:]); err == nil {
+			return id
+		}
+	}
+	return uuid.Nil
+}

@@ -96,14 +96,8 @@ func (s *Store) Append(ctx context.Context, stream StreamID, expectedVersion int
 // own rows, events and outbox messages atomically. A *ConcurrencyError leaves the
 // transaction usable.
 func (s *Store) AppendTx(ctx context.Context, tx pgx.Tx, stream StreamID, expectedVersion int64, events ...NewEvent) (AppendResult, error) {
-	if len(events) == 0 {
-		return AppendResult{}, ErrNoEvents
-	}
-	if stream == "" {
-		return AppendResult{}, errors.New("eventstore: empty stream id")
-	}
-	if expectedVersion < AnyVersion {
-		return AppendResult{}, fmt.Errorf("eventstore: invalid expected version %d", expectedVersion)
+	if err := checkAppend(stream, expectedVersion, events); err != nil {
+		return AppendResult{}, err
 	}
 	n := int64(len(events))
 	base := expectedVersion
@@ -118,15 +112,53 @@ func (s *Store) AppendTx(ctx context.Context, tx pgx.Tx, stream StreamID, expect
 		}
 		base = v - n
 	}
-
 	envs, args, err := s.prepare(stream, base, events)
 	if err != nil {
 		return AppendResult{}, err
 	}
+	tag, err := tx.Exec(ctx, appendSQL(expectedVersion), args...)
+	if err != nil {
+		return AppendResult{}, fmt.Errorf("eventstore: append %s: %w", stream, err)
+	}
+	if tag.RowsAffected() != n {
+		return AppendResult{}, conflict(ctx, tx, stream, expectedVersion)
+	}
+	if err := s.publish(ctx, tx, envs); err != nil {
+		return AppendResult{}, err
+	}
+	return AppendResult{Version: base + n, Events: envs}, nil
+}
 
+func checkAppend(stream StreamID, expectedVersion int64, events []NewEvent) error {
+	if len(events) == 0 {
+		return ErrNoEvents
+	}
+	if stream == "" {
+		return errors.New("eventstore: empty stream id")
+	}
+	if expectedVersion < AnyVersion {
+		return fmt.Errorf("eventstore: invalid expected version %d", expectedVersion)
+	}
+	return nil
+}
+
+// conflict reads the stream's actual version for a *ConcurrencyError.
+func conflict(ctx context.Context, tx pgx.Tx, stream StreamID, expected int64) error {
+	var actual int64
+	err := tx.QueryRow(ctx, `SELECT COALESCE((SELECT version FROM es_streams WHERE stream_id = $1), 0)`, string(stream)).Scan(&actual)
+	if err != nil {
+		return fmt.Errorf("eventstore: append %s: read version: %w", stream, err)
+	}
+	return &ConcurrencyError{Stream: stream, Expected: expected, Actual: actual}
+}
+
+// appendSQL is the one statement that checks the stream version and inserts the events:
+// the CTE claims the stream row (insert for a new stream, conditional update for an
+// exact version), and the events are inserted only if it returned a row.
+func appendSQL(expectedVersion int64) string {
 	var streamCTE string
 	switch expectedVersion {
-	case AnyVersion:
+	case AnyVersion: // the version was taken by an upsert beforehand
 		streamCTE = `SELECT $1::text AS stream_id WHERE $2::bigint >= 0 AND $4::bigint > 0`
 	case NoStream:
 		streamCTE = `INSERT INTO es_streams (stream_id, stream_type, version) VALUES ($1, $3, $2::bigint + $4)
@@ -135,8 +167,8 @@ func (s *Store) AppendTx(ctx context.Context, tx pgx.Tx, stream StreamID, expect
 		streamCTE = `UPDATE es_streams SET version = version + $4, updated_at = now()
 			WHERE stream_id = $1 AND version = $2 RETURNING stream_id`
 	}
-	tag, err := tx.Exec(ctx, `
-		WITH s AS (`+streamCTE+`)
+	return `
+		WITH s AS (` + streamCTE + `)
 		INSERT INTO es_events (event_id, stream_id, stream_type, stream_version, event_type, schema_version,
 			data, actor, workspace_id, tenant_id, correlation_id, causation_id, recorded_at, hash)
 		SELECT e.event_id, $1, $3, $2::bigint + e.ord, e.event_type, e.schema_version,
@@ -144,23 +176,7 @@ func (s *Store) AppendTx(ctx context.Context, tx pgx.Tx, stream StreamID, expect
 		FROM s, unnest($5::uuid[], $6::text[], $7::int[], $8::text[], $9::text[], $10::uuid[], $11::uuid[],
 			$12::uuid[], $13::uuid[], $14::timestamptz[], $15::bytea[])
 			WITH ORDINALITY AS e(event_id, event_type, schema_version, data, actor, workspace_id, tenant_id,
-				correlation_id, causation_id, recorded_at, hash, ord)`,
-		append([]any{string(stream), base, stream.Type(), n}, args...)...)
-	if err != nil {
-		return AppendResult{}, fmt.Errorf("eventstore: append %s: %w", stream, err)
-	}
-	if tag.RowsAffected() != n {
-		var actual int64
-		err := tx.QueryRow(ctx, `SELECT COALESCE((SELECT version FROM es_streams WHERE stream_id = $1), 0)`, string(stream)).Scan(&actual)
-		if err != nil {
-			return AppendResult{}, fmt.Errorf("eventstore: append %s: read version: %w", stream, err)
-		}
-		return AppendResult{}, &ConcurrencyError{Stream: stream, Expected: expectedVersion, Actual: actual}
-	}
-	if err := s.publish(ctx, tx, envs); err != nil {
-		return AppendResult{}, err
-	}
-	return AppendResult{Version: base + n, Events: envs}, nil
+				correlation_id, causation_id, recorded_at, hash, ord)`
 }
 
 // prepare builds the envelopes (ids, versions, hashes) and the column arrays for the insert.
@@ -231,7 +247,7 @@ func (s *Store) prepare(stream StreamID, base int64, events []NewEvent) ([]Envel
 		times[i] = now
 		hashes[i] = env.Hash
 	}
-	return envs, []any{ids, types, versions, datas, actors, wss, tenants, corrs, causes, times, hashes}, nil
+	return envs, []any{string(stream), base, stream.Type(), int64(n), ids, types, versions, datas, actors, wss, tenants, corrs, causes, times, hashes}, nil
 }
 
 // OutboxEvent is one event inside an outbox message.
@@ -263,13 +279,25 @@ type OutboxMessage struct {
 	Events []OutboxEvent `json:"events"`
 }
 
-// publish writes one watermill message for the append into the outbox, inside tx. The
-// message id is the first event's id; its metadata names the stream and event types.
+// publish writes the append's outbox message inside tx.
 func (s *Store) publish(ctx context.Context, tx pgx.Tx, envs []Envelope) error {
+	m, err := outboxMessage(ctx, envs)
+	if err != nil {
+		return err
+	}
 	pub, err := s.Publisher(tx)
 	if err != nil {
 		return err
 	}
+	if err := pub.Publish(OutboxTopic, m); err != nil {
+		return fmt.Errorf("eventstore: publish to outbox: %w", err)
+	}
+	return nil
+}
+
+// outboxMessage is the watermill message of one append. Its id is the first event's
+// id; its metadata names the stream and the event types.
+func outboxMessage(ctx context.Context, envs []Envelope) (*message.Message, error) {
 	om := OutboxMessage{StreamID: envs[0].StreamID, RecordedAt: envs[0].RecordedAt, Events: make([]OutboxEvent, len(envs))}
 	types := make([]string, 0, 1)
 	for i := range envs {
@@ -282,16 +310,13 @@ func (s *Store) publish(ctx context.Context, tx pgx.Tx, envs []Envelope) error {
 	}
 	payload, err := json.Marshal(om)
 	if err != nil {
-		return fmt.Errorf("eventstore: encode outbox message: %w", err)
+		return nil, fmt.Errorf("eventstore: encode outbox message: %w", err)
 	}
 	m := message.NewMessage(envs[0].EventID.String(), payload)
 	m.Metadata.Set("stream_id", string(om.StreamID))
 	m.Metadata.Set("event_types", strings.Join(types, ","))
 	m.SetContext(ctx)
-	if err := pub.Publish(OutboxTopic, m); err != nil {
-		return fmt.Errorf("eventstore: publish to outbox: %w", err)
-	}
-	return nil
+	return m, nil
 }
 
 // Publisher returns a watermill-sql publisher that writes into tx, for modules that

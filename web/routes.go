@@ -7,6 +7,12 @@ func (s *Server) routes() {
 	s.app.Get("/healthz", s.handleHealthz)
 	s.app.Get("/readyz", s.handleReadyz)
 
+	api := s.app.Group("/api/v1", s.requireToken)
+	api.Post("/tenants/:tenant/operations/:type/start", s.handleAPIStart)
+	api.Get("/operations/:run", s.handleAPIRun)
+	api.Get("/operations/:run/events", s.handleAPIRunEvents)
+	api.Get("/notifications", s.handleAPINotifications)
+
 	s.app.Use(func(c *fiber.Ctx) error {
 		return fiber.NewError(fiber.StatusNotFound, "no such route")
 	})

@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/tenantatlas/ops/modules/notify"
+	"github.com/tenantatlas/ops/modules/operations"
+	"github.com/tenantatlas/ops/modules/tenancy"
 )
 
 // Checker reports whether a dependency is ready (e.g. the database answers).
@@ -24,6 +27,12 @@ type Deps struct {
 	Logger *slog.Logger
 	// Database is checked by /readyz.
 	Database Checker
+	// Tenancy authenticates and authorizes.
+	Tenancy *tenancy.Service
+	// Operations is the start gate and the run store.
+	Operations *operations.Service
+	// Notify lists notifications.
+	Notify *notify.Service
 }
 
 // Server holds the Fiber app and its dependencies.
@@ -66,11 +75,14 @@ type apiErrorBody struct {
 // handleError maps errors to JSON answers and logs unexpected ones once. The message of
 // an unexpected error never reaches the client (it may carry SQL or internals).
 func (s *Server) handleError(c *fiber.Ctx, err error) error {
+	if mapped, ok := operationsError(err); ok {
+		err = mapped
+	}
 	var fe *fiber.Error
 	if errors.As(err, &fe) {
 		return c.Status(fe.Code).JSON(apiError{Error: apiErrorBody{Code: codeFor(fe.Code), Message: fe.Message}})
 	}
-	s.deps.Logger.Error("request failed", "method", c.Method(), "path", c.Path(), "error", err.Error())
+	s.deps.Logger.Error("request failed", "method", c.Method(), "path", c.Path(), "error", operations.Sanitize(err.Error()))
 	return c.Status(fiber.StatusInternalServerError).JSON(apiError{Error: apiErrorBody{Code: "internal_error", Message: "internal error"}})
 }
 

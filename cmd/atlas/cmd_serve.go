@@ -11,8 +11,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/tenantatlas/ops/eventstore"
 	"github.com/tenantatlas/ops/eventstore/pgmigrate"
+	"github.com/tenantatlas/ops/modules/monolith"
+	"github.com/tenantatlas/ops/modules/operations"
 	"github.com/tenantatlas/ops/web"
 )
 
@@ -76,27 +77,32 @@ func runDev(ctx context.Context, env *cli, args []string) error {
 	if err := pgmigrate.Apply(ctx, pool, migrationSets()...); err != nil {
 		return err
 	}
+	seed, err := monolith.SeedDemo(ctx, newApp(pool, log))
+	if err != nil {
+		return err
+	}
 	return serve(ctx, env, log, pool, *addr, func(listenAddr string) {
-		fmt.Fprintf(env.stdout, "TenantAtlas Ops is running\n  health:   http://%s/healthz\n  ready:    http://%s/readyz\n  database: %s\n"+
-			"  (the demo workspace, its logins and the hub pages arrive with issues 3 and 4)\nPress Ctrl+C to stop.\n",
+		fmt.Fprintf(env.stdout, "TenantAtlas Ops is running\n  API:      http://%s/api/v1 (Authorization: Bearer <token>)\n  health:   http://%s/healthz\n  database: %s\n",
 			listenAddr, listenAddr, redact(url))
+		printLogins(env.stdout, seed)
+		fmt.Fprintln(env.stdout, "(the hub pages arrive with issue 4)\nPress Ctrl+C to stop.")
 	})
 }
 
-// serve runs the HTTP server and the sealer until ctx ends. ready, if set, is called
-// with the bound address once the listener is up.
+// serve runs the HTTP server, the workers, the sweeper and the sealer until ctx ends.
+// ready, if set, is called with the bound address once the listener is up.
 func serve(ctx context.Context, env *cli, log *slog.Logger, pool *pgxpool.Pool, addr string, ready func(string)) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	store := eventstore.New(pool, eventstore.Options{Registry: registry(), Logger: log})
-	srv := web.New(web.Deps{Logger: log, Database: pool})
+	a := newApp(pool, log)
+	srv := web.New(web.Deps{Logger: log, Database: pool, Tenancy: a.Tenancy, Operations: a.Operations, Notify: a.Notify})
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	wg.Go(func() { _ = store.RunSealer(ctx, 50*time.Millisecond) })
+	a.Background(ctx, &wg, operations.WorkerOptions{})
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.App().Listener(ln) }()
@@ -116,6 +122,35 @@ func serve(ctx context.Context, env *cli, log *slog.Logger, pool *pgxpool.Pool, 
 	wg.Wait()
 	log.Info("stopped")
 	return serveErr
+}
+
+func runWorker(ctx context.Context, env *cli, args []string) error {
+	var common commonFlags
+	fs := newFlagSet(env, "worker", &common)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	log, err := newLogger(env.stderr, common.logLevel)
+	if err != nil {
+		return err
+	}
+	url, err := databaseURL(ctx, env, log, false)
+	if err != nil {
+		return err
+	}
+	pool, err := openPool(ctx, url, 0)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	a := newApp(pool, log)
+	var wg sync.WaitGroup
+	a.Background(ctx, &wg, operations.WorkerOptions{})
+	log.Info("worker running")
+	<-ctx.Done()
+	wg.Wait()
+	log.Info("stopped")
+	return nil
 }
 
 // redact hides the password of a database URL.

@@ -26,7 +26,9 @@ type command struct {
 var commands = map[string]command{
 	"migrate":      {"create or update every schema (idempotent)", runMigrate},
 	"serve":        {"serve the hub and JSON API, run the sealer; stops cleanly on SIGTERM", runServe},
-	"dev":          {"find or start PostgreSQL, migrate, serve, print the URL", runDev},
+	"dev":          {"find or start PostgreSQL, migrate, seed the demo, serve, print the URL and logins", runDev},
+	"worker":       {"run the workers, the sweeper and the sealer only (scale-out)", runWorker},
+	"seed demo":    {"create the demo workspace (idempotent); --json prints ids and logins", runSeedDemo},
 	"audit verify": {"walk the hash chain; exit 1 naming the first bad global position", runAuditVerify},
 	"db url":       {"print the URL of the PostgreSQL in use (finds or starts one)", runDBURL},
 	"db stop":      {"stop the private PostgreSQL cluster under .data/pg, if running", runDBStop},

@@ -184,3 +184,51 @@ func TestServe(t *testing.T) {
 	}
 	require.Contains(t, stderr.String(), `"msg":"stopped"`)
 }
+
+// TestSeedDemoJSON seeds twice: the same JSON both times (idempotent), with every
+// login of CONTRACT.md, and tokens that authenticate.
+func TestSeedDemoJSON(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.Fresh(t)
+	env := map[string]string{"DATABASE_URL": pool.Config().ConnString()}
+	code, first, stderr := atlas(t.Context(), env, "seed", "demo", "--json")
+	require.Equal(t, 0, code, stderr)
+	code, second, stderr := atlas(t.Context(), env, "seed", "demo", "--json")
+	require.Equal(t, 0, code, stderr)
+	require.JSONEq(t, first, second, "seeding again changes nothing")
+
+	var seed struct {
+		Workspace uuid.UUID `json:"workspace"`
+		Tenants   []struct {
+			ID   uuid.UUID `json:"id"`
+			Name string    `json:"name"`
+		} `json:"tenants"`
+		Users map[string]struct {
+			ID       uuid.UUID `json:"id"`
+			Email    string    `json:"email"`
+			Password string    `json:"password"`
+			Token    string    `json:"token"`
+		} `json:"users"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(first), &seed))
+	require.NotEqual(t, uuid.Nil, seed.Workspace)
+	require.Len(t, seed.Tenants, 3)
+	a := newApp(pool, nil)
+	for _, key := range []string{"owner", "operator", "readonly", "compliance", "outsider"} {
+		u, ok := seed.Users[key]
+		require.True(t, ok, key)
+		got, err := a.Tenancy.AuthenticateToken(t.Context(), u.Token)
+		require.NoError(t, err, key)
+		require.Equal(t, u.ID, got.ID)
+		_, err = a.Tenancy.AuthenticatePassword(t.Context(), u.Email, u.Password)
+		require.NoError(t, err, key)
+	}
+	for _, tn := range seed.Tenants {
+		conn, err := a.Tenancy.DefaultConnection(t.Context(), tn.ID)
+		require.NoError(t, err, "every demo tenant has a working provider connection")
+		require.Equal(t, "ok", string(conn.Status))
+		_, dec, err := a.Tenancy.Authorize(t.Context(), seed.Users["outsider"].ID, tn.ID, "operations.view")
+		require.NoError(t, err)
+		require.Equal(t, "not_found", dec.String(), "the outsider belongs to another workspace")
+	}
+}

@@ -1,0 +1,63 @@
+package eventstore_test
+
+import (
+	"testing"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+	"github.com/tenantatlas/ops/eventstore"
+)
+
+// TestBatch sends a statement of the caller's own, two appends and a message of another
+// topic in one round trip, then checks all of it committed; a second batch that hits a
+// version conflict reports it and its rollback leaves nothing.
+func TestBatch(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	_, err := b.pool.Exec(b.ctx, `CREATE TABLE IF NOT EXISTS batch_rows (id uuid PRIMARY KEY)`)
+	require.NoError(t, err)
+
+	s1, s2, rowID := newStream(), newStream(), uuid.New()
+	tx, err := b.pool.Begin(b.ctx)
+	require.NoError(t, err)
+	batch := b.store.NewBatch()
+	ins := batch.Exec(`INSERT INTO batch_rows (id) VALUES ($1) ON CONFLICT DO NOTHING`, rowID)
+	r1, err := batch.Append(b.ctx, s1, eventstore.NoStream, created("one"), created("two"))
+	require.NoError(t, err)
+	_, err = batch.Append(b.ctx, s2, eventstore.NoStream, created("three"))
+	require.NoError(t, err)
+	require.NoError(t, batch.Publish(eventstore.OutboxTopic, message.NewMessage(uuid.NewString(), []byte(`{"k":1}`))))
+	_, err = batch.Append(b.ctx, s2, eventstore.AnyVersion, created("x"))
+	require.Error(t, err, "AnyVersion cannot be batched")
+	require.NoError(t, batch.Send(b.ctx, tx))
+	require.NoError(t, tx.Commit(b.ctx))
+	require.EqualValues(t, 1, ins.RowsAffected)
+	require.EqualValues(t, 2, r1.Version)
+
+	envs, err := b.store.ReadStream(b.ctx, s1, 0)
+	require.NoError(t, err)
+	require.Len(t, envs, 2)
+	require.Equal(t, r1.Events[1].Hash, envs[1].Hash)
+	var outbox int
+	require.NoError(t, b.pool.QueryRow(b.ctx, `SELECT count(*) FROM watermill_atlas_events WHERE uuid = ANY($1)`,
+		[]string{r1.Events[0].EventID.String()}).Scan(&outbox))
+	require.Equal(t, 1, outbox)
+
+	// Conflict: s1 is at version 2, not new.
+	tx, err = b.pool.Begin(b.ctx)
+	require.NoError(t, err)
+	batch = b.store.NewBatch()
+	other := uuid.New()
+	batch.Exec(`INSERT INTO batch_rows (id) VALUES ($1)`, other)
+	_, err = batch.Append(b.ctx, s1, eventstore.NoStream, created("again"))
+	require.NoError(t, err)
+	err = batch.Send(b.ctx, tx)
+	var ce *eventstore.ConcurrencyError
+	require.ErrorAs(t, err, &ce)
+	require.EqualValues(t, 2, ce.Actual)
+	require.NoError(t, tx.Rollback(b.ctx))
+	var n int
+	require.NoError(t, b.pool.QueryRow(b.ctx, `SELECT count(*) FROM batch_rows WHERE id = $1`, other).Scan(&n))
+	require.Zero(t, n)
+}

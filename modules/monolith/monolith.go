@@ -1,0 +1,89 @@
+// Package monolith wires the modules together over one connection pool: the event
+// registry of every module, every migration set, and the services. `atlas` and the
+// end-to-end tests build the system through it, so both run the same wiring.
+package monolith
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tenantatlas/ops/eventstore"
+	"github.com/tenantatlas/ops/eventstore/pgmigrate"
+	"github.com/tenantatlas/ops/modules/audit"
+	"github.com/tenantatlas/ops/modules/notify"
+	"github.com/tenantatlas/ops/modules/operations"
+	"github.com/tenantatlas/ops/modules/tenancy"
+)
+
+// MigrationSets lists every owner's migrations, in the order they are applied.
+func MigrationSets() []pgmigrate.Set {
+	return []pgmigrate.Set{eventstore.Migrations(), tenancy.Migrations(), operations.Migrations(), notify.Migrations()}
+}
+
+// Migrate applies every migration set.
+func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	return pgmigrate.Apply(ctx, pool, MigrationSets()...)
+}
+
+// Registry returns the registry of every event type of every module.
+func Registry() *eventstore.Registry {
+	r := eventstore.NewRegistry()
+	tenancy.RegisterEvents(r)
+	operations.RegisterEvents(r)
+	notify.RegisterEvents(r)
+	audit.RegisterEvents(r)
+	return r
+}
+
+// Options tune the wiring (tests shorten timeouts and cheapen password hashing).
+type Options struct {
+	// Logger receives every module's logs.
+	Logger *slog.Logger
+	// BcryptCost is the password hashing cost (0: the default).
+	BcryptCost int
+	// Operations are passed to the operations module (Logger is filled in).
+	Operations operations.Options
+}
+
+// App is the monolith wired together.
+type App struct {
+	Pool       *pgxpool.Pool
+	Store      *eventstore.Store
+	Tenancy    *tenancy.Service
+	Notify     *notify.Service
+	Audit      *audit.Recorder
+	Operations *operations.Service
+	log        *slog.Logger
+}
+
+// New wires every module over pool.
+func New(pool *pgxpool.Pool, opts Options) *App {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	store := eventstore.New(pool, eventstore.Options{Registry: Registry(), Logger: log})
+	ten := tenancy.New(pool, store, tenancy.Options{Logger: log, BcryptCost: opts.BcryptCost})
+	nt := notify.New(pool, opts.Operations.Now)
+	rec := audit.NewRecorder(store)
+	opOpts := opts.Operations
+	opOpts.Logger = log
+	ops := operations.New(pool, store, ten, nt, rec, opOpts)
+	return &App{Pool: pool, Store: store, Tenancy: ten, Notify: nt, Audit: rec, Operations: ops, log: log}
+}
+
+// Background starts the sealer, the run workers and the sweeper; they stop when ctx
+// ends, and wg.Wait() waits for them.
+func (a *App) Background(ctx context.Context, wg *sync.WaitGroup, workers operations.WorkerOptions) {
+	wg.Go(func() { _ = a.Store.RunSealer(ctx, 50*time.Millisecond) })
+	wg.Go(func() {
+		if err := a.Operations.RunWorkers(ctx, workers); err != nil {
+			a.log.Error("workers stopped", "error", operations.Sanitize(err.Error()))
+		}
+	})
+	wg.Go(func() { a.Operations.RunSweeper(ctx, 30*time.Second) })
+}

@@ -1,0 +1,80 @@
+package operations
+
+import (
+	"sort"
+
+	"github.com/tenantatlas/ops/modules/tenancy"
+)
+
+// IdentityRule says how a start's identity (for dedupe) is derived.
+type IdentityRule int
+
+// The identity rules.
+const (
+	// IdentityActive: type + tenant + context; deduped while a run with it is active.
+	IdentityActive IdentityRule = iota
+	// IdentityNonce: as IdentityActive plus a per-click nonce, so every click is a new
+	// run while a double-submit of one click is deduped (run now, retry).
+	IdentityNonce
+	// IdentityScheduled: (schedule id, scheduled-for time), unique forever.
+	IdentityScheduled
+)
+
+// TypeInfo describes one run type.
+type TypeInfo struct {
+	// Type is the stable name, "<resource>.<action>".
+	Type string
+	// Label is what operators read.
+	Label string
+	// StartCapability is required to start a run of this type.
+	StartCapability tenancy.Capability
+	// ViewCapability is required to view a run of this type.
+	ViewCapability tenancy.Capability
+	// ProviderBacked runs call Microsoft Graph through a provider connection: they need
+	// a usable connection and hold the (tenant, connection) scope while active.
+	ProviderBacked bool
+	// Identity is the dedupe rule.
+	Identity IdentityRule
+	// WorkspaceScoped runs belong to a workspace, not a tenant (platform runbooks).
+	WorkspaceScoped bool
+	// Related names the page a finished run links to, if any ("drift findings" …).
+	Related string
+}
+
+// catalog is the closed set of run types.
+var catalog = map[string]TypeInfo{}
+
+func init() {
+	for _, t := range []TypeInfo{
+		{Type: "inventory.sync", Label: "Inventory sync", StartCapability: tenancy.CapInventorySync, ProviderBacked: true, Related: "inventory"},
+		{Type: "directory.groups.sync", Label: "Directory groups sync", StartCapability: tenancy.CapDirectorySync, ProviderBacked: true, Related: "directory.groups"},
+		{Type: "directory.role_definitions.sync", Label: "Role definitions sync", StartCapability: tenancy.CapDirectorySync, ProviderBacked: true, Related: "directory.roles"},
+		{Type: "drift.generate", Label: "Drift generation", StartCapability: tenancy.CapDriftGenerate, Related: "drift.findings"},
+		{Type: "backup_set.add_policies", Label: "Backup set: add policies", StartCapability: tenancy.CapBackupManage, ProviderBacked: true, Related: "backup.set"},
+		{Type: "backup_schedule.run_now", Label: "Backup schedule: run now", StartCapability: tenancy.CapBackupManage, ProviderBacked: true, Identity: IdentityNonce, Related: "backup.schedule"},
+		{Type: "backup_schedule.retry", Label: "Backup schedule: retry", StartCapability: tenancy.CapBackupManage, ProviderBacked: true, Identity: IdentityNonce, Related: "backup.schedule"},
+		{Type: "backup_schedule.scheduled", Label: "Scheduled backup", StartCapability: tenancy.CapBackupManage, ProviderBacked: true, Identity: IdentityScheduled, Related: "backup.schedule"},
+		{Type: "restore.execute", Label: "Restore", StartCapability: tenancy.CapRestoreExecute, ProviderBacked: true, Identity: IdentityNonce, Related: "restore"},
+		{Type: "provider.verify", Label: "Provider verification", StartCapability: tenancy.CapProviderVerify, ProviderBacked: true, Related: "provider.connection"},
+		{Type: "findings.lifecycle.backfill", Label: "Findings lifecycle backfill", StartCapability: tenancy.CapMembersManage, WorkspaceScoped: true},
+	} {
+		t.ViewCapability = tenancy.CapOperationsView
+		catalog[t.Type] = t
+	}
+}
+
+// LookupType returns the catalog entry of a run type.
+func LookupType(name string) (TypeInfo, bool) {
+	t, ok := catalog[name]
+	return t, ok
+}
+
+// Types returns the catalog, sorted by type name.
+func Types() []TypeInfo {
+	out := make([]TypeInfo, 0, len(catalog))
+	for _, t := range catalog {
+		out = append(out, t)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Type < out[j].Type })
+	return out
+}

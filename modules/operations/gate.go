@@ -1,0 +1,511 @@
+package operations
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/tenantatlas/ops/eventstore"
+	"github.com/tenantatlas/ops/modules/audit"
+	"github.com/tenantatlas/ops/modules/tenancy"
+)
+
+// The four start outcomes (spec 216).
+const (
+	StartAccepted  = "accepted"
+	StartDeduped   = "deduped"
+	StartScopeBusy = "scope_busy"
+	StartBlocked   = "blocked"
+)
+
+// maxContextBytes bounds a start context.
+const maxContextBytes = 16 << 10
+
+// StartRequest is one attempt to start a run, from any surface.
+type StartRequest struct {
+	// Type is the run type (catalog).
+	Type string
+	// TenantID is the target tenant (tenant-scoped types).
+	TenantID uuid.UUID
+	// WorkspaceID is the target workspace (workspace-scoped types).
+	WorkspaceID uuid.UUID
+	// Context is the type's input: a JSON object (null or empty means {}).
+	Context json.RawMessage
+	// ProviderConnectionID picks a connection; uuid.Nil means the tenant's default.
+	ProviderConnectionID uuid.UUID
+	// Initiator is who starts it; a "user" initiator is authorized here.
+	Initiator Initiator
+	// SourceSurface is where the start came from: "api", "web", "scheduler", "cli".
+	SourceSurface string
+	// Nonce identifies one click of a run-now/retry button; empty means a fresh one.
+	Nonce string
+	// ScheduleID and ScheduledFor identify a scheduled run (IdentityScheduled types).
+	ScheduleID   uuid.UUID
+	ScheduledFor time.Time
+}
+
+// RunRef points at a run.
+type RunRef struct {
+	ID     uuid.UUID `json:"id"`
+	URL    string    `json:"url"`
+	Status Status    `json:"status"`
+}
+
+// StartOutcome is the gate's answer, the same for every surface.
+type StartOutcome struct {
+	Status          string     `json:"status"`
+	OperationType   string     `json:"operationType"`
+	OperatorMessage string     `json:"operatorMessage"`
+	ShortReason     string     `json:"shortReason"`
+	ReasonCode      ReasonCode `json:"reasonCode,omitempty"`
+	Run             *RunRef    `json:"run"`
+	NextSteps       []NextStep `json:"nextSteps"`
+}
+
+// Job is the dispatch message of an accepted run.
+type Job struct {
+	RunID uuid.UUID `json:"runId"`
+	Type  string    `json:"type"`
+}
+
+// Dispatcher enqueues a job in the transaction that appends RunQueued, by queueing it
+// on that transaction's batch.
+type Dispatcher interface {
+	// QueueDispatch queues job on b.
+	QueueDispatch(ctx context.Context, b *eventstore.Batch, job Job) error
+}
+
+// Start is the start gate: the only way to start a run. It authorizes a user
+// initiator (ErrNotFound / ErrForbidden: nothing is created), validates the request
+// (ErrUnknownType / ErrInvalidContext) and answers accepted, deduped, scope_busy or
+// blocked. It never does remote work.
+func (s *Service) Start(ctx context.Context, req StartRequest) (StartOutcome, error) {
+	info, ok := LookupType(req.Type)
+	if !ok {
+		return StartOutcome{}, fmt.Errorf("%w: %q", ErrUnknownType, req.Type)
+	}
+	ctxJSON, err := normalizeContext(req.Context)
+	if err != nil {
+		return StartOutcome{}, err
+	}
+	if err := s.authorizeStart(ctx, info, &req); err != nil {
+		return StartOutcome{}, err
+	}
+	if info.Identity == IdentityNonce && req.Nonce == "" {
+		req.Nonce = uuid.NewString()
+	}
+	if info.Identity == IdentityScheduled && (req.ScheduleID == uuid.Nil || req.ScheduledFor.IsZero()) {
+		return StartOutcome{}, fmt.Errorf("%w: a scheduled run needs a schedule id and a scheduled-for time", ErrInvalidContext)
+	}
+	identity := identityHash(info, req, ctxJSON)
+
+	// An active run with this identity answers at once, before the connection is
+	// looked at (a deduped start is not "blocked" because the connection broke since).
+	// Other types find their duplicate in the insert itself, one round trip less.
+	if info.ProviderBacked || info.Identity == IdentityScheduled {
+		if out, found, err := s.findDuplicate(ctx, info, identity); err != nil || found {
+			return out, err
+		}
+	}
+
+	var conn tenancy.ProviderConnection
+	if info.ProviderBacked {
+		var reason ReasonCode
+		var msg string
+		conn, reason, msg, err = s.resolveConnection(ctx, req)
+		if err != nil {
+			return StartOutcome{}, err
+		}
+		if reason != "" {
+			return s.block(ctx, info, req, ctxJSON, identity, conn.ID, reason, msg)
+		}
+	}
+	return s.admit(ctx, info, req, ctxJSON, identity, conn.ID)
+}
+
+func (s *Service) authorizeStart(ctx context.Context, info TypeInfo, req *StartRequest) error {
+	user := req.Initiator.Kind == "user"
+	var dec tenancy.Decision
+	var err error
+	switch {
+	case info.WorkspaceScoped:
+		if req.WorkspaceID == uuid.Nil {
+			return fmt.Errorf("%w: %s needs a workspace", ErrInvalidContext, info.Type)
+		}
+		req.TenantID = uuid.Nil
+		dec = tenancy.Allowed
+		if user {
+			dec, err = s.tenancy.AuthorizeWorkspace(ctx, req.Initiator.UserID, req.WorkspaceID, info.StartCapability)
+		}
+	case user:
+		// One query answers membership, capability and the tenant's workspace.
+		var t tenancy.Tenant
+		t, dec, err = s.tenancy.Authorize(ctx, req.Initiator.UserID, req.TenantID, info.StartCapability)
+		req.WorkspaceID = t.WorkspaceID
+	default:
+		var t tenancy.Tenant
+		t, err = s.tenancy.Tenant(ctx, req.TenantID)
+		if errors.Is(err, tenancy.ErrNotFound) {
+			return ErrNotFound
+		}
+		dec, req.WorkspaceID = tenancy.Allowed, t.WorkspaceID
+	}
+	if err != nil {
+		return fmt.Errorf("operations: authorize: %w", err)
+	}
+	switch dec {
+	case tenancy.Allowed:
+		return nil
+	case tenancy.Forbidden:
+		// A member tried and was refused: that is worth an audit entry.
+		if err := s.audit.Record(ctx, audit.AuditRecorded{Action: "operation.start", Outcome: "denied",
+			Actor: "user:" + req.Initiator.UserID.String(), WorkspaceID: req.WorkspaceID, TenantID: req.TenantID,
+			Target: info.Type, IP: req.Initiator.IP, UserAgent: req.Initiator.UserAgent,
+			Reason: string(ReasonPermissionDenied)}); err != nil {
+			return err
+		}
+		return ErrForbidden
+	default:
+		return ErrNotFound
+	}
+}
+
+// normalizeContext checks the context is a JSON object and returns its canonical form
+// (keys sorted, no insignificant space), so equal contexts hash equally.
+func normalizeContext(raw json.RawMessage) (json.RawMessage, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
+		return json.RawMessage("{}"), nil
+	}
+	if len(raw) > maxContextBytes {
+		return nil, fmt.Errorf("%w: larger than %d bytes", ErrInvalidContext, maxContextBytes)
+	}
+	var obj map[string]any
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&obj); err != nil || obj == nil {
+		return nil, fmt.Errorf("%w: must be a JSON object", ErrInvalidContext)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("%w: must be a single JSON object", ErrInvalidContext)
+	}
+	canon, err := json.Marshal(obj) // encoding/json sorts map keys
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidContext, err)
+	}
+	return canon, nil
+}
+
+// identityHash derives the dedupe identity of a start from its type's rule.
+func identityHash(info TypeInfo, req StartRequest, ctxJSON json.RawMessage) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00", info.Type, req.WorkspaceID, req.TenantID)
+	switch info.Identity {
+	case IdentityScheduled:
+		fmt.Fprintf(h, "schedule\x00%s\x00%s", req.ScheduleID, req.ScheduledFor.UTC().Format(time.RFC3339Nano))
+	case IdentityNonce:
+		h.Write(ctxJSON)
+		fmt.Fprintf(h, "\x00nonce\x00%s", req.Nonce)
+	default:
+		h.Write(ctxJSON)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// findDuplicate looks for the run that already holds identity (active, or forever for
+// scheduled identities).
+func (s *Service) findDuplicate(ctx context.Context, info TypeInfo, identity string) (StartOutcome, bool, error) {
+	q := `SELECT run_id, status FROM ops_runs WHERE identity_hash = $1 AND status IN ('queued', 'running')`
+	if info.Identity == IdentityScheduled {
+		q = `SELECT r.run_id, r.status FROM ops_permanent_identities p JOIN ops_runs r USING (run_id) WHERE p.identity_hash = $1`
+	}
+	var id uuid.UUID
+	var status string
+	err := s.pool.QueryRow(ctx, q, identity).Scan(&id, &status)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return StartOutcome{}, false, nil
+	}
+	if err != nil {
+		return StartOutcome{}, false, fmt.Errorf("operations: dedupe lookup: %w", err)
+	}
+	return dedupedOutcome(info, id, Status(status)), true, nil
+}
+
+func dedupedOutcome(info TypeInfo, id uuid.UUID, status Status) StartOutcome {
+	msg := fmt.Sprintf("%s is already %s for this scope; no new run was started.", info.Label, status)
+	if status == StatusCompleted {
+		msg = fmt.Sprintf("%s already ran for this schedule slot; no new run was started.", info.Label)
+	}
+	return StartOutcome{Status: StartDeduped, OperationType: info.Type, OperatorMessage: msg,
+		ShortReason: "Already " + string(status), Run: &RunRef{ID: id, URL: RunURL(id), Status: status},
+		NextSteps: []NextStep{{Label: "View run", Href: RunURL(id)}}}
+}
+
+// resolveConnection finds the provider connection of a provider-backed start and says
+// why it cannot be used, if it cannot.
+func (s *Service) resolveConnection(ctx context.Context, req StartRequest) (tenancy.ProviderConnection, ReasonCode, string, error) {
+	var conn tenancy.ProviderConnection
+	var err error
+	if req.ProviderConnectionID != uuid.Nil {
+		conn, err = s.tenancy.Connection(ctx, req.ProviderConnectionID)
+		if errors.Is(err, tenancy.ErrNotFound) || (err == nil && conn.TenantID != req.TenantID) {
+			return tenancy.ProviderConnection{}, ReasonProviderConnectionInvalid, "The selected provider connection does not belong to this tenant.", nil
+		}
+	} else {
+		conn, err = s.tenancy.DefaultConnection(ctx, req.TenantID)
+		if errors.Is(err, tenancy.ErrNotFound) {
+			return tenancy.ProviderConnection{}, ReasonProviderConnectionMissing, "This tenant has no provider connection.", nil
+		}
+	}
+	if err != nil {
+		return tenancy.ProviderConnection{}, "", "", fmt.Errorf("operations: provider connection: %w", err)
+	}
+	switch conn.Status {
+	case tenancy.ConnectionOK:
+		return conn, "", "", nil
+	case tenancy.ConnectionConsentMissing:
+		return conn, ReasonProviderConsentMissing, "Admin consent has not been granted for the provider connection.", nil
+	case tenancy.ConnectionPermissionDenied:
+		return conn, ReasonProviderPermissionDenied, "The provider connection lacks a required Microsoft Graph permission.", nil
+	case tenancy.ConnectionDisabled:
+		return conn, ReasonProviderConnectionDisabled, "The provider connection is disabled.", nil
+	default:
+		return conn, ReasonProviderConnectionInvalid, "The provider connection is in an unknown state.", nil
+	}
+}
+
+func queuedEvent(info TypeInfo, req StartRequest, ctxJSON json.RawMessage, identity string, runID, connID uuid.UUID, at time.Time) RunQueued {
+	return RunQueued{RunID: runID, Type: info.Type, WorkspaceID: req.WorkspaceID, TenantID: req.TenantID,
+		Initiator: req.Initiator, IdentityHash: identity, Context: ctxJSON, SourceSurface: req.SourceSurface,
+		ProviderConnectionID: connID, QueuedAt: at}
+}
+
+func startMeta(req StartRequest, runID uuid.UUID) eventstore.Metadata {
+	actor := "system:" + req.Initiator.Name
+	if req.Initiator.UserID != uuid.Nil {
+		actor = req.Initiator.Kind + ":" + req.Initiator.UserID.String()
+	}
+	return eventstore.Metadata{Actor: actor, WorkspaceID: req.WorkspaceID, TenantID: req.TenantID, CorrelationID: runID}
+}
+
+// errRetryDedupe asks admit to look for the duplicate again (the holder ended between
+// the conflict and the lookup).
+var errRetryDedupe = errors.New("retry dedupe")
+
+// admit queues a new run: the identity row (active dedupe, enforced by the unique index),
+// the scope lock, RunQueued, the dispatch message and the initiator's notification, all
+// in one transaction.
+func (s *Service) admit(ctx context.Context, info TypeInfo, req StartRequest, ctxJSON json.RawMessage, identity string, connID uuid.UUID) (StartOutcome, error) {
+	for attempt := 0; ; attempt++ {
+		out, err := s.admitOnce(ctx, info, req, ctxJSON, identity, connID)
+		if errors.Is(err, errRetryDedupe) && attempt < 5 {
+			continue
+		}
+		return out, err
+	}
+}
+
+func (s *Service) admitOnce(ctx context.Context, info TypeInfo, req StartRequest, ctxJSON json.RawMessage, identity string, connID uuid.UUID) (StartOutcome, error) {
+	runID, err := uuid.NewV7()
+	if err != nil {
+		return StartOutcome{}, fmt.Errorf("operations: new run id: %w", err)
+	}
+	now := s.now().UTC()
+	var initiator, tenantID *uuid.UUID
+	if req.Initiator.UserID != uuid.Nil {
+		initiator = &req.Initiator.UserID
+	}
+	if req.TenantID != uuid.Nil {
+		tenantID = &req.TenantID
+	}
+	scope := "tenant:" + req.TenantID.String() + "/connection:" + connID.String()
+
+	// Everything goes to PostgreSQL in one round trip; the row counts decide afterwards
+	// whether the transaction commits (accepted) or rolls back (deduped, scope busy).
+	b := s.store.NewBatch()
+	runRow := b.Exec(`INSERT INTO ops_runs (run_id, type, workspace_id, tenant_id, status, outcome, identity_hash, initiator_user_id, queued_at)
+		VALUES ($1, $2, $3, $4, 'queued', 'pending', $5, $6, $7)
+		ON CONFLICT (identity_hash) WHERE status IN ('queued', 'running') DO NOTHING`,
+		runID, info.Type, req.WorkspaceID, tenantID, identity, initiator, now)
+	var permanentRow, scopeRow *eventstore.ExecResult
+	if info.Identity == IdentityScheduled {
+		permanentRow = b.Exec(`INSERT INTO ops_permanent_identities (identity_hash, run_id)
+			SELECT $1, $2 WHERE EXISTS (SELECT 1 FROM ops_runs WHERE run_id = $2) ON CONFLICT DO NOTHING`, identity, runID)
+	}
+	if info.ProviderBacked {
+		scopeRow = b.Exec(`INSERT INTO ops_scope_locks (scope_key, run_id)
+			SELECT $1, $2 WHERE EXISTS (SELECT 1 FROM ops_runs WHERE run_id = $2) ON CONFLICT DO NOTHING`, scope, runID)
+	}
+	meta := startMeta(req, runID)
+	evs := []eventstore.NewEvent{{Data: queuedEvent(info, req, ctxJSON, identity, runID, connID, now), Metadata: meta}}
+	note, notifies, err := queuedNotification(info, req, runID)
+	if err != nil {
+		return StartOutcome{}, err
+	}
+	if notifies {
+		evs = append(evs, eventstore.NewEvent{Data: note, Metadata: meta})
+		s.notify.QueueInbox(b, note)
+	}
+	if _, err := b.Append(ctx, RunStream(runID), eventstore.NoStream, evs...); err != nil {
+		return StartOutcome{}, fmt.Errorf("operations: RunQueued: %w", err)
+	}
+	if err := s.dispatch.QueueDispatch(ctx, b, Job{RunID: runID, Type: info.Type}); err != nil {
+		return s.dispatchFailed(ctx, info, req, ctxJSON, identity, connID, err)
+	}
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := b.Send(ctx, tx); err != nil {
+			return err
+		}
+		switch {
+		case runRow.RowsAffected == 0, permanentRow != nil && permanentRow.RowsAffected == 0:
+			return errDuplicate
+		case scopeRow != nil && scopeRow.RowsAffected == 0:
+			return &scopeBusyError{scope: scope}
+		}
+		return nil
+	})
+	var busy *scopeBusyError
+	switch {
+	case err == nil:
+		return StartOutcome{Status: StartAccepted, OperationType: info.Type,
+			OperatorMessage: info.Label + " queued.", ShortReason: "Queued",
+			Run:       &RunRef{ID: runID, URL: RunURL(runID), Status: StatusQueued},
+			NextSteps: []NextStep{{Label: "View run", Href: RunURL(runID)}}}, nil
+	case errors.Is(err, errDuplicate):
+		o, found, ferr := s.findDuplicate(ctx, info, identity)
+		if ferr != nil {
+			return StartOutcome{}, ferr
+		}
+		if !found {
+			return StartOutcome{}, errRetryDedupe
+		}
+		return o, nil
+	case errors.As(err, &busy):
+		return s.scopeBusyOutcome(ctx, info, busy.scope)
+	default:
+		return StartOutcome{}, err
+	}
+}
+
+var errDuplicate = errors.New("duplicate identity")
+
+type scopeBusyError struct{ scope string }
+
+func (e *scopeBusyError) Error() string { return "scope busy: " + e.scope }
+
+func (s *Service) scopeBusyOutcome(ctx context.Context, info TypeInfo, scope string) (StartOutcome, error) {
+	var holder uuid.UUID
+	var holderType, status string
+	err := s.pool.QueryRow(ctx, `SELECT r.run_id, r.type, r.status FROM ops_scope_locks l JOIN ops_runs r USING (run_id) WHERE l.scope_key = $1`, scope).
+		Scan(&holder, &holderType, &status)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return StartOutcome{}, errRetryDedupe
+	}
+	if err != nil {
+		return StartOutcome{}, fmt.Errorf("operations: scope holder: %w", err)
+	}
+	label := holderType
+	if h, ok := LookupType(holderType); ok {
+		label = h.Label
+	}
+	return StartOutcome{Status: StartScopeBusy, OperationType: info.Type, ReasonCode: ReasonScopeBusy,
+		OperatorMessage: fmt.Sprintf("%s was not started: %s is already using this tenant's provider connection.", info.Label, label),
+		ShortReason:     "Provider connection busy",
+		Run:             &RunRef{ID: holder, URL: RunURL(holder), Status: Status(status)},
+		NextSteps: []NextStep{{Label: "View the running operation", Href: RunURL(holder)},
+			{Label: "Start again when it has finished"}}}, nil
+}
+
+// block records a run that a precondition stopped: RunQueued + RunBlocked, an audit
+// entry and the initiator's notification; nothing is dispatched.
+func (s *Service) block(ctx context.Context, info TypeInfo, req StartRequest, ctxJSON json.RawMessage, identity string, connID uuid.UUID, reason ReasonCode, msg string) (StartOutcome, error) {
+	label, next := ReasonInfo(reason)
+	steps := []NextStep{{Label: next}}
+	runID, err := s.recordEnded(ctx, info, req, ctxJSON, identity, connID, OutcomeBlocked,
+		func(now time.Time) []eventstore.Event {
+			return []eventstore.Event{RunBlocked{ReasonCode: reason, Message: Sanitize(msg), NextSteps: steps, CompletedAt: now}}
+		}, "blocked", reason)
+	if err != nil {
+		return StartOutcome{}, err
+	}
+	steps = append(steps, NextStep{Label: "View run", Href: RunURL(runID)})
+	return StartOutcome{Status: StartBlocked, OperationType: info.Type, ReasonCode: reason,
+		OperatorMessage: fmt.Sprintf("%s was blocked: %s", info.Label, msg), ShortReason: label,
+		Run: &RunRef{ID: runID, URL: RunURL(runID), Status: StatusCompleted}, NextSteps: steps}, nil
+}
+
+// dispatchFailed records a run whose job could not be enqueued as failed.
+func (s *Service) dispatchFailed(ctx context.Context, info TypeInfo, req StartRequest, ctxJSON json.RawMessage, identity string, connID uuid.UUID, cause error) (StartOutcome, error) {
+	s.log.Error("dispatch failed", "type", info.Type, "error", Sanitize(cause.Error()))
+	msg := "The run could not be handed to a worker."
+	runID, err := s.recordEnded(ctx, info, req, ctxJSON, identity, connID, OutcomeFailed,
+		func(now time.Time) []eventstore.Event {
+			return []eventstore.Event{RunDispatchFailed{ReasonCode: ReasonDispatchFailed, Message: msg},
+				RunFailed{ReasonCode: ReasonDispatchFailed, Message: msg, CompletedAt: now}}
+		}, "dispatch_failed", ReasonDispatchFailed)
+	if err != nil {
+		return StartOutcome{}, err
+	}
+	label, next := ReasonInfo(ReasonDispatchFailed)
+	return StartOutcome{Status: StartBlocked, OperationType: info.Type, ReasonCode: ReasonDispatchFailed,
+		OperatorMessage: info.Label + " could not be queued: " + msg, ShortReason: label,
+		Run:       &RunRef{ID: runID, URL: RunURL(runID), Status: StatusCompleted},
+		NextSteps: []NextStep{{Label: next}, {Label: "View run", Href: RunURL(runID)}}}, nil
+}
+
+// recordEnded writes a run that ends at the gate (blocked, or not dispatchable).
+func (s *Service) recordEnded(ctx context.Context, info TypeInfo, req StartRequest, ctxJSON json.RawMessage, identity string, connID uuid.UUID,
+	outcome Outcome, terminal func(now time.Time) []eventstore.Event, auditOutcome string, reason ReasonCode) (uuid.UUID, error) {
+	runID, err := uuid.NewV7()
+	if err != nil {
+		return uuid.Nil, fmt.Errorf("operations: new run id: %w", err)
+	}
+	now := s.now().UTC()
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var initiator, tenantID *uuid.UUID
+		if req.Initiator.UserID != uuid.Nil {
+			initiator = &req.Initiator.UserID
+		}
+		if req.TenantID != uuid.Nil {
+			tenantID = &req.TenantID
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO ops_runs (run_id, type, workspace_id, tenant_id, status, outcome, identity_hash, initiator_user_id, queued_at, completed_at)
+			VALUES ($1, $2, $3, $4, 'completed', $5, $6, $7, $8, $8)`,
+			runID, info.Type, req.WorkspaceID, tenantID, string(outcome), identity, initiator, now); err != nil {
+			return fmt.Errorf("operations: insert run: %w", err)
+		}
+		meta := startMeta(req, runID)
+		evs := []eventstore.NewEvent{{Data: queuedEvent(info, req, ctxJSON, identity, runID, connID, now), Metadata: meta}}
+		for _, e := range terminal(now) {
+			evs = append(evs, eventstore.NewEvent{Data: e, Metadata: meta})
+		}
+		run := &Run{ID: runID, Type: info.Type, WorkspaceID: req.WorkspaceID, TenantID: req.TenantID, Initiator: req.Initiator}
+		note, notifies, err := terminalNotification(run, outcome)
+		if err != nil {
+			return err
+		}
+		if notifies {
+			evs = append(evs, eventstore.NewEvent{Data: note, Metadata: meta})
+			if err := s.notify.InboxTx(ctx, tx, note); err != nil {
+				return err
+			}
+		}
+		if _, err := s.store.AppendTx(ctx, tx, RunStream(runID), eventstore.NoStream, evs...); err != nil {
+			return fmt.Errorf("operations: append: %w", err)
+		}
+		return s.audit.RecordTx(ctx, tx, audit.AuditRecorded{Action: "operation.start", Outcome: auditOutcome,
+			Actor: meta.Actor, WorkspaceID: req.WorkspaceID, TenantID: req.TenantID, Target: "run:" + runID.String(),
+			IP: req.Initiator.IP, UserAgent: req.Initiator.UserAgent, Reason: string(reason)})
+	})
+	if err != nil {
+		return uuid.Nil, err
+	}
+	return runID, nil
+}

@@ -1,0 +1,258 @@
+package operations
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/tenantatlas/ops/eventstore"
+)
+
+// Handler does the work of one run type. It reports progress and per-item failures
+// through rep and returns the outcome (succeeded, or partially_succeeded) or an error:
+// a *RunError ends the run failed with its reason code; any other error (or a panic)
+// ends it failed with internal_error.
+type Handler func(ctx context.Context, run *Run, rep *Reporter) (Outcome, error)
+
+// RunError is a failure with a stable reason code.
+type RunError struct {
+	// Code is the reason code recorded on the run.
+	Code ReasonCode
+	// Message is sanitized before it is stored.
+	Message string
+}
+
+func (e *RunError) Error() string { return string(e.Code) + ": " + e.Message }
+
+// Handle registers the handler of a run type. Registering twice panics.
+func (s *Service) Handle(runType string, h Handler) {
+	if _, ok := LookupType(runType); !ok {
+		panic("operations: Handle: unknown run type " + runType)
+	}
+	if _, dup := s.handlers[runType]; dup {
+		panic("operations: Handle: two handlers for " + runType)
+	}
+	s.handlers[runType] = h
+}
+
+// Claim turns a dispatch job into a running run: RunStarted is appended and the row
+// marked running in one transaction. It returns nil (and writes nothing) when the run
+// does not exist, has ended or was claimed already: a worker never creates a run.
+func (s *Service) Claim(ctx context.Context, job Job, workerID string) (*Run, error) {
+	now := s.now().UTC()
+	var claimed bool
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE ops_runs SET status = 'running', started_at = $2, heartbeat_at = $2, worker_id = $3
+			WHERE run_id = $1 AND status = 'queued'`, job.RunID, now, workerID)
+		if err != nil {
+			return fmt.Errorf("operations: claim: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return nil
+		}
+		claimed = true
+		var meta eventstore.Metadata
+		if err := tx.QueryRow(ctx, `SELECT workspace_id, COALESCE(tenant_id, '00000000-0000-0000-0000-000000000000'::uuid) FROM ops_runs WHERE run_id = $1`, job.RunID).
+			Scan(&meta.WorkspaceID, &meta.TenantID); err != nil {
+			return fmt.Errorf("operations: claim: %w", err)
+		}
+		meta.Actor, meta.CorrelationID = "system:"+workerID, job.RunID
+		_, err = s.store.AppendTx(ctx, tx, RunStream(job.RunID), eventstore.AnyVersion,
+			eventstore.NewEvent{Data: RunStarted{WorkerID: workerID, StartedAt: now}, Metadata: meta})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !claimed {
+		s.log.Warn("dispatch job rejected", "run", job.RunID, "reason", ReasonRunContextMissing)
+		return nil, nil
+	}
+	run, err := s.Load(ctx, job.RunID)
+	if err != nil {
+		return nil, err
+	}
+	return run, nil
+}
+
+// Execute runs a claimed run's handler and ends the run: RunCompleted, or RunFailed
+// with the handler's reason, internal_error for a panic or an unknown error. Progress is
+// flushed first. If the sweeper ended the run meanwhile, nothing more is written.
+func (s *Service) Execute(ctx context.Context, run *Run, workerID string) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	rep := &Reporter{s: s, run: run, cancel: cancel, last: s.now()}
+	stopBeat := s.heartbeat(ctx, rep)
+
+	outcome, err := s.invoke(ctx, run, rep)
+	stopBeat()
+	if ferr := rep.Flush(context.WithoutCancel(ctx)); ferr != nil {
+		if errors.Is(ferr, errRunEnded) {
+			return
+		}
+		s.log.Error("progress flush failed", "run", run.ID, "error", Sanitize(ferr.Error()))
+	}
+	meta := systemMeta(run, workerID)
+	now := s.now().UTC()
+	var ev eventstore.Event
+	switch {
+	case err != nil:
+		code, msg := ReasonInternalError, "The run stopped because of an internal error."
+		var re *RunError
+		if errors.As(err, &re) {
+			code, msg = re.Code, re.Message
+		}
+		if !code.Known() {
+			code = ReasonUnknownError
+		}
+		outcome = OutcomeFailed
+		ev = RunFailed{ReasonCode: code, Message: Sanitize(msg), CompletedAt: now}
+	default:
+		if outcome != OutcomePartiallySucceeded {
+			outcome = OutcomeSucceeded
+		}
+		if rep.failed > 0 && outcome == OutcomeSucceeded {
+			outcome = OutcomePartiallySucceeded
+		}
+		ev = RunCompleted{Outcome: outcome, CompletedAt: now}
+	}
+	err = pgx.BeginFunc(context.WithoutCancel(ctx), s.pool, func(tx pgx.Tx) error {
+		_, err := s.finishTx(ctx, tx, run, outcome, ev, meta)
+		return err
+	})
+	if err != nil {
+		s.log.Error("finishing run failed", "run", run.ID, "error", Sanitize(err.Error()))
+	}
+}
+
+// invoke calls the handler, turning a panic into an internal error.
+func (s *Service) invoke(ctx context.Context, run *Run, rep *Reporter) (out Outcome, err error) {
+	h, ok := s.handlers[run.Type]
+	if !ok {
+		return OutcomeFailed, &RunError{Code: ReasonInternalError, Message: "No worker handles this operation type yet."}
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("run handler panicked", "run", run.ID, "type", run.Type, "panic", Sanitize(fmt.Sprint(p)),
+				"stack", Sanitize(string(debug.Stack())))
+			out, err = OutcomeFailed, &RunError{Code: ReasonInternalError, Message: "The worker crashed while running this operation."}
+		}
+	}()
+	return h(ctx, run, rep)
+}
+
+// heartbeat touches the run every HeartbeatInterval; when the run has been ended by
+// someone else (the sweeper) it cancels the handler.
+func (s *Service) heartbeat(ctx context.Context, rep *Reporter) func() {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(s.opts.HeartbeatInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				tag, err := s.pool.Exec(ctx, `UPDATE ops_runs SET heartbeat_at = $2 WHERE run_id = $1 AND status = 'running'`, rep.run.ID, s.now().UTC())
+				if err == nil && tag.RowsAffected() == 0 {
+					rep.cancel()
+					return
+				}
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+var errRunEnded = errors.New("operations: the run has already ended")
+
+// Reporter collects a running run's progress and failures and appends them in
+// batches: one RunProgressed with the summed deltas and one RunFailuresAppended per
+// flush, never one event per item.
+type Reporter struct {
+	s      *Service
+	run    *Run
+	cancel context.CancelFunc
+
+	mu       sync.Mutex
+	delta    Counts
+	failures []Failure
+	calls    int
+	failed   int
+	last     time.Time
+}
+
+// Progress adds count deltas (keys from SummaryKeys). It may flush.
+func (r *Reporter) Progress(ctx context.Context, delta Counts) error {
+	if err := ValidateCounts(delta); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.delta = r.delta.Add(delta)
+	r.calls++
+	due := r.calls >= r.s.opts.FlushEvery || r.s.now().Sub(r.last) >= r.s.opts.FlushInterval
+	r.mu.Unlock()
+	if due {
+		return r.Flush(ctx)
+	}
+	return nil
+}
+
+// Fail records one item failure (sanitized). It may flush.
+func (r *Reporter) Fail(ctx context.Context, code ReasonCode, msg string) error {
+	r.mu.Lock()
+	r.failures = append(r.failures, SanitizeFailure(code, msg))
+	r.failed++
+	r.calls++
+	due := r.calls >= r.s.opts.FlushEvery || r.s.now().Sub(r.last) >= r.s.opts.FlushInterval
+	r.mu.Unlock()
+	if due {
+		return r.Flush(ctx)
+	}
+	return nil
+}
+
+// Flush appends what has been collected. It returns errRunEnded (and cancels the
+// handler) when the run was ended by someone else.
+func (r *Reporter) Flush(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.last = r.s.now()
+	if len(r.delta) == 0 && len(r.failures) == 0 {
+		return nil
+	}
+	meta := systemMeta(r.run, "worker")
+	var evs []eventstore.NewEvent
+	if len(r.delta) > 0 {
+		evs = append(evs, eventstore.NewEvent{Data: RunProgressed{Delta: r.delta}, Metadata: meta})
+	}
+	if len(r.failures) > 0 {
+		evs = append(evs, eventstore.NewEvent{Data: RunFailuresAppended{Failures: r.failures}, Metadata: meta})
+	}
+	err := pgx.BeginFunc(ctx, r.s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE ops_runs SET heartbeat_at = $2 WHERE run_id = $1 AND status = 'running'`, r.run.ID, r.s.now().UTC())
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return errRunEnded
+		}
+		_, err = r.s.store.AppendTx(ctx, tx, RunStream(r.run.ID), eventstore.AnyVersion, evs...)
+		return err
+	})
+	if errors.Is(err, errRunEnded) {
+		r.cancel()
+		return err
+	}
+	if err != nil {
+		return fmt.Errorf("operations: flush progress: %w", err)
+	}
+	r.delta, r.failures, r.calls = nil, nil, 0
+	return nil
+}

@@ -1,0 +1,178 @@
+package operations_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tenantatlas/ops/eventstore/pgtest"
+	"github.com/tenantatlas/ops/modules/operations"
+)
+
+// runWorkers runs the watermill workers of f until the test ends.
+func runWorkers(t *testing.T, f *fixture) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(f.ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		err := f.ops.RunWorkers(ctx, operations.WorkerOptions{WorkerID: "test-worker", Concurrency: 4, PollInterval: 10 * time.Millisecond})
+		if err != nil {
+			t.Errorf("workers: %v", err)
+		}
+	})
+	t.Cleanup(func() { cancel(); wg.Wait() })
+}
+
+// waitTerminal waits until the run has ended and returns it.
+func waitTerminal(t *testing.T, f *fixture, id uuid.UUID) *operations.Run {
+	t.Helper()
+	var run *operations.Run
+	require.Eventually(t, func() bool {
+		var err error
+		run, err = f.ops.Load(f.ctx, id)
+		require.NoError(t, err)
+		return run.Terminal()
+	}, 30*time.Second, 10*time.Millisecond, "run %s never ended", id)
+	return run
+}
+
+// TestWorkerRunsTheHandler proves the dispatch path with a test-only handler: the job
+// is delivered through watermill, the worker appends RunStarted, batched progress and
+// failures, then RunCompleted, and the initiator (only) gets the terminal notification.
+func TestWorkerRunsTheHandler(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, pgtest.Fresh(t), func(o *operations.Options) { o.FlushEvery = 50 })
+	f.ops.Handle("inventory.sync", func(ctx context.Context, run *operations.Run, rep *operations.Reporter) (operations.Outcome, error) {
+		require.NoError(t, rep.Progress(ctx, operations.Counts{"total": 120}))
+		for i := range 120 {
+			if i%40 == 39 {
+				if err := rep.Fail(ctx, operations.ReasonGraphRequestFailed, "policy "+uuid.NewString()+" failed: Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJlc2lnbmF0dXJl"); err != nil {
+					return "", err
+				}
+				continue
+			}
+			if err := rep.Progress(ctx, operations.Counts{"processed": 1, "succeeded": 1}); err != nil {
+				return "", err
+			}
+		}
+		return operations.OutcomeSucceeded, nil
+	})
+	runWorkers(t, f)
+
+	out := f.start(t, "operator", "inventory.sync", f.tenant, `{}`)
+	require.Equal(t, operations.StartAccepted, out.Status)
+	run := waitTerminal(t, f, out.Run.ID)
+	require.Equal(t, operations.OutcomePartiallySucceeded, run.Outcome, "item failures make the run partial")
+	require.Equal(t, operations.BucketPartiallySucceeded, run.Bucket())
+	require.Equal(t, operations.Counts{"total": 120, "processed": 117, "succeeded": 117}, run.Counts)
+	require.Len(t, run.Failures, 3)
+	for _, fl := range run.Failures {
+		require.Equal(t, operations.ReasonGraphRequestFailed, fl.ReasonCode)
+		require.NotContains(t, fl.Message, "eyJ", "tokens never reach a failure")
+	}
+	types := f.eventTypes(t, out.Run.ID)
+	require.Equal(t, []string{"RunQueued", "NotificationSent", "RunStarted"}, types[:3])
+	require.Equal(t, []string{"RunCompleted", "NotificationSent"}, types[len(types)-2:])
+	require.Less(t, len(types), 12, "progress is batched, not one event per item: %v", types)
+
+	notes, err := f.notify.List(f.ctx, f.users["operator"].ID, 10)
+	require.NoError(t, err)
+	require.Len(t, notes, 2)
+	require.Equal(t, "run.terminal", notes[0].Kind)
+	require.Equal(t, out.Run.URL, notes[0].URL)
+	require.Equal(t, "run.queued", notes[1].Kind)
+
+	// The scope is free again.
+	require.Equal(t, operations.StartAccepted, f.start(t, "operator", "directory.groups.sync", f.tenant, `{}`).Status)
+}
+
+func TestWorkerFailuresAndPanics(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, pgtest.Fresh(t))
+	f.ops.Handle("drift.generate", func(ctx context.Context, run *operations.Run, rep *operations.Reporter) (operations.Outcome, error) {
+		return "", &operations.RunError{Code: operations.ReasonValidationFailed, Message: "fewer than two inventory snapshots; password=hunter2"}
+	})
+	f.ops.Handle("inventory.sync", func(ctx context.Context, run *operations.Run, rep *operations.Reporter) (operations.Outcome, error) {
+		panic("nil map write at postgres://app:s3cret@db/prod")
+	})
+	runWorkers(t, f)
+
+	failed := waitTerminal(t, f, f.start(t, "operator", "drift.generate", f.tenant, `{}`).Run.ID)
+	require.Equal(t, operations.OutcomeFailed, failed.Outcome)
+	require.Equal(t, operations.ReasonValidationFailed, failed.ReasonCode)
+	require.NotContains(t, failed.Message, "hunter2")
+
+	crashed := waitTerminal(t, f, f.start(t, "operator", "inventory.sync", f.tenant, `{}`).Run.ID)
+	require.Equal(t, operations.OutcomeFailed, crashed.Outcome)
+	require.Equal(t, operations.ReasonInternalError, crashed.ReasonCode)
+	var leaked int
+	require.NoError(t, f.pool.QueryRow(f.ctx, `SELECT count(*) FROM es_events WHERE data::text LIKE '%s3cret%' OR data::text LIKE '%hunter2%'`).Scan(&leaked))
+	require.Zero(t, leaked)
+
+	// No handler for the type: the run fails fast instead of hanging.
+	orphan := waitTerminal(t, f, f.start(t, "operator", "provider.verify", f.tenant, `{}`).Run.ID)
+	require.Equal(t, operations.ReasonInternalError, orphan.ReasonCode)
+}
+
+func TestClaimRejectsMissingAndEndedRuns(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, pgtest.DB(t))
+	missing := uuid.New()
+	run, err := f.ops.Claim(f.ctx, operations.Job{RunID: missing, Type: "inventory.sync"}, "w1")
+	require.NoError(t, err)
+	require.Nil(t, run)
+	var streams int
+	require.NoError(t, f.pool.QueryRow(f.ctx, `SELECT count(*) FROM es_streams WHERE stream_id = $1`, string(operations.RunStream(missing))).Scan(&streams))
+	require.Zero(t, streams, "a worker never creates a run")
+
+	blocked := f.start(t, "operator", "inventory.sync", f.bare, `{}`)
+	run, err = f.ops.Claim(f.ctx, operations.Job{RunID: blocked.Run.ID, Type: "inventory.sync"}, "w1")
+	require.NoError(t, err)
+	require.Nil(t, run, "an ended run is not started again")
+
+	out := f.start(t, "operator", "drift.generate", f.tenant, `{}`)
+	run, err = f.ops.Claim(f.ctx, operations.Job{RunID: out.Run.ID, Type: "drift.generate"}, "w1")
+	require.NoError(t, err)
+	require.NotNil(t, run)
+	run, err = f.ops.Claim(f.ctx, operations.Job{RunID: out.Run.ID, Type: "drift.generate"}, "w2")
+	require.NoError(t, err)
+	require.Nil(t, run, "a run is claimed once")
+	require.Equal(t, []string{"RunQueued", "NotificationSent", "RunStarted"}, f.eventTypes(t, out.Run.ID))
+}
+
+// TestSweeper ends a queued run nobody picked up and a running run whose worker went
+// silent; after that the same starts are accepted again.
+func TestSweeper(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, pgtest.Fresh(t))
+	queued := f.start(t, "operator", "inventory.sync", f.tenant, `{}`)
+	running := f.start(t, "operator", "drift.generate", f.tenant, `{}`)
+	_, err := f.ops.Claim(f.ctx, operations.Job{RunID: running.Run.ID, Type: "drift.generate"}, "w1")
+	require.NoError(t, err)
+
+	n, err := f.ops.Sweep(f.ctx)
+	require.NoError(t, err)
+	require.Zero(t, n, "nothing is stale yet")
+	require.Equal(t, operations.StartDeduped, f.start(t, "operator", "inventory.sync", f.tenant, `{}`).Status)
+
+	f.clock.Advance(16 * time.Minute)
+	n, err = f.ops.Sweep(f.ctx)
+	require.NoError(t, err)
+	require.Equal(t, 2, n)
+	q, err := f.ops.Load(f.ctx, queued.Run.ID)
+	require.NoError(t, err)
+	require.Equal(t, operations.ReasonStaleQueuedTimeout, q.ReasonCode)
+	require.Equal(t, operations.OutcomeFailed, q.Outcome)
+	r, err := f.ops.Load(f.ctx, running.Run.ID)
+	require.NoError(t, err)
+	require.Equal(t, operations.ReasonWorkerLost, r.ReasonCode)
+	require.Equal(t, []string{"RunQueued", "NotificationSent", "RunStarted", "RunStaleTimedOut", "NotificationSent"}, f.eventTypes(t, running.Run.ID))
+
+	again := f.start(t, "operator", "inventory.sync", f.tenant, `{}`)
+	require.Equal(t, operations.StartAccepted, again.Status, "after the timeout the same start is accepted")
+	require.NotEqual(t, queued.Run.ID, again.Run.ID)
+}

@@ -1,0 +1,47 @@
+// Package tenancy is the tenancy module: workspaces, the managed tenants in them,
+// users, memberships, roles and their capabilities, API tokens, provider connections,
+// and the one authorization function the rest of the monolith asks.
+//
+// # State and events
+//
+// The module owns the tn_ tables (migrations/001_tenancy.sql) and reads only them.
+// Every change writes its rows and appends one past-tense event, in the same
+// transaction, for the audit log:
+//
+//	stream                      events
+//	workspace-<id>              WorkspaceCreated, MembershipGranted, MembershipRevoked
+//	tenant-<id>                 TenantAdded
+//	user-<id>                   UserRegistered, APITokenIssued, APITokenRevoked
+//	providerconnection-<id>     ProviderConnectionAdded, ProviderConnectionStatusChanged
+//
+// A command that changes nothing (granting the role a membership already has, revoking
+// a revoked token, setting the status a connection already has, importing a token
+// again) appends nothing. Payloads carry ids, names, roles and statuses only: never a
+// password, a hash, a token or a secret, and a provider connection's secret reference
+// is reduced to "secretRefSet".
+//
+// # Roles and capabilities
+//
+// RoleCapabilities is the resolver (the table is in roles.go and in
+// testdata/role_capabilities.golden): owner may do everything; manager everything but
+// workspace.manage; operator operations.view, inventory.sync, directory.sync,
+// drift.generate, backup.manage and provider.verify; readonly operations.view;
+// compliance operations.view, audit.view and audit.export.
+//
+// # Authorization: 404 versus 403
+//
+// A workspace-level membership gives its role on every tenant of the workspace; a
+// tenant-level membership gives its role on that tenant only, and where a user has
+// both, the tenant-level role wins on that tenant (even when it is the lower one).
+// Authorize answers NotFound for an unknown tenant and for a user with no role on it
+// (existence is never revealed), Forbidden for a member whose role lacks the
+// capability, and Allowed otherwise. AuthorizeWorkspace does the same for actions on
+// the workspace as a whole, counting workspace-level roles only. VisibleTenants lists
+// the tenants on which a user has a capability, for list filters.
+//
+// # Credentials
+//
+// Passwords are bcrypt hashes; AuthenticatePassword runs bcrypt for unknown emails too.
+// API tokens are "atl_" + base64url(32 random bytes); only their SHA-256 is stored and
+// looked up, so no comparison ever runs on the secret itself.
+package tenancy

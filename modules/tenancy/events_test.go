@@ -1,0 +1,117 @@
+package tenancy_test
+
+import (
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tenantatlas/ops/eventstore"
+	"github.com/tenantatlas/ops/modules/tenancy"
+)
+
+// TestEveryMutationAppendsOneEvent runs every command on a database of its own and
+// checks, after each, that exactly one event was appended to the whole log, of the
+// right type, on the right stream, with the actor in its metadata; and that no-op
+// commands and failed commands append nothing.
+func TestEveryMutationAppendsOneEvent(t *testing.T) {
+	t.Parallel()
+	b := setupFresh(t)
+	const actor = "system:events-test"
+
+	count := func() int {
+		var n int
+		require.NoError(t, b.pool.QueryRow(b.ctx, `SELECT count(*) FROM es_events`).Scan(&n))
+		return n
+	}
+	before := 0
+	// expect asserts that the last step appended exactly one event, of type typ, as
+	// the newest event of stream.
+	expect := func(typ, streamType string, id uuid.UUID) {
+		t.Helper()
+		require.Equal(t, before+1, count(), "%s appended exactly one event", typ)
+		before++
+		envs := b.events(t, streamType, id)
+		require.NotEmpty(t, envs)
+		last := envs[len(envs)-1]
+		require.Equal(t, typ, last.Type)
+		require.Equal(t, actor, last.Metadata.Actor)
+		require.Equal(t, 1, last.SchemaVersion)
+	}
+	expectNone := func(what string) {
+		t.Helper()
+		require.Equal(t, before, count(), "%s appended nothing", what)
+	}
+
+	ws, err := b.svc.CreateWorkspace(b.ctx, actor, "Events")
+	require.NoError(t, err)
+	expect("WorkspaceCreated", "workspace", ws.ID)
+
+	tn, err := b.svc.AddTenant(b.ctx, actor, ws.ID, "Tenant", "tenant.onmicrosoft.com")
+	require.NoError(t, err)
+	expect("TenantAdded", "tenant", tn.ID)
+
+	u, err := b.svc.RegisterUser(b.ctx, actor, "events@example.com", "Events", testPassword)
+	require.NoError(t, err)
+	expect("UserRegistered", "user", u.ID)
+
+	m := tenancy.Membership{UserID: u.ID, WorkspaceID: ws.ID, Role: tenancy.RoleOwner}
+	require.NoError(t, b.svc.GrantMembership(b.ctx, actor, m))
+	expect("MembershipGranted", "workspace", ws.ID)
+	require.NoError(t, b.svc.GrantMembership(b.ctx, actor, m))
+	expectNone("granting the same role again")
+
+	require.NoError(t, b.svc.RevokeMembership(b.ctx, actor, u.ID, ws.ID, uuid.Nil))
+	expect("MembershipRevoked", "workspace", ws.ID)
+
+	plain, tokenID, err := b.svc.IssueToken(b.ctx, actor, u.ID, "t")
+	require.NoError(t, err)
+	expect("APITokenIssued", "user", u.ID)
+	_, err = b.svc.AuthenticateToken(b.ctx, plain)
+	require.NoError(t, err)
+	expectNone("authenticating")
+
+	imported := tenancy.TokenPrefix + "imported_token_for_the_events_test_0001"
+	_, err = b.svc.ImportToken(b.ctx, actor, u.ID, "demo", imported)
+	require.NoError(t, err)
+	expect("APITokenIssued", "user", u.ID)
+	_, err = b.svc.ImportToken(b.ctx, actor, u.ID, "demo", imported)
+	require.NoError(t, err)
+	expectNone("importing the same token again")
+
+	require.NoError(t, b.svc.RevokeToken(b.ctx, actor, tokenID))
+	expect("APITokenRevoked", "user", u.ID)
+	require.NoError(t, b.svc.RevokeToken(b.ctx, actor, tokenID))
+	expectNone("revoking again")
+
+	pc, err := b.svc.AddProviderConnection(b.ctx, actor, connection(tn.ID, "C", "env:X"))
+	require.NoError(t, err)
+	expect("ProviderConnectionAdded", "providerconnection", pc.ID)
+
+	require.NoError(t, b.svc.SetConnectionStatus(b.ctx, actor, pc.ID, tenancy.ConnectionDisabled, "operator"))
+	expect("ProviderConnectionStatusChanged", "providerconnection", pc.ID)
+	require.NoError(t, b.svc.SetConnectionStatus(b.ctx, actor, pc.ID, tenancy.ConnectionDisabled, "operator"))
+	expectNone("setting the same status again")
+
+	// Failed commands append nothing and leave no rows.
+	_, err = b.svc.CreateWorkspace(b.ctx, actor, "Events")
+	require.ErrorIs(t, err, tenancy.ErrConflict)
+	_, err = b.svc.RegisterUser(b.ctx, actor, "EVENTS@example.com", "Dup", testPassword)
+	require.ErrorIs(t, err, tenancy.ErrConflict)
+	require.ErrorIs(t, b.svc.GrantMembership(b.ctx, actor, tenancy.Membership{UserID: uuid.New(), WorkspaceID: ws.ID, Role: tenancy.RoleOwner}), tenancy.ErrNotFound)
+	expectNone("failed commands")
+
+	// Every event type the module registers was exercised, and each decodes.
+	reg := eventstore.NewRegistry()
+	tenancy.RegisterEvents(reg)
+	var types []string
+	rows, err := b.pool.Query(b.ctx, `SELECT DISTINCT event_type FROM es_events ORDER BY 1`)
+	require.NoError(t, err)
+	for rows.Next() {
+		var s string
+		require.NoError(t, rows.Scan(&s))
+		types = append(types, s)
+	}
+	require.NoError(t, rows.Err())
+	require.Equal(t, reg.Types(), types)
+}

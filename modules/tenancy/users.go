@@ -1,0 +1,148 @@
+package tenancy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/mail"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/tenantatlas/ops/eventstore"
+)
+
+// Password rules: at least MinPasswordLength characters, and at most 72 bytes, which
+// is all bcrypt looks at (a longer one would be silently truncated, so it is refused).
+const (
+	// MinPasswordLength is the minimum number of characters (runes) of a password.
+	MinPasswordLength = 12
+	// MaxPasswordBytes is the maximum length of a password in bytes.
+	MaxPasswordBytes = 72
+)
+
+// normalizeEmail trims and lower-cases email and checks it is a bare address.
+func normalizeEmail(email string) (string, error) {
+	e := strings.ToLower(strings.TrimSpace(email))
+	if e == "" || len(e) > 254 {
+		return "", fmt.Errorf("email: %w", ErrInvalid)
+	}
+	addr, err := mail.ParseAddress(e)
+	if err != nil || addr.Address != e || addr.Name != "" {
+		return "", fmt.Errorf("email is not a plain address: %w", ErrInvalid)
+	}
+	return e, nil
+}
+
+// RegisterUser registers a user with a bcrypt-hashed password: the email is
+// lower-cased and unique (ErrConflict), the password at least 12 characters (ErrInvalid).
+func (s *Service) RegisterUser(ctx context.Context, actor Actor, email, displayName, password string) (User, error) {
+	if err := checkActor(actor); err != nil {
+		return User{}, fmt.Errorf("tenancy: register user: %w", err)
+	}
+	email, err := normalizeEmail(email)
+	if err != nil {
+		return User{}, fmt.Errorf("tenancy: register user: %w", err)
+	}
+	displayName, err = cleanName("display name", displayName, 200)
+	if err != nil {
+		return User{}, fmt.Errorf("tenancy: register user: %w", err)
+	}
+	if utf8.RuneCountInString(password) < MinPasswordLength {
+		return User{}, fmt.Errorf("tenancy: register user: password shorter than %d characters: %w", MinPasswordLength, ErrInvalid)
+	}
+	if len(password) > MaxPasswordBytes {
+		return User{}, fmt.Errorf("tenancy: register user: password longer than %d bytes: %w", MaxPasswordBytes, ErrInvalid)
+	}
+	// Hash before the transaction: bcrypt is slow on purpose and holds no lock.
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), s.cost)
+	if err != nil {
+		return User{}, fmt.Errorf("tenancy: register user: hash password: %w", err)
+	}
+	id, err := newID()
+	if err != nil {
+		return User{}, fmt.Errorf("tenancy: register user: %w", err)
+	}
+	u := User{ID: id, Email: email, DisplayName: displayName, CreatedAt: s.clock()}
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO tn_users (id, email, display_name, password_hash, created_at)
+			VALUES ($1, $2, $3, $4, $5)`, u.ID, u.Email, u.DisplayName, string(hash), u.CreatedAt); err != nil {
+			return mapDBError(err)
+		}
+		return s.appendEvent(ctx, tx, eventstore.NewStreamID(StreamUser, u.ID), eventstore.NoStream,
+			eventstore.Metadata{Actor: actor},
+			UserRegistered{UserID: u.ID, Email: u.Email, DisplayName: u.DisplayName})
+	})
+	if err != nil {
+		return User{}, fmt.Errorf("tenancy: register user: %w", err)
+	}
+	return u, nil
+}
+
+// dummy returns a bcrypt hash at the service's cost, compared against when the email
+// is unknown so that a miss takes as long as a wrong password.
+func (s *Service) dummy() ([]byte, error) {
+	s.dummyOnce.Do(func() {
+		s.dummyHash, s.dummyErr = bcrypt.GenerateFromPassword([]byte("tenancy: no such user, timing only"), s.cost)
+	})
+	return s.dummyHash, s.dummyErr
+}
+
+// AuthenticatePassword returns the user with this email and password, or
+// ErrUnauthenticated; bcrypt runs for unknown emails too, so timing reveals nothing.
+func (s *Service) AuthenticatePassword(ctx context.Context, email, password string) (User, error) {
+	dummy, err := s.dummy()
+	if err != nil {
+		return User{}, fmt.Errorf("tenancy: authenticate: %w", err)
+	}
+	hash := dummy
+	var u User
+	found := false
+	if e, err := normalizeEmail(email); err == nil {
+		var stored string
+		err := s.pool.QueryRow(ctx, `SELECT id, email, display_name, created_at, password_hash FROM tn_users WHERE email = $1`, e).
+			Scan(&u.ID, &u.Email, &u.DisplayName, &u.CreatedAt, &stored)
+		switch {
+		case err == nil:
+			hash, found = []byte(stored), true
+		case !errors.Is(err, pgx.ErrNoRows):
+			return User{}, fmt.Errorf("tenancy: authenticate: %w", err)
+		}
+	}
+	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || !found {
+		return User{}, fmt.Errorf("tenancy: authenticate: %w", ErrUnauthenticated)
+	}
+	u.CreatedAt = u.CreatedAt.UTC()
+	return u, nil
+}
+
+// User returns the user with the given id, or ErrNotFound.
+func (s *Service) User(ctx context.Context, id uuid.UUID) (User, error) {
+	return s.userWhere(ctx, "id = $1", id)
+}
+
+// UserByEmail returns the user with the given email (any case), or ErrNotFound.
+func (s *Service) UserByEmail(ctx context.Context, email string) (User, error) {
+	e, err := normalizeEmail(email)
+	if err != nil {
+		return User{}, fmt.Errorf("tenancy: user by email: %w", ErrNotFound)
+	}
+	return s.userWhere(ctx, "email = $1", e)
+}
+
+func (s *Service) userWhere(ctx context.Context, where string, arg any) (User, error) {
+	var u User
+	err := s.pool.QueryRow(ctx, `SELECT id, email, display_name, created_at FROM tn_users WHERE `+where, arg).
+		Scan(&u.ID, &u.Email, &u.DisplayName, &u.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return User{}, fmt.Errorf("tenancy: user %v: %w", arg, ErrNotFound)
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("tenancy: user %v: %w", arg, err)
+	}
+	u.CreatedAt = u.CreatedAt.UTC()
+	return u, nil
+}

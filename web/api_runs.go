@@ -1,0 +1,144 @@
+package web
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+	"github.com/tenantatlas/ops/modules/operations"
+)
+
+// runDetail is the RunDetail of CONTRACT.md.
+type runDetail struct {
+	ID          uuid.UUID             `json:"id"`
+	Type        string                `json:"type"`
+	TypeLabel   string                `json:"typeLabel"`
+	WorkspaceID uuid.UUID             `json:"workspaceId"`
+	TenantID    *uuid.UUID            `json:"tenantId"`
+	Status      operations.Status     `json:"status"`
+	Outcome     operations.Outcome    `json:"outcome"`
+	Bucket      operations.Bucket     `json:"bucket"`
+	Counts      operations.Counts     `json:"counts"`
+	Failures    []operations.Failure  `json:"failures"`
+	ReasonCode  operations.ReasonCode `json:"reasonCode,omitempty"`
+	Message     string                `json:"message,omitempty"`
+	Initiator   initiatorView         `json:"initiator"`
+	QueuedAt    *time.Time            `json:"queuedAt"`
+	StartedAt   *time.Time            `json:"startedAt"`
+	CompletedAt *time.Time            `json:"completedAt"`
+	Context     json.RawMessage       `json:"context"`
+	Source      string                `json:"sourceSurface"`
+	Related     []operations.NextStep `json:"related"`
+	NextSteps   []operations.NextStep `json:"nextSteps"`
+}
+
+// initiatorView is what the API shows of an initiator (no IP, no user agent).
+type initiatorView struct {
+	Kind   string     `json:"kind"`
+	UserID *uuid.UUID `json:"userId"`
+	Name   string     `json:"name"`
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+func uuidPtr(id uuid.UUID) *uuid.UUID {
+	if id == uuid.Nil {
+		return nil
+	}
+	return &id
+}
+
+func detailOf(r *operations.Run) runDetail {
+	d := runDetail{ID: r.ID, Type: r.Type, TypeLabel: r.Type, WorkspaceID: r.WorkspaceID, TenantID: uuidPtr(r.TenantID),
+		Status: r.Status, Outcome: r.Outcome, Bucket: r.Bucket(), Counts: r.Counts, Failures: r.Failures,
+		ReasonCode: r.ReasonCode, Message: r.Message,
+		Initiator: initiatorView{Kind: r.Initiator.Kind, UserID: uuidPtr(r.Initiator.UserID), Name: r.Initiator.Name},
+		QueuedAt:  timePtr(r.QueuedAt), StartedAt: timePtr(r.StartedAt), CompletedAt: timePtr(r.CompletedAt),
+		Context: r.Context, Source: r.SourceSurface, Related: operations.RelatedLinks(r), NextSteps: operations.RunNextSteps(r)}
+	if info, ok := operations.LookupType(r.Type); ok {
+		d.TypeLabel = info.Label
+	}
+	if d.Counts == nil {
+		d.Counts = operations.Counts{}
+	}
+	if d.Failures == nil {
+		d.Failures = []operations.Failure{}
+	}
+	if len(d.Context) == 0 {
+		d.Context = json.RawMessage("{}")
+	}
+	return d
+}
+
+// handleAPIRun answers the RunDetail of a run the caller may view.
+func (s *Server) handleAPIRun(c *fiber.Ctx) error {
+	id, err := uuid.Parse(c.Params("run"))
+	if err != nil {
+		return fiber.NewError(fiber.StatusNotFound, "not found")
+	}
+	run, err := s.deps.Operations.AuthorizeView(c.UserContext(), currentUser(c).ID, id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(detailOf(run))
+}
+
+// eventView is one event of GET /api/v1/operations/{run}/events.
+type eventView struct {
+	EventID       uuid.UUID       `json:"eventId"`
+	Type          string          `json:"type"`
+	SchemaVersion int             `json:"schemaVersion"`
+	StreamVersion int64           `json:"streamVersion"`
+	Position      *int64          `json:"position"`
+	RecordedAt    time.Time       `json:"recordedAt"`
+	Data          json.RawMessage `json:"data"`
+	Metadata      any             `json:"metadata"`
+	Hash          string          `json:"hash"`
+	ChainHash     *string         `json:"chainHash"`
+}
+
+// handleAPIRunEvents answers the run's events in order, with metadata and hashes.
+func (s *Server) handleAPIRunEvents(c *fiber.Ctx) error {
+	id, err := uuid.Parse(c.Params("run"))
+	if err != nil {
+		return fiber.NewError(fiber.StatusNotFound, "not found")
+	}
+	if _, err := s.deps.Operations.AuthorizeView(c.UserContext(), currentUser(c).ID, id); err != nil {
+		return err
+	}
+	envs, err := s.deps.Operations.Events(c.UserContext(), id)
+	if err != nil {
+		return err
+	}
+	out := make([]eventView, len(envs))
+	for i, e := range envs {
+		v := eventView{EventID: e.EventID, Type: e.Type, SchemaVersion: e.SchemaVersion, StreamVersion: e.StreamVersion,
+			RecordedAt: e.RecordedAt, Data: e.RawData, Metadata: e.Metadata, Hash: hex.EncodeToString(e.Hash)}
+		if e.Position > 0 {
+			p := e.Position
+			v.Position = &p
+		}
+		if len(e.ChainHash) > 0 {
+			ch := hex.EncodeToString(e.ChainHash)
+			v.ChainHash = &ch
+		}
+		out[i] = v
+	}
+	return c.JSON(fiber.Map{"runId": id, "events": out})
+}
+
+// handleAPINotifications answers the caller's notifications, newest first.
+func (s *Server) handleAPINotifications(c *fiber.Ctx) error {
+	list, err := s.deps.Notify.List(c.UserContext(), currentUser(c).ID, c.QueryInt("limit", 50))
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"notifications": list})
+}
