@@ -4,33 +4,38 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Batch queues appends, outbox messages and a module's own statements, and sends them
-// to PostgreSQL in one round trip inside the caller's transaction. A start-gate
-// transaction that would take eight round trips one statement at a time takes one.
+// to PostgreSQL together: inside the caller's transaction (Send), or as a whole
+// transaction of its own in a single round trip (Commit). A start-gate transaction
+// that would take eight round trips one statement at a time takes one.
 //
 // Everything queued runs in order; a statement's effect (RowsAffected) is known after
-// Send. Appends in a batch need a known expected version (NoStream or exact): an
+// sending. Appends in a batch need a known expected version (NoStream or exact): an
 // AnyVersion append must first read the version, which a batch cannot do.
 type Batch struct {
 	s     *Store
-	b     pgx.Batch
 	items []batchItem
 }
 
 type batchItem struct {
+	sql    string
+	args   []any
 	exec   *ExecResult // a plain statement
-	stream StreamID    // an append: the stream, its expected version and size
+	append bool        // an append: the stream, its expected version and size
+	stream StreamID
 	expect int64
 	n      int64
 }
 
-// ExecResult is the outcome of a statement queued with Batch.Exec, set by Send.
+// ExecResult is the outcome of a statement queued with Batch.Exec, set when sent.
 type ExecResult struct {
 	// RowsAffected is the statement's row count.
 	RowsAffected int64
@@ -42,14 +47,12 @@ func (s *Store) NewBatch() *Batch { return &Batch{s: s} }
 // Exec queues a statement of the caller's own.
 func (b *Batch) Exec(sql string, args ...any) *ExecResult {
 	r := &ExecResult{}
-	b.b.Queue(sql, args...)
-	b.items = append(b.items, batchItem{exec: r})
+	b.items = append(b.items, batchItem{sql: sql, args: args, exec: r})
 	return r
 }
 
 // Append queues an append (and its outbox message) and returns the events as they
-// will be stored. Send reports a *ConcurrencyError if the stream was not at
-// expectedVersion; the caller then rolls the transaction back.
+// will be stored.
 func (b *Batch) Append(ctx context.Context, stream StreamID, expectedVersion int64, events ...NewEvent) (AppendResult, error) {
 	if err := checkAppend(stream, expectedVersion, events); err != nil {
 		return AppendResult{}, err
@@ -61,8 +64,7 @@ func (b *Batch) Append(ctx context.Context, stream StreamID, expectedVersion int
 	if err != nil {
 		return AppendResult{}, err
 	}
-	b.b.Queue(appendSQL(expectedVersion), args...)
-	b.items = append(b.items, batchItem{stream: stream, expect: expectedVersion, n: int64(len(events))})
+	b.items = append(b.items, batchItem{args: args, append: true, stream: stream, expect: expectedVersion, n: int64(len(events))})
 	m, err := outboxMessage(ctx, envs)
 	if err != nil {
 		return AppendResult{}, err
@@ -91,7 +93,15 @@ func (b *Batch) Send(ctx context.Context, tx pgx.Tx) error {
 	if len(b.items) == 0 {
 		return nil
 	}
-	br := tx.SendBatch(ctx, &b.b)
+	batch := &pgx.Batch{}
+	for _, it := range b.items {
+		if it.append {
+			batch.Queue(appendSQL(it.expect), it.args...)
+		} else {
+			batch.Queue(it.sql, it.args...)
+		}
+	}
+	br := tx.SendBatch(ctx, batch)
 	var conflictAt *batchItem
 	for i := range b.items {
 		it := &b.items[i]
@@ -111,7 +121,74 @@ func (b *Batch) Send(ctx context.Context, tx pgx.Tx) error {
 		return fmt.Errorf("eventstore: batch: %w", err)
 	}
 	if conflictAt != nil {
-		return conflict(ctx, tx, conflictAt.stream, conflictAt.expect)
+		return conflictVersion(ctx, tx, conflictAt.stream, conflictAt.expect)
 	}
 	return nil
 }
+
+// Commit runs the batch as a transaction of its own on conn in one round trip:
+// BEGIN, every statement, COMMIT. Nothing can be decided between the statements, so
+// each must fail on its own when the transaction must not commit: a unique violation
+// (say, of a dedupe index) is the usual way, and the caller reads it from the returned
+// error (errors.As a *pgconn.PgError). Appends must be NoStream: a stream that exists
+// already fails the batch with a *ConcurrencyError. On any error the transaction is
+// rolled back.
+func (b *Batch) Commit(ctx context.Context, conn *pgx.Conn) (err error) {
+	batch := &pgx.Batch{}
+	batch.Queue("BEGIN")
+	for _, it := range b.items {
+		switch {
+		case it.append && it.expect != NoStream:
+			return errors.New("eventstore: Batch.Commit takes NoStream appends only")
+		case it.append:
+			batch.Queue(strictNewStreamSQL, it.args...)
+		default:
+			batch.Queue(it.sql, it.args...)
+		}
+	}
+	batch.Queue("COMMIT")
+	br := conn.SendBatch(ctx, batch)
+	var failed error
+	var failedItem *batchItem
+	if _, err := br.Exec(); err != nil {
+		failed = err
+	}
+	for i := range b.items {
+		if failed != nil {
+			break
+		}
+		it := &b.items[i]
+		tag, err := br.Exec()
+		if err != nil {
+			failed, failedItem = err, it
+			break
+		}
+		if it.exec != nil {
+			it.exec.RowsAffected = tag.RowsAffected()
+		}
+	}
+	if failed == nil {
+		if _, err := br.Exec(); err != nil {
+			failed = err
+		}
+	}
+	closeErr := br.Close()
+	if failed == nil && closeErr == nil {
+		return nil
+	}
+	if failed == nil {
+		failed = closeErr
+	}
+	// The transaction block is aborted (or still open): end it. A connection that
+	// cannot is not idle and is closed by the pool on release.
+	_, _ = conn.Exec(context.WithoutCancel(ctx), "ROLLBACK")
+	var pgErr *pgconn.PgError
+	if failedItem != nil && failedItem.append && errors.As(failed, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "es_streams_pkey" {
+		return conflictVersion(ctx, conn, failedItem.stream, NoStream)
+	}
+	return fmt.Errorf("eventstore: batch: %w", failed)
+}
+
+// strictNewStreamSQL appends to a new stream and fails (unique violation on
+// es_streams_pkey) if it exists, so a one-round-trip batch cannot commit half of it.
+var strictNewStreamSQL = strings.Replace(appendSQL(NoStream), "ON CONFLICT (stream_id) DO NOTHING ", "", 1)

@@ -121,7 +121,7 @@ func (s *Store) AppendTx(ctx context.Context, tx pgx.Tx, stream StreamID, expect
 		return AppendResult{}, fmt.Errorf("eventstore: append %s: %w", stream, err)
 	}
 	if tag.RowsAffected() != n {
-		return AppendResult{}, conflict(ctx, tx, stream, expectedVersion)
+		return AppendResult{}, conflictVersion(ctx, tx, stream, expectedVersion)
 	}
 	if err := s.publish(ctx, tx, envs); err != nil {
 		return AppendResult{}, err
@@ -142,10 +142,12 @@ func checkAppend(stream StreamID, expectedVersion int64, events []NewEvent) erro
 	return nil
 }
 
-// conflict reads the stream's actual version for a *ConcurrencyError.
-func conflict(ctx context.Context, tx pgx.Tx, stream StreamID, expected int64) error {
+// conflictVersion reads the stream's actual version for a *ConcurrencyError.
+func conflictVersion(ctx context.Context, db interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}, stream StreamID, expected int64) error {
 	var actual int64
-	err := tx.QueryRow(ctx, `SELECT COALESCE((SELECT version FROM es_streams WHERE stream_id = $1), 0)`, string(stream)).Scan(&actual)
+	err := db.QueryRow(ctx, `SELECT COALESCE((SELECT version FROM es_streams WHERE stream_id = $1), 0)`, string(stream)).Scan(&actual)
 	if err != nil {
 		return fmt.Errorf("eventstore: append %s: read version: %w", stream, err)
 	}
@@ -250,7 +252,7 @@ func (s *Store) prepare(stream StreamID, base int64, events []NewEvent) ([]Envel
 	return envs, []any{string(stream), base, stream.Type(), int64(n), ids, types, versions, datas, actors, wss, tenants, corrs, causes, times, hashes}, nil
 }
 
-// OutboxEvent is one event inside an outbox message.
+// OutboxEvent references one event inside an outbox message.
 type OutboxEvent struct {
 	// EventID is the event's id.
 	EventID uuid.UUID `json:"eventId"`
@@ -260,21 +262,20 @@ type OutboxEvent struct {
 	Type string `json:"type"`
 	// SchemaVersion is the payload's schema version.
 	SchemaVersion int `json:"schemaVersion"`
-	// Data is the payload as stored.
-	Data json.RawMessage `json:"data"`
-	// Metadata is who, where and why.
-	Metadata Metadata `json:"metadata"`
 }
 
-// OutboxMessage is the payload of one watermill message on OutboxTopic: everything one
+// OutboxMessage is the payload of one watermill message on OutboxTopic: what one
 // Append wrote to one stream. The append, not the single event, is the unit published:
-// it is what committed atomically, and one outbox row per append instead of one per
-// event halves what a batched append writes (see README, Benchmarks).
+// it is what committed atomically. The message names the events (id, version, type)
+// and does not copy their payloads: a consumer that needs them reads the stream, so
+// an append writes its data once (see README, Benchmarks).
 type OutboxMessage struct {
 	// StreamID is the stream appended to.
 	StreamID StreamID `json:"streamId"`
 	// RecordedAt is when the append happened.
 	RecordedAt time.Time `json:"recordedAt"`
+	// Metadata is the first event's metadata (who, where, correlation).
+	Metadata Metadata `json:"metadata"`
 	// Events are the appended events in stream order.
 	Events []OutboxEvent `json:"events"`
 }
@@ -298,12 +299,12 @@ func (s *Store) publish(ctx context.Context, tx pgx.Tx, envs []Envelope) error {
 // outboxMessage is the watermill message of one append. Its id is the first event's
 // id; its metadata names the stream and the event types.
 func outboxMessage(ctx context.Context, envs []Envelope) (*message.Message, error) {
-	om := OutboxMessage{StreamID: envs[0].StreamID, RecordedAt: envs[0].RecordedAt, Events: make([]OutboxEvent, len(envs))}
+	om := OutboxMessage{StreamID: envs[0].StreamID, RecordedAt: envs[0].RecordedAt, Metadata: envs[0].Metadata,
+		Events: make([]OutboxEvent, len(envs))}
 	types := make([]string, 0, 1)
 	for i := range envs {
 		e := &envs[i]
-		om.Events[i] = OutboxEvent{EventID: e.EventID, StreamVersion: e.StreamVersion, Type: e.Type,
-			SchemaVersion: e.SchemaVersion, Data: e.RawData, Metadata: e.Metadata}
+		om.Events[i] = OutboxEvent{EventID: e.EventID, StreamVersion: e.StreamVersion, Type: e.Type, SchemaVersion: e.SchemaVersion}
 		if !slices.Contains(types, e.Type) {
 			types = append(types, e.Type)
 		}

@@ -68,15 +68,15 @@ func New(pool *pgxpool.Pool, opts Options) *App {
 	}
 	store := eventstore.New(pool, eventstore.Options{Registry: Registry(), Logger: log})
 	ten := tenancy.New(pool, store, tenancy.Options{Logger: log, BcryptCost: opts.BcryptCost})
-	nt := notify.New(pool, opts.Operations.Now)
+	nt := notify.New(pool, store)
 	rec := audit.NewRecorder(store)
 	opOpts := opts.Operations
 	opOpts.Logger = log
-	ops := operations.New(pool, store, ten, nt, rec, opOpts)
+	ops := operations.New(pool, store, ten, rec, opOpts)
 	return &App{Pool: pool, Store: store, Tenancy: ten, Notify: nt, Audit: rec, Operations: ops, log: log}
 }
 
-// Background starts the sealer, the run workers and the sweeper; they stop when ctx
+// Background starts the sealer, the run workers, the sweeper and the inbox; they stop when ctx
 // ends, and wg.Wait() waits for them.
 func (a *App) Background(ctx context.Context, wg *sync.WaitGroup, workers operations.WorkerOptions) {
 	wg.Go(func() { _ = a.Store.RunSealer(ctx, 50*time.Millisecond) })
@@ -86,4 +86,9 @@ func (a *App) Background(ctx context.Context, wg *sync.WaitGroup, workers operat
 		}
 	})
 	wg.Go(func() { a.Operations.RunSweeper(ctx, 30*time.Second) })
+	wg.Go(func() {
+		if err := a.Notify.RunInbox(ctx, a.log, 100*time.Millisecond); err != nil {
+			a.log.Error("inbox stopped", "error", operations.Sanitize(err.Error()))
+		}
+	})
 }

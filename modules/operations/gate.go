@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/tenantatlas/ops/eventstore"
 	"github.com/tenantatlas/ops/modules/audit"
 	"github.com/tenantatlas/ops/modules/tenancy"
@@ -327,21 +328,19 @@ func (s *Service) admitOnce(ctx context.Context, info TypeInfo, req StartRequest
 	}
 	scope := "tenant:" + req.TenantID.String() + "/connection:" + connID.String()
 
-	// Everything goes to PostgreSQL in one round trip; the row counts decide afterwards
-	// whether the transaction commits (accepted) or rolls back (deduped, scope busy).
+	// The whole transaction goes to PostgreSQL in one round trip (BEGIN … COMMIT). The
+	// database decides: a unique violation of the active-identity index (or of the
+	// permanent identities) means deduped, of the scope lock means scope busy; either
+	// rolls everything back.
 	b := s.store.NewBatch()
-	runRow := b.Exec(`INSERT INTO ops_runs (run_id, type, workspace_id, tenant_id, status, outcome, identity_hash, initiator_user_id, queued_at)
-		VALUES ($1, $2, $3, $4, 'queued', 'pending', $5, $6, $7)
-		ON CONFLICT (identity_hash) WHERE status IN ('queued', 'running') DO NOTHING`,
+	b.Exec(`INSERT INTO ops_runs (run_id, type, workspace_id, tenant_id, status, outcome, identity_hash, initiator_user_id, queued_at)
+		VALUES ($1, $2, $3, $4, 'queued', 'pending', $5, $6, $7)`,
 		runID, info.Type, req.WorkspaceID, tenantID, identity, initiator, now)
-	var permanentRow, scopeRow *eventstore.ExecResult
 	if info.Identity == IdentityScheduled {
-		permanentRow = b.Exec(`INSERT INTO ops_permanent_identities (identity_hash, run_id)
-			SELECT $1, $2 WHERE EXISTS (SELECT 1 FROM ops_runs WHERE run_id = $2) ON CONFLICT DO NOTHING`, identity, runID)
+		b.Exec(`INSERT INTO ops_permanent_identities (identity_hash, run_id) VALUES ($1, $2)`, identity, runID)
 	}
 	if info.ProviderBacked {
-		scopeRow = b.Exec(`INSERT INTO ops_scope_locks (scope_key, run_id)
-			SELECT $1, $2 WHERE EXISTS (SELECT 1 FROM ops_runs WHERE run_id = $2) ON CONFLICT DO NOTHING`, scope, runID)
+		b.Exec(`INSERT INTO ops_scope_locks (scope_key, run_id) VALUES ($1, $2)`, scope, runID)
 	}
 	meta := startMeta(req, runID)
 	evs := []eventstore.NewEvent{{Data: queuedEvent(info, req, ctxJSON, identity, runID, connID, now), Metadata: meta}}
@@ -351,7 +350,6 @@ func (s *Service) admitOnce(ctx context.Context, info TypeInfo, req StartRequest
 	}
 	if notifies {
 		evs = append(evs, eventstore.NewEvent{Data: note, Metadata: meta})
-		s.notify.QueueInbox(b, note)
 	}
 	if _, err := b.Append(ctx, RunStream(runID), eventstore.NoStream, evs...); err != nil {
 		return StartOutcome{}, fmt.Errorf("operations: RunQueued: %w", err)
@@ -359,18 +357,21 @@ func (s *Service) admitOnce(ctx context.Context, info TypeInfo, req StartRequest
 	if err := s.dispatch.QueueDispatch(ctx, b, Job{RunID: runID, Type: info.Type}); err != nil {
 		return s.dispatchFailed(ctx, info, req, ctxJSON, identity, connID, err)
 	}
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if err := b.Send(ctx, tx); err != nil {
-			return err
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return StartOutcome{}, fmt.Errorf("operations: acquire connection: %w", err)
+	}
+	err = b.Commit(ctx, conn.Conn())
+	conn.Release()
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+		switch pgErr.ConstraintName {
+		case "ops_runs_active_identity", "ops_permanent_identities_pkey":
+			err = errDuplicate
+		case "ops_scope_locks_pkey":
+			err = &scopeBusyError{scope: scope}
 		}
-		switch {
-		case runRow.RowsAffected == 0, permanentRow != nil && permanentRow.RowsAffected == 0:
-			return errDuplicate
-		case scopeRow != nil && scopeRow.RowsAffected == 0:
-			return &scopeBusyError{scope: scope}
-		}
-		return nil
-	})
+	}
 	var busy *scopeBusyError
 	switch {
 	case err == nil:
@@ -493,9 +494,6 @@ func (s *Service) recordEnded(ctx context.Context, info TypeInfo, req StartReque
 		}
 		if notifies {
 			evs = append(evs, eventstore.NewEvent{Data: note, Metadata: meta})
-			if err := s.notify.InboxTx(ctx, tx, note); err != nil {
-				return err
-			}
 		}
 		if _, err := s.store.AppendTx(ctx, tx, RunStream(runID), eventstore.NoStream, evs...); err != nil {
 			return fmt.Errorf("operations: append: %w", err)

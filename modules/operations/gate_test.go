@@ -40,9 +40,8 @@ func TestStartAccepted(t *testing.T) {
 	require.Equal(t, []string{"RunQueued", "NotificationSent"}, f.eventTypes(t, out.Run.ID))
 	require.Equal(t, 1, f.dispatched(t, out.Run.ID), "the dispatch message committed with RunQueued")
 
-	notes, err := f.notify.List(f.ctx, f.users["operator"].ID, 10)
-	require.NoError(t, err)
-	require.Len(t, notes, 1)
+	runInbox(t, f)
+	notes := waitNotes(t, f, f.users["operator"].ID, 1)
 	require.Equal(t, "run.queued", notes[0].Kind)
 	require.Equal(t, out.Run.URL, notes[0].URL)
 	for _, other := range []string{"owner", "readonly"} {

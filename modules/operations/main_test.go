@@ -2,7 +2,6 @@ package operations_test
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -71,13 +70,13 @@ func newFixture(t testing.TB, pool *pgxpool.Pool, opts ...fixtureOpt) *fixture {
 	ctx := t.Context()
 	store := eventstore.New(pool, eventstore.Options{Registry: registry()})
 	ten := tenancy.New(pool, store, tenancy.Options{BcryptCost: bcrypt.MinCost})
-	nt := notify.New(pool, nil)
+	nt := notify.New(pool, store)
 	clk := &clock{t: time.Now().UTC()}
 	o := operations.Options{Now: clk.Now, FlushInterval: time.Hour, FlushEvery: 1000}
 	for _, f := range opts {
 		f(&o)
 	}
-	ops := operations.New(pool, store, ten, nt, audit.NewRecorder(store), o)
+	ops := operations.New(pool, store, ten, audit.NewRecorder(store), o)
 	f := &fixture{ctx: ctx, pool: pool, store: store, ten: ten, notify: nt, ops: ops, clock: clk, users: map[string]tenancy.User{}}
 
 	ws, err := ten.CreateWorkspace(ctx, "system:test", "ws-"+uuid.NewString()[:8])
@@ -140,4 +139,29 @@ func (f *fixture) dispatched(t testing.TB, run uuid.UUID) int {
 	return n
 }
 
-func ctxFor(i int) string { return fmt.Sprintf(`{"selection":"s%d"}`, i) }
+// runInbox keeps the notification inbox of f's database up to date until the test ends.
+func runInbox(t *testing.T, f *fixture) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(f.ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := f.notify.RunInbox(ctx, nil, 10*time.Millisecond); err != nil {
+			t.Errorf("inbox: %v", err)
+		}
+	})
+	t.Cleanup(func() { cancel(); wg.Wait() })
+}
+
+// waitNotes waits until user has n notifications and returns them, newest first.
+func waitNotes(t *testing.T, f *fixture, user uuid.UUID, n int) []notify.Notification {
+	t.Helper()
+	var notes []notify.Notification
+	require.Eventually(t, func() bool {
+		var err error
+		notes, err = f.notify.List(f.ctx, user, 50)
+		require.NoError(t, err)
+		return len(notes) >= n
+	}, 30*time.Second, 10*time.Millisecond, "user has %d of %d notifications", len(notes), n)
+	require.Len(t, notes, n)
+	return notes
+}

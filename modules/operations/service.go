@@ -56,7 +56,6 @@ type Service struct {
 	pool     *pgxpool.Pool
 	store    *eventstore.Store
 	tenancy  *tenancy.Service
-	notify   *notify.Service
 	audit    *audit.Recorder
 	log      *slog.Logger
 	now      func() time.Time
@@ -66,7 +65,7 @@ type Service struct {
 }
 
 // New returns the operations service.
-func New(pool *pgxpool.Pool, store *eventstore.Store, ten *tenancy.Service, nt *notify.Service, rec *audit.Recorder, opts Options) *Service {
+func New(pool *pgxpool.Pool, store *eventstore.Store, ten *tenancy.Service, rec *audit.Recorder, opts Options) *Service {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -88,7 +87,7 @@ func New(pool *pgxpool.Pool, store *eventstore.Store, ten *tenancy.Service, nt *
 	if opts.FlushEvery == 0 {
 		opts.FlushEvery = 200
 	}
-	s := &Service{pool: pool, store: store, tenancy: ten, notify: nt, audit: rec, log: opts.Logger,
+	s := &Service{pool: pool, store: store, tenancy: ten, audit: rec, log: opts.Logger,
 		now: opts.Now, opts: opts, handlers: map[string]Handler{}}
 	s.dispatch = opts.Dispatcher
 	if s.dispatch == nil {
@@ -177,9 +176,6 @@ func (s *Service) finishTx(ctx context.Context, tx pgx.Tx, run *Run, outcome Out
 	}
 	if ok {
 		evs = append(evs, eventstore.NewEvent{Data: note, Metadata: meta})
-		if err := s.notify.InboxTx(ctx, tx, note); err != nil {
-			return false, err
-		}
 	}
 	if _, err := s.store.AppendTx(ctx, tx, RunStream(run.ID), eventstore.AnyVersion, evs...); err != nil {
 		return false, fmt.Errorf("operations: append %s: %w", ev.EventType(), err)

@@ -79,9 +79,8 @@ func TestWorkerRunsTheHandler(t *testing.T) {
 	require.Equal(t, []string{"RunCompleted", "NotificationSent"}, types[len(types)-2:])
 	require.Less(t, len(types), 12, "progress is batched, not one event per item: %v", types)
 
-	notes, err := f.notify.List(f.ctx, f.users["operator"].ID, 10)
-	require.NoError(t, err)
-	require.Len(t, notes, 2)
+	runInbox(t, f)
+	notes := waitNotes(t, f, f.users["operator"].ID, 2)
 	require.Equal(t, "run.terminal", notes[0].Kind)
 	require.Equal(t, out.Run.URL, notes[0].URL)
 	require.Equal(t, "run.queued", notes[1].Kind)

@@ -1,5 +1,5 @@
--- The notifications inbox: one row per NotificationSent event, written in the same
--- transaction, read by GET /api/v1/notifications.
+-- The notifications inbox: one row per NotificationSent event, built from the event
+-- outbox (notify.RunInbox), read by GET /api/v1/notifications.
 CREATE TABLE nt_inbox (
     id         uuid        PRIMARY KEY,
     user_id    uuid        NOT NULL,
