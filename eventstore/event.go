@@ -45,10 +45,9 @@ type Metadata struct {
 	CausationID uuid.UUID `json:"causationId,omitzero"`
 }
 
-// NewEvent is an event to append together with its metadata.
+// NewEvent is an event to append together with its metadata. The store gives it its
+// id (a UUIDv7).
 type NewEvent struct {
-	// ID is the event id; a UUIDv7 is generated when zero.
-	ID uuid.UUID
 	// Data is the event payload; its type must be registered.
 	Data Event
 	// Metadata is recorded beside the payload.

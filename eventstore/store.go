@@ -213,12 +213,9 @@ func (s *Store) prepare(stream StreamID, base int64, events []NewEvent) ([]Envel
 		if err != nil {
 			return nil, nil, fmt.Errorf("eventstore: encode %s: %w", typ, err)
 		}
-		id := ev.ID
-		if id == uuid.Nil {
-			id, err = uuid.NewV7()
-			if err != nil {
-				return nil, nil, fmt.Errorf("eventstore: new event id: %w", err)
-			}
+		id, err := uuid.NewV7()
+		if err != nil {
+			return nil, nil, fmt.Errorf("eventstore: new event id: %w", err)
 		}
 		if ev.Metadata.Actor == "" {
 			return nil, nil, fmt.Errorf("eventstore: %s: metadata has no actor", typ)

@@ -1,6 +1,7 @@
 package operations_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"runtime"
 	"slices"
@@ -72,11 +73,12 @@ func BenchmarkStartGate(b *testing.B) {
 }
 
 // BenchmarkRawStartBaseline is the baseline: from 8 concurrent callers, one INSERT per
-// transaction of a row the size of a run (ids, type, context, identity hash).
+// transaction of one row the size of a queued run: the run's columns plus a RunQueued
+// payload of the same shape and size as the gate's.
 func BenchmarkRawStartBaseline(b *testing.B) {
 	f := newFixture(b, pgtest.Fresh(b))
 	_, err := f.pool.Exec(f.ctx, `CREATE TABLE raw_runs (run_id uuid PRIMARY KEY, type text, workspace_id uuid, tenant_id uuid,
-		status text, identity_hash text, context jsonb, initiator uuid, queued_at timestamptz)`)
+		status text, identity_hash text, initiator uuid, queued_at timestamptz, payload json)`)
 	require.NoError(b, err)
 	var seq atomic.Int64
 	var lat latencies
@@ -85,10 +87,19 @@ func BenchmarkRawStartBaseline(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			t0 := time.Now()
-			err := pgx.BeginFunc(f.ctx, f.pool, func(tx pgx.Tx) error {
-				_, err := tx.Exec(f.ctx, `INSERT INTO raw_runs VALUES ($1, 'drift.generate', $2, $3, 'queued', $4, $5, $6, now())`,
-					uuid.New(), f.workspace, f.tenant, fmt.Sprintf("%064d", seq.Add(1)),
-					fmt.Sprintf(`{"baseline":"snapshot-%d","current":"latest"}`, seq.Load()), f.users["operator"].ID)
+			n := seq.Add(1)
+			runID := uuid.New()
+			identity := fmt.Sprintf("%064x", n)
+			payload, err := json.Marshal(operations.RunQueued{RunID: runID, Type: "drift.generate", WorkspaceID: f.workspace,
+				TenantID: f.tenant, Initiator: f.initiator("operator"), IdentityHash: identity,
+				Context: json.RawMessage(fmt.Sprintf(`{"baseline":"snapshot-%d","current":"latest"}`, n)), SourceSurface: "bench", QueuedAt: t0})
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			err = pgx.BeginFunc(f.ctx, f.pool, func(tx pgx.Tx) error {
+				_, err := tx.Exec(f.ctx, `INSERT INTO raw_runs VALUES ($1, 'drift.generate', $2, $3, 'queued', $4, $5, now(), $6)`,
+					runID, f.workspace, f.tenant, identity, f.users["operator"].ID, string(payload))
 				return err
 			})
 			if err != nil {
