@@ -20,6 +20,8 @@ import (
 	"github.com/tenantatlas/ops/eventstore"
 	"github.com/tenantatlas/ops/eventstore/pgmigrate"
 	"github.com/tenantatlas/ops/eventstore/pgtest"
+	"github.com/tenantatlas/ops/modules/monolith"
+	"github.com/tenantatlas/ops/modules/operations"
 )
 
 func TestMain(m *testing.M) {
@@ -236,5 +238,46 @@ func TestSeedDemoJSON(t *testing.T) {
 		_, dec, err := a.Tenancy.Authorize(t.Context(), seed.Users["outsider"].ID, tn.ID, "operations.view")
 		require.NoError(t, err)
 		require.Equal(t, "not_found", dec.String(), "the outsider belongs to another workspace")
+	}
+}
+
+// TestWorkerCommand queues a run, then runs `atlas worker`: the worker claims it from
+// the dispatch outbox (no handler for the type is registered yet, so the run fails fast
+// with internal_error rather than hanging) and the process stops cleanly.
+func TestWorkerCommand(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.Fresh(t)
+	env := map[string]string{"DATABASE_URL": pool.Config().ConnString()}
+	a := newApp(pool, nil)
+	seed, err := monolith.SeedDemo(t.Context(), a)
+	require.NoError(t, err)
+	op := seed.Users["operator"]
+	out, err := a.Operations.Start(t.Context(), operations.StartRequest{Type: "drift.generate", TenantID: seed.Tenants[0].ID,
+		Initiator: operations.Initiator{Kind: "user", UserID: op.ID, Name: op.Email}, SourceSurface: "cli"})
+	require.NoError(t, err)
+	require.Equal(t, operations.StartAccepted, out.Status)
+
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var stderr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, &cli{stdout: io.Discard, stderr: &stderr, getenv: func(k string) string { return env[k] }}, []string{"worker"})
+	}()
+	require.Eventually(t, func() bool {
+		r, err := a.Operations.Load(t.Context(), out.Run.ID)
+		require.NoError(t, err)
+		return r.Terminal()
+	}, 30*time.Second, 20*time.Millisecond, "the worker never picked the run up: %s", stderr.String())
+	r, err := a.Operations.Load(t.Context(), out.Run.ID)
+	require.NoError(t, err)
+	require.Equal(t, operations.ReasonInternalError, r.ReasonCode)
+	require.False(t, r.StartedAt.IsZero(), "the worker claimed it (RunStarted)")
+	cancel()
+	select {
+	case c := <-done:
+		require.Equal(t, 0, c, stderr.String())
+	case <-time.After(20 * time.Second):
+		t.Fatal("worker did not stop")
 	}
 }

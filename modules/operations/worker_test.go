@@ -175,3 +175,24 @@ func TestSweeper(t *testing.T) {
 	require.Equal(t, operations.StartAccepted, again.Status, "after the timeout the same start is accepted")
 	require.NotEqual(t, queued.Run.ID, again.Run.ID)
 }
+
+// TestInfrastructureErrorsAreRetriedThenPoisoned breaks the run table under a queued
+// job: claiming fails, the router retries with backoff, then moves the job to the
+// poison topic instead of spinning on it forever.
+func TestInfrastructureErrorsAreRetriedThenPoisoned(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, pgtest.Fresh(t))
+	out := f.start(t, "operator", "drift.generate", f.tenant, `{}`)
+	require.Equal(t, operations.StartAccepted, out.Status)
+	_, err := f.pool.Exec(f.ctx, `ALTER TABLE ops_runs RENAME TO ops_runs_away`)
+	require.NoError(t, err)
+	runWorkers(t, f)
+	require.Eventually(t, func() bool {
+		var n int
+		require.NoError(t, f.pool.QueryRow(f.ctx, `SELECT count(*) FROM watermill_ops_dispatch_poison WHERE uuid = $1`, out.Run.ID.String()).Scan(&n))
+		return n == 1
+	}, 30*time.Second, 50*time.Millisecond, "the job never reached the poison queue")
+	var reason string
+	require.NoError(t, f.pool.QueryRow(f.ctx, `SELECT metadata->>'reason_poisoned' FROM watermill_ops_dispatch_poison WHERE uuid = $1`, out.Run.ID.String()).Scan(&reason))
+	require.Contains(t, reason, "ops_runs", "the poisoned job says why")
+}
