@@ -1,6 +1,8 @@
-// Package projections turns the event log into read models: a runner that tails
-// eventstore.ReadAll by global position and keeps each projection's checkpoint in the
-// same transaction as its writes, a registry of versioned projections with blue/green
-// rebuilds, and the read models of the operations hub. The runner arrives with issue 4;
-// until then the package holds nothing else.
+// Package projections turns the event log into read models. A Runner tails
+// eventstore.ReadAll by global position (so it never skips an event that committed
+// late), applies each batch of events to a projection and moves the projection's
+// checkpoint in the same transaction (exactly-once effect), wakes on the sealer's
+// NOTIFY with a polling fallback, and resumes from the checkpoint after a crash.
+// Each projection is advanced by one process at a time (a PostgreSQL advisory lock);
+// the others stand by and take over when it goes away.
 package projections

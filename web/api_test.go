@@ -60,7 +60,7 @@ func startHubTB(tb testing.TB, pool *pgxpool.Pool) *hub {
 
 func serveHub(t testing.TB, a *monolith.App, pool *pgxpool.Pool, seed monolith.DemoSeed) *hub {
 	t.Helper()
-	srv := web.New(web.Deps{Database: pool, Tenancy: a.Tenancy, Operations: a.Operations, Notify: a.Notify})
+	srv := web.New(web.Deps{Database: pool, Tenancy: a.Tenancy, Operations: a.Operations, Notify: a.Notify, Runs: a.Runs})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	go func() { _ = srv.App().Listener(ln) }()
@@ -127,6 +127,8 @@ func TestAPIAuthorizationMatrix(t *testing.T) {
 		{"run events", "GET", "/api/v1/operations/" + runID + "/events", "",
 			map[string]int{"owner": 200, "operator": 200, "readonly": 200, "compliance": 200, "outsider": 404, "": 401, "bad": 401}},
 		{"notifications", "GET", "/api/v1/notifications", "",
+			map[string]int{"owner": 200, "operator": 200, "readonly": 200, "compliance": 200, "outsider": 200, "": 401, "bad": 401}},
+		{"run list", "GET", "/api/v1/operations?tenant=" + tenant.String(), "",
 			map[string]int{"owner": 200, "operator": 200, "readonly": 200, "compliance": 200, "outsider": 200, "": 401, "bad": 401}},
 	}
 	for _, r := range routes {

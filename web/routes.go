@@ -9,6 +9,7 @@ func (s *Server) routes() {
 
 	api := s.app.Group("/api/v1", s.requireToken)
 	api.Post("/tenants/:tenant/operations/:type/start", s.handleAPIStart)
+	api.Get("/operations", s.handleAPIRuns)
 	api.Get("/operations/:run", s.handleAPIRun)
 	api.Get("/operations/:run/events", s.handleAPIRunEvents)
 	api.Get("/notifications", s.handleAPINotifications)

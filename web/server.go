@@ -13,6 +13,7 @@ import (
 	"github.com/tenantatlas/ops/modules/notify"
 	"github.com/tenantatlas/ops/modules/operations"
 	"github.com/tenantatlas/ops/modules/tenancy"
+	"github.com/tenantatlas/ops/projections"
 )
 
 // Checker reports whether a dependency is ready (e.g. the database answers).
@@ -33,6 +34,8 @@ type Deps struct {
 	Operations *operations.Service
 	// Notify lists notifications.
 	Notify *notify.Service
+	// Runs answers run lists from the hub read model.
+	Runs *projections.RunReader
 }
 
 // Server holds the Fiber app and its dependencies.

@@ -17,11 +17,12 @@ import (
 	"github.com/tenantatlas/ops/modules/notify"
 	"github.com/tenantatlas/ops/modules/operations"
 	"github.com/tenantatlas/ops/modules/tenancy"
+	"github.com/tenantatlas/ops/projections"
 )
 
 // MigrationSets lists every owner's migrations, in the order they are applied.
 func MigrationSets() []pgmigrate.Set {
-	return []pgmigrate.Set{eventstore.Migrations(), tenancy.Migrations(), operations.Migrations(), notify.Migrations()}
+	return []pgmigrate.Set{eventstore.Migrations(), tenancy.Migrations(), operations.Migrations(), notify.Migrations(), projections.Migrations()}
 }
 
 // Migrate applies every migration set.
@@ -37,6 +38,11 @@ func Registry() *eventstore.Registry {
 	notify.RegisterEvents(r)
 	audit.RegisterEvents(r)
 	return r
+}
+
+// Projections lists every projection the runner advances.
+func Projections() []projections.Projection {
+	return []projections.Projection{projections.HubRuns{}}
 }
 
 // Options tune the wiring (tests shorten timeouts and cheapen password hashing).
@@ -57,6 +63,8 @@ type App struct {
 	Notify     *notify.Service
 	Audit      *audit.Recorder
 	Operations *operations.Service
+	Runner     *projections.Runner
+	Runs       *projections.RunReader
 	log        *slog.Logger
 }
 
@@ -73,10 +81,12 @@ func New(pool *pgxpool.Pool, opts Options) *App {
 	opOpts := opts.Operations
 	opOpts.Logger = log
 	ops := operations.New(pool, store, ten, rec, opOpts)
-	return &App{Pool: pool, Store: store, Tenancy: ten, Notify: nt, Audit: rec, Operations: ops, log: log}
+	runner := projections.NewRunner(pool, store, projections.Options{Logger: log})
+	return &App{Pool: pool, Store: store, Tenancy: ten, Notify: nt, Audit: rec, Operations: ops,
+		Runner: runner, Runs: projections.NewRunReader(pool), log: log}
 }
 
-// Background starts the sealer, the run workers, the sweeper and the inbox; they stop when ctx
+// Background starts the sealer, the run workers, the sweeper, the projections and the inbox; they stop when ctx
 // ends, and wg.Wait() waits for them.
 func (a *App) Background(ctx context.Context, wg *sync.WaitGroup, workers operations.WorkerOptions) {
 	wg.Go(func() { _ = a.Store.RunSealer(ctx, 50*time.Millisecond) })
@@ -86,6 +96,11 @@ func (a *App) Background(ctx context.Context, wg *sync.WaitGroup, workers operat
 		}
 	})
 	wg.Go(func() { a.Operations.RunSweeper(ctx, 30*time.Second) })
+	wg.Go(func() {
+		if err := a.Runner.Run(ctx, Projections()...); err != nil {
+			a.log.Error("projections stopped", "error", operations.Sanitize(err.Error()))
+		}
+	})
 	wg.Go(func() {
 		if err := a.Notify.RunInbox(ctx, a.log, 100*time.Millisecond); err != nil {
 			a.log.Error("inbox stopped", "error", operations.Sanitize(err.Error()))

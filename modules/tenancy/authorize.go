@@ -164,3 +164,25 @@ func (s *Service) VisibleTenants(ctx context.Context, userID uuid.UUID, c Capabi
 	}
 	return ids, nil
 }
+
+// VisibleWorkspaces lists the workspaces where userID has capability c through a
+// workspace-level membership (what workspace-scoped resources, like platform runbook
+// runs, require; tenant-level members see only their tenants).
+func (s *Service) VisibleWorkspaces(ctx context.Context, userID uuid.UUID, c Capability) ([]uuid.UUID, error) {
+	if !c.Valid() {
+		return nil, fmt.Errorf("tenancy: visible workspaces: capability %q: %w", c, ErrInvalid)
+	}
+	rows, err := s.pool.Query(ctx, `SELECT workspace_id FROM tn_memberships
+		WHERE user_id = $1 AND tenant_id IS NULL AND role = ANY($2) ORDER BY workspace_id`, userID, rolesWith(c))
+	if err != nil {
+		return nil, fmt.Errorf("tenancy: visible workspaces: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return nil, fmt.Errorf("tenancy: visible workspaces: %w", err)
+	}
+	if ids == nil {
+		ids = []uuid.UUID{}
+	}
+	return ids, nil
+}

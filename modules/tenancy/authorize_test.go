@@ -209,6 +209,32 @@ func TestVisibleTenants(t *testing.T) {
 	require.ErrorIs(t, err, tenancy.ErrInvalid)
 }
 
+func TestVisibleWorkspaces(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	w := newAuthzWorld(t, b)
+	cases := []struct {
+		user string
+		cap  tenancy.Capability
+		want []uuid.UUID
+	}{
+		{"owner", tenancy.CapOperationsView, []uuid.UUID{w.ws.ID}},
+		{"readonly", tenancy.CapInventorySync, []uuid.UUID{}},
+		{"tenantOnly", tenancy.CapOperationsView, []uuid.UUID{}}, // a tenant-level member sees no workspace-scoped runs
+		{"mixedDown", tenancy.CapRestoreExecute, []uuid.UUID{w.ws.ID}},
+		{"outsider", tenancy.CapOperationsView, []uuid.UUID{w.other.ID}},
+		{"nobody", tenancy.CapOperationsView, []uuid.UUID{}},
+	}
+	for _, tc := range cases {
+		got, err := b.svc.VisibleWorkspaces(b.ctx, w.users[tc.user].ID, tc.cap)
+		require.NoError(t, err)
+		require.NotNil(t, got)
+		require.Equal(t, tc.want, got, "%s %s", tc.user, tc.cap)
+	}
+	_, err := b.svc.VisibleWorkspaces(b.ctx, w.users["owner"].ID, "nope")
+	require.ErrorIs(t, err, tenancy.ErrInvalid)
+}
+
 func TestDecision(t *testing.T) {
 	t.Parallel()
 	var zero tenancy.Decision

@@ -1,0 +1,267 @@
+package projections_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/tenantatlas/ops/eventstore"
+	"github.com/tenantatlas/ops/eventstore/pgtest"
+	"github.com/tenantatlas/ops/modules/monolith"
+	"github.com/tenantatlas/ops/modules/operations"
+	"github.com/tenantatlas/ops/projections"
+)
+
+func TestMain(m *testing.M) {
+	pgtest.Setup(func(ctx context.Context, pool *pgxpool.Pool) error { return monolith.Migrate(ctx, pool) })
+	pgtest.Main(m)
+}
+
+type world struct {
+	ctx  context.Context
+	pool *pgxpool.Pool
+	app  *monolith.App
+	seed monolith.DemoSeed
+}
+
+// newWorld is a seeded system on a database of the test's own, with a handler for
+// drift.generate that reports progress and one failure.
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	pool := pgtest.Fresh(t)
+	a := monolith.New(pool, monolith.Options{BcryptCost: bcrypt.MinCost,
+		Operations: operations.Options{FlushEvery: 3, FlushInterval: time.Hour}})
+	seed, err := monolith.SeedDemo(t.Context(), a)
+	require.NoError(t, err)
+	a.Operations.Handle("drift.generate", func(ctx context.Context, run *operations.Run, rep *operations.Reporter) (operations.Outcome, error) {
+		for range 7 {
+			if err := rep.Progress(ctx, operations.Counts{"processed": 1, "created": 2}); err != nil {
+				return "", err
+			}
+		}
+		return operations.OutcomeSucceeded, rep.Fail(ctx, operations.ReasonItemFailed, "one finding could not be compared")
+	})
+	return &world{ctx: t.Context(), pool: pool, app: a, seed: seed}
+}
+
+// runSome starts n runs (half of them executed to the end by a worker in-process) and
+// returns their ids.
+func (w *world) runSome(t *testing.T, n int) []uuid.UUID {
+	t.Helper()
+	op := w.seed.Users["operator"]
+	var ids []uuid.UUID
+	for i := range n {
+		out, err := w.app.Operations.Start(w.ctx, operations.StartRequest{Type: "drift.generate", TenantID: w.seed.Tenants[i%3].ID,
+			Context: []byte(fmt.Sprintf(`{"n":%d}`, i)), Initiator: operations.Initiator{Kind: "user", UserID: op.ID, Name: op.Email}})
+		require.NoError(t, err)
+		ids = append(ids, out.Run.ID)
+		if i%2 == 0 {
+			run, err := w.app.Operations.Claim(w.ctx, operations.Job{RunID: out.Run.ID, Type: "drift.generate"}, "test")
+			require.NoError(t, err)
+			w.app.Operations.Execute(w.ctx, run, "test")
+		}
+	}
+	// Wait until the sealer would have positioned everything.
+	require.Eventually(t, func() bool {
+		_, err := w.app.Store.Seal(w.ctx)
+		require.NoError(t, err)
+		var unsealed int
+		require.NoError(t, w.pool.QueryRow(w.ctx, `SELECT count(*) FROM es_events WHERE global_position IS NULL`).Scan(&unsealed))
+		return unsealed == 0
+	}, 30*time.Second, 10*time.Millisecond)
+	return ids
+}
+
+func checksum(t *testing.T, pool *pgxpool.Pool) string {
+	t.Helper()
+	var sum string
+	require.NoError(t, pool.QueryRow(t.Context(), `SELECT md5(COALESCE(string_agg(r::text, '|' ORDER BY run_id), ''))
+		FROM rm_runs_v1 r`).Scan(&sum))
+	return sum
+}
+
+// rebuildFromZero empties the read model and its checkpoint and applies the whole log.
+func rebuildFromZero(t *testing.T, w *world, r *projections.Runner) {
+	t.Helper()
+	_, err := w.pool.Exec(w.ctx, `TRUNCATE rm_runs_v1; DELETE FROM proj_checkpoints WHERE name = 'hub_runs'`)
+	require.NoError(t, err)
+	_, err = r.CatchUp(w.ctx, projections.HubRuns{})
+	require.NoError(t, err)
+}
+
+func TestHubRunsMatchesTheAggregate(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ids := w.runSome(t, 6)
+	r := projections.NewRunner(w.pool, w.app.Store, projections.Options{BatchSize: 7})
+	n, err := r.CatchUp(w.ctx, projections.HubRuns{})
+	require.NoError(t, err)
+	require.Positive(t, n)
+	for _, id := range ids {
+		run, err := w.app.Operations.Load(w.ctx, id)
+		require.NoError(t, err)
+		var status, outcome, bucket string
+		var counts map[string]int64
+		require.NoError(t, w.pool.QueryRow(w.ctx, `SELECT status, outcome, bucket, snapshot->'Counts' FROM rm_runs WHERE run_id = $1`, id).
+			Scan(&status, &outcome, &bucket, &counts))
+		require.Equal(t, string(run.Status), status)
+		require.Equal(t, string(run.Outcome), outcome)
+		require.Equal(t, string(run.Bucket()), bucket)
+		require.Equal(t, map[string]int64(run.Counts), counts)
+	}
+	var partial int
+	require.NoError(t, w.pool.QueryRow(w.ctx, `SELECT count(*) FROM rm_runs WHERE bucket = 'partially_succeeded'`).Scan(&partial))
+	require.Equal(t, 3, partial)
+	pos, err := r.Checkpoint(w.ctx, projections.HubRuns{})
+	require.NoError(t, err)
+	head, err := w.app.Store.Head(w.ctx)
+	require.NoError(t, err)
+	require.Equal(t, head, pos)
+}
+
+// crashing fails its batch after applying part of it, as a process killed mid-batch
+// would: the transaction never commits.
+type crashing struct {
+	projections.HubRuns
+	after int
+	once  *sync.Once
+}
+
+func (c crashing) Apply(ctx context.Context, tx pgx.Tx, events []eventstore.Envelope) error {
+	crash := false
+	c.once.Do(func() { crash = true })
+	if crash {
+		if err := c.HubRuns.Apply(ctx, tx, events[:min(c.after, len(events))]); err != nil {
+			return err
+		}
+		return errors.New("killed mid-batch")
+	}
+	return c.HubRuns.Apply(ctx, tx, events)
+}
+
+// TestCrashMidBatchThenResume kills the runner in the middle of a batch (its writes
+// and checkpoint abandoned with the transaction), restarts it, and compares the read
+// model with a from-zero rebuild by checksum.
+func TestCrashMidBatchThenResume(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.runSome(t, 8)
+	r := projections.NewRunner(w.pool, w.app.Store, projections.Options{BatchSize: 10})
+	_, err := r.Step(w.ctx, projections.HubRuns{}) // one good batch
+	require.NoError(t, err)
+	before, err := r.Checkpoint(w.ctx, projections.HubRuns{})
+	require.NoError(t, err)
+	_, err = r.Step(w.ctx, crashing{after: 4, once: &sync.Once{}})
+	require.ErrorContains(t, err, "killed mid-batch")
+	after, err := r.Checkpoint(w.ctx, projections.HubRuns{})
+	require.NoError(t, err)
+	require.Equal(t, before, after, "the crashed batch moved nothing")
+
+	// A cancelled context mid-catch-up is the other way to die.
+	ctx, cancel := context.WithCancel(w.ctx)
+	cancel()
+	_, err = r.CatchUp(ctx, projections.HubRuns{})
+	require.Error(t, err)
+
+	_, err = r.CatchUp(w.ctx, projections.HubRuns{})
+	require.NoError(t, err)
+	resumed := checksum(t, w.pool)
+	rebuildFromZero(t, w, r)
+	require.Equal(t, checksum(t, w.pool), resumed)
+}
+
+// TestConcurrentRunnersApplyOnce steps the projection from four goroutines at once:
+// the checkpoint compare-and-set lets each batch commit once, so counts are not doubled.
+func TestConcurrentRunnersApplyOnce(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.runSome(t, 6)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			r := projections.NewRunner(w.pool, w.app.Store, projections.Options{BatchSize: 3})
+			_, err := r.CatchUp(w.ctx, projections.HubRuns{})
+			if err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	concurrent := checksum(t, w.pool)
+	rebuildFromZero(t, w, projections.NewRunner(w.pool, w.app.Store, projections.Options{}))
+	require.Equal(t, checksum(t, w.pool), concurrent)
+}
+
+// TestRunnerWakesOnNotify runs the runner with a one-minute poll: a run started while it
+// idles appears in the read model within seconds, woken by the sealer's NOTIFY.
+func TestRunnerWakesOnNotify(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ctx, cancel := context.WithCancel(w.ctx)
+	defer cancel()
+	r := projections.NewRunner(w.pool, w.app.Store, projections.Options{PollInterval: time.Minute})
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx, projections.HubRuns{}) }()
+	go func() { _ = w.app.Store.RunSealer(ctx, 10*time.Millisecond) }()
+	time.Sleep(300 * time.Millisecond) // let it go idle
+	ids := w.runSome(t, 1)
+	require.Eventually(t, func() bool {
+		var n int
+		require.NoError(t, w.pool.QueryRow(w.ctx, `SELECT count(*) FROM rm_runs WHERE run_id = $1`, ids[0]).Scan(&n))
+		return n == 1
+	}, 20*time.Second, 20*time.Millisecond)
+	cancel()
+	require.NoError(t, <-done)
+}
+
+// syncBuf is a goroutine-safe log sink.
+type syncBuf struct {
+	mu sync.Mutex
+	b  []byte
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.b = append(s.b, p...)
+	return len(p), nil
+}
+
+func (s *syncBuf) String() string { s.mu.Lock(); defer s.mu.Unlock(); return string(s.b) }
+
+// TestRunnerPollsWithoutNotify uses a short poll and no sealer: the runner's own
+// ReadAll seals on demand, so it catches up by polling alone, and idle timeouts on the
+// LISTEN connection do not make it restart.
+func TestRunnerPollsWithoutNotify(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ctx, cancel := context.WithCancel(w.ctx)
+	defer cancel()
+	var logs syncBuf
+	r := projections.NewRunner(w.pool, w.app.Store, projections.Options{PollInterval: 50 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx, projections.HubRuns{}) }()
+	time.Sleep(400 * time.Millisecond) // several idle timeouts
+	ids := w.runSome(t, 2)
+	require.Eventually(t, func() bool {
+		var n int
+		require.NoError(t, w.pool.QueryRow(w.ctx, `SELECT count(*) FROM rm_runs WHERE run_id = ANY($1)`, ids).Scan(&n))
+		return n == 2
+	}, 20*time.Second, 20*time.Millisecond)
+	cancel()
+	require.NoError(t, <-done)
+	require.NotContains(t, logs.String(), "restarting", logs.String())
+	require.Equal(t, 1, strings.Count(logs.String(), "projection leading"), "one leader, kept")
+}

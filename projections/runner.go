@@ -1,0 +1,215 @@
+package projections
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io/fs"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tenantatlas/ops/eventstore"
+	"github.com/tenantatlas/ops/eventstore/pgmigrate"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// Migrations is the projections' migration set (bookkeeping and read-model tables).
+func Migrations() pgmigrate.Set {
+	sub, err := fs.Sub(migrationFiles, "migrations")
+	if err != nil {
+		panic(err)
+	}
+	return pgmigrate.Set{Name: "projections", FS: sub}
+}
+
+// Projection builds one read model from events.
+type Projection interface {
+	// Name identifies the projection ("hub_runs").
+	Name() string
+	// Version is bumped whenever the read model's schema or meaning changes.
+	Version() int
+	// Apply applies a batch of events, in global order, inside tx.
+	Apply(ctx context.Context, tx pgx.Tx, events []eventstore.Envelope) error
+}
+
+// Options configure a Runner.
+type Options struct {
+	// Logger receives the runner's logs.
+	Logger *slog.Logger
+	// BatchSize is how many events one transaction applies (default 500).
+	BatchSize int
+	// PollInterval bounds how long an idle runner waits without a notification (default 1s).
+	PollInterval time.Duration
+}
+
+// Runner advances projections.
+type Runner struct {
+	pool  *pgxpool.Pool
+	store *eventstore.Store
+	log   *slog.Logger
+	opts  Options
+}
+
+// NewRunner returns a Runner reading store and writing through pool.
+func NewRunner(pool *pgxpool.Pool, store *eventstore.Store, opts Options) *Runner {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = 500
+	}
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = time.Second
+	}
+	return &Runner{pool: pool, store: store, log: opts.Logger, opts: opts}
+}
+
+// Checkpoint returns the position a projection version has applied up to.
+func (r *Runner) Checkpoint(ctx context.Context, p Projection) (int64, error) {
+	var pos int64
+	err := r.pool.QueryRow(ctx, `SELECT position FROM proj_checkpoints WHERE name = $1 AND version = $2`, p.Name(), p.Version()).Scan(&pos)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("projections: checkpoint of %s: %w", p.Name(), err)
+	}
+	return pos, nil
+}
+
+// Step applies at most one batch of new events to p and returns how many it applied.
+// The read-model writes and the new checkpoint commit together, so a crash at any
+// point leaves the projection exactly at its last committed checkpoint.
+func (r *Runner) Step(ctx context.Context, p Projection) (int, error) {
+	from, err := r.Checkpoint(ctx, p)
+	if err != nil {
+		return 0, err
+	}
+	envs, err := r.store.ReadAll(ctx, from, r.opts.BatchSize)
+	if err != nil {
+		return 0, err
+	}
+	if len(envs) == 0 {
+		return 0, nil
+	}
+	last := envs[len(envs)-1].Position
+	err = pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
+		// The checkpoint row is locked first: if two runners ever raced, the second
+		// would wait here and then find the checkpoint moved.
+		tag, err := tx.Exec(ctx, `INSERT INTO proj_checkpoints (name, version, position) VALUES ($1, $2, $3)
+			ON CONFLICT (name, version) DO UPDATE SET position = EXCLUDED.position, updated_at = now()
+			WHERE proj_checkpoints.position = $4`, p.Name(), p.Version(), last, from)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return errMoved
+		}
+		return p.Apply(ctx, tx, envs)
+	})
+	if errors.Is(err, errMoved) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("projections: %s v%d at %d: %w", p.Name(), p.Version(), from, err)
+	}
+	return len(envs), nil
+}
+
+var errMoved = errors.New("checkpoint moved")
+
+// CatchUp steps p until it has applied everything sealed so far.
+func (r *Runner) CatchUp(ctx context.Context, p Projection) (int, error) {
+	total := 0
+	for {
+		n, err := r.Step(ctx, p)
+		total += n
+		if err != nil || n == 0 {
+			return total, err
+		}
+	}
+}
+
+// Run advances the projections until ctx ends. For each projection it takes an
+// advisory lock on a connection of its own; a process that does not get it stands by
+// and tries again, so exactly one process advances a projection at a time and another
+// takes over when that one dies (its session, and so its lock, ends with it).
+func (r *Runner) Run(ctx context.Context, ps ...Projection) error {
+	errc := make(chan error, len(ps))
+	for _, p := range ps {
+		go func() { errc <- r.runOne(ctx, p) }()
+	}
+	var first error
+	for range ps {
+		if err := <-errc; err != nil && first == nil && ctx.Err() == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+func lockKey(name string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("projection:" + name))
+	return int64(h.Sum64() & 0x7fffffffffffffff)
+}
+
+func (r *Runner) runOne(ctx context.Context, p Projection) error {
+	for ctx.Err() == nil {
+		if err := r.leadOne(ctx, p); err != nil && ctx.Err() == nil {
+			r.log.Warn("projection runner restarting", "projection", p.Name(), "error", err.Error())
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(r.opts.PollInterval):
+		}
+	}
+	return nil
+}
+
+// leadOne holds the projection's lock and tails the log until ctx ends or an error.
+func (r *Runner) leadOne(ctx context.Context, p Projection) error {
+	conn, err := r.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	var got bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, lockKey(p.Name())).Scan(&got); err != nil {
+		return err
+	}
+	if !got {
+		return nil // someone else leads; stand by
+	}
+	defer func() {
+		_, _ = conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, lockKey(p.Name()))
+	}()
+	if _, err := conn.Exec(ctx, "LISTEN "+eventstore.SealNotifyChannel); err != nil {
+		return err
+	}
+	defer func() { _, _ = conn.Exec(context.WithoutCancel(ctx), "UNLISTEN *") }()
+	r.log.Info("projection leading", "projection", p.Name(), "version", p.Version())
+	for ctx.Err() == nil {
+		n, err := r.CatchUp(ctx, p)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			continue
+		}
+		waitCtx, cancel := context.WithTimeout(ctx, r.opts.PollInterval)
+		_, err = conn.Conn().WaitForNotification(waitCtx)
+		cancel()
+		if err != nil && !errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,156 @@
+package projections
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tenantatlas/ops/modules/operations"
+)
+
+// RunFilter selects runs from the hub read model.
+type RunFilter struct {
+	// TenantIDs are the tenants the caller may view; runs of other tenants are never returned.
+	TenantIDs []uuid.UUID
+	// WorkspaceIDs are the workspaces whose workspace-scoped runs the caller may view.
+	WorkspaceIDs []uuid.UUID
+	// Tenant narrows to one tenant (uuid.Nil: all visible).
+	Tenant uuid.UUID
+	// Type narrows to one run type ("" = all).
+	Type string
+	// Bucket narrows to one status bucket ("" = all).
+	Bucket operations.Bucket
+	// Since and Until bound queued_at (zero = open).
+	Since, Until time.Time
+	// Cursor continues a previous page ("" = first page).
+	Cursor string
+	// Limit is the page size (1..200, default 50).
+	Limit int
+}
+
+// RunSummary is one run of a list.
+type RunSummary struct {
+	ID          uuid.UUID        `json:"id"`
+	Type        string           `json:"type"`
+	TypeLabel   string           `json:"typeLabel"`
+	WorkspaceID uuid.UUID        `json:"workspaceId"`
+	TenantID    *uuid.UUID       `json:"tenantId"`
+	Status      string           `json:"status"`
+	Outcome     string           `json:"outcome"`
+	Bucket      string           `json:"bucket"`
+	ReasonCode  *string          `json:"reasonCode"`
+	Initiator   string           `json:"initiator"`
+	QueuedAt    time.Time        `json:"queuedAt"`
+	StartedAt   *time.Time       `json:"startedAt"`
+	CompletedAt *time.Time       `json:"completedAt"`
+	Counts      map[string]int64 `json:"counts"`
+	URL         string           `json:"url"`
+}
+
+// ErrBadCursor is returned for a cursor this service did not make.
+var ErrBadCursor = errors.New("projections: invalid cursor")
+
+// RunReader answers run lists from the hub read model.
+type RunReader struct{ pool *pgxpool.Pool }
+
+// NewRunReader returns a RunReader over pool.
+func NewRunReader(pool *pgxpool.Pool) *RunReader { return &RunReader{pool: pool} }
+
+// List returns one page of runs, newest first (queued_at, then id), and the cursor of
+// the next page ("" when this is the last). Keyset pagination: a page costs the same
+// however deep it is.
+func (q *RunReader) List(ctx context.Context, f RunFilter) ([]RunSummary, string, error) {
+	if f.Limit <= 0 {
+		f.Limit = 50
+	}
+	f.Limit = min(f.Limit, 200)
+	var where []string
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
+	}
+	where = append(where, "(tenant_id = ANY("+arg(f.TenantIDs)+") OR (tenant_id IS NULL AND workspace_id = ANY("+arg(f.WorkspaceIDs)+")))")
+	if f.Tenant != uuid.Nil {
+		where = append(where, "tenant_id = "+arg(f.Tenant))
+	}
+	if f.Type != "" {
+		where = append(where, "type = "+arg(f.Type))
+	}
+	if f.Bucket != "" {
+		where = append(where, "bucket = "+arg(string(f.Bucket)))
+	}
+	if !f.Since.IsZero() {
+		where = append(where, "queued_at >= "+arg(f.Since))
+	}
+	if !f.Until.IsZero() {
+		where = append(where, "queued_at < "+arg(f.Until))
+	}
+	if f.Cursor != "" {
+		at, id, err := decodeCursor(f.Cursor)
+		if err != nil {
+			return nil, "", err
+		}
+		where = append(where, "(queued_at, run_id) < ("+arg(at)+", "+arg(id)+")")
+	}
+	sql := `SELECT run_id, type, workspace_id, tenant_id, status, outcome, bucket, reason_code, initiator_name,
+			queued_at, started_at, completed_at, COALESCE(snapshot->'Counts', '{}'::jsonb)
+		FROM rm_runs WHERE ` + strings.Join(where, " AND ") + `
+		ORDER BY queued_at DESC, run_id DESC LIMIT ` + arg(f.Limit+1)
+	rows, err := q.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("projections: list runs: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (RunSummary, error) {
+		var s RunSummary
+		err := r.Scan(&s.ID, &s.Type, &s.WorkspaceID, &s.TenantID, &s.Status, &s.Outcome, &s.Bucket, &s.ReasonCode,
+			&s.Initiator, &s.QueuedAt, &s.StartedAt, &s.CompletedAt, &s.Counts)
+		s.URL = operations.RunURL(s.ID)
+		s.TypeLabel = s.Type
+		if info, ok := operations.LookupType(s.Type); ok {
+			s.TypeLabel = info.Label
+		}
+		return s, err
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("projections: list runs: %w", err)
+	}
+	next := ""
+	if len(out) > f.Limit {
+		out = out[:f.Limit]
+		last := out[len(out)-1]
+		next = encodeCursor(last.QueuedAt, last.ID)
+	}
+	return out, next, nil
+}
+
+func encodeCursor(at time.Time, id uuid.UUID) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(at.UTC().Format(time.RFC3339Nano) + "|" + id.String()))
+}
+
+func decodeCursor(c string) (time.Time, uuid.UUID, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return time.Time{}, uuid.Nil, ErrBadCursor
+	}
+	ts, idStr, ok := strings.Cut(string(raw), "|")
+	if !ok {
+		return time.Time{}, uuid.Nil, ErrBadCursor
+	}
+	at, err := time.Parse(time.RFC3339Nano, ts)
+	if err != nil {
+		return time.Time{}, uuid.Nil, ErrBadCursor
+	}
+	id, err := uuid.Parse(idStr)
+	if err != nil {
+		return time.Time{}, uuid.Nil, ErrBadCursor
+	}
+	return at, id, nil
+}

@@ -1,0 +1,73 @@
+package web
+
+import (
+	"errors"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+
+	"github.com/tenantatlas/ops/modules/operations"
+	"github.com/tenantatlas/ops/modules/tenancy"
+	"github.com/tenantatlas/ops/projections"
+)
+
+// handleAPIRuns lists the runs the caller may see, newest first, with filters
+// tenant, type, bucket, since, until and keyset pagination (cursor, limit).
+func (s *Server) handleAPIRuns(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	u := currentUser(c)
+	f := projections.RunFilter{Type: c.Query("type"), Cursor: c.Query("cursor"), Limit: c.QueryInt("limit", 50)}
+	if v := c.Query("tenant"); v != "" {
+		id, err := uuid.Parse(v)
+		if err != nil {
+			return fiber.NewError(fiber.StatusUnprocessableEntity, "tenant must be a UUID")
+		}
+		f.Tenant = id
+	}
+	if v := c.Query("bucket"); v != "" {
+		b, err := operations.ParseBucket(v)
+		if err != nil {
+			return fiber.NewError(fiber.StatusUnprocessableEntity, "bucket must be one of queued, running, succeeded, partially_succeeded, failed")
+		}
+		f.Bucket = b
+	}
+	if f.Type != "" {
+		if _, ok := operations.LookupType(f.Type); !ok {
+			return fiber.NewError(fiber.StatusUnprocessableEntity, "unknown operation type")
+		}
+	}
+	for name, dst := range map[string]*time.Time{"since": &f.Since, "until": &f.Until} {
+		if v := c.Query(name); v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				return fiber.NewError(fiber.StatusUnprocessableEntity, name+" must be an RFC 3339 time")
+			}
+			*dst = t
+		}
+	}
+	tenants, err := s.deps.Tenancy.VisibleTenants(ctx, u.ID, tenancy.CapOperationsView)
+	if err != nil {
+		return err
+	}
+	f.TenantIDs = tenants
+	// Workspace-scoped runs are visible to workspace-level members of those workspaces.
+	if f.WorkspaceIDs, err = s.deps.Tenancy.VisibleWorkspaces(ctx, u.ID, tenancy.CapOperationsView); err != nil {
+		return err
+	}
+	runs, next, err := s.deps.Runs.List(ctx, f)
+	if errors.Is(err, projections.ErrBadCursor) {
+		return fiber.NewError(fiber.StatusUnprocessableEntity, "invalid cursor")
+	}
+	if err != nil {
+		return err
+	}
+	if runs == nil {
+		runs = []projections.RunSummary{}
+	}
+	var cursor *string
+	if next != "" {
+		cursor = &next
+	}
+	return c.JSON(fiber.Map{"runs": runs, "nextCursor": cursor})
+}
