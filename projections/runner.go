@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tenantatlas/ops/eventstore"
 	"github.com/tenantatlas/ops/eventstore/pgmigrate"
@@ -120,8 +121,17 @@ func (r *Runner) Step(ctx context.Context, p Projection) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("projections: %s v%d at %d: %w", p.Name(), p.Version(), from, err)
 	}
+	appliedEvents.WithLabelValues(p.Name()).Add(float64(len(envs)))
 	return len(envs), nil
 }
+
+// appliedEvents counts events applied per projection (its rate is the projection rate).
+var appliedEvents = prometheus.NewCounterVec(prometheus.CounterOpts{
+	Name: "atlas_projection_applied_events_total", Help: "Events applied by each projection.",
+}, []string{"projection"})
+
+// AppliedEvents is the counter of applied events, for registering with a registry.
+func AppliedEvents() prometheus.Collector { return appliedEvents }
 
 var errMoved = errors.New("checkpoint moved")
 

@@ -4,8 +4,10 @@ import "github.com/gofiber/fiber/v2"
 
 // routes lists every route of the app, in one place.
 func (s *Server) routes() {
+	s.app.Use(s.metrics.observe)
 	s.app.Get("/healthz", s.handleHealthz)
 	s.app.Get("/readyz", s.handleReadyz)
+	s.app.Get("/metrics", s.metrics.handler())
 
 	api := s.app.Group("/api/v1", s.requireToken)
 	api.Post("/tenants/:tenant/operations/:type/start", s.handleAPIStart)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/tenantatlas/ops/modules/notify"
 	"github.com/tenantatlas/ops/modules/operations"
 	"github.com/tenantatlas/ops/modules/tenancy"
@@ -36,12 +37,17 @@ type Deps struct {
 	Notify *notify.Service
 	// Runs answers run lists from the hub read model.
 	Runs *projections.RunReader
+	// Ready reports whether the read models have caught up (for /readyz); nil means yes.
+	Ready func(ctx context.Context) error
+	// Collectors are extra Prometheus collectors exported on /metrics.
+	Collectors []prometheus.Collector
 }
 
 // Server holds the Fiber app and its dependencies.
 type Server struct {
-	app  *fiber.App
-	deps Deps
+	app     *fiber.App
+	deps    Deps
+	metrics *metrics
 }
 
 // New builds the app with every route registered.
@@ -49,7 +55,7 @@ func New(deps Deps) *Server {
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{deps: deps}
+	s := &Server{deps: deps, metrics: newMetrics(deps.Collectors...)}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "TenantAtlas Ops",
 		DisableStartupMessage: true,

@@ -97,7 +97,8 @@ func serve(ctx context.Context, env *cli, log *slog.Logger, pool *pgxpool.Pool, 
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
 	a := newApp(pool, log)
-	srv := web.New(web.Deps{Logger: log, Database: pool, Tenancy: a.Tenancy, Operations: a.Operations, Notify: a.Notify, Runs: a.Runs})
+	srv := web.New(web.Deps{Logger: log, Database: pool, Tenancy: a.Tenancy, Operations: a.Operations, Notify: a.Notify,
+		Runs: a.Runs, Ready: a.Ready, Collectors: a.Collectors()})
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -5,11 +5,13 @@ package monolith
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tenantatlas/ops/eventstore"
 	"github.com/tenantatlas/ops/eventstore/pgmigrate"
@@ -43,6 +45,29 @@ func Registry() *eventstore.Registry {
 // Projections lists every projection the runner advances.
 func Projections() []projections.Projection {
 	return []projections.Projection{projections.HubRuns{}}
+}
+
+// MaxReadyLag is how far (in events) the projections may trail the log and still be
+// ready: events keep arriving while a busy system serves.
+const MaxReadyLag = 1000
+
+// Ready reports an error while any projection trails the log by more than MaxReadyLag.
+func (a *App) Ready(ctx context.Context) error {
+	st, err := a.Runner.Status(ctx, Projections()...)
+	if err != nil {
+		return err
+	}
+	for _, s := range st {
+		if s.Lag > MaxReadyLag {
+			return fmt.Errorf("projection %s is %d events behind", s.Name, s.Lag)
+		}
+	}
+	return nil
+}
+
+// Collectors are the Prometheus collectors of the monolith.
+func (a *App) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{projections.NewCollector(a.Runner, Projections()...), projections.AppliedEvents()}
 }
 
 // Options tune the wiring (tests shorten timeouts and cheapen password hashing).
