@@ -23,11 +23,16 @@ func (HubRuns) Name() string { return "hub_runs" }
 // Version implements Projection.
 func (HubRuns) Version() int { return 1 }
 
+// Tables implements Projection.
+func (h HubRuns) Tables() []Table {
+	return []Table{{Name: fmt.Sprintf("rm_runs_v%d", h.Version()), View: "rm_runs"}}
+}
+
 // Apply folds a batch: it loads the current rows of the runs the batch touches (one
 // query), applies the events in memory, and writes every changed row back (one
 // statement per row, sent as one batch).
-func (h HubRuns) Apply(ctx context.Context, tx pgx.Tx, events []eventstore.Envelope) error {
-	table := fmt.Sprintf("rm_runs_v%d", h.Version())
+func (h HubRuns) Apply(ctx context.Context, tx pgx.Tx, target Target, events []eventstore.Envelope) error {
+	table := target.Table(h.Tables()[0].Name)
 	ids := make([]uuid.UUID, 0, len(events))
 	seen := map[uuid.UUID]bool{}
 	for _, e := range events {

@@ -36,9 +36,32 @@ type Projection interface {
 	Name() string
 	// Version is bumped whenever the read model's schema or meaning changes.
 	Version() int
-	// Apply applies a batch of events, in global order, inside tx.
-	Apply(ctx context.Context, tx pgx.Tx, events []eventstore.Envelope) error
+	// Tables are the read model's tables, each served through a view.
+	Tables() []Table
+	// Apply applies a batch of events, in global order, inside tx, to the tables of target.
+	Apply(ctx context.Context, tx pgx.Tx, target Target, events []eventstore.Envelope) error
 }
+
+// Table is one read-model table (versioned name) and the stable view readers query.
+type Table struct {
+	// Name is the table, e.g. "rm_runs_v1".
+	Name string
+	// View is what readers query, e.g. "rm_runs".
+	View string
+}
+
+// Target says which copy of a projection's tables to write: the serving one, or the
+// shadow copy a rebuild fills.
+type Target struct{ suffix string }
+
+// Live is the serving copy.
+var Live = Target{}
+
+// shadow is the copy a rebuild fills before it is swapped in.
+var shadow = Target{suffix: "_next"}
+
+// Table returns the name of table in this target.
+func (t Target) Table(name string) string { return name + t.suffix }
 
 // Options configure a Runner.
 type Options struct {
@@ -113,7 +136,7 @@ func (r *Runner) Step(ctx context.Context, p Projection) (int, error) {
 		if tag.RowsAffected() == 0 {
 			return errMoved
 		}
-		return p.Apply(ctx, tx, envs)
+		return p.Apply(ctx, tx, Live, envs)
 	})
 	if errors.Is(err, errMoved) {
 		return 0, nil

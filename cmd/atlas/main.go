@@ -24,14 +24,17 @@ type command struct {
 
 // commands lists every subcommand; nested ones use a space ("audit verify").
 var commands = map[string]command{
-	"migrate":      {"create or update every schema (idempotent)", runMigrate},
-	"serve":        {"serve the hub and JSON API, run the sealer; stops cleanly on SIGTERM", runServe},
-	"dev":          {"find or start PostgreSQL, migrate, seed the demo, serve, print the URL and logins", runDev},
-	"worker":       {"run the workers, the sweeper and the sealer only (scale-out)", runWorker},
-	"seed demo":    {"create the demo workspace (idempotent); --json prints ids and logins", runSeedDemo},
-	"audit verify": {"walk the hash chain; exit 1 naming the first bad global position", runAuditVerify},
-	"db url":       {"print the URL of the PostgreSQL in use (finds or starts one)", runDBURL},
-	"db stop":      {"stop the private PostgreSQL cluster under .data/pg, if running", runDBStop},
+	"migrate":             {"create or update every schema (idempotent)", runMigrate},
+	"serve":               {"serve the hub and JSON API, run the sealer; stops cleanly on SIGTERM", runServe},
+	"dev":                 {"find or start PostgreSQL, migrate, seed the demo, serve, print the URL and logins", runDev},
+	"worker":              {"run the workers, the sweeper and the sealer only (scale-out)", runWorker},
+	"seed demo":           {"create the demo workspace (idempotent); --json prints ids and logins", runSeedDemo},
+	"audit verify":        {"walk the hash chain; exit 1 naming the first bad global position", runAuditVerify},
+	"db url":              {"print the URL of the PostgreSQL in use (finds or starts one)", runDBURL},
+	"projections list":    {"each projection: name, version, checkpoint, head, lag", runProjectionsList},
+	"projections status":  {"the same as list", runProjectionsList},
+	"projections rebuild": {"rebuild NAME (or --all) from position 0 with a progress bar, swap atomically", runProjectionsRebuild},
+	"db stop":             {"stop the private PostgreSQL cluster under .data/pg, if running", runDBStop},
 }
 
 // usageError marks a bad invocation (exit code 2).
@@ -97,7 +100,7 @@ func usage(w io.Writer) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-14s %s\n", n, commands[n].summary)
+		fmt.Fprintf(w, "  %-20s %s\n", n, commands[n].summary)
 	}
 }
 

@@ -281,3 +281,40 @@ func TestWorkerCommand(t *testing.T) {
 		t.Fatal("worker did not stop")
 	}
 }
+
+// TestProjectionsCommands lists the projections and rebuilds the hub model from the
+// command line on a database with a few runs.
+func TestProjectionsCommands(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.Fresh(t)
+	env := map[string]string{"DATABASE_URL": pool.Config().ConnString()}
+	a := newApp(pool, nil)
+	seed, err := monolith.SeedDemo(t.Context(), a)
+	require.NoError(t, err)
+	op := seed.Users["operator"]
+	for i := range 3 {
+		_, err := a.Operations.Start(t.Context(), operations.StartRequest{Type: "drift.generate", TenantID: seed.Tenants[i].ID,
+			Initiator: operations.Initiator{Kind: "user", UserID: op.ID, Name: op.Email}})
+		require.NoError(t, err)
+	}
+	code, stdout, stderr := atlas(t.Context(), env, "projections", "rebuild", "hub_runs")
+	require.Equal(t, 0, code, stderr)
+	require.Regexp(t, `^rebuilt hub_runs v1: \d+ events in .+ \(\d+ events/s\)\n$`, stdout)
+	require.Contains(t, stderr, "hub_runs [", "a progress bar")
+	var n int
+	require.NoError(t, pool.QueryRow(t.Context(), `SELECT count(*) FROM rm_runs`).Scan(&n))
+	require.Equal(t, 3, n)
+
+	code, stdout, stderr = atlas(t.Context(), env, "projections", "list")
+	require.Equal(t, 0, code, stderr)
+	require.Regexp(t, `(?m)^NAME\s+VERSION\s+CHECKPOINT\s+HEAD\s+LAG\nhub_runs\s+1\s+(\d+)\s+(\d+)\s+0\n$`, stdout)
+
+	code, _, stderr = atlas(t.Context(), env, "projections", "rebuild", "nope")
+	require.Equal(t, 2, code)
+	require.Contains(t, stderr, `unknown projection "nope"`)
+	code, _, _ = atlas(t.Context(), env, "projections", "rebuild")
+	require.Equal(t, 2, code)
+	code, stdout, stderr = atlas(t.Context(), env, "projections", "rebuild", "--all")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "rebuilt hub_runs")
+}
