@@ -32,7 +32,13 @@ func (h HubRuns) Tables() []Table {
 // query), applies the events in memory, and writes every changed row back (one
 // statement per row, sent as one batch).
 func (h HubRuns) Apply(ctx context.Context, tx pgx.Tx, target Target, events []eventstore.Envelope) error {
-	table := target.Table(h.Tables()[0].Name)
+	return h.ApplyTo(ctx, tx, target.Table(h.Tables()[0].Name), events)
+}
+
+// ApplyTo folds a batch into the named table (a version or shadow copy of rm_runs_v1's
+// layout).
+func (h HubRuns) ApplyTo(ctx context.Context, tx pgx.Tx, table string, events []eventstore.Envelope) error {
+	table = pgx.Identifier{table}.Sanitize()
 	ids := make([]uuid.UUID, 0, len(events))
 	seen := map[uuid.UUID]bool{}
 	for _, e := range events {

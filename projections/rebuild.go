@@ -108,3 +108,39 @@ func (r *Runner) Rebuild(ctx context.Context, p Projection, progress func(Rebuil
 	}
 	return RebuildResult{Events: done, Duration: time.Since(start)}, nil
 }
+
+// ActiveVersion is the version of p whose tables the views serve (0 if none yet).
+func (r *Runner) ActiveVersion(ctx context.Context, p Projection) (int, error) {
+	var v int
+	err := r.pool.QueryRow(ctx, `SELECT version FROM proj_active WHERE name = $1`, p.Name()).Scan(&v)
+	if err == pgx.ErrNoRows {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("projections: active version of %s: %w", p.Name(), err)
+	}
+	return v, nil
+}
+
+// EnsureVersion brings a projection whose version changed (a new build ships version N
+// while the views still serve an older one) up to date: the new version's tables are
+// built from position 0 while the views keep serving the old ones, then swapped in and
+// recorded as active. It does nothing when the active version is current.
+func (r *Runner) EnsureVersion(ctx context.Context, p Projection) error {
+	active, err := r.ActiveVersion(ctx, p)
+	if err != nil || active == p.Version() {
+		return err
+	}
+	r.log.Info("projection version changed: rebuilding", "projection", p.Name(), "from", active, "to", p.Version())
+	res, err := r.Rebuild(ctx, p, nil)
+	if err != nil {
+		return err
+	}
+	if _, err := r.pool.Exec(ctx, `INSERT INTO proj_active (name, version) VALUES ($1, $2)
+		ON CONFLICT (name) DO UPDATE SET version = EXCLUDED.version`, p.Name(), p.Version()); err != nil {
+		return fmt.Errorf("projections: activate %s v%d: %w", p.Name(), p.Version(), err)
+	}
+	r.log.Info("projection version swapped in", "projection", p.Name(), "version", p.Version(), "events", res.Events,
+		"seconds", res.Duration.Seconds())
+	return nil
+}

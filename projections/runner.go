@@ -173,7 +173,8 @@ func (r *Runner) CatchUp(ctx context.Context, p Projection) (int, error) {
 // Run advances the projections until ctx ends. For each projection it takes an
 // advisory lock on a connection of its own; a process that does not get it stands by
 // and tries again, so exactly one process advances a projection at a time and another
-// takes over when that one dies (its session, and so its lock, ends with it).
+// takes over when that one dies (its session, and so its lock, ends with it). A
+// projection whose version changed is rebuilt first (EnsureVersion).
 func (r *Runner) Run(ctx context.Context, ps ...Projection) error {
 	errc := make(chan error, len(ps))
 	for _, p := range ps {
@@ -224,6 +225,10 @@ func (r *Runner) leadOne(ctx context.Context, p Projection) error {
 	defer func() {
 		_, _ = conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, lockKey(p.Name()))
 	}()
+	// The leader builds a new version first; readers keep the old one until the swap.
+	if err := r.EnsureVersion(ctx, p); err != nil {
+		return err
+	}
 	if _, err := conn.Exec(ctx, "LISTEN "+eventstore.SealNotifyChannel); err != nil {
 		return err
 	}
