@@ -2,7 +2,6 @@ package eventstore
 
 import (
 	"embed"
-	"io/fs"
 
 	"github.com/tenantatlas/ops/eventstore/pgmigrate"
 )
@@ -13,9 +12,5 @@ var migrationFiles embed.FS
 // Migrations is the event store's migration set: the log, the streams, the seal head
 // and the watermill outbox tables.
 func Migrations() pgmigrate.Set {
-	sub, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil {
-		panic(err) // the embedded folder always exists
-	}
-	return pgmigrate.Set{Name: "eventstore", FS: sub}
+	return pgmigrate.Embedded("eventstore", migrationFiles)
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"io/fs"
 	"log/slog"
 	"time"
 
@@ -23,11 +22,7 @@ var migrationFiles embed.FS
 
 // Migrations is the projections' migration set (bookkeeping and read-model tables).
 func Migrations() pgmigrate.Set {
-	sub, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil {
-		panic(err)
-	}
-	return pgmigrate.Set{Name: "projections", FS: sub}
+	return pgmigrate.Embedded("projections", migrationFiles)
 }
 
 // Projection builds one read model from events.

@@ -96,3 +96,41 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	}
 	return nil
 }
+
+// dbCommand is what a command that works on the database gets: its logger, its pool
+// and its positional arguments.
+type dbCommand struct {
+	log  *slog.Logger
+	pool *pgxpool.Pool
+	args []string
+}
+
+// openCommand parses the common flags (and the command's own, added by extra), then
+// connects to DATABASE_URL. positional says whether arguments may follow the flags.
+// The caller closes c.pool.
+func openCommand(ctx context.Context, env *cli, name string, args []string, maxConns int32, positional bool, extra func(*flag.FlagSet)) (*dbCommand, error) {
+	var common commonFlags
+	fs := newFlagSet(env, name, &common)
+	if extra != nil {
+		extra(fs)
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, usageError{err.Error()}
+	}
+	if !positional && fs.NArg() > 0 {
+		return nil, usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+	}
+	log, err := newLogger(env.stderr, common.logLevel)
+	if err != nil {
+		return nil, err
+	}
+	url, err := databaseURL(ctx, env, log, false)
+	if err != nil {
+		return nil, err
+	}
+	pool, err := openPool(ctx, url, maxConns)
+	if err != nil {
+		return nil, err
+	}
+	return &dbCommand{log: log, pool: pool, args: fs.Args()}, nil
+}

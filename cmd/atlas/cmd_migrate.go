@@ -8,24 +8,12 @@ import (
 )
 
 func runMigrate(ctx context.Context, env *cli, args []string) error {
-	var common commonFlags
-	fs := newFlagSet(env, "migrate", &common)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	log, err := newLogger(env.stderr, common.logLevel)
+	c, err := openCommand(ctx, env, "migrate", args, 2, false, nil)
 	if err != nil {
 		return err
 	}
-	url, err := databaseURL(ctx, env, log, false)
-	if err != nil {
-		return err
-	}
-	pool, err := openPool(ctx, url, 2)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
+	defer c.pool.Close()
+	pool := c.pool
 	sets := migrationSets()
 	if err := pgmigrate.Apply(ctx, pool, sets...); err != nil {
 		return err

@@ -13,41 +13,13 @@ import (
 	"github.com/tenantatlas/ops/projections"
 )
 
-// projectionsApp opens the database and wires the app for a projections command.
-func projectionsApp(ctx context.Context, env *cli, name string, args []string, extra func(*commonFlagSet)) (*monolith.App, func(), []string, error) {
-	var common commonFlags
-	fs := newFlagSet(env, name, &common)
-	if extra != nil {
-		extra(&commonFlagSet{fs})
-	}
-	if err := fs.Parse(args); err != nil {
-		return nil, nil, nil, usageError{err.Error()}
-	}
-	log, err := newLogger(env.stderr, common.logLevel)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	url, err := databaseURL(ctx, env, log, false)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	pool, err := openPool(ctx, url, 4)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	return newApp(pool, log), pool.Close, fs.Args(), nil
-}
-
 func runProjectionsList(ctx context.Context, env *cli, args []string) error {
-	a, closeFn, rest, err := projectionsApp(ctx, env, "projections list", args, nil)
+	c, err := openCommand(ctx, env, "projections list", args, 2, false, nil)
 	if err != nil {
 		return err
 	}
-	defer closeFn()
-	if len(rest) > 0 {
-		return usageError{fmt.Sprintf("unexpected argument %q", rest[0])}
-	}
-	st, err := a.Runner.Status(ctx, monolith.Projections()...)
+	defer c.pool.Close()
+	st, err := newApp(c.pool, c.log).Runner.Status(ctx, monolith.Projections()...)
 	if err != nil {
 		return err
 	}
@@ -59,18 +31,16 @@ func runProjectionsList(ctx context.Context, env *cli, args []string) error {
 	return tw.Flush()
 }
 
-// commonFlagSet lets a command add its own flags next to the common ones.
-type commonFlagSet struct{ *flag.FlagSet }
-
 func runProjectionsRebuild(ctx context.Context, env *cli, args []string) error {
 	var all bool
-	a, closeFn, rest, err := projectionsApp(ctx, env, "projections rebuild", args, func(fs *commonFlagSet) {
+	c, err := openCommand(ctx, env, "projections rebuild", args, 4, true, func(fs *flag.FlagSet) {
 		fs.BoolVar(&all, "all", false, "rebuild every projection")
 	})
 	if err != nil {
 		return err
 	}
-	defer closeFn()
+	defer c.pool.Close()
+	a, rest := newApp(c.pool, c.log), c.args
 	var todo []projections.Projection
 	switch {
 	case all && len(rest) == 0:

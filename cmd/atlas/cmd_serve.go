@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"log/slog"
 	"net"
@@ -25,26 +26,15 @@ func defaultAddr(env *cli) string {
 }
 
 func runServe(ctx context.Context, env *cli, args []string) error {
-	var common commonFlags
-	fs := newFlagSet(env, "serve", &common)
-	addr := fs.String("addr", defaultAddr(env), "listen address (env ATLAS_ADDR)")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	log, err := newLogger(env.stderr, common.logLevel)
+	var addr string
+	c, err := openCommand(ctx, env, "serve", args, 0, false, func(fs *flag.FlagSet) {
+		fs.StringVar(&addr, "addr", defaultAddr(env), "listen address (env ATLAS_ADDR)")
+	})
 	if err != nil {
 		return err
 	}
-	url, err := databaseURL(ctx, env, log, false)
-	if err != nil {
-		return err
-	}
-	pool, err := openPool(ctx, url, 0)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	return serve(ctx, env, log, pool, *addr, nil)
+	defer c.pool.Close()
+	return serve(ctx, env, c.log, c.pool, addr, nil)
 }
 
 func runDev(ctx context.Context, env *cli, args []string) error {
@@ -126,25 +116,13 @@ func serve(ctx context.Context, env *cli, log *slog.Logger, pool *pgxpool.Pool, 
 }
 
 func runWorker(ctx context.Context, env *cli, args []string) error {
-	var common commonFlags
-	fs := newFlagSet(env, "worker", &common)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	log, err := newLogger(env.stderr, common.logLevel)
+	c, err := openCommand(ctx, env, "worker", args, 0, false, nil)
 	if err != nil {
 		return err
 	}
-	url, err := databaseURL(ctx, env, log, false)
-	if err != nil {
-		return err
-	}
-	pool, err := openPool(ctx, url, 0)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	a := newApp(pool, log)
+	defer c.pool.Close()
+	log := c.log
+	a := newApp(c.pool, log)
 	var wg sync.WaitGroup
 	a.Background(ctx, &wg, operations.WorkerOptions{})
 	log.Info("worker running")

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 
@@ -10,30 +11,19 @@ import (
 )
 
 func runSeedDemo(ctx context.Context, env *cli, args []string) error {
-	var common commonFlags
-	fs := newFlagSet(env, "seed demo", &common)
-	asJSON := fs.Bool("json", false, "print the workspace, tenants and logins as JSON")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	log, err := newLogger(env.stderr, common.logLevel)
+	var asJSON bool
+	c, err := openCommand(ctx, env, "seed demo", args, 4, false, func(fs *flag.FlagSet) {
+		fs.BoolVar(&asJSON, "json", false, "print the workspace, tenants and logins as JSON")
+	})
 	if err != nil {
 		return err
 	}
-	url, err := databaseURL(ctx, env, log, false)
+	defer c.pool.Close()
+	seed, err := monolith.SeedDemo(ctx, newApp(c.pool, c.log))
 	if err != nil {
 		return err
 	}
-	pool, err := openPool(ctx, url, 4)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	seed, err := monolith.SeedDemo(ctx, newApp(pool, log))
-	if err != nil {
-		return err
-	}
-	if *asJSON {
+	if asJSON {
 		enc := json.NewEncoder(env.stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(seed)

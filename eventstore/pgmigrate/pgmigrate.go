@@ -69,3 +69,13 @@ func Version(ctx context.Context, pool *pgxpool.Pool, set Set) (int32, error) {
 	}
 	return v, nil
 }
+
+// Embedded is the Set of an owner whose migrations are embedded under "migrations/"
+// (//go:embed migrations/*.sql).
+func Embedded(name string, fsys fs.FS) Set {
+	sub, err := fs.Sub(fsys, "migrations")
+	if err != nil {
+		panic(err) // fs.Sub fails only for an invalid path, and this one is a constant
+	}
+	return Set{Name: name, FS: sub}
+}

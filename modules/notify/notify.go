@@ -8,7 +8,6 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"strings"
 	"time"
@@ -45,11 +44,7 @@ var migrationFiles embed.FS
 
 // Migrations is the module's migration set.
 func Migrations() pgmigrate.Set {
-	sub, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil {
-		panic(err)
-	}
-	return pgmigrate.Set{Name: "notify", FS: sub}
+	return pgmigrate.Embedded("notify", migrationFiles)
 }
 
 // Notification is one inbox entry.

@@ -2,7 +2,6 @@ package operations
 
 import (
 	"embed"
-	"io/fs"
 
 	"github.com/tenantatlas/ops/eventstore/pgmigrate"
 )
@@ -12,9 +11,5 @@ var migrationFiles embed.FS
 
 // Migrations is the operations module's migration set.
 func Migrations() pgmigrate.Set {
-	sub, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil {
-		panic(err) // the embedded folder always exists
-	}
-	return pgmigrate.Set{Name: "operations", FS: sub}
+	return pgmigrate.Embedded("operations", migrationFiles)
 }
