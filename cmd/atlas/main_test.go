@@ -297,6 +297,15 @@ func TestProjectionsCommands(t *testing.T) {
 			Initiator: operations.Initiator{Kind: "user", UserID: op.ID, Name: op.Email}})
 		require.NoError(t, err)
 	}
+	// Sealing waits for every older transaction on the server (other test packages
+	// included) to end; rebuild once all three runs are in the ordered log.
+	require.Eventually(t, func() bool {
+		_, err := a.Store.Seal(t.Context())
+		require.NoError(t, err)
+		var unsealed int
+		require.NoError(t, pool.QueryRow(t.Context(), `SELECT count(*) FROM es_events WHERE global_position IS NULL`).Scan(&unsealed))
+		return unsealed == 0
+	}, 30*time.Second, 10*time.Millisecond)
 	code, stdout, stderr := atlas(t.Context(), env, "projections", "rebuild", "hub_runs")
 	require.Equal(t, 0, code, stderr)
 	require.Regexp(t, `^rebuilt hub_runs v1: \d+ events in .+ \(\d+ events/s\)\n$`, stdout)
