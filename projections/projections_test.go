@@ -367,3 +367,62 @@ func TestVersionBumpRebuildsThenSwaps(t *testing.T) {
 	cancel()
 	require.NoError(t, <-done)
 }
+
+// tableSum is a checksum of a whole table in a fixed order.
+func tableSum(t *testing.T, pool *pgxpool.Pool, table, order string) string {
+	t.Helper()
+	var sum string
+	require.NoError(t, pool.QueryRow(t.Context(), `SELECT md5(COALESCE(string_agg(r::text, '|' ORDER BY `+order+`), '')) FROM `+table+` r`).Scan(&sum))
+	return sum
+}
+
+// TestTimelineAndScopeCounts projects runs into the timeline and the dashboard counts,
+// checks them against the log and the hub model, then rebuilds both and compares.
+func TestTimelineAndScopeCounts(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ids := w.runSome(t, 9)
+	r := projections.NewRunner(w.pool, w.app.Store, projections.Options{BatchSize: 5})
+	for _, p := range []projections.Projection{projections.HubRuns{}, projections.RunTimeline{}, projections.ScopeCounts{}} {
+		_, err := r.CatchUp(w.ctx, p)
+		require.NoError(t, err)
+	}
+	var events, rows int
+	require.NoError(t, w.pool.QueryRow(w.ctx, `SELECT count(*) FROM es_events WHERE stream_type = 'run'`).Scan(&events))
+	require.NoError(t, w.pool.QueryRow(w.ctx, `SELECT count(*) FROM rm_run_timeline`).Scan(&rows))
+	require.Equal(t, events, rows, "one timeline row per run event")
+	reader := projections.NewRunReader(w.pool)
+	tl, err := reader.Timeline(w.ctx, ids[0])
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(tl[0].Summary, "Queued by "), tl[0].Summary)
+	require.Equal(t, "RunQueued", tl[0].Type)
+	require.Contains(t, tl[len(tl)-1].Summary, "Initiator notified")
+
+	// The counts agree with the hub model, tenant by tenant and bucket by bucket.
+	var mismatches int
+	require.NoError(t, w.pool.QueryRow(w.ctx, `SELECT count(*) FROM (
+		SELECT tenant_id AS scope_id, bucket, count(*) AS runs FROM rm_runs GROUP BY 1, 2
+		EXCEPT SELECT scope_id, bucket, runs FROM rm_scope_counts WHERE runs <> 0) d`).Scan(&mismatches))
+	require.Zero(t, mismatches)
+	var tenants []uuid.UUID
+	for _, tn := range w.seed.Tenants {
+		tenants = append(tenants, tn.ID)
+	}
+	counts, err := reader.Counts(w.ctx, tenants)
+	require.NoError(t, err)
+	total := int64(0)
+	for _, c := range counts {
+		for _, n := range c.Buckets {
+			total += n
+		}
+	}
+	require.EqualValues(t, 9, total)
+
+	before := tableSum(t, w.pool, "rm_run_timeline_v1", "run_id, stream_version") + tableSum(t, w.pool, "rm_scope_counts_v1", "scope_id, bucket")
+	for _, p := range []projections.Projection{projections.RunTimeline{}, projections.ScopeCounts{}} {
+		_, err := r.Rebuild(w.ctx, p, nil)
+		require.NoError(t, err)
+	}
+	after := tableSum(t, w.pool, "rm_run_timeline_v1", "run_id, stream_version") + tableSum(t, w.pool, "rm_scope_counts_v1", "scope_id, bucket")
+	require.Equal(t, before, after, "rebuilt from zero, the same read models")
+}

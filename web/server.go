@@ -5,8 +5,10 @@ package web
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -41,13 +43,18 @@ type Deps struct {
 	Ready func(ctx context.Context) error
 	// Collectors are extra Prometheus collectors exported on /metrics.
 	Collectors []prometheus.Collector
+	// SessionKey signs hub session cookies and CSRF tokens; empty means a random key
+	// per process (sessions then end when it restarts).
+	SessionKey []byte
 }
 
 // Server holds the Fiber app and its dependencies.
 type Server struct {
-	app     *fiber.App
-	deps    Deps
-	metrics *metrics
+	app        *fiber.App
+	deps       Deps
+	metrics    *metrics
+	sessionKey []byte
+	pages      pages
 }
 
 // New builds the app with every route registered.
@@ -55,7 +62,12 @@ func New(deps Deps) *Server {
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{deps: deps, metrics: newMetrics(deps.Collectors...)}
+	s := &Server{deps: deps, metrics: newMetrics(deps.Collectors...), sessionKey: deps.SessionKey, pages: mustParsePages()}
+	if len(s.sessionKey) == 0 {
+		s.sessionKey = make([]byte, 32)
+		_, _ = rand.Read(s.sessionKey)
+		deps.Logger.Warn("no session key configured: using a random one, hub sessions end when the process restarts")
+	}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "TenantAtlas Ops",
 		DisableStartupMessage: true,
@@ -86,6 +98,9 @@ type apiErrorBody struct {
 func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	if mapped, ok := operationsError(err); ok {
 		err = mapped
+	}
+	if strings.HasPrefix(c.Path(), "/admin") {
+		return s.renderError(c, err)
 	}
 	var fe *fiber.Error
 	if errors.As(err, &fe) {

@@ -56,9 +56,13 @@ func openPool(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, e
 	if err != nil {
 		return nil, fmt.Errorf("invalid database URL")
 	}
-	if maxConns > 0 {
-		cfg.MaxConns = maxConns
+	if maxConns <= 0 {
+		// serve and worker hold some connections for long: one per projection leader
+		// (LISTEN + advisory lock) and one per watermill subscriber while it hands a
+		// message to its handler; the default pool of max(4, CPUs) starves them.
+		maxConns = 32
 	}
+	cfg.MaxConns = maxConns
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect to database: %w", err)

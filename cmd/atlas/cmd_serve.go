@@ -88,7 +88,7 @@ func serve(ctx context.Context, env *cli, log *slog.Logger, pool *pgxpool.Pool, 
 	}
 	a := newApp(pool, log)
 	srv := web.New(web.Deps{Logger: log, Database: pool, Tenancy: a.Tenancy, Operations: a.Operations, Notify: a.Notify,
-		Runs: a.Runs, Ready: a.Ready, Collectors: a.Collectors()})
+		Runs: a.Runs, Ready: a.Ready, Collectors: a.Collectors(), SessionKey: sessionKey(env, log)})
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -168,4 +168,18 @@ func ensureDatabase(ctx context.Context, adminURL, name string) (string, error) 
 	}
 	u.Path = "/" + name
 	return u.String(), nil
+}
+
+// sessionKey is ATLAS_SESSION_KEY (at least 32 bytes), shared by every serve process so
+// hub sessions survive restarts and work behind a load balancer; without it each
+// process makes its own random key and sessions end when it stops.
+func sessionKey(env *cli, log *slog.Logger) []byte {
+	k := env.getenv("ATLAS_SESSION_KEY")
+	if len(k) >= 32 {
+		return []byte(k)
+	}
+	if k != "" {
+		log.Warn("ATLAS_SESSION_KEY is shorter than 32 bytes; using a random per-process key")
+	}
+	return nil
 }

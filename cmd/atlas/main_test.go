@@ -316,7 +316,9 @@ func TestProjectionsCommands(t *testing.T) {
 
 	code, stdout, stderr = atlas(t.Context(), env, "projections", "list")
 	require.Equal(t, 0, code, stderr)
-	require.Regexp(t, `(?m)^NAME\s+VERSION\s+CHECKPOINT\s+HEAD\s+LAG\nhub_runs\s+1\s+(\d+)\s+(\d+)\s+0\n$`, stdout)
+	require.Regexp(t, `^NAME\s+VERSION\s+CHECKPOINT\s+HEAD\s+LAG\n`, stdout)
+	require.Regexp(t, `(?m)^hub_runs\s+1\s+(\d+)\s+(\d+)\s+0$`, stdout, "rebuilt: no lag")
+	require.Regexp(t, `(?m)^run_timeline\s+1\s+0\s+[1-9]\d*\s+[1-9]\d*$`, stdout, "not rebuilt: the whole log to go")
 
 	code, _, stderr = atlas(t.Context(), env, "projections", "rebuild", "nope")
 	require.Equal(t, 2, code)
@@ -325,5 +327,10 @@ func TestProjectionsCommands(t *testing.T) {
 	require.Equal(t, 2, code)
 	code, stdout, stderr = atlas(t.Context(), env, "projections", "rebuild", "--all")
 	require.Equal(t, 0, code, stderr)
-	require.Contains(t, stdout, "rebuilt hub_runs")
+	for _, name := range []string{"hub_runs", "run_timeline", "scope_counts"} {
+		require.Contains(t, stdout, "rebuilt "+name)
+	}
+	code, stdout, _ = atlas(t.Context(), env, "projections", "status")
+	require.Equal(t, 0, code)
+	require.Equal(t, 3, len(regexp.MustCompile(`(?m)\s0$`).FindAllString(stdout, -1)), "no projection lags: %s", stdout)
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -69,9 +70,10 @@ func (s *Service) RunWorkers(ctx context.Context, opts WorkerOptions) error {
 	wmLog := watermill.NewSlogLogger(s.log)
 	sub, err := wsql.NewSubscriber(wsql.BeginnerFromPgx(s.pool), wsql.SubscriberConfig{
 		ConsumerGroup:  workerGroup,
-		SchemaAdapter:  wsql.DefaultPostgreSQLSchema{},
+		SchemaAdapter:  wsql.DefaultPostgreSQLSchema{SubscribeBatchSize: 1},
 		OffsetsAdapter: wsql.DefaultPostgreSQLOffsetsAdapter{},
 		PollInterval:   opts.PollInterval,
+		ResendInterval: 250 * time.Millisecond,
 	}, wmLog)
 	if err != nil {
 		return fmt.Errorf("operations: subscriber: %w", err)
@@ -94,6 +96,7 @@ func (s *Service) RunWorkers(ctx context.Context, opts WorkerOptions) error {
 	}.Middleware)
 
 	pool := newRunPool(opts.Concurrency)
+	var running sync.WaitGroup
 	router.AddConsumerHandler("ops_dispatch", DispatchTopic, sub, func(msg *message.Message) error {
 		var job Job
 		if err := json.Unmarshal(msg.Payload, &job); err != nil || job.RunID == uuid.Nil {
@@ -101,27 +104,23 @@ func (s *Service) RunWorkers(ctx context.Context, opts WorkerOptions) error {
 			s.log.Warn("dispatch message rejected", "message", msg.UUID, "reason", ReasonRunContextMissing)
 			return nil
 		}
-		release, err := pool.acquire(ctx)
-		if err != nil {
-			return err
-		}
+		// The handler only claims, and never waits for a free run slot: the subscriber
+		// holds a transaction open until the message is acknowledged (a nack is resent
+		// in the same transaction), and an open transaction holds back
+		// pg_snapshot_xmin, which the event store's sealer and every outbox reader wait
+		// on. A claimed run heart-beats while it waits for a slot in this process.
 		run, err := s.Claim(ctx, job, opts.WorkerID)
 		if err != nil {
-			release()
 			return err // infrastructure error: retried, then poisoned
 		}
 		if run == nil {
-			release()
 			return nil // rejected (missing, ended or already claimed): acknowledged
 		}
-		go func() {
-			defer release()
-			s.Execute(context.WithoutCancel(ctx), run, opts.WorkerID)
-		}()
+		running.Go(func() { s.execute(context.WithoutCancel(ctx), run, opts.WorkerID, pool.acquire) })
 		return nil
 	})
 	err = router.Run(ctx)
-	pool.wait()
+	running.Wait()
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("operations: workers: %w", err)
 	}
@@ -135,18 +134,8 @@ type runPool struct {
 
 func newRunPool(n int) *runPool { return &runPool{slots: make(chan struct{}, n)} }
 
-func (p *runPool) acquire(ctx context.Context) (func(), error) {
-	select {
-	case p.slots <- struct{}{}:
-		return func() { <-p.slots }, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
-
-// wait blocks until every running run has finished.
-func (p *runPool) wait() {
-	for range cap(p.slots) {
-		p.slots <- struct{}{}
-	}
+// acquire waits for a free slot and returns its release.
+func (p *runPool) acquire() func() {
+	p.slots <- struct{}{}
+	return func() { <-p.slots }
 }

@@ -83,10 +83,20 @@ func (s *Service) Claim(ctx context.Context, job Job, workerID string) (*Run, er
 // with the handler's reason, internal_error for a panic or an unknown error. Progress is
 // flushed first. If the sweeper ended the run meanwhile, nothing more is written.
 func (s *Service) Execute(ctx context.Context, run *Run, workerID string) {
+	s.execute(ctx, run, workerID, nil)
+}
+
+// execute is Execute with a wait for an execution slot (acquire, if not nil) between
+// the start of the heartbeat and the handler.
+func (s *Service) execute(ctx context.Context, run *Run, workerID string, acquire func() func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	rep := &Reporter{s: s, run: run, cancel: cancel, last: s.now()}
 	stopBeat := s.heartbeat(ctx, rep)
+	if acquire != nil {
+		release := acquire()
+		defer release()
+	}
 
 	outcome, err := s.invoke(ctx, run, rep)
 	stopBeat()

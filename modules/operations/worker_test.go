@@ -196,3 +196,48 @@ func TestInfrastructureErrorsAreRetriedThenPoisoned(t *testing.T) {
 	require.NoError(t, f.pool.QueryRow(f.ctx, `SELECT metadata->>'reason_poisoned' FROM watermill_ops_dispatch_poison WHERE uuid = $1`, out.Run.ID.String()).Scan(&reason))
 	require.Contains(t, reason, "ops_runs", "the poisoned job says why")
 }
+
+// TestBusyWorkerKeepsTheLogMoving fills the only run slot with a run that waits,
+// queues a second one, and checks that meanwhile no dispatch subscriber sits in an open
+// transaction (which would hold back sealing for the whole server), then that the
+// second run is executed once the first finishes.
+func TestBusyWorkerKeepsTheLogMoving(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, pgtest.Fresh(t))
+	release := make(chan struct{})
+	var releaseOnce sync.Once
+	free := func() { releaseOnce.Do(func() { close(release) }) }
+	defer free() // before the workers stop, even when an assertion fails
+	f.ops.Handle("drift.generate", func(ctx context.Context, run *operations.Run, rep *operations.Reporter) (operations.Outcome, error) {
+		<-release
+		return operations.OutcomeSucceeded, nil
+	})
+	ctx, cancel := context.WithCancel(f.ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		_ = f.ops.RunWorkers(ctx, operations.WorkerOptions{Concurrency: 1, PollInterval: 10 * time.Millisecond})
+	})
+	defer func() { free(); cancel(); wg.Wait() }()
+
+	first := f.start(t, "operator", "drift.generate", f.tenant, `{"n":1}`)
+	require.Eventually(t, func() bool {
+		r, err := f.ops.Load(f.ctx, first.Run.ID)
+		require.NoError(t, err)
+		return r.Status == operations.StatusRunning
+	}, 20*time.Second, 10*time.Millisecond)
+	second := f.start(t, "operator", "drift.generate", f.tenant, `{"n":2}`)
+	require.Eventually(t, func() bool { // claimed, waiting for the slot
+		r, err := f.ops.Load(f.ctx, second.Run.ID)
+		require.NoError(t, err)
+		return r.Status == operations.StatusRunning
+	}, 20*time.Second, 10*time.Millisecond)
+	time.Sleep(500 * time.Millisecond)
+	var oldest float64
+	require.NoError(t, f.pool.QueryRow(f.ctx, `SELECT COALESCE(max(extract(epoch from now() - xact_start)), 0) FROM pg_stat_activity
+		WHERE datname = current_database() AND state = 'idle in transaction'`).Scan(&oldest))
+	require.Less(t, oldest, 0.4, "no subscriber sits in an open transaction waiting for a slot")
+	free()
+	waitTerminal(t, f, first.Run.ID)
+	r := waitTerminal(t, f, second.Run.ID)
+	require.Equal(t, operations.OutcomeSucceeded, r.Outcome)
+}

@@ -1,0 +1,108 @@
+package projections
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tenantatlas/ops/eventstore"
+	"github.com/tenantatlas/ops/modules/notify"
+	"github.com/tenantatlas/ops/modules/operations"
+)
+
+// RunTimeline is the viewer's event timeline: one row per run event with a one-line
+// summary an operator can read.
+type RunTimeline struct{}
+
+// Name implements Projection.
+func (RunTimeline) Name() string { return "run_timeline" }
+
+// Version implements Projection.
+func (RunTimeline) Version() int { return 1 }
+
+// Tables implements Projection.
+func (RunTimeline) Tables() []Table {
+	return []Table{{Name: "rm_run_timeline_v1", View: "rm_run_timeline"}}
+}
+
+// Apply implements Projection: one insert per run event, sent as one batch.
+func (p RunTimeline) Apply(ctx context.Context, tx pgx.Tx, target Target, events []eventstore.Envelope) error {
+	table := pgx.Identifier{target.Table(p.Tables()[0].Name)}.Sanitize()
+	b := &pgx.Batch{}
+	for _, e := range events {
+		if e.StreamType != operations.StreamType {
+			continue
+		}
+		b.Queue(`INSERT INTO `+table+` (run_id, stream_version, position, event_type, recorded_at, actor, summary)
+			VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
+			e.StreamIDUUID(), e.StreamVersion, e.Position, e.Type, e.RecordedAt, e.Metadata.Actor, Summarize(e))
+	}
+	if b.Len() == 0 {
+		return nil
+	}
+	return tx.SendBatch(ctx, b).Close()
+}
+
+// Summarize says in one line what a run event means.
+func Summarize(e eventstore.Envelope) string {
+	switch ev := e.Data.(type) {
+	case operations.RunQueued:
+		return fmt.Sprintf("Queued by %s via %s", ev.Initiator.Name, orDash(ev.SourceSurface))
+	case operations.RunStarted:
+		return "Started by " + ev.WorkerID
+	case operations.RunProgressed:
+		keys := make([]string, 0, len(ev.Delta))
+		for k := range ev.Delta {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		parts := make([]string, len(keys))
+		for i, k := range keys {
+			parts[i] = fmt.Sprintf("%s +%d", k, ev.Delta[k])
+		}
+		return "Progress: " + strings.Join(parts, ", ")
+	case operations.RunFailuresAppended:
+		return fmt.Sprintf("%d item failure(s) recorded", len(ev.Failures))
+	case operations.RunCompleted:
+		return "Completed: " + string(ev.Outcome)
+	case operations.RunFailed:
+		return "Failed: " + string(ev.ReasonCode)
+	case operations.RunBlocked:
+		return "Blocked at the start gate: " + string(ev.ReasonCode)
+	case operations.RunCancelled:
+		return "Cancelled"
+	case operations.RunStaleTimedOut:
+		return "Timed out: " + string(ev.ReasonCode)
+	case operations.RunDispatchFailed:
+		return "Could not be dispatched"
+	case operations.LegacyRunImported:
+		return "Imported from " + ev.Table
+	case operations.LegacyRunLinked:
+		return fmt.Sprintf("Linked to %s #%d", ev.Table, ev.LegacyID)
+	case notify.NotificationSent:
+		return "Initiator notified: " + ev.Title
+	default:
+		return e.Type
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// TimelineEntry is one line of a run's timeline.
+type TimelineEntry struct {
+	StreamVersion int64     `json:"streamVersion"`
+	Position      int64     `json:"position"`
+	Type          string    `json:"type"`
+	RecordedAt    time.Time `json:"recordedAt"`
+	Actor         string    `json:"actor"`
+	Summary       string    `json:"summary"`
+}

@@ -1,0 +1,46 @@
+package web
+
+import (
+	"sort"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+
+	"github.com/tenantatlas/ops/eventstore"
+)
+
+// runPage is the data of the run template.
+type runPage struct {
+	Run       runDetail
+	Terminal  bool
+	CountKeys []string
+	Events    []eventstore.Envelope
+	StreamURL string
+}
+
+// handleAdminRun is the canonical run viewer.
+func (s *Server) handleAdminRun(c *fiber.Ctx) error {
+	id, err := uuid.Parse(c.Params("run"))
+	if err != nil {
+		return fiber.NewError(fiber.StatusNotFound, "not found")
+	}
+	run, err := s.deps.Operations.AuthorizeView(c.UserContext(), currentUser(c).ID, id)
+	if err != nil {
+		return err
+	}
+	envs, err := s.deps.Operations.Events(c.UserContext(), id)
+	if err != nil {
+		return err
+	}
+	d := detailOf(run)
+	keys := make([]string, 0, len(d.Counts))
+	for k := range d.Counts {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	data := runPage{Run: d, Terminal: run.Terminal(), CountKeys: keys, Events: envs}
+	if !data.Terminal {
+		data.StreamURL = "/admin/operations/" + id.String() + "/stream"
+	}
+	return s.render(c, fiber.StatusOK, "run", page{Title: d.TypeLabel + " · Run", Nav: "operations", Data: data})
+}

@@ -1,0 +1,202 @@
+package web
+
+import (
+	"bytes"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+
+	"github.com/tenantatlas/ops/modules/operations"
+	"github.com/tenantatlas/ops/modules/tenancy"
+)
+
+//go:embed templates/*.html
+var templateFiles embed.FS
+
+//go:embed static
+var staticFiles embed.FS
+
+// staticFS is the hub's static assets (CSS, JS), served under /admin/static.
+func staticFS() fs.FS {
+	sub, err := fs.Sub(staticFiles, "static")
+	if err != nil {
+		panic(err) // the embed pattern guarantees the directory
+	}
+	return sub
+}
+
+// pages are the hub's page templates, each parsed with the layout.
+type pages map[string]*template.Template
+
+var pageNames = []string{"login", "operations", "run", "error"}
+
+// mustParsePages parses every page with the layout; a broken template is a build bug.
+func mustParsePages() pages {
+	p := pages{}
+	for _, name := range pageNames {
+		t := template.New("layout.html").Funcs(templateFuncs)
+		p[name] = template.Must(t.ParseFS(templateFiles, "templates/layout.html", "templates/"+name+".html"))
+	}
+	return p
+}
+
+var templateFuncs = template.FuncMap{
+	"reltime":   relTime,
+	"rfc3339":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"duration":  runDuration,
+	"shortid":   shortID,
+	"typelabel": typeLabel,
+	"prettyjson": func(raw json.RawMessage) string {
+		var b bytes.Buffer
+		if len(raw) == 0 || json.Indent(&b, raw, "", "  ") != nil {
+			return "{}"
+		}
+		return b.String()
+	},
+	"deref": func(t *time.Time) time.Time {
+		if t == nil {
+			return time.Time{}
+		}
+		return *t
+	},
+}
+
+// page is what every hub template receives.
+type page struct {
+	Title string
+	Nav   string
+	User  tenancy.User
+	CSRF  string
+	Flash *flash
+	Data  any
+}
+
+// render writes a hub page with status.
+func (s *Server) render(c *fiber.Ctx, status int, name string, p page) error {
+	if p.User.ID == uuid.Nil {
+		p.User = currentUser(c)
+	}
+	if p.CSRF == "" {
+		p.CSRF, _ = c.Locals(localCSRF).(string)
+	}
+	if p.User.ID != uuid.Nil && p.Flash == nil {
+		p.Flash = s.takeFlash(c)
+	}
+	var b bytes.Buffer
+	if err := s.pages[name].ExecuteTemplate(&b, "layout", p); err != nil {
+		return fmt.Errorf("web: render %s: %w", name, err)
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	c.Set("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; form-action 'self'")
+	c.Set("X-Content-Type-Options", "nosniff")
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.Status(status).Send(b.Bytes())
+}
+
+// errorPage is the data of the error template.
+type errorPage struct {
+	Status  int
+	Heading string
+	Message string
+}
+
+// renderError answers an /admin request's error as an HTML page; unexpected errors are
+// logged once and never shown.
+func (s *Server) renderError(c *fiber.Ctx, err error) error {
+	switch {
+	case errors.Is(err, tenancy.ErrNotFound):
+		err = fiber.NewError(fiber.StatusNotFound, "not found")
+	case errors.Is(err, tenancy.ErrForbidden):
+		err = fiber.NewError(fiber.StatusForbidden, "forbidden")
+	}
+	e := errorPage{Status: fiber.StatusInternalServerError, Heading: "Something went wrong",
+		Message: "The request could not be completed. Try again in a moment."}
+	var fe *fiber.Error
+	if errors.As(err, &fe) {
+		e.Status = fe.Code
+		switch fe.Code {
+		case fiber.StatusNotFound:
+			e.Heading, e.Message = "Not found", "This page does not exist, or you do not have access to it."
+		case fiber.StatusForbidden:
+			e.Heading, e.Message = "Not allowed", "Your role does not allow this."
+			if strings.HasPrefix(fe.Message, "The form") {
+				e.Message = fe.Message
+			}
+		default:
+			e.Heading, e.Message = "Request not accepted", fe.Message
+		}
+	} else {
+		s.deps.Logger.Error("request failed", "method", c.Method(), "path", c.Path(), "error", operations.Sanitize(err.Error()))
+	}
+	if rerr := s.render(c, e.Status, "error", page{Title: e.Heading, Data: e}); rerr != nil {
+		s.deps.Logger.Error("render error page", "error", rerr.Error())
+		return c.Status(e.Status).SendString(e.Heading)
+	}
+	return nil
+}
+
+// relTime says how long ago t was, in words ("3 min ago").
+func relTime(t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	d := time.Since(t)
+	switch {
+	case d < 0:
+		return "just now"
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return fmt.Sprintf("%d min ago", int(d/time.Minute))
+	case d < 24*time.Hour:
+		return fmt.Sprintf("%d h ago", int(d/time.Hour))
+	case d < 60*24*time.Hour:
+		return fmt.Sprintf("%d days ago", int(d/(24*time.Hour)))
+	}
+	return t.UTC().Format("2 Jan 2006")
+}
+
+// runDuration is how long a run ran (or has been running): "—" before it started.
+func runDuration(started, completed *time.Time) string {
+	if started == nil || started.IsZero() {
+		return "—"
+	}
+	end := time.Now()
+	if completed != nil && !completed.IsZero() {
+		end = *completed
+	}
+	d := end.Sub(*started)
+	switch {
+	case d < time.Second:
+		return fmt.Sprintf("%d ms", d.Milliseconds())
+	case d < time.Minute:
+		return fmt.Sprintf("%.1f s", d.Seconds())
+	case d < time.Hour:
+		return fmt.Sprintf("%dm %ds", int(d/time.Minute), int(d%time.Minute/time.Second))
+	}
+	return fmt.Sprintf("%dh %dm", int(d/time.Hour), int(d%time.Hour/time.Minute))
+}
+
+// shortID is the first block of a UUID.
+func shortID(id *uuid.UUID) string {
+	if id == nil {
+		return "workspace"
+	}
+	return id.String()[:8]
+}
+
+// typeLabel is the operator-facing label of a run type.
+func typeLabel(t string) string {
+	if info, ok := operations.LookupType(t); ok {
+		return info.Label
+	}
+	return t
+}

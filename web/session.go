@@ -1,0 +1,165 @@
+package web
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+
+	"github.com/tenantatlas/ops/modules/tenancy"
+)
+
+const (
+	sessionCookie = "atlas_session"
+	loginCookie   = "atlas_login"
+	flashCookie   = "atlas_flash"
+	csrfField     = "_csrf"
+	sessionTTL    = 12 * time.Hour
+	localCSRF     = "atlas.csrf"
+)
+
+// sign is the hex HMAC-SHA256 of parts under the session key.
+func (s *Server) sign(parts ...string) string {
+	m := hmac.New(sha256.New, s.sessionKey)
+	for _, p := range parts {
+		m.Write([]byte(p))
+		m.Write([]byte{0})
+	}
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+func (s *Server) validSig(sig string, parts ...string) bool {
+	return hmac.Equal([]byte(sig), []byte(s.sign(parts...)))
+}
+
+// sessionValue is the signed cookie value "userID|expiryUnix|hmac".
+func (s *Server) sessionValue(userID uuid.UUID, exp time.Time) string {
+	payload := userID.String() + "|" + strconv.FormatInt(exp.Unix(), 10)
+	return payload + "|" + s.sign("session", payload)
+}
+
+// parseSession returns the user id of a valid, unexpired session cookie value.
+func (s *Server) parseSession(v string, now time.Time) (uuid.UUID, bool) {
+	i := strings.LastIndexByte(v, '|')
+	if i < 0 {
+		return uuid.Nil, false
+	}
+	payload, sig := v[:i], v[i+1:]
+	if !s.validSig(sig, "session", payload) {
+		return uuid.Nil, false
+	}
+	idText, expText, ok := strings.Cut(payload, "|")
+	if !ok {
+		return uuid.Nil, false
+	}
+	exp, err := strconv.ParseInt(expText, 10, 64)
+	if err != nil || now.Unix() >= exp {
+		return uuid.Nil, false
+	}
+	id, err := uuid.Parse(idText)
+	if err != nil {
+		return uuid.Nil, false
+	}
+	return id, true
+}
+
+// setCookie sets an HttpOnly, SameSite=Lax cookie on Path=/, Secure over TLS.
+func setCookie(c *fiber.Ctx, name, value string, exp time.Time) {
+	c.Cookie(&fiber.Cookie{Name: name, Value: value, Path: "/", Expires: exp, HTTPOnly: true,
+		SameSite: fiber.CookieSameSiteLaxMode, Secure: c.Protocol() == "https"})
+}
+
+// clearCookie removes a cookie set by setCookie.
+func clearCookie(c *fiber.Ctx, name string) {
+	c.Cookie(&fiber.Cookie{Name: name, Value: "", Path: "/", Expires: time.Unix(1, 0), MaxAge: -1, HTTPOnly: true,
+		SameSite: fiber.CookieSameSiteLaxMode, Secure: c.Protocol() == "https"})
+}
+
+func randomToken() string {
+	b := make([]byte, 18)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// requireSession authenticates an /admin request by its session cookie: anonymous
+// requests go to the login page; every POST must carry the session's CSRF token.
+func (s *Server) requireSession(c *fiber.Ctx) error {
+	raw := c.Cookies(sessionCookie)
+	id, ok := s.parseSession(raw, time.Now())
+	var u tenancy.User
+	if ok {
+		var err error
+		u, err = s.deps.Tenancy.User(c.UserContext(), id)
+		if errors.Is(err, tenancy.ErrNotFound) {
+			ok = false
+		} else if err != nil {
+			return err
+		}
+	}
+	if !ok {
+		if raw != "" {
+			clearCookie(c, sessionCookie)
+		}
+		if c.Method() == fiber.MethodGet || c.Method() == fiber.MethodHead {
+			return c.Redirect("/admin/login", fiber.StatusFound)
+		}
+		return c.Redirect("/admin/login", fiber.StatusSeeOther)
+	}
+	token := s.sign("csrf", raw)
+	if c.Method() != fiber.MethodGet && c.Method() != fiber.MethodHead {
+		if !hmac.Equal([]byte(c.FormValue(csrfField)), []byte(token)) {
+			return fiber.NewError(fiber.StatusForbidden, "The form has expired or did not come from this site. Go back, reload the page and try again.")
+		}
+	}
+	c.Locals(localUser, u)
+	c.Locals(localCSRF, token)
+	return c.Next()
+}
+
+// flash is a one-shot message shown after a redirect.
+type flash struct {
+	Kind    string `json:"k"`
+	Message string `json:"m"`
+	Href    string `json:"h,omitempty"`
+}
+
+// setFlash stores a signed one-shot flash message for the next page.
+func (s *Server) setFlash(c *fiber.Ctx, f flash) {
+	raw, _ := json.Marshal(f)
+	payload := base64.RawURLEncoding.EncodeToString(raw)
+	setCookie(c, flashCookie, payload+"."+s.sign("flash", payload), time.Now().Add(5*time.Minute))
+}
+
+// takeFlash returns and clears the flash message, if a valid one is set.
+func (s *Server) takeFlash(c *fiber.Ctx) *flash {
+	v := c.Cookies(flashCookie)
+	if v == "" {
+		return nil
+	}
+	clearCookie(c, flashCookie)
+	payload, sig, ok := strings.Cut(v, ".")
+	if !ok || !s.validSig(sig, "flash", payload) {
+		return nil
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(payload)
+	if err != nil {
+		return nil
+	}
+	var f flash
+	if json.Unmarshal(raw, &f) != nil {
+		return nil
+	}
+	if !strings.HasPrefix(f.Href, "/admin/") {
+		f.Href = ""
+	}
+	return &f
+}
