@@ -1,5 +1,5 @@
 // Live run details: follows /admin/operations/{run}/stream while the run is active and
-// reloads the page once it has ended. Vanilla JS, no dependencies.
+// updates the page in place, without a reload. Vanilla JS, no dependencies.
 (function () {
   "use strict";
   var badge = document.getElementById("run-status");
@@ -36,7 +36,9 @@
     }
     if (run.status === "completed") {
       source.close();
-      window.location.reload();
+      badge.dataset.done = "true";
+      var note = document.getElementById("run-finished");
+      if (note) note.hidden = false;
     }
   });
 })();

@@ -1,0 +1,157 @@
+package web_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tenantatlas/ops/eventstore/pgtest"
+	"github.com/tenantatlas/ops/modules/operations"
+)
+
+// chromium finds Debian's chromium (`.ci/run` installs it when it is missing).
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("no chromium on PATH: .ci/run installs it with apt-get")
+	}
+	t.Skip("no chromium on PATH (apt-get install chromium); CI installs it")
+	return ""
+}
+
+// TestBrowserStartAndWatchRun logs in as the operator in a real Chromium, starts an
+// operation from the tenant page, opens the run from the flash's View-run link and
+// watches its status badge go queued → running → completed (succeeded) without a
+// reload, then saves a screenshot under the test's temp dir.
+func TestBrowserStartAndWatchRun(t *testing.T) {
+	t.Parallel()
+	exe := chromium(t)
+	h := startHubTB(t, pgtest.Fresh(t))
+	release := make(chan struct{})
+	h.app.Operations.Handle("drift.generate", func(ctx context.Context, run *operations.Run, rep *operations.Reporter) (operations.Outcome, error) {
+		<-release // held until the test has seen the run running
+		for range 3 {
+			if err := rep.Progress(ctx, operations.Counts{"processed": 1}); err != nil {
+				return "", err
+			}
+		}
+		return operations.OutcomeSucceeded, rep.Flush(ctx)
+	})
+
+	alloc, cancelAlloc := chromedp.NewExecAllocator(t.Context(), append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("no-first-run", true))...)
+	defer cancelAlloc()
+	ctx, cancel := chromedp.NewContext(alloc)
+	defer cancel()
+	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
+	defer cancelTimeout()
+
+	op := h.seed.Users["operator"]
+	tenant := h.seed.Tenants[0].ID.String()
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(h.base+"/admin/login"),
+		chromedp.SetValue(chromedp.ID("email"), op.Email),
+		chromedp.SetValue(chromedp.ID("password"), op.Password),
+	))
+	_, err := chromedp.RunResponse(ctx, chromedp.Submit(chromedp.ID("password")))
+	require.NoError(t, err)
+	loc, err := chromedp.Run(ctx, chromedp.Location())
+	require.NoError(t, err)
+	require.True(t, strings.HasSuffix(loc, "/admin/operations"), loc)
+
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(h.base+"/admin/t/"+tenant+"/operations"),
+		chromedp.SetValue(chromedp.ID("start-type"), "drift.generate"),
+	))
+	_, err = chromedp.RunResponse(ctx, chromedp.Submit(chromedp.ID("start-type")))
+	require.NoError(t, err)
+	link, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS(".flash a"), "href"))
+	require.NoError(t, err)
+	require.Contains(t, link.Value, "/admin/operations/")
+
+	// Open the viewer; record every status the badge shows and mark the document, so a
+	// reload would be noticed.
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(resolve(h.base, link.Value))))
+	_, err = chromedp.Run(ctx, chromedp.Evaluate[bool](`(function () {
+		window.__doc = "same";
+		var b = document.getElementById("run-status");
+		window.__statuses = [b.dataset.status];
+		new MutationObserver(function () {
+			var s = b.dataset.status;
+			if (window.__statuses[window.__statuses.length - 1] !== s) window.__statuses.push(s);
+		}).observe(b, {attributes: true});
+		return true;
+	})()`))
+	require.NoError(t, err)
+	first, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.ID("run-status"), "data-status"))
+	require.NoError(t, err)
+	require.Equal(t, "queued", first.Value)
+
+	// Now let a worker pick it up.
+	wctx, stopWorkers := context.WithCancel(t.Context())
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		_ = h.app.Operations.RunWorkers(wctx, operations.WorkerOptions{PollInterval: 20 * time.Millisecond})
+	})
+	defer func() { stopWorkers(); wg.Wait() }()
+	var releaseOnce sync.Once
+	defer releaseOnce.Do(func() { close(release) })
+	waitStatus(t, ctx, "running")
+	releaseOnce.Do(func() { close(release) })
+	waitStatus(t, ctx, "completed")
+
+	statuses, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`window.__statuses`))
+	require.NoError(t, err)
+	require.Equal(t, []string{"queued", "running", "completed"}, statuses)
+	doc, err := chromedp.Run(ctx, chromedp.Evaluate[string](`window.__doc || "reloaded"`))
+	require.NoError(t, err)
+	require.Equal(t, "same", doc, "the viewer updated without a reload")
+	bucket, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.ID("run-status"), "data-bucket"))
+	require.NoError(t, err)
+	require.Equal(t, "succeeded", bucket.Value)
+
+	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // 100: PNG
+	require.NoError(t, err)
+	path := filepath.Join(t.TempDir(), "run-viewer.png")
+	require.NoError(t, os.WriteFile(path, shot, 0o644))
+	t.Logf("screenshot: %s (%d bytes)", path, len(shot))
+	if dir := os.Getenv("ATLAS_SCREENSHOT_DIR"); dir != "" { // to keep it past the test
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "run-viewer.png"), shot, 0o644))
+	}
+}
+
+func waitStatus(t *testing.T, ctx context.Context, want string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		got, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.ID("run-status"), "data-status"))
+		require.NoError(t, err)
+		if got.Value == want {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("the viewer never showed %q", want)
+}
+
+func resolve(base, href string) string {
+	if strings.HasPrefix(href, "http") {
+		return href
+	}
+	return base + href
+}
