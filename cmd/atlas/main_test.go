@@ -241,16 +241,23 @@ func TestSeedDemoJSON(t *testing.T) {
 	}
 }
 
+// seededFresh is a database of the test's own with the demo seeded, its environment
+// for the CLI, and the wired app.
+func seededFresh(t *testing.T) (*pgxpool.Pool, map[string]string, *monolith.App, monolith.DemoSeed) {
+	t.Helper()
+	pool := pgtest.Fresh(t)
+	a := newApp(pool, nil)
+	seed, err := monolith.SeedDemo(t.Context(), a)
+	require.NoError(t, err)
+	return pool, map[string]string{"DATABASE_URL": pool.Config().ConnString()}, a, seed
+}
+
 // TestWorkerCommand queues a run, then runs `atlas worker`: the worker claims it from
 // the dispatch outbox (no handler for the type is registered yet, so the run fails fast
 // with internal_error rather than hanging) and the process stops cleanly.
 func TestWorkerCommand(t *testing.T) {
 	t.Parallel()
-	pool := pgtest.Fresh(t)
-	env := map[string]string{"DATABASE_URL": pool.Config().ConnString()}
-	a := newApp(pool, nil)
-	seed, err := monolith.SeedDemo(t.Context(), a)
-	require.NoError(t, err)
+	_, env, a, seed := seededFresh(t)
 	op := seed.Users["operator"]
 	out, err := a.Operations.Start(t.Context(), operations.StartRequest{Type: "drift.generate", TenantID: seed.Tenants[0].ID,
 		Initiator: operations.Initiator{Kind: "user", UserID: op.ID, Name: op.Email}, SourceSurface: "cli"})
@@ -286,11 +293,7 @@ func TestWorkerCommand(t *testing.T) {
 // command line on a database with a few runs.
 func TestProjectionsCommands(t *testing.T) {
 	t.Parallel()
-	pool := pgtest.Fresh(t)
-	env := map[string]string{"DATABASE_URL": pool.Config().ConnString()}
-	a := newApp(pool, nil)
-	seed, err := monolith.SeedDemo(t.Context(), a)
-	require.NoError(t, err)
+	pool, env, a, seed := seededFresh(t)
 	op := seed.Users["operator"]
 	for i := range 3 {
 		_, err := a.Operations.Start(t.Context(), operations.StartRequest{Type: "drift.generate", TenantID: seed.Tenants[i].ID,
