@@ -170,6 +170,21 @@ func TestAdminOperationsPages(t *testing.T) {
 	require.Contains(t, body, "/admin/operations/"+runID)
 	require.Contains(t, body, "Drift generation")
 	require.Contains(t, body, "<time datetime=")
+	for _, tn := range h.seed.Tenants { // the tenant switcher lists the tenants the user may view
+		require.Contains(t, body, `<a href="/admin/t/`+tn.ID.String()+`/operations">`+tn.Name+`</a>`)
+	}
+	require.Contains(t, body, `id="notifications"`)
+
+	// The operator (the run's initiator) finds it in the notifications menu.
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go func() { _ = h.app.Notify.RunInbox(ctx, nil, 10*time.Millisecond) }()
+	initiator := newBrowser(t, h)
+	initiator.login("operator")
+	require.Eventually(t, func() bool {
+		_, body := initiator.get("/admin/operations")
+		return strings.Contains(body, `<a href="/admin/operations/`+runID+`">Drift generation queued</a>`)
+	}, 30*time.Second, 50*time.Millisecond, "the queued notification never showed in the menu")
 
 	resp, body = reader.get("/admin/operations?type=drift.generate&bucket=queued&range=24h")
 	require.Equal(t, http.StatusOK, resp.StatusCode)
@@ -204,6 +219,9 @@ func TestAdminOperationsPages(t *testing.T) {
 	resp, _ = outsider.get("/admin/operations/" + runID)
 	require.Equal(t, http.StatusNotFound, resp.StatusCode)
 	resp, body = outsider.get("/admin/operations")
+	for _, tn := range h.seed.Tenants {
+		require.NotContains(t, body, tn.ID.String(), "the outsider's switcher lists none of Contoso's tenants")
+	}
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.NotContains(t, body, runID)
 	require.Contains(t, body, "No operations yet.")

@@ -14,6 +14,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 
+	"github.com/tenantatlas/ops/modules/notify"
 	"github.com/tenantatlas/ops/modules/operations"
 	"github.com/tenantatlas/ops/modules/tenancy"
 )
@@ -77,6 +78,10 @@ type page struct {
 	CSRF  string
 	Flash *flash
 	Data  any
+	// Tenants are the tenants the user may view, for the tenant switcher.
+	Tenants []tenancy.Tenant
+	// Notes are the user's newest notifications, for the notifications menu.
+	Notes []notify.Notification
 }
 
 // render writes a hub page with status.
@@ -90,6 +95,11 @@ func (s *Server) render(c *fiber.Ctx, status int, name string, p page) error {
 	if p.User.ID != uuid.Nil && p.Flash == nil {
 		p.Flash = s.takeFlash(c)
 	}
+	if p.User.ID != uuid.Nil && name != "error" {
+		if err := s.loadChrome(c, &p); err != nil {
+			return err
+		}
+	}
 	var b bytes.Buffer
 	if err := s.pages[name].ExecuteTemplate(&b, "layout", p); err != nil {
 		return fmt.Errorf("web: render %s: %w", name, err)
@@ -99,6 +109,24 @@ func (s *Server) render(c *fiber.Ctx, status int, name string, p page) error {
 	c.Set("X-Content-Type-Options", "nosniff")
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.Status(status).Send(b.Bytes())
+}
+
+// loadChrome fills the tenant switcher and the notifications menu of the layout.
+func (s *Server) loadChrome(c *fiber.Ctx, p *page) error {
+	ctx := c.UserContext()
+	ids, err := s.deps.Tenancy.VisibleTenants(ctx, p.User.ID, tenancy.CapOperationsView)
+	if err != nil {
+		return err
+	}
+	if p.Tenants, err = s.deps.Tenancy.TenantsByID(ctx, ids); err != nil {
+		return err
+	}
+	if s.deps.Notify != nil {
+		if p.Notes, err = s.deps.Notify.List(ctx, p.User.ID, 5); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // errorPage is the data of the error template.

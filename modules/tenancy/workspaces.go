@@ -143,3 +143,17 @@ func (s *Service) TenantsOf(ctx context.Context, workspaceID uuid.UUID) ([]Tenan
 	}
 	return out, nil
 }
+
+// TenantsByID returns the tenants with these ids, sorted by name (unknown ids are left
+// out). Callers pass ids they are allowed to show, e.g. from VisibleTenants.
+func (s *Service) TenantsByID(ctx context.Context, ids []uuid.UUID) ([]Tenant, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+tenantColumns+` FROM tn_tenants t WHERE t.id = ANY($1) ORDER BY t.name, t.id`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("tenancy: tenants by id: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Tenant, error) { return scanTenant(r) })
+	if err != nil {
+		return nil, fmt.Errorf("tenancy: tenants by id: %w", err)
+	}
+	return out, nil
+}
