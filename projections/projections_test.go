@@ -426,3 +426,36 @@ func TestTimelineAndScopeCounts(t *testing.T) {
 	after := tableSum(t, w.pool, "rm_run_timeline_v1", "run_id, stream_version") + tableSum(t, w.pool, "rm_scope_counts_v1", "scope_id, bucket")
 	require.Equal(t, before, after, "rebuilt from zero, the same read models")
 }
+
+// TestLegacyRunMappings appends the two legacy events by hand (the importer arrives
+// later) and checks the mapping read model and its lookup.
+func TestLegacyRunMappings(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	imported, linked := uuid.New(), uuid.New()
+	meta := eventstore.Metadata{Actor: "system:legacy-import"}
+	_, err := w.app.Store.Append(w.ctx, operations.RunStream(imported), eventstore.NoStream, eventstore.NewEvent{
+		Data: operations.LegacyRunImported{Table: "inventory_sync_runs", LegacyID: 41, Type: "inventory.sync",
+			WorkspaceID: w.seed.Workspace, TenantID: w.seed.Tenants[0].ID, Status: operations.StatusCompleted,
+			Outcome: operations.OutcomeSucceeded, Counts: operations.Counts{"items": 12}}, Metadata: meta})
+	require.NoError(t, err)
+	_, err = w.app.Store.Append(w.ctx, operations.RunStream(linked), eventstore.AnyVersion, eventstore.NewEvent{
+		Data: operations.LegacyRunLinked{Table: "backup_schedule_runs", LegacyID: 7}, Metadata: meta})
+	require.NoError(t, err)
+	r := projections.NewRunner(w.pool, w.app.Store, projections.Options{})
+	reader := projections.NewRunReader(w.pool)
+	require.Eventually(t, func() bool {
+		_, err := r.CatchUp(w.ctx, projections.LegacyRuns{})
+		require.NoError(t, err)
+		_, err = reader.LegacyRun(w.ctx, "backup_schedule_runs", 7)
+		return err == nil
+	}, 30*time.Second, 20*time.Millisecond)
+	got, err := reader.LegacyRun(w.ctx, "inventory_sync_runs", 41)
+	require.NoError(t, err)
+	require.Equal(t, imported, got)
+	got, err = reader.LegacyRun(w.ctx, "backup_schedule_runs", 7)
+	require.NoError(t, err)
+	require.Equal(t, linked, got)
+	_, err = reader.LegacyRun(w.ctx, "entra_group_sync_runs", 1)
+	require.ErrorIs(t, err, projections.ErrNoMapping)
+}
