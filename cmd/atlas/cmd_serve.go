@@ -72,10 +72,10 @@ func runDev(ctx context.Context, env *cli, args []string) error {
 		return err
 	}
 	return serve(ctx, env, log, pool, *addr, func(listenAddr string) {
-		fmt.Fprintf(env.stdout, "TenantAtlas Ops is running\n  API:      http://%s/api/v1 (Authorization: Bearer <token>)\n  health:   http://%s/healthz\n  database: %s\n",
-			listenAddr, listenAddr, redact(url))
+		fmt.Fprintf(env.stdout, "TenantAtlas Ops is running\n  hub:      http://%s/admin/login\n  API:      http://%s/api/v1 (Authorization: Bearer <token>)\n  health:   http://%s/healthz\n  database: %s\n",
+			listenAddr, listenAddr, listenAddr, redact(url))
 		printLogins(env.stdout, seed)
-		fmt.Fprintln(env.stdout, "(the hub pages arrive with issue 4)\nPress Ctrl+C to stop.")
+		fmt.Fprintln(env.stdout, "Press Ctrl+C to stop.")
 	})
 }
 
