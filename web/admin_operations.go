@@ -96,11 +96,7 @@ func (s *Server) renderOperations(c *fiber.Ctx, tenant *tenancy.Tenant) error {
 		}
 		*v.dst = t
 	}
-	var err error
-	if f.TenantIDs, err = s.deps.Tenancy.VisibleTenants(ctx, u.ID, tenancy.CapOperationsView); err != nil {
-		return err
-	}
-	if f.WorkspaceIDs, err = s.deps.Tenancy.VisibleWorkspaces(ctx, u.ID, tenancy.CapOperationsView); err != nil {
+	if err := s.restrictToVisible(ctx, u.ID, &f); err != nil {
 		return err
 	}
 	data := operationsPage{Tenant: tenant, Q: q, Types: operations.Types(), Buckets: operations.Buckets(),
@@ -108,6 +104,7 @@ func (s *Server) renderOperations(c *fiber.Ctx, tenant *tenancy.Tenant) error {
 	if tenant != nil {
 		f.Tenant = tenant.ID
 		f.WorkspaceIDs = nil
+		var err error
 		if data.StartTypes, err = s.startableTypes(c, tenant.ID); err != nil {
 			return err
 		}

@@ -4,7 +4,6 @@ import (
 	"sort"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/google/uuid"
 
 	"github.com/tenantatlas/ops/eventstore"
 )
@@ -20,15 +19,11 @@ type runPage struct {
 
 // handleAdminRun is the canonical run viewer.
 func (s *Server) handleAdminRun(c *fiber.Ctx) error {
-	id, err := uuid.Parse(c.Params("run"))
-	if err != nil {
-		return fiber.NewError(fiber.StatusNotFound, "not found")
-	}
-	run, err := s.deps.Operations.AuthorizeView(c.UserContext(), currentUser(c).ID, id)
+	run, err := s.viewableRun(c)
 	if err != nil {
 		return err
 	}
-	envs, err := s.deps.Operations.Events(c.UserContext(), id)
+	envs, err := s.deps.Operations.Events(c.UserContext(), run.ID)
 	if err != nil {
 		return err
 	}
@@ -40,7 +35,7 @@ func (s *Server) handleAdminRun(c *fiber.Ctx) error {
 	sort.Strings(keys)
 	data := runPage{Run: d, Terminal: run.Terminal(), CountKeys: keys, Events: envs}
 	if !data.Terminal {
-		data.StreamURL = "/admin/operations/" + id.String() + "/stream"
+		data.StreamURL = "/admin/operations/" + run.ID.String() + "/stream"
 	}
 	return s.render(c, fiber.StatusOK, "run", page{Title: d.TypeLabel + " · Run", Nav: "operations", Data: data})
 }

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/google/uuid"
 
 	"github.com/tenantatlas/ops/modules/operations"
 )
@@ -29,13 +28,11 @@ type runState struct {
 
 // handleAdminRunStream streams a run's state as server-sent events until it ends.
 func (s *Server) handleAdminRunStream(c *fiber.Ctx) error {
-	id, err := uuid.Parse(c.Params("run"))
+	run, err := s.viewableRun(c)
 	if err != nil {
-		return fiber.NewError(fiber.StatusNotFound, "not found")
-	}
-	if _, err := s.deps.Operations.AuthorizeView(c.UserContext(), currentUser(c).ID, id); err != nil {
 		return err
 	}
+	id := run.ID
 	c.Set(fiber.HeaderContentType, "text/event-stream")
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	c.Set("X-Accel-Buffering", "no")

@@ -8,7 +8,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tenantatlas/ops/modules/operations"
-	"github.com/tenantatlas/ops/modules/tenancy"
 	"github.com/tenantatlas/ops/projections"
 )
 
@@ -46,13 +45,7 @@ func (s *Server) handleAPIRuns(c *fiber.Ctx) error {
 			*dst = t
 		}
 	}
-	tenants, err := s.deps.Tenancy.VisibleTenants(ctx, u.ID, tenancy.CapOperationsView)
-	if err != nil {
-		return err
-	}
-	f.TenantIDs = tenants
-	// Workspace-scoped runs are visible to workspace-level members of those workspaces.
-	if f.WorkspaceIDs, err = s.deps.Tenancy.VisibleWorkspaces(ctx, u.ID, tenancy.CapOperationsView); err != nil {
+	if err := s.restrictToVisible(ctx, u.ID, &f); err != nil {
 		return err
 	}
 	runs, next, err := s.deps.Runs.List(ctx, f)

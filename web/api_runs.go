@@ -79,11 +79,7 @@ func detailOf(r *operations.Run) runDetail {
 
 // handleAPIRun answers the RunDetail of a run the caller may view.
 func (s *Server) handleAPIRun(c *fiber.Ctx) error {
-	id, err := uuid.Parse(c.Params("run"))
-	if err != nil {
-		return fiber.NewError(fiber.StatusNotFound, "not found")
-	}
-	run, err := s.deps.Operations.AuthorizeView(c.UserContext(), currentUser(c).ID, id)
+	run, err := s.viewableRun(c)
 	if err != nil {
 		return err
 	}
@@ -106,13 +102,11 @@ type eventView struct {
 
 // handleAPIRunEvents answers the run's events in order, with metadata and hashes.
 func (s *Server) handleAPIRunEvents(c *fiber.Ctx) error {
-	id, err := uuid.Parse(c.Params("run"))
+	run, err := s.viewableRun(c)
 	if err != nil {
-		return fiber.NewError(fiber.StatusNotFound, "not found")
-	}
-	if _, err := s.deps.Operations.AuthorizeView(c.UserContext(), currentUser(c).ID, id); err != nil {
 		return err
 	}
+	id := run.ID
 	envs, err := s.deps.Operations.Events(c.UserContext(), id)
 	if err != nil {
 		return err
