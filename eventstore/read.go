@@ -50,15 +50,6 @@ func (s *Store) ReadAll(ctx context.Context, afterPosition int64, limit int) ([]
 	return s.readAll(ctx, afterPosition, limit, true)
 }
 
-// ReadAllRaw is ReadAll without decoding payloads (Data stays nil), for tools that only
-// need the envelope and the stored bytes, like exports and verification.
-func (s *Store) ReadAllRaw(ctx context.Context, afterPosition int64, limit int) ([]Envelope, error) {
-	if limit <= 0 {
-		limit = 1000
-	}
-	return s.readAll(ctx, afterPosition, limit, false)
-}
-
 func (s *Store) readAll(ctx context.Context, after int64, limit int, decode bool) ([]Envelope, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+selectColumns+` FROM es_events
 		WHERE global_position > $1 ORDER BY global_position LIMIT $2`, after, limit)

@@ -66,9 +66,6 @@ func New(pool *pgxpool.Pool, opts Options) *Store {
 	}
 }
 
-// Registry returns the store's event registry.
-func (s *Store) Registry() *Registry { return s.reg }
-
 // Pool returns the store's connection pool.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 

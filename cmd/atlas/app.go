@@ -9,17 +9,9 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/tenantatlas/ops/eventstore"
 	"github.com/tenantatlas/ops/eventstore/pglocal"
-	"github.com/tenantatlas/ops/eventstore/pgmigrate"
 	"github.com/tenantatlas/ops/modules/monolith"
 )
-
-// migrationSets lists every owner's migrations, in the order they are applied.
-func migrationSets() []pgmigrate.Set { return monolith.MigrationSets() }
-
-// registry returns the registry of every event type of every module.
-func registry() *eventstore.Registry { return monolith.Registry() }
 
 // newApp wires every module.
 func newApp(pool *pgxpool.Pool, log *slog.Logger) *monolith.App {

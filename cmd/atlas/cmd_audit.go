@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/tenantatlas/ops/eventstore"
+	"github.com/tenantatlas/ops/modules/monolith"
 )
 
 func runAuditVerify(ctx context.Context, env *cli, args []string) error {
@@ -17,7 +18,7 @@ func runAuditVerify(ctx context.Context, env *cli, args []string) error {
 		return err
 	}
 	defer c.pool.Close()
-	store := eventstore.New(c.pool, eventstore.Options{Registry: registry(), Logger: c.log})
+	store := eventstore.New(c.pool, eventstore.Options{Registry: monolith.Registry(), Logger: c.log})
 	// Seal whatever has committed, so the walk covers the whole log.
 	if _, err := store.Seal(ctx); err != nil {
 		return err

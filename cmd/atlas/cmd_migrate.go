@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/tenantatlas/ops/eventstore/pgmigrate"
+	"github.com/tenantatlas/ops/modules/monolith"
 )
 
 func runMigrate(ctx context.Context, env *cli, args []string) error {
@@ -14,7 +15,7 @@ func runMigrate(ctx context.Context, env *cli, args []string) error {
 	}
 	defer c.pool.Close()
 	pool := c.pool
-	sets := migrationSets()
+	sets := monolith.MigrationSets()
 	if err := pgmigrate.Apply(ctx, pool, sets...); err != nil {
 		return err
 	}

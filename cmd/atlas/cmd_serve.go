@@ -12,7 +12,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/tenantatlas/ops/eventstore/pgmigrate"
 	"github.com/tenantatlas/ops/modules/monolith"
 	"github.com/tenantatlas/ops/modules/operations"
 	"github.com/tenantatlas/ops/web"
@@ -64,7 +63,7 @@ func runDev(ctx context.Context, env *cli, args []string) error {
 		return err
 	}
 	defer pool.Close()
-	if err := pgmigrate.Apply(ctx, pool, migrationSets()...); err != nil {
+	if err := monolith.Migrate(ctx, pool); err != nil {
 		return err
 	}
 	seed, err := monolith.SeedDemo(ctx, newApp(pool, log))

@@ -18,7 +18,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 	"github.com/tenantatlas/ops/eventstore"
-	"github.com/tenantatlas/ops/eventstore/pgmigrate"
 	"github.com/tenantatlas/ops/eventstore/pgtest"
 	"github.com/tenantatlas/ops/modules/monolith"
 	"github.com/tenantatlas/ops/modules/operations"
@@ -26,7 +25,7 @@ import (
 
 func TestMain(m *testing.M) {
 	pgtest.Setup(func(ctx context.Context, pool *pgxpool.Pool) error {
-		return pgmigrate.Apply(ctx, pool, migrationSets()...)
+		return monolith.Migrate(ctx, pool)
 	})
 	pgtest.Main(m)
 }
@@ -82,7 +81,7 @@ func TestMigrateIsIdempotent(t *testing.T) {
 	for range 2 {
 		code, stdout, stderr := atlas(t.Context(), env, "migrate")
 		require.Equal(t, 0, code, stderr)
-		for _, set := range migrationSets() {
+		for _, set := range monolith.MigrationSets() {
 			files, err := fs.Glob(set.FS, "*.sql")
 			require.NoError(t, err)
 			require.Contains(t, stdout, fmt.Sprintf("%s: version %d\n", set.Name, len(files)), "every set at its latest version")
