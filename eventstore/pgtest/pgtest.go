@@ -166,66 +166,75 @@ func discoverAdmin() (string, error) {
 
 // createDB creates the package database, opens its pool and runs the Setup functions.
 func createDB() error {
-	setupMu.Lock()
-	started = true
-	fns := append([]func(context.Context, *pgxpool.Pool) error(nil), setups...)
-	setupMu.Unlock()
-
 	admin, err := discoverAdmin()
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
 	defer cancel()
+	pool, err := newDatabase(ctx, admin, MaxConns, func(name, url string) {
+		dbMu.Lock()
+		dbName, dbURL = name, url
+		dbMu.Unlock()
+	})
+	dbMu.Lock()
+	dbPool = pool // set even on a setup failure, so teardown closes it
+	dbMu.Unlock()
+	return err
+}
+
+// newDatabase creates a database named after the test package from template0, calls
+// created as soon as it exists (so the caller can drop it whatever happens next), opens
+// a pool of maxConns on it and runs the Setup functions. Leftover databases of killed
+// runs are swept first. The pool is returned even when a setup function fails.
+func newDatabase(ctx context.Context, admin string, maxConns int32, created func(name, url string)) (*pgxpool.Pool, error) {
+	setupMu.Lock()
+	started = true
+	fns := append([]func(context.Context, *pgxpool.Pool) error(nil), setups...)
+	setupMu.Unlock()
 
 	wd, err := os.Getwd()
 	if err != nil {
-		return fmt.Errorf("working directory: %w", err)
+		return nil, fmt.Errorf("working directory: %w", err)
 	}
 	name, err := newName(filepath.Base(wd), time.Now())
 	if err != nil {
-		return err
+		return nil, err
 	}
-	testURL, err := withDatabase(admin, name)
+	url, err := withDatabase(admin, name)
 	if err != nil {
-		return err
+		return nil, err
 	}
-
 	conn, err := pgx.Connect(ctx, admin)
 	if err != nil {
-		return fmt.Errorf("connect to admin database: %w", err)
+		return nil, fmt.Errorf("connect to admin database: %w", err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	sweep(ctx, conn, time.Now())
 	// template0 never has connections, so many packages can copy it at once.
 	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()+" TEMPLATE template0 ENCODING 'UTF8'"); err != nil {
-		return fmt.Errorf("create database %s: %w", name, err)
+		return nil, fmt.Errorf("create database %s: %w", name, err)
 	}
-	dbMu.Lock()
-	dbName, dbURL = name, testURL
-	dbMu.Unlock()
+	created(name, url)
 
-	cfg, err := pgxpool.ParseConfig(testURL)
+	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
-		return fmt.Errorf("parse test database DSN: %w", err)
+		return nil, fmt.Errorf("parse test database DSN: %w", err)
 	}
-	cfg.MaxConns = MaxConns
+	cfg.MaxConns = maxConns
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		return fmt.Errorf("open pool on %s: %w", name, err)
+		return nil, fmt.Errorf("open pool on %s: %w", name, err)
 	}
-	dbMu.Lock()
-	dbPool = pool
-	dbMu.Unlock()
 	if err := pool.Ping(ctx); err != nil {
-		return fmt.Errorf("ping %s: %w", name, err)
+		return pool, fmt.Errorf("ping %s: %w", name, err)
 	}
 	for i, fn := range fns {
 		if err := fn(ctx, pool); err != nil {
-			return fmt.Errorf("setup function %d of %d on %s: %w", i+1, len(fns), name, err)
+			return pool, fmt.Errorf("setup function %d of %d on %s: %w", i+1, len(fns), name, err)
 		}
 	}
-	return nil
+	return pool, nil
 }
 
 // teardown closes the pool and drops the package database, if one was created.
@@ -347,60 +356,32 @@ const FreshMaxConns = 16
 // running in parallel), or that damage the data on purpose.
 func Fresh(t testing.TB) *pgxpool.Pool {
 	t.Helper()
-	setupMu.Lock()
-	started = true
-	fns := append([]func(context.Context, *pgxpool.Pool) error(nil), setups...)
-	setupMu.Unlock()
 	admin := AdminURL(t)
 	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
 	defer cancel()
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatalf("pgtest: working directory: %v", err)
-	}
-	name, err := newName(filepath.Base(wd), time.Now())
-	if err != nil {
-		t.Fatalf("pgtest: %v", err)
-	}
-	dsn, err := withDatabase(admin, name)
-	if err != nil {
-		t.Fatalf("pgtest: %v", err)
-	}
-	conn, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		t.Fatalf("pgtest: connect to admin database: %v", err)
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()+" TEMPLATE template0 ENCODING 'UTF8'"); err != nil {
-		t.Fatalf("pgtest: create database %s: %v", name, err)
-	}
-	cfg, err := pgxpool.ParseConfig(dsn)
-	if err != nil {
-		t.Fatalf("pgtest: parse DSN: %v", err)
-	}
-	cfg.MaxConns = FreshMaxConns
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		t.Fatalf("pgtest: open pool on %s: %v", name, err)
-	}
-	t.Cleanup(func() {
-		pool.Close()
-		dctx, dcancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer dcancel()
-		c, err := pgx.Connect(dctx, admin)
-		if err != nil {
-			t.Errorf("pgtest: drop %s: %v", name, err)
-			return
-		}
-		defer c.Close(dctx)
-		if _, err := c.Exec(dctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
-			t.Errorf("pgtest: drop %s: %v", name, err)
-		}
+	pool, err := newDatabase(ctx, admin, FreshMaxConns, func(name, _ string) {
+		t.Cleanup(func() { dropDatabase(t, admin, name) })
 	})
-	for i, fn := range fns {
-		if err := fn(ctx, pool); err != nil {
-			t.Fatalf("pgtest: setup function %d of %d on %s: %v", i+1, len(fns), name, err)
-		}
+	if pool != nil {
+		t.Cleanup(pool.Close) // runs before the drop registered above
+	}
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
 	}
 	return pool
+}
+
+// dropDatabase drops a Fresh database at the end of its test.
+func dropDatabase(t testing.TB, admin, name string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		t.Errorf("pgtest: drop %s: %v", name, err)
+		return
+	}
+	defer c.Close(ctx)
+	if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
+		t.Errorf("pgtest: drop %s: %v", name, err)
+	}
 }
