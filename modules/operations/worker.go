@@ -46,20 +46,18 @@ func (s *Service) Claim(ctx context.Context, job Job, workerID string) (*Run, er
 	now := s.now().UTC()
 	var claimed bool
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE ops_runs SET status = 'running', started_at = $2, heartbeat_at = $2, worker_id = $3
-			WHERE run_id = $1 AND status = 'queued'`, job.RunID, now, workerID)
+		var meta eventstore.Metadata
+		err := tx.QueryRow(ctx, `UPDATE ops_runs SET status = 'running', started_at = $2, heartbeat_at = $2, worker_id = $3
+			WHERE run_id = $1 AND status = 'queued'
+			RETURNING workspace_id, COALESCE(tenant_id, '00000000-0000-0000-0000-000000000000'::uuid)`, job.RunID, now, workerID).
+			Scan(&meta.WorkspaceID, &meta.TenantID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil // missing, ended or claimed already
+		}
 		if err != nil {
 			return fmt.Errorf("operations: claim: %w", err)
 		}
-		if tag.RowsAffected() == 0 {
-			return nil
-		}
 		claimed = true
-		var meta eventstore.Metadata
-		if err := tx.QueryRow(ctx, `SELECT workspace_id, COALESCE(tenant_id, '00000000-0000-0000-0000-000000000000'::uuid) FROM ops_runs WHERE run_id = $1`, job.RunID).
-			Scan(&meta.WorkspaceID, &meta.TenantID); err != nil {
-			return fmt.Errorf("operations: claim: %w", err)
-		}
 		meta.Actor, meta.CorrelationID = "system:"+workerID, job.RunID
 		_, err = s.store.AppendTx(ctx, tx, RunStream(job.RunID), eventstore.AnyVersion,
 			eventstore.NewEvent{Data: RunStarted{WorkerID: workerID, StartedAt: now}, Metadata: meta})
