@@ -213,7 +213,8 @@ func TestAPIStartAndRead(t *testing.T) {
 
 func TestAPIBadInput(t *testing.T) {
 	t.Parallel()
-	h := startHub(t, pgtest.DB(t))
+	// A database of its own: other tests start runs on the shared one's tenants.
+	h := startHubTB(t, pgtest.Fresh(t))
 	tenant := h.seed.Tenants[2].ID.String()
 	cases := []struct {
 		name, method, path, body string
