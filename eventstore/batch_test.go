@@ -61,3 +61,26 @@ func TestBatch(t *testing.T) {
 	require.NoError(t, b.pool.QueryRow(b.ctx, `SELECT count(*) FROM batch_rows WHERE id = $1`, other).Scan(&n))
 	require.Zero(t, n)
 }
+
+// TestBatchWithoutOutbox appends history: the events are stored and readable, and no
+// outbox message is written for them.
+func TestBatchWithoutOutbox(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	s := newStream()
+	batch := b.store.NewBatch().WithoutOutbox()
+	r, err := batch.Append(b.ctx, s, eventstore.NoStream, created("old"), created("older"))
+	require.NoError(t, err)
+	conn, err := b.pool.Acquire(b.ctx)
+	require.NoError(t, err)
+	defer conn.Release()
+	require.NoError(t, batch.Commit(b.ctx, conn.Conn()))
+
+	envs, err := b.store.ReadStream(b.ctx, s, 0)
+	require.NoError(t, err)
+	require.Len(t, envs, 2)
+	var outbox int
+	require.NoError(t, b.pool.QueryRow(b.ctx, `SELECT count(*) FROM watermill_atlas_events WHERE uuid = ANY($1)`,
+		[]string{r.Events[0].EventID.String()}).Scan(&outbox))
+	require.Zero(t, outbox)
+}

@@ -66,8 +66,12 @@ func runDev(ctx context.Context, env *cli, args []string) error {
 	if err := monolith.Migrate(ctx, pool); err != nil {
 		return err
 	}
-	seed, err := monolith.SeedDemo(ctx, newApp(pool, log))
+	a := newApp(pool, log)
+	seed, err := monolith.SeedDemo(ctx, a)
 	if err != nil {
+		return err
+	}
+	if err := monolith.SeedDemoHistory(ctx, a, seed); err != nil {
 		return err
 	}
 	return serve(ctx, env, log, pool, *addr, func(listenAddr string) {

@@ -337,3 +337,62 @@ func TestProjectionsCommands(t *testing.T) {
 	require.Equal(t, 0, code)
 	require.Equal(t, len(monolith.Projections()), len(regexp.MustCompile(`(?m)\s0$`).FindAllString(stdout, -1)), "no projection lags: %s", stdout)
 }
+
+// TestDev runs `atlas dev` on a database of its own: it prints the hub URL and the
+// demo logins, serves the login page, and the owner sees the demo history (48 finished
+// runs) through the list API once the projections caught up.
+func TestDev(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.Fresh(t)
+	env := map[string]string{"DATABASE_URL": pool.Config().ConnString()}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, &cli{stdout: &stdout, stderr: &stderr, getenv: func(k string) string { return env[k] }},
+			[]string{"dev", "--addr", "127.0.0.1:0"})
+	}()
+	hubRe := regexp.MustCompile(`hub: +http://([^/]+)/admin/login`)
+	tokenRe := regexp.MustCompile(`owner +owner@contoso-msp.demo +password \S+ +token (\S+)`)
+	var addr, token string
+	require.Eventually(t, func() bool {
+		m, tm := hubRe.FindStringSubmatch(stdout.String()), tokenRe.FindStringSubmatch(stdout.String())
+		if m != nil && tm != nil {
+			addr, token = m[1], tm[1]
+		}
+		return addr != ""
+	}, 30*time.Second, 20*time.Millisecond, "dev never printed the hub URL and logins: %s %s", stdout.String(), stderr.String())
+
+	resp, err := http.Get("http://" + addr + "/admin/login")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, 200, resp.StatusCode)
+
+	var runs int
+	require.Eventually(t, func() bool {
+		req, _ := http.NewRequest("GET", "http://"+addr+"/api/v1/operations?limit=100", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var body struct {
+			Runs []map[string]any `json:"runs"`
+		}
+		if json.NewDecoder(resp.Body).Decode(&body) != nil {
+			return false
+		}
+		runs = len(body.Runs)
+		return runs == 48
+	}, 30*time.Second, 50*time.Millisecond, "the owner sees the demo history")
+
+	cancel()
+	select {
+	case c := <-done:
+		require.Equal(t, 0, c, stderr.String())
+	case <-time.After(15 * time.Second):
+		t.Fatal("dev did not stop after cancellation")
+	}
+}

@@ -1,0 +1,157 @@
+package monolith
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tenantatlas/ops/modules/operations"
+)
+
+// HistorySpec says what history GenerateHistory writes.
+type HistorySpec struct {
+	// WorkspaceID and TenantIDs are where the runs belong (runs go round-robin over tenants).
+	WorkspaceID uuid.UUID
+	TenantIDs   []uuid.UUID
+	// Initiator started the runs.
+	Initiator operations.Initiator
+	// Runs is how many runs to write.
+	Runs int
+	// End is the newest queued time; runs are spread evenly over Span before it.
+	End  time.Time
+	Span time.Duration
+	// Seed makes the history reproducible.
+	Seed uint64
+	// Writers append in parallel, BatchRuns runs per transaction (0: 4 and 500).
+	Writers, BatchRuns int
+	// Progress is called (from any writer) with the number of runs written so far.
+	Progress func(done int64)
+}
+
+// historyOutcomes is the mix of outcomes, in per-mille.
+var historyOutcomes = []struct {
+	outcome operations.Outcome
+	permil  int
+	reason  operations.ReasonCode
+	msg     string
+}{
+	{operations.OutcomeSucceeded, 820, "", ""},
+	{operations.OutcomePartiallySucceeded, 60, "", ""},
+	{operations.OutcomeFailed, 80, operations.ReasonGraphThrottled, "Microsoft Graph kept answering 429 Too Many Requests."},
+	{operations.OutcomeBlocked, 30, operations.ReasonProviderConsentMissing, "Admin consent has not been granted for the app."},
+	{operations.OutcomeCancelled, 10, "", "Cancelled by an operator."},
+}
+
+// historyTypes are the tenant-scoped run types history is made of.
+func historyTypes() []string {
+	var out []string
+	for _, t := range operations.Types() {
+		if !t.WorkspaceScoped {
+			out = append(out, t.Type)
+		}
+	}
+	return out
+}
+
+// historicRun is run i of spec: deterministic in (spec.Seed, i).
+func historicRun(spec HistorySpec, types []string, i int) operations.HistoricRun {
+	r := rand.New(rand.NewPCG(spec.Seed, uint64(i)))
+	step := spec.Span / time.Duration(max(spec.Runs, 1))
+	queued := spec.End.Add(-spec.Span + time.Duration(i)*step + time.Duration(r.Int64N(int64(max(step, 1)))))
+	started := queued.Add(time.Duration(200+r.IntN(3000)) * time.Millisecond)
+	completed := started.Add(time.Duration(2+r.IntN(600)) * time.Second)
+	var idBytes [16]byte
+	for j := range idBytes {
+		idBytes[j] = byte(r.Uint32())
+	}
+	id, _ := uuid.FromBytes(idBytes[:])
+	id[6] = (id[6] & 0x0f) | 0x40 // a version 4 UUID
+	id[8] = (id[8] & 0x3f) | 0x80
+	h := operations.HistoricRun{ID: id, Type: types[r.IntN(len(types))], WorkspaceID: spec.WorkspaceID,
+		TenantID: spec.TenantIDs[i%len(spec.TenantIDs)], Initiator: spec.Initiator,
+		QueuedAt: queued, StartedAt: started, CompletedAt: completed}
+	pick := r.IntN(1000)
+	for _, o := range historyOutcomes {
+		if pick < o.permil {
+			h.Outcome, h.ReasonCode, h.Message = o.outcome, o.reason, o.msg
+			break
+		}
+		pick -= o.permil
+	}
+	total := int64(1 + r.IntN(400))
+	switch h.Outcome {
+	case operations.OutcomeSucceeded:
+		h.Counts = operations.Counts{"total": total, "processed": total, "succeeded": total}
+	case operations.OutcomePartiallySucceeded:
+		failed := 1 + total/10
+		h.Counts = operations.Counts{"total": total + failed, "processed": total + failed, "succeeded": total, "failed": failed}
+		h.Failures = []operations.Failure{{ReasonCode: operations.ReasonItemFailed, Message: "One policy could not be read."}}
+	case operations.OutcomeFailed:
+		h.Counts = operations.Counts{"total": total, "processed": total / 2}
+	case operations.OutcomeBlocked:
+		h.StartedAt, h.CompletedAt = time.Time{}, queued
+	}
+	return h
+}
+
+// GenerateHistory writes spec.Runs finished runs (several writers, many runs per
+// transaction). The same spec writes the same runs, so a second call fails on the
+// first existing stream instead of writing doubles.
+func GenerateHistory(parent context.Context, a *App, spec HistorySpec) error {
+	if len(spec.TenantIDs) == 0 || spec.Runs <= 0 {
+		return fmt.Errorf("history: need tenants and a positive number of runs")
+	}
+	if spec.Writers <= 0 {
+		spec.Writers = 4
+	}
+	if spec.BatchRuns <= 0 {
+		spec.BatchRuns = 500
+	}
+	if spec.Span <= 0 {
+		spec.Span = 90 * 24 * time.Hour
+	}
+	if spec.End.IsZero() {
+		spec.End = time.Now()
+	}
+	types := historyTypes()
+	var next, done atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, spec.Writers)
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	for range spec.Writers {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				from := int(next.Add(int64(spec.BatchRuns))) - spec.BatchRuns
+				if from >= spec.Runs {
+					return
+				}
+				to := min(from+spec.BatchRuns, spec.Runs)
+				runs := make([]operations.HistoricRun, 0, to-from)
+				for i := from; i < to; i++ {
+					runs = append(runs, historicRun(spec, types, i))
+				}
+				if err := a.Operations.AppendHistory(ctx, runs); err != nil {
+					errs <- err
+					cancel()
+					return
+				}
+				n := done.Add(int64(len(runs)))
+				if spec.Progress != nil {
+					spec.Progress(n)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return err
+	}
+	return parent.Err()
+}
