@@ -2,11 +2,13 @@ package projections
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
+	"time"
 
+	gojson "github.com/goccy/go-json"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/tenantatlas/ops/eventstore"
 	"github.com/tenantatlas/ops/modules/operations"
@@ -30,7 +32,7 @@ func (h HubRuns) Tables() []Table {
 
 // Apply folds a batch: it loads the current rows of the runs the batch touches (one
 // query), applies the events in memory, and writes every changed row back (one
-// statement per row, sent as one batch).
+// statement for the whole batch).
 func (h HubRuns) Apply(ctx context.Context, tx pgx.Tx, target Target, events []eventstore.Envelope) error {
 	return h.ApplyTo(ctx, tx, target.Table(h.Tables()[0].Name), events)
 }
@@ -67,7 +69,7 @@ func (h HubRuns) ApplyTo(ctx context.Context, tx pgx.Tx, table string, events []
 			return err
 		}
 		r := &operations.Run{}
-		if err := json.Unmarshal(snap, r); err != nil {
+		if err := gojson.Unmarshal(snap, r); err != nil {
 			rows.Close()
 			return fmt.Errorf("hub_runs: snapshot of %s: %w", id, err)
 		}
@@ -91,31 +93,64 @@ func (h HubRuns) ApplyTo(ctx context.Context, tx pgx.Tx, table string, events []
 		r.Apply(e)
 		positions[id] = e.Position
 	}
-	b := &pgx.Batch{}
+	// One statement writes the whole batch: arrays of column values, unnested.
+	var c hubColumns
 	for _, id := range ids {
 		r := runs[id]
 		if r.ID == uuid.Nil {
 			continue // events of a run whose RunQueued is not in the log: nothing to show
 		}
-		snap, err := json.Marshal(r)
+		snap, err := gojson.Marshal(r)
 		if err != nil {
 			return err
 		}
-		var tenant, initiator *uuid.UUID
-		if r.TenantID != uuid.Nil {
-			tenant = &r.TenantID
-		}
-		if r.Initiator.UserID != uuid.Nil {
-			initiator = &r.Initiator.UserID
-		}
-		b.Queue(`INSERT INTO `+table+` (run_id, type, workspace_id, tenant_id, status, outcome, bucket, reason_code,
-				initiator_user_id, initiator_name, queued_at, started_at, completed_at, snapshot, position)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, NULLIF($8, ''), $9, $10, $11, $12, $13, $14, $15)
-			ON CONFLICT (run_id) DO UPDATE SET status = EXCLUDED.status, outcome = EXCLUDED.outcome,
-				bucket = EXCLUDED.bucket, reason_code = EXCLUDED.reason_code, started_at = EXCLUDED.started_at,
-				completed_at = EXCLUDED.completed_at, snapshot = EXCLUDED.snapshot, position = EXCLUDED.position`,
-			r.ID, r.Type, r.WorkspaceID, tenant, string(r.Status), string(r.Outcome), string(r.Bucket()), string(r.ReasonCode),
-			initiator, r.Initiator.Name, r.QueuedAt, nullTime(r.StartedAt), nullTime(r.CompletedAt), snap, positions[id])
+		c.add(r, string(snap), positions[id])
 	}
-	return tx.SendBatch(ctx, b).Close()
+	if len(c.id) == 0 {
+		return nil
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO `+table+` (run_id, type, workspace_id, tenant_id, status, outcome, bucket, reason_code,
+			initiator_user_id, initiator_name, queued_at, started_at, completed_at, snapshot, position)
+		SELECT v.run_id, v.type, v.workspace_id, v.tenant_id, v.status, v.outcome, v.bucket, v.reason_code,
+			v.initiator_user_id, v.initiator_name, v.queued_at, v.started_at, v.completed_at, v.snapshot::jsonb, v.position
+		FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[],
+			$9::uuid[], $10::text[], $11::timestamptz[], $12::timestamptz[], $13::timestamptz[], $14::text[], $15::bigint[])
+			AS v(run_id, type, workspace_id, tenant_id, status, outcome, bucket, reason_code,
+			initiator_user_id, initiator_name, queued_at, started_at, completed_at, snapshot, position)
+		ON CONFLICT (run_id) DO UPDATE SET status = EXCLUDED.status, outcome = EXCLUDED.outcome,
+			bucket = EXCLUDED.bucket, reason_code = EXCLUDED.reason_code, started_at = EXCLUDED.started_at,
+			completed_at = EXCLUDED.completed_at, snapshot = EXCLUDED.snapshot, position = EXCLUDED.position`,
+		c.id, c.typ, c.workspace, c.tenant, c.status, c.outcome, c.bucket, c.reason,
+		c.initiator, c.initiatorName, c.queued, c.started, c.completed, c.snapshot, c.position)
+	return err
+}
+
+// hubColumns are the rows of one batch, column by column.
+type hubColumns struct {
+	id, workspace                []uuid.UUID
+	tenant, initiator            []pgtype.UUID
+	typ, status, outcome, bucket []string
+	initiatorName, snapshot      []string
+	reason                       []pgtype.Text
+	queued                       []time.Time
+	started, completed           []pgtype.Timestamptz
+	position                     []int64
+}
+
+func (c *hubColumns) add(r *operations.Run, snap string, position int64) {
+	c.id = append(c.id, r.ID)
+	c.workspace = append(c.workspace, r.WorkspaceID)
+	c.tenant = append(c.tenant, pgtype.UUID{Bytes: r.TenantID, Valid: r.TenantID != uuid.Nil})
+	c.initiator = append(c.initiator, pgtype.UUID{Bytes: r.Initiator.UserID, Valid: r.Initiator.UserID != uuid.Nil})
+	c.typ = append(c.typ, r.Type)
+	c.status = append(c.status, string(r.Status))
+	c.outcome = append(c.outcome, string(r.Outcome))
+	c.bucket = append(c.bucket, string(r.Bucket()))
+	c.reason = append(c.reason, pgtype.Text{String: string(r.ReasonCode), Valid: r.ReasonCode != ""})
+	c.initiatorName = append(c.initiatorName, r.Initiator.Name)
+	c.queued = append(c.queued, r.QueuedAt)
+	c.started = append(c.started, pgtype.Timestamptz{Time: r.StartedAt, Valid: !r.StartedAt.IsZero()})
+	c.completed = append(c.completed, pgtype.Timestamptz{Time: r.CompletedAt, Valid: !r.CompletedAt.IsZero()})
+	c.snapshot = append(c.snapshot, snap)
+	c.position = append(c.position, position)
 }

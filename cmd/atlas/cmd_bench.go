@@ -1,0 +1,540 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tenantatlas/ops/modules/monolith"
+	"github.com/tenantatlas/ops/modules/operations"
+	"github.com/tenantatlas/ops/modules/tenancy"
+	"github.com/tenantatlas/ops/projections"
+)
+
+// The bench workspace's fixed login. It exists only in databases seeded by
+// `atlas bench seed`; never use it elsewhere.
+const (
+	benchWorkspace = "Bench workspace"
+	benchEmail     = "bench-owner@bench.test"
+	benchPassword  = "bench-owner-password"
+	benchToken     = "atl_bench_owner_3c9a1f0e5d7b4e2a8c6f0b1d2e3f4a5b"
+)
+
+// benchUser finds the bench owner and the tenants it sees.
+func benchUser(ctx context.Context, a *monolith.App) (tenancy.User, []uuid.UUID, error) {
+	u, err := a.Tenancy.UserByEmail(ctx, benchEmail)
+	if errors.Is(err, tenancy.ErrNotFound) {
+		return u, nil, fmt.Errorf("no bench data in this database: run `atlas bench seed` first")
+	}
+	if err != nil {
+		return u, nil, err
+	}
+	tenants, err := a.Tenancy.VisibleTenants(ctx, u.ID, tenancy.CapOperationsView)
+	return u, tenants, err
+}
+
+// runBenchSeed writes the benchmark data set: a workspace of --tenants tenants (each
+// with a working provider connection), an owner, and --runs finished runs spread over
+// 90 days; then it seals the log and brings every projection up to date.
+func runBenchSeed(ctx context.Context, env *cli, args []string) error {
+	var tenants, runs, writers int
+	c, err := openCommand(ctx, env, "bench seed", args, 16, false, func(fs *flag.FlagSet) {
+		fs.IntVar(&tenants, "tenants", 1000, "tenants in the bench workspace")
+		fs.IntVar(&runs, "runs", 1_000_000, "finished runs to generate")
+		fs.IntVar(&writers, "writers", 4, "parallel writers")
+	})
+	if err != nil {
+		return err
+	}
+	defer c.pool.Close()
+	if tenants <= 0 || runs <= 0 || writers <= 0 {
+		return usageError{"--tenants, --runs and --writers must be positive"}
+	}
+	a := newApp(c.pool, c.log)
+	if _, err := a.Tenancy.WorkspaceByName(ctx, benchWorkspace); err == nil {
+		return fmt.Errorf("this database holds bench data already: seed a fresh database")
+	}
+	const actor = "system:bench"
+	start := time.Now()
+	ws, err := a.Tenancy.CreateWorkspace(ctx, actor, benchWorkspace)
+	if err != nil {
+		return err
+	}
+	u, err := a.Tenancy.RegisterUser(ctx, actor, benchEmail, "Bench Owner", benchPassword)
+	if err != nil {
+		return err
+	}
+	if err := a.Tenancy.GrantMembership(ctx, actor, tenancy.Membership{UserID: u.ID, WorkspaceID: ws.ID, Role: tenancy.RoleOwner}); err != nil {
+		return err
+	}
+	if _, err := a.Tenancy.ImportToken(ctx, actor, u.ID, "bench", benchToken); err != nil {
+		return err
+	}
+	ids := make([]uuid.UUID, tenants)
+	for i := range ids {
+		t, err := a.Tenancy.AddTenant(ctx, actor, ws.ID, fmt.Sprintf("Bench tenant %04d", i+1), fmt.Sprintf("bench-%04d.onmicrosoft.com", i+1))
+		if err != nil {
+			return err
+		}
+		if _, err := a.Tenancy.AddProviderConnection(ctx, actor, tenancy.ProviderConnection{TenantID: t.ID, DisplayName: "bench",
+			Status: tenancy.ConnectionOK, EntraTenantID: t.ExternalTenantID, ClientID: "00000000-0000-4000-8000-00000000be9c",
+			SecretRef: "env:ATLAS_BENCH_CLIENT_SECRET"}); err != nil {
+			return err
+		}
+		ids[i] = t.ID
+		countBar(env.stderr, "tenants", int64(i+1), int64(tenants), time.Since(start), "tenants")
+	}
+	fmt.Fprintln(env.stderr)
+
+	genStart := time.Now()
+	var mu sync.Mutex
+	err = monolith.GenerateHistory(ctx, a, monolith.HistorySpec{WorkspaceID: ws.ID, TenantIDs: ids,
+		Initiator: operations.Initiator{Kind: "user", UserID: u.ID, Name: "Bench Owner"},
+		Runs:      runs, Span: 90 * 24 * time.Hour, End: time.Now(), Seed: 1, Writers: writers,
+		Progress: func(done int64) {
+			mu.Lock()
+			countBar(env.stderr, "runs", done, int64(runs), time.Since(genStart), "runs")
+			mu.Unlock()
+		}})
+	fmt.Fprintln(env.stderr)
+	if err != nil {
+		return err
+	}
+	genTook := time.Since(genStart)
+
+	sealStart := time.Now()
+	var pending int64
+	if err := c.pool.QueryRow(ctx, `SELECT count(*) FROM es_events WHERE global_position IS NULL`).Scan(&pending); err != nil {
+		return err
+	}
+	for sealed := int64(0); ; {
+		n, err := a.Store.Seal(ctx)
+		if err != nil {
+			return err
+		}
+		sealed += int64(n)
+		countBar(env.stderr, "seal", sealed, pending, time.Since(sealStart), "events")
+		if sealed >= pending {
+			break
+		}
+		if n == 0 {
+			time.Sleep(50 * time.Millisecond) // an older transaction is still open
+		}
+	}
+	fmt.Fprintln(env.stderr)
+	head, err := a.Store.Head(ctx)
+	if err != nil {
+		return err
+	}
+	for _, p := range monolith.Projections() {
+		pStart := time.Now()
+		for done := int64(0); ; {
+			n, err := a.Runner.Step(ctx, p)
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				break
+			}
+			done += int64(n)
+			countBar(env.stderr, p.Name(), done, head, time.Since(pStart), "events")
+		}
+		fmt.Fprintln(env.stderr)
+	}
+	fmt.Fprintf(env.stdout, "bench seed: %d tenants, %d runs (%d events) in %s; runs written at %.0f runs/s\n",
+		tenants, runs, pending, time.Since(start).Round(time.Second), float64(runs)/genTook.Seconds())
+	fmt.Fprintf(env.stdout, "bench login: %s / %s, token %s\n", benchEmail, benchPassword, benchToken)
+	return nil
+}
+
+// countBar redraws one progress line: bar, done of total, rate and time left.
+func countBar(w io.Writer, name string, done, total int64, elapsed time.Duration, unit string) {
+	const width = 30
+	frac := 1.0
+	if total > 0 {
+		frac = min(1, float64(done)/float64(total))
+	}
+	rate := float64(done) / max(elapsed.Seconds(), 1e-9)
+	eta := "-"
+	if rate > 0 && total > done {
+		eta = time.Duration(float64(total-done) / rate * float64(time.Second)).Round(time.Second).String()
+	}
+	filled := int(frac * width)
+	fmt.Fprintf(w, "\r%-14s [%s%s] %d/%d %s  %.0f %s/s  ETA %s ", name,
+		strings.Repeat("#", filled), strings.Repeat(".", width-filled), done, total, unit, rate, unit, eta)
+}
+
+// latencies collects durations and prints percentiles.
+type latencies struct {
+	mu sync.Mutex
+	d  []time.Duration
+}
+
+func (l *latencies) add(d time.Duration) {
+	l.mu.Lock()
+	l.d = append(l.d, d)
+	l.mu.Unlock()
+}
+
+// pct returns the p-th percentile (nearest rank).
+func (l *latencies) pct(p float64) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.d) == 0 {
+		return 0
+	}
+	slices.Sort(l.d)
+	i := int(p/100*float64(len(l.d))+0.5) - 1
+	return l.d[min(max(i, 0), len(l.d)-1)]
+}
+
+func (l *latencies) String() string {
+	return fmt.Sprintf("n=%d p50=%s p95=%s p99=%s max=%s", len(l.d), ms(l.pct(50)), ms(l.pct(95)), ms(l.pct(99)), ms(l.pct(100)))
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d.Microseconds())/1000) }
+
+// listVariants are the tenant list queries `bench list` samples.
+var listVariants = []string{"newest", "type", "bucket", "last 7 days", "page 2", "workspace"}
+
+// runBenchList times the tenant list query (the read the API and the hub make) on
+// random bench tenants and filters, and prints percentiles per variant and overall.
+func runBenchList(ctx context.Context, env *cli, args []string) error {
+	var samples int
+	c, err := openCommand(ctx, env, "bench list", args, 8, false, func(fs *flag.FlagSet) {
+		fs.IntVar(&samples, "samples", 5000, "queries to time")
+	})
+	if err != nil {
+		return err
+	}
+	defer c.pool.Close()
+	a := newApp(c.pool, c.log)
+	u, tenants, err := benchUser(ctx, a)
+	if err != nil {
+		return err
+	}
+	workspaces, err := a.Tenancy.VisibleWorkspaces(ctx, u.ID, tenancy.CapOperationsView)
+	if err != nil {
+		return err
+	}
+	member, err := a.Tenancy.MemberWorkspaces(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	types := operations.Types()
+	buckets := []operations.Bucket{operations.BucketSucceeded, operations.BucketFailed, operations.BucketPartiallySucceeded}
+	r := rand.New(rand.NewPCG(7, 7))
+	all := &latencies{}
+	per := map[string]*latencies{}
+	for _, v := range listVariants {
+		per[v] = &latencies{}
+	}
+	for i := range samples + samples/10 {
+		f := projections.RunFilter{TenantIDs: tenants, WorkspaceIDs: workspaces, Workspaces: member,
+			Tenant: tenants[r.IntN(len(tenants))], Limit: 50}
+		v := listVariants[r.IntN(len(listVariants))]
+		switch v {
+		case "workspace":
+			f.Tenant = uuid.Nil // every tenant of the workspace, newest first
+		case "type":
+			f.Type = types[r.IntN(len(types))].Type
+		case "bucket":
+			f.Bucket = buckets[r.IntN(len(buckets))]
+		case "last 7 days":
+			f.Since = time.Now().Add(-7 * 24 * time.Hour)
+		case "page 2":
+			_, next, err := a.Runs.List(ctx, f)
+			if err != nil {
+				return err
+			}
+			f.Cursor = next
+		}
+		t0 := time.Now()
+		if _, _, err := a.Runs.List(ctx, f); err != nil {
+			return err
+		}
+		if i < samples/10 {
+			continue // warm-up
+		}
+		d := time.Since(t0)
+		all.add(d)
+		per[v].add(d)
+	}
+	for _, v := range listVariants {
+		fmt.Fprintf(env.stdout, "tenant list %-12s %s\n", v, per[v])
+	}
+	fmt.Fprintf(env.stdout, "run lists (all)          %s\n", all)
+	return nil
+}
+
+var csrfInput = regexp.MustCompile(`name="([^"]*csrf[^"]*)" value="([^"]*)"`)
+
+// runBenchHTTP is a load generator for the hub on loopback: it logs in as the bench
+// owner and keeps --concurrency clients requesting tenant run lists (or the workspace
+// list with --workspace) for --duration, then prints req/s and latency percentiles.
+func runBenchHTTP(ctx context.Context, env *cli, args []string) error {
+	var target string
+	var concurrency int
+	var duration time.Duration
+	var workspace bool
+	c, err := openCommand(ctx, env, "bench http", args, 4, false, func(fs *flag.FlagSet) {
+		fs.StringVar(&target, "url", "http://127.0.0.1:8080", "the hub's base URL (a running `atlas serve` on this database)")
+		fs.IntVar(&concurrency, "concurrency", 16, "parallel clients")
+		fs.DurationVar(&duration, "duration", 10*time.Second, "how long to load")
+		fs.BoolVar(&workspace, "workspace", false, "request the workspace-wide list instead of tenant lists")
+	})
+	if err != nil {
+		return err
+	}
+	defer c.pool.Close()
+	_, tenants, err := benchUser(ctx, newApp(c.pool, c.log))
+	if err != nil {
+		return err
+	}
+	c.pool.Close()
+	base, err := url.Parse(target)
+	if err != nil || base.Host == "" {
+		return usageError{"--url must be an absolute URL"}
+	}
+	jar, _ := cookiejar.New(nil)
+	tr := &http.Transport{MaxIdleConnsPerHost: concurrency, MaxConnsPerHost: concurrency}
+	client := &http.Client{Jar: jar, Transport: tr, Timeout: 30 * time.Second}
+	if err := hubLogin(ctx, client, target); err != nil {
+		return err
+	}
+	var ok, failed, bytesRead atomic.Int64
+	lat := &latencies{}
+	deadline := time.Now().Add(duration)
+	var wg sync.WaitGroup
+	for w := range concurrency {
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(uint64(w), 11))
+			for time.Now().Before(deadline) && ctx.Err() == nil {
+				path := "/admin/operations"
+				if !workspace {
+					path = "/admin/t/" + tenants[r.IntN(len(tenants))].String() + "/operations"
+				}
+				t0 := time.Now()
+				resp, err := client.Get(target + path)
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				n, _ := io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					failed.Add(1)
+					continue
+				}
+				lat.add(time.Since(t0))
+				ok.Add(1)
+				bytesRead.Add(n)
+			}
+		})
+	}
+	wg.Wait()
+	what := "tenant run list pages"
+	if workspace {
+		what = "workspace run list pages"
+	}
+	fmt.Fprintf(env.stdout, "hub http (%s, %d clients, %s): %.0f req/s, %d ok, %d failed, %.1f KiB/page; latency %s\n",
+		what, concurrency, duration, float64(ok.Load())/duration.Seconds(), ok.Load(), failed.Load(),
+		float64(bytesRead.Load())/max(float64(ok.Load()), 1)/1024, lat)
+	if failed.Load() > 0 {
+		return fmt.Errorf("%d requests failed", failed.Load())
+	}
+	return nil
+}
+
+// hubLogin signs the bench owner in through the login form.
+func hubLogin(ctx context.Context, client *http.Client, target string) error {
+	req, _ := http.NewRequestWithContext(ctx, "GET", target+"/admin/login", nil)
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("hub not reachable at %s: %w", target, err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := csrfInput.FindSubmatch(page)
+	if m == nil {
+		return fmt.Errorf("the login page has no CSRF field")
+	}
+	form := url.Values{"email": {benchEmail}, "password": {benchPassword}, string(m[1]): {string(m[2])}}
+	req, _ = http.NewRequestWithContext(ctx, "POST", target+"/admin/login", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err = client.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Request.URL.Path, "/admin/operations") {
+		return fmt.Errorf("login as %s failed (HTTP %d at %s)", benchEmail, resp.StatusCode, resp.Request.URL.Path)
+	}
+	return nil
+}
+
+// runBenchLag starts runs through the gate at --rate per second for --duration with
+// the whole background (sealer, workers, projections) running in this process, and
+// reports how far the hub projection trails the log (events) and how long a started
+// run takes to show up in the hub's read model.
+func runBenchLag(ctx context.Context, env *cli, args []string) error {
+	var rate int
+	var duration time.Duration
+	c, err := openCommand(ctx, env, "bench lag", args, 48, false, func(fs *flag.FlagSet) {
+		fs.IntVar(&rate, "rate", 100, "run starts per second")
+		fs.DurationVar(&duration, "duration", 30*time.Second, "how long to load")
+	})
+	if err != nil {
+		return err
+	}
+	defer c.pool.Close()
+	if rate <= 0 || duration <= 0 {
+		return usageError{"--rate and --duration must be positive"}
+	}
+	a := newApp(c.pool, c.log)
+	u, tenants, err := benchUser(ctx, a)
+	if err != nil {
+		return err
+	}
+	// The bench measures the machinery, not Graph: its inventory syncs finish at once.
+	a.Operations.Handle("inventory.sync", func(ctx context.Context, run *operations.Run, rep *operations.Reporter) (operations.Outcome, error) {
+		return operations.OutcomeSucceeded, rep.Progress(ctx, operations.Counts{"total": 1, "processed": 1, "succeeded": 1})
+	})
+	bgCtx, stopBg := context.WithCancel(ctx)
+	var bg sync.WaitGroup
+	a.Background(bgCtx, &bg, operations.WorkerOptions{})
+	defer func() { stopBg(); bg.Wait() }()
+	hub := projections.HubRuns{}
+
+	var started, notAccepted atomic.Int64
+	visible := &latencies{}
+	var lagMu sync.Mutex
+	var lags []int64
+	loadCtx, stopLoad := context.WithTimeout(ctx, duration)
+	defer stopLoad()
+	var wg sync.WaitGroup
+	wg.Go(func() { // sample the lag every 100 ms
+		tk := time.NewTicker(100 * time.Millisecond)
+		defer tk.Stop()
+		for {
+			select {
+			case <-loadCtx.Done():
+				return
+			case <-tk.C:
+			}
+			st, err := a.Runner.Status(loadCtx, hub)
+			if err == nil && len(st) == 1 {
+				var unsealed int64
+				_ = c.pool.QueryRow(loadCtx, `SELECT count(*) FROM es_events WHERE global_position IS NULL`).Scan(&unsealed)
+				lagMu.Lock()
+				lags = append(lags, st[0].Lag+unsealed)
+				lagMu.Unlock()
+			}
+		}
+	})
+	tick := time.NewTicker(time.Second / time.Duration(rate))
+	defer tick.Stop()
+	t0 := time.Now()
+	for i := 0; ; i++ {
+		select {
+		case <-loadCtx.Done():
+		case <-tick.C:
+		}
+		if loadCtx.Err() != nil {
+			break
+		}
+		wg.Go(func() {
+			out, err := a.Operations.Start(loadCtx, operations.StartRequest{Type: "inventory.sync", TenantID: tenants[i%len(tenants)],
+				Initiator: operations.Initiator{Kind: "user", UserID: u.ID, Name: "Bench Owner"}, SourceSurface: "cli"})
+			if err != nil || out.Status != operations.StartAccepted {
+				notAccepted.Add(1)
+				return
+			}
+			started.Add(1)
+			if i%10 != 0 {
+				return
+			}
+			s0 := time.Now()
+			for loadCtx.Err() == nil {
+				var one int
+				err := c.pool.QueryRow(loadCtx, `SELECT 1 FROM rm_runs WHERE run_id = $1`, out.Run.ID).Scan(&one)
+				if err == nil {
+					visible.add(time.Since(s0))
+					return
+				}
+				if !errors.Is(err, pgx.ErrNoRows) {
+					return
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		})
+	}
+	elapsed := time.Since(t0)
+	wg.Wait()
+	slices.Sort(lags)
+	p := func(q float64) int64 {
+		if len(lags) == 0 {
+			return 0
+		}
+		return lags[min(len(lags)-1, int(q/100*float64(len(lags))))]
+	}
+	fmt.Fprintf(env.stdout, "lag under load: %.0f starts/s accepted (%d accepted, %d not) for %s\n",
+		float64(started.Load())/elapsed.Seconds(), started.Load(), notAccepted.Load(), elapsed.Round(time.Second))
+	fmt.Fprintf(env.stdout, "hub_runs lag (events not yet applied, sampled every 100ms): p50=%d p99=%d max=%d\n", p(50), p(99), p(100))
+	fmt.Fprintf(env.stdout, "start → visible in the hub read model: %s\n", visible)
+	return nil
+}
+
+// runBenchRebuild rebuilds the hub projection (blue/green, as `projections rebuild`
+// does) and, in the same run, writes the same rows with one raw `INSERT … SELECT` into
+// a table of the same layout and indexes: the baseline a rebuild is measured against.
+func runBenchRebuild(ctx context.Context, env *cli, args []string) error {
+	c, err := openCommand(ctx, env, "bench rebuild", args, 8, false, nil)
+	if err != nil {
+		return err
+	}
+	defer c.pool.Close()
+	a := newApp(c.pool, c.log)
+	hub := projections.HubRuns{}
+	res, err := a.Runner.Rebuild(ctx, hub, func(pr projections.RebuildProgress) { progressBar(env.stderr, hub.Name(), pr) })
+	fmt.Fprintln(env.stderr)
+	if err != nil {
+		return err
+	}
+	live := pgx.Identifier{hub.Tables()[0].Name}.Sanitize()
+	if _, err := c.pool.Exec(ctx, `DROP TABLE IF EXISTS bench_rebuild_baseline;
+		CREATE TABLE bench_rebuild_baseline (LIKE `+live+` INCLUDING ALL)`); err != nil {
+		return err
+	}
+	defer c.pool.Exec(context.WithoutCancel(ctx), `DROP TABLE IF EXISTS bench_rebuild_baseline`) //nolint:errcheck
+	t0 := time.Now()
+	tag, err := c.pool.Exec(ctx, `INSERT INTO bench_rebuild_baseline SELECT * FROM `+live)
+	if err != nil {
+		return err
+	}
+	base := time.Since(t0)
+	rows := tag.RowsAffected()
+	rebuildRate := float64(res.Events) / res.Duration.Seconds()
+	baseRate := float64(res.Events) / base.Seconds()
+	fmt.Fprintf(env.stdout, "hub_runs rebuild: %d events → %d rows in %s = %.0f events/s\n", res.Events, rows,
+		res.Duration.Round(time.Millisecond), rebuildRate)
+	fmt.Fprintf(env.stdout, "raw INSERT … SELECT of the same %d rows: %s (= %.0f events/s equivalent)\n", rows,
+		base.Round(time.Millisecond), baseRate)
+	fmt.Fprintf(env.stdout, "rebuild speed: %.0f%% of the raw baseline\n", 100*base.Seconds()/res.Duration.Seconds())
+	return nil
+}
