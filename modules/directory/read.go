@@ -56,7 +56,7 @@ func searchPatterns(query string) (substring, prefix string) {
 func searchSQL(columns, table string) string {
 	return `SELECT ` + columns + ` FROM ` + table + `
 		WHERE tenant_id = $1 AND ($2 = '%%' OR lower(display_name) LIKE $2)
-		ORDER BY lower(display_name) LIKE $3 DESC, lower(display_name), object_id LIMIT $4`
+		ORDER BY lower(display_name) LIKE $3 DESC, lower(display_name) COLLATE "C", object_id LIMIT $4`
 }
 
 const groupColumns = `object_id, display_name, description, mail, mail_enabled, security_enabled, group_types, run_id, last_synced_at`
