@@ -35,6 +35,7 @@ var commands = map[string]command{
 	"projections status":  {"the same as list", runProjectionsList},
 	"projections rebuild": {"rebuild NAME (or --all) from position 0 with a progress bar, swap atomically", runProjectionsRebuild},
 	"db stop":             {"stop the private PostgreSQL cluster under .data/pg, if running", runDBStop},
+	"graph-sim":           {"serve the Microsoft Graph simulator (--addr, --seed, --groups, --policies, --page-size)", runGraphSim},
 }
 
 // usageError marks a bad invocation (exit code 2).
