@@ -1,4 +1,4 @@
-package directory
+package directory_test
 
 import (
 	"context"
@@ -6,13 +6,11 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/tenantatlas/ops/eventstore/pgmigrate"
 	"github.com/tenantatlas/ops/eventstore/pgtest"
+	"github.com/tenantatlas/ops/modules/monolith"
 )
 
 func TestMain(m *testing.M) {
-	pgtest.Setup(func(ctx context.Context, pool *pgxpool.Pool) error {
-		return pgmigrate.Apply(ctx, pool, Migrations())
-	})
+	pgtest.Setup(func(ctx context.Context, pool *pgxpool.Pool) error { return monolith.Migrate(ctx, pool) })
 	pgtest.Main(m)
 }
