@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -198,10 +199,18 @@ type Reporter struct {
 	last     time.Time
 }
 
-// Progress adds count deltas (keys from SummaryKeys). It may flush.
+// Progress adds count deltas (keys from SummaryKeys; zero deltas are dropped, so a key
+// shows up only once it counts something). It may flush.
 func (r *Reporter) Progress(ctx context.Context, delta Counts) error {
 	if err := ValidateCounts(delta); err != nil {
 		return err
+	}
+	for _, v := range delta {
+		if v == 0 {
+			delta = maps.Clone(delta)
+			maps.DeleteFunc(delta, func(_ string, v int64) bool { return v == 0 })
+			break
+		}
 	}
 	r.mu.Lock()
 	r.delta = r.delta.Add(delta)
