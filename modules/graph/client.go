@@ -68,6 +68,9 @@ type Error struct {
 	Status     int    // HTTP status, 0 when none
 	ObjectType string // the registry type asked for
 	Message    string
+	// Err is the underlying cause where one is safe to keep (a context error); it is
+	// never part of Error().
+	Err error
 }
 
 func (e *Error) Error() string {
@@ -76,6 +79,9 @@ func (e *Error) Error() string {
 	}
 	return fmt.Sprintf("graph %s: %s: %s", e.ObjectType, e.Kind, e.Message)
 }
+
+// Unwrap returns the underlying cause, if any (errors.Is(err, context.DeadlineExceeded)).
+func (e *Error) Unwrap() error { return e.Err }
 
 // KindOf returns the Kind of err, or KindRequestFailed when err is not an *Error.
 func KindOf(err error) Kind {

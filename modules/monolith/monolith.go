@@ -16,15 +16,22 @@ import (
 	"github.com/tenantatlas/ops/eventstore"
 	"github.com/tenantatlas/ops/eventstore/pgmigrate"
 	"github.com/tenantatlas/ops/modules/audit"
+	"github.com/tenantatlas/ops/modules/backup"
+	"github.com/tenantatlas/ops/modules/directory"
+	"github.com/tenantatlas/ops/modules/drift"
+	"github.com/tenantatlas/ops/modules/graph"
+	"github.com/tenantatlas/ops/modules/inventory"
 	"github.com/tenantatlas/ops/modules/notify"
 	"github.com/tenantatlas/ops/modules/operations"
+	"github.com/tenantatlas/ops/modules/provider"
 	"github.com/tenantatlas/ops/modules/tenancy"
 	"github.com/tenantatlas/ops/projections"
 )
 
 // MigrationSets lists every owner's migrations, in the order they are applied.
 func MigrationSets() []pgmigrate.Set {
-	return []pgmigrate.Set{eventstore.Migrations(), tenancy.Migrations(), operations.Migrations(), notify.Migrations(), projections.Migrations()}
+	return []pgmigrate.Set{eventstore.Migrations(), tenancy.Migrations(), operations.Migrations(), notify.Migrations(), projections.Migrations(),
+		inventory.Migrations(), directory.Migrations(), drift.Migrations(), backup.Migrations()}
 }
 
 // Migrate applies every migration set.
@@ -78,6 +85,11 @@ type Options struct {
 	BcryptCost int
 	// Operations are passed to the operations module (Logger is filled in).
 	Operations operations.Options
+	// Graph is the Microsoft Graph client of the run types doing real work
+	// (provider.verify, inventory.sync, the directory syncs, drift.generate,
+	// backup_set.add_policies). Nil registers none of their handlers: runs of those
+	// types then fail fast with internal_error, as before.
+	Graph graph.Client
 }
 
 // App is the monolith wired together.
@@ -90,7 +102,15 @@ type App struct {
 	Operations *operations.Service
 	Runner     *projections.Runner
 	Runs       *projections.RunReader
-	log        *slog.Logger
+	// Inventory, Directory, Drift and Backup read their modules' tables for the hub
+	// (always set; their handlers only run when Options.Graph is set).
+	Inventory *inventory.Service
+	Directory *directory.Service
+	Drift     *drift.Service
+	Backup    *backup.Service
+	// Provider is the Graph glue of the run types; nil without Options.Graph.
+	Provider *provider.Service
+	log      *slog.Logger
 }
 
 // New wires every module over pool.
@@ -107,8 +127,23 @@ func New(pool *pgxpool.Pool, opts Options) *App {
 	opOpts.Logger = log
 	ops := operations.New(pool, store, ten, rec, opOpts)
 	runner := projections.NewRunner(pool, store, projections.Options{Logger: log})
-	return &App{Pool: pool, Store: store, Tenancy: ten, Notify: nt, Audit: rec, Operations: ops,
+	app := &App{Pool: pool, Store: store, Tenancy: ten, Notify: nt, Audit: rec, Operations: ops,
 		Runner: runner, Runs: projections.NewRunReader(pool), log: log}
+	if opts.Graph != nil {
+		app.Provider = provider.New(ten, opts.Graph, log)
+	}
+	app.Inventory = inventory.New(pool, app.Provider, log)
+	app.Directory = directory.New(pool, app.Provider, log)
+	app.Drift = drift.New(pool, app.Inventory, log)
+	app.Backup = backup.New(pool, app.Provider, log)
+	if opts.Graph != nil {
+		app.Provider.Register(ops)
+		app.Inventory.Register(ops)
+		app.Directory.Register(ops)
+		app.Drift.Register(ops)
+		app.Backup.Register(ops)
+	}
+	return app
 }
 
 // Background starts the sealer, the run workers, the sweeper, the projections and the inbox; they stop when ctx

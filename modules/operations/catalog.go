@@ -37,6 +37,10 @@ type TypeInfo struct {
 	Identity IdentityRule
 	// WorkspaceScoped runs belong to a workspace, not a tenant (platform runbooks).
 	WorkspaceScoped bool
+	// ChecksConnection types verify the provider connection themselves: they start
+	// whatever status the last check left (consent or permission missing), unless an
+	// operator disabled the connection.
+	ChecksConnection bool
 	// Related names the page a finished run links to, if any ("drift findings" …).
 	Related string
 }
@@ -55,7 +59,7 @@ func init() {
 		{Type: "backup_schedule.retry", Label: "Backup schedule: retry", StartCapability: tenancy.CapBackupManage, ProviderBacked: true, Identity: IdentityNonce, Related: "backup.schedule"},
 		{Type: "backup_schedule.scheduled", Label: "Scheduled backup", StartCapability: tenancy.CapBackupManage, ProviderBacked: true, Identity: IdentityScheduled, Related: "backup.schedule"},
 		{Type: "restore.execute", Label: "Restore", StartCapability: tenancy.CapRestoreExecute, ProviderBacked: true, Identity: IdentityNonce, Related: "restore"},
-		{Type: "provider.verify", Label: "Provider verification", StartCapability: tenancy.CapProviderVerify, ProviderBacked: true, Related: "provider.connection"},
+		{Type: "provider.verify", Label: "Provider verification", StartCapability: tenancy.CapProviderVerify, ProviderBacked: true, ChecksConnection: true, Related: "provider.connection"},
 		{Type: "findings.lifecycle.backfill", Label: "Findings lifecycle backfill", StartCapability: tenancy.CapMembersManage, WorkspaceScoped: true},
 	} {
 		t.ViewCapability = tenancy.CapOperationsView

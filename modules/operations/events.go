@@ -129,6 +129,16 @@ type LegacyRunLinked struct {
 	LegacyID int64  `json:"legacyId"`
 }
 
+// RunLinked records that the run produced (or acts on) an object another module keeps:
+// an inventory snapshot, a backup set, drift findings, a provider connection. The run
+// viewer lists it among the related links.
+type RunLinked struct {
+	// Kind is one of the LinkKind constants.
+	Kind LinkKind `json:"kind"`
+	// ID is the object's id.
+	ID uuid.UUID `json:"id"`
+}
+
 // EventType implementations: the names are stable once written.
 func (RunQueued) EventType() string           { return "RunQueued" }
 func (RunDispatchFailed) EventType() string   { return "RunDispatchFailed" }
@@ -142,12 +152,13 @@ func (RunCancelled) EventType() string        { return "RunCancelled" }
 func (RunStaleTimedOut) EventType() string    { return "RunStaleTimedOut" }
 func (LegacyRunImported) EventType() string   { return "LegacyRunImported" }
 func (LegacyRunLinked) EventType() string     { return "LegacyRunLinked" }
+func (RunLinked) EventType() string           { return "RunLinked" }
 
 // RegisterEvents registers every run event at its current schema version.
 func RegisterEvents(r *eventstore.Registry) {
 	for _, e := range []eventstore.Event{RunQueued{}, RunDispatchFailed{}, RunStarted{}, RunProgressed{},
 		RunFailuresAppended{}, RunCompleted{}, RunFailed{}, RunBlocked{}, RunCancelled{}, RunStaleTimedOut{},
-		LegacyRunImported{}, LegacyRunLinked{}} {
+		LegacyRunImported{}, LegacyRunLinked{}, RunLinked{}} {
 		r.Register(e, 1)
 	}
 }

@@ -83,6 +83,37 @@ type Dispatcher interface {
 	QueueDispatch(ctx context.Context, b *eventstore.Batch, job Job) error
 }
 
+// Precondition is a run type's own start check, asked by the gate after the provider
+// connection: a *RunError blocks the start with its reason code and message (a run
+// recorded as blocked, nothing dispatched); an error fails the start.
+type Precondition func(ctx context.Context, req StartRequest) (*RunError, error)
+
+// ContextValidator checks a run type's start context (canonical JSON); an error makes
+// the start fail with ErrInvalidContext (422) and nothing is recorded.
+type ContextValidator func(ctxJSON json.RawMessage) error
+
+// Precondition registers the start precondition of a run type. Registering twice panics.
+func (s *Service) Precondition(runType string, p Precondition) {
+	if _, ok := LookupType(runType); !ok {
+		panic("operations: Precondition: unknown run type " + runType)
+	}
+	if _, dup := s.preconditions[runType]; dup {
+		panic("operations: Precondition: two preconditions for " + runType)
+	}
+	s.preconditions[runType] = p
+}
+
+// ValidateContext registers the context validator of a run type. Registering twice panics.
+func (s *Service) ValidateContext(runType string, v ContextValidator) {
+	if _, ok := LookupType(runType); !ok {
+		panic("operations: ValidateContext: unknown run type " + runType)
+	}
+	if _, dup := s.validators[runType]; dup {
+		panic("operations: ValidateContext: two validators for " + runType)
+	}
+	s.validators[runType] = v
+}
+
 // Start is the start gate: the only way to start a run. It authorizes a user
 // initiator (ErrNotFound / ErrForbidden: nothing is created), validates the request
 // (ErrUnknownType / ErrInvalidContext) and answers accepted, deduped, scope_busy or
@@ -95,6 +126,11 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (StartOutcome, er
 	ctxJSON, err := normalizeContext(req.Context)
 	if err != nil {
 		return StartOutcome{}, err
+	}
+	if v := s.validators[info.Type]; v != nil {
+		if err := v(ctxJSON); err != nil {
+			return StartOutcome{}, fmt.Errorf("%w: %w", ErrInvalidContext, err)
+		}
 	}
 	if err := s.authorizeStart(ctx, info, &req); err != nil {
 		return StartOutcome{}, err
@@ -120,12 +156,22 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (StartOutcome, er
 	if info.ProviderBacked {
 		var reason ReasonCode
 		var msg string
-		conn, reason, msg, err = s.resolveConnection(ctx, req)
+		conn, reason, msg, err = s.resolveConnection(ctx, info, req)
 		if err != nil {
 			return StartOutcome{}, err
 		}
 		if reason != "" {
 			return s.block(ctx, info, req, ctxJSON, identity, conn.ID, reason, msg)
+		}
+	}
+	if p := s.preconditions[info.Type]; p != nil {
+		req.ProviderConnectionID = conn.ID
+		re, err := p(ctx, req)
+		if err != nil {
+			return StartOutcome{}, fmt.Errorf("operations: precondition of %s: %w", info.Type, err)
+		}
+		if re != nil {
+			return s.block(ctx, info, req, ctxJSON, identity, conn.ID, re.Code, re.Message)
 		}
 	}
 	return s.admit(ctx, info, req, ctxJSON, identity, conn.ID)
@@ -251,7 +297,7 @@ func dedupedOutcome(info TypeInfo, id uuid.UUID, status Status) StartOutcome {
 
 // resolveConnection finds the provider connection of a provider-backed start and says
 // why it cannot be used, if it cannot.
-func (s *Service) resolveConnection(ctx context.Context, req StartRequest) (tenancy.ProviderConnection, ReasonCode, string, error) {
+func (s *Service) resolveConnection(ctx context.Context, info TypeInfo, req StartRequest) (tenancy.ProviderConnection, ReasonCode, string, error) {
 	var conn tenancy.ProviderConnection
 	var err error
 	if req.ProviderConnectionID != uuid.Nil {
@@ -267,6 +313,9 @@ func (s *Service) resolveConnection(ctx context.Context, req StartRequest) (tena
 	}
 	if err != nil {
 		return tenancy.ProviderConnection{}, "", "", fmt.Errorf("operations: provider connection: %w", err)
+	}
+	if info.ChecksConnection && conn.Status != tenancy.ConnectionDisabled {
+		return conn, "", "", nil // the run finds out for itself
 	}
 	switch conn.Status {
 	case tenancy.ConnectionOK:

@@ -2,33 +2,108 @@ package operations
 
 import "github.com/google/uuid"
 
-// RelatedLinks are the pages a run relates to: its tenant's operations, and the
-// type's result page once the run has ended.
+// LinkKind names what a RunLinked event points at.
+type LinkKind string
+
+// The link kinds.
+const (
+	// LinkInventorySnapshot is the inventory snapshot an inventory sync wrote.
+	LinkInventorySnapshot LinkKind = "inventory_snapshot"
+	// LinkDriftFindings are the findings a drift generation wrote (ID: the drift report,
+	// which is the run itself).
+	LinkDriftFindings LinkKind = "drift_findings"
+	// LinkBackupSet is the backup set a backup run captured into.
+	LinkBackupSet LinkKind = "backup_set"
+	// LinkProviderConnection is the connection a provider verification checked.
+	LinkProviderConnection LinkKind = "provider_connection"
+	// LinkDirectoryGroups is the tenant's group cache a groups sync refreshed.
+	LinkDirectoryGroups LinkKind = "directory_groups"
+	// LinkDirectoryRoles is the tenant's role definitions cache a roles sync refreshed.
+	LinkDirectoryRoles LinkKind = "directory_roles"
+)
+
+// Valid reports whether k is one of the link kinds.
+func (k LinkKind) Valid() bool {
+	switch k {
+	case LinkInventorySnapshot, LinkDriftFindings, LinkBackupSet, LinkProviderConnection, LinkDirectoryGroups, LinkDirectoryRoles:
+		return true
+	}
+	return false
+}
+
+// linkLabels are what the run viewer calls each linked object.
+var linkLabels = map[LinkKind]string{
+	LinkInventorySnapshot:  "Inventory snapshot",
+	LinkDriftFindings:      "Drift findings",
+	LinkBackupSet:          "Backup set",
+	LinkProviderConnection: "Provider connection",
+	LinkDirectoryGroups:    "Directory groups",
+	LinkDirectoryRoles:     "Role definitions",
+}
+
+// linkHref is the hub page of a linked object of a tenant's run.
+func linkHref(tenant uuid.UUID, l RunLinked) string {
+	base := "/admin/t/" + tenant.String()
+	switch l.Kind {
+	case LinkInventorySnapshot:
+		return base + "/inventory/snapshots/" + l.ID.String()
+	case LinkDriftFindings:
+		return base + "/drift?run=" + l.ID.String()
+	case LinkBackupSet:
+		return base + "/backups/" + l.ID.String()
+	case LinkProviderConnection:
+		return base + "/provider-connections/" + l.ID.String()
+	case LinkDirectoryGroups:
+		return base + "/directory/groups"
+	case LinkDirectoryRoles:
+		return base + "/directory/roles"
+	}
+	return ""
+}
+
+// RelatedLinks are the pages a run relates to: its tenant's operations, the objects the
+// run linked (RunLinked), and the type's result page once the run has ended.
 func RelatedLinks(r *Run) []NextStep {
 	links := []NextStep{}
 	if r.TenantID != uuid.Nil {
 		links = append(links, NextStep{Label: "Tenant operations", Href: "/admin/t/" + r.TenantID.String() + "/operations"})
 	}
+	if r.TenantID == uuid.Nil {
+		return links
+	}
+	linked := map[string]bool{}
+	for _, l := range r.Links {
+		if href := linkHref(r.TenantID, l); href != "" && !linked[href] {
+			linked[href] = true
+			links = append(links, NextStep{Label: linkLabels[l.Kind], Href: href})
+		}
+	}
 	info, ok := LookupType(r.Type)
-	if !ok || info.Related == "" || r.TenantID == uuid.Nil {
+	if !ok || info.Related == "" {
 		return links
 	}
 	base := "/admin/t/" + r.TenantID.String()
+	var page NextStep
 	switch info.Related {
 	case "inventory":
-		links = append(links, NextStep{Label: "Inventory", Href: base + "/inventory?run=" + r.ID.String()})
+		page = NextStep{Label: "Inventory", Href: base + "/inventory?run=" + r.ID.String()}
 	case "directory.groups":
-		links = append(links, NextStep{Label: "Directory groups", Href: base + "/directory/groups"})
+		page = NextStep{Label: "Directory groups", Href: base + "/directory/groups"}
 	case "directory.roles":
-		links = append(links, NextStep{Label: "Role definitions", Href: base + "/directory/roles"})
+		page = NextStep{Label: "Role definitions", Href: base + "/directory/roles"}
 	case "drift.findings":
-		links = append(links, NextStep{Label: "Drift findings", Href: base + "/drift?run=" + r.ID.String()})
+		page = NextStep{Label: "Drift findings", Href: base + "/drift?run=" + r.ID.String()}
 	case "backup.set", "backup.schedule":
-		links = append(links, NextStep{Label: "Backups", Href: base + "/backups"})
+		page = NextStep{Label: "Backups", Href: base + "/backups"}
 	case "restore":
-		links = append(links, NextStep{Label: "Restores", Href: base + "/restores"})
+		page = NextStep{Label: "Restores", Href: base + "/restores"}
 	case "provider.connection":
-		links = append(links, NextStep{Label: "Provider connections", Href: base + "/provider-connections"})
+		page = NextStep{Label: "Provider connections", Href: base + "/provider-connections"}
+	default:
+		return links
+	}
+	if !linked[page.Href] {
+		links = append(links, page)
 	}
 	return links
 }

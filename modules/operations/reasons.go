@@ -47,6 +47,9 @@ const (
 	ReasonPermissionDenied ReasonCode = "permission_denied"
 	// ReasonUnknownError — a failure without a known code (unknown codes map here).
 	ReasonUnknownError ReasonCode = "unknown_error"
+	// ReasonDriftBaselineMissing — drift needs two successful inventory snapshots of the
+	// tenant and there are fewer (start gate: the run is recorded as blocked).
+	ReasonDriftBaselineMissing ReasonCode = "drift_baseline_missing"
 )
 
 // reasonText is the operator-facing text of a reason code.
@@ -60,7 +63,7 @@ var reasonOrder = []ReasonCode{
 	ReasonGraphContractMissing,
 	ReasonRunContextMissing, ReasonWorkerLost, ReasonStaleQueuedTimeout, ReasonDispatchFailed,
 	ReasonInternalError, ReasonValidationFailed, ReasonItemFailed, ReasonCancelled,
-	ReasonScopeBusy, ReasonPermissionDenied, ReasonUnknownError,
+	ReasonScopeBusy, ReasonPermissionDenied, ReasonUnknownError, ReasonDriftBaselineMissing,
 }
 
 // reasons holds the label and next step of every known code.
@@ -107,6 +110,8 @@ var reasons = map[ReasonCode]reasonText{
 		"Ask a workspace owner for the capability this operation requires."},
 	ReasonUnknownError: {"Unknown error",
 		"Start the operation again; report the run ID to support if it fails again."},
+	ReasonDriftBaselineMissing: {"Inventory baseline missing",
+		"Run an inventory sync (twice, if the tenant has none yet), then generate drift again."},
 }
 
 // ReasonCodes returns every known reason code in documentation order (a fresh slice).

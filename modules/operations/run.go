@@ -30,6 +30,7 @@ type Run struct {
 	StartedAt            time.Time
 	CompletedAt          time.Time
 	Legacy               []LegacyRunLinked
+	Links                []RunLinked
 	Version              int64
 }
 
@@ -79,6 +80,8 @@ func (r *Run) Apply(env eventstore.Envelope) {
 		r.Legacy = append(r.Legacy, LegacyRunLinked{Table: e.Table, LegacyID: e.LegacyID})
 	case LegacyRunLinked:
 		r.Legacy = append(r.Legacy, e)
+	case RunLinked:
+		r.Links = append(r.Links, e)
 	}
 }
 

@@ -293,7 +293,7 @@ var stableCodes = []string{
 	"graph_unavailable", "graph_timeout", "graph_request_failed", "graph_contract_missing",
 	"run_context_missing", "worker_lost", "stale_queued_timeout", "dispatch_failed",
 	"internal_error", "validation_failed", "item_failed", "cancelled", "scope_busy",
-	"permission_denied", "unknown_error",
+	"permission_denied", "unknown_error", "drift_baseline_missing",
 }
 
 func TestReasonCodes(t *testing.T) {

@@ -62,6 +62,9 @@ type Service struct {
 	dispatch Dispatcher
 	opts     Options
 	handlers map[string]Handler
+	// preconditions and validators are the start gate's per-type checks (gate.go).
+	preconditions map[string]Precondition
+	validators    map[string]ContextValidator
 }
 
 // New returns the operations service.
@@ -88,7 +91,8 @@ func New(pool *pgxpool.Pool, store *eventstore.Store, ten *tenancy.Service, rec 
 		opts.FlushEvery = 200
 	}
 	s := &Service{pool: pool, store: store, tenancy: ten, audit: rec, log: opts.Logger,
-		now: opts.Now, opts: opts, handlers: map[string]Handler{}}
+		now: opts.Now, opts: opts, handlers: map[string]Handler{},
+		preconditions: map[string]Precondition{}, validators: map[string]ContextValidator{}}
 	s.dispatch = opts.Dispatcher
 	if s.dispatch == nil {
 		s.dispatch = outboxDispatcher{}

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"runtime/debug"
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/tenantatlas/ops/eventstore"
 )
@@ -191,15 +193,24 @@ type Reporter struct {
 	mu       sync.Mutex
 	delta    Counts
 	failures []Failure
+	links    []RunLinked
 	calls    int
 	failed   int
 	last     time.Time
 }
 
-// Progress adds count deltas (keys from SummaryKeys). It may flush.
+// Progress adds count deltas (keys from SummaryKeys; zero deltas are dropped, so a key
+// shows up only once it counts something). It may flush.
 func (r *Reporter) Progress(ctx context.Context, delta Counts) error {
 	if err := ValidateCounts(delta); err != nil {
 		return err
+	}
+	for _, v := range delta {
+		if v == 0 {
+			delta = maps.Clone(delta)
+			maps.DeleteFunc(delta, func(_ string, v int64) bool { return v == 0 })
+			break
+		}
 	}
 	r.mu.Lock()
 	r.delta = r.delta.Add(delta)
@@ -226,13 +237,25 @@ func (r *Reporter) Fail(ctx context.Context, code ReasonCode, msg string) error 
 	return nil
 }
 
+// Link records that the run produced or acts on another module's object (kind, id): a
+// RunLinked event, appended at once together with the progress collected so far.
+func (r *Reporter) Link(ctx context.Context, kind LinkKind, id uuid.UUID) error {
+	if !kind.Valid() || id == uuid.Nil {
+		return fmt.Errorf("operations: link %q %s: invalid link", kind, id)
+	}
+	r.mu.Lock()
+	r.links = append(r.links, RunLinked{Kind: kind, ID: id})
+	r.mu.Unlock()
+	return r.Flush(ctx)
+}
+
 // Flush appends what has been collected. It returns errRunEnded (and cancels the
 // handler) when the run was ended by someone else.
 func (r *Reporter) Flush(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.last = r.s.now()
-	if len(r.delta) == 0 && len(r.failures) == 0 {
+	if len(r.delta) == 0 && len(r.failures) == 0 && len(r.links) == 0 {
 		return nil
 	}
 	meta := systemMeta(r.run, "worker")
@@ -242,6 +265,9 @@ func (r *Reporter) Flush(ctx context.Context) error {
 	}
 	if len(r.failures) > 0 {
 		evs = append(evs, eventstore.NewEvent{Data: RunFailuresAppended{Failures: r.failures}, Metadata: meta})
+	}
+	for _, l := range r.links {
+		evs = append(evs, eventstore.NewEvent{Data: l, Metadata: meta})
 	}
 	err := pgx.BeginFunc(ctx, r.s.pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE ops_runs SET heartbeat_at = $2 WHERE run_id = $1 AND status = 'running'`, r.run.ID, r.s.now().UTC())
@@ -261,6 +287,6 @@ func (r *Reporter) Flush(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("operations: flush progress: %w", err)
 	}
-	r.delta, r.failures, r.calls = nil, nil, 0
+	r.delta, r.failures, r.links, r.calls = nil, nil, nil, 0
 	return nil
 }

@@ -1,0 +1,168 @@
+package directory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// ErrNotFound: no such cached object or sync.
+var ErrNotFound = errors.New("directory: not found")
+
+// Group is one cached Entra group.
+type Group struct {
+	ObjectID        string
+	DisplayName     string
+	Description     string
+	Mail            string
+	MailEnabled     bool
+	SecurityEnabled bool
+	GroupTypes      []string
+	RunID           uuid.UUID // the sync that last saw it
+	LastSyncedAt    time.Time
+}
+
+// RoleDefinition is one cached Entra role definition.
+type RoleDefinition struct {
+	ObjectID     string
+	DisplayName  string
+	Description  string
+	IsBuiltIn    bool
+	IsEnabled    bool
+	TemplateID   string
+	RunID        uuid.UUID
+	LastSyncedAt time.Time
+}
+
+// MaxSearchLimit bounds a picker search.
+const MaxSearchLimit = 200
+
+// searchPatterns returns the LIKE patterns (substring, prefix) of a query:
+// lower-cased, with LIKE's wildcards escaped.
+func searchPatterns(query string) (substring, prefix string) {
+	q := strings.ToLower(strings.TrimSpace(query))
+	q = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(q)
+	return "%" + q + "%", q + "%"
+}
+
+// searchSQL finds names containing the query, names starting with it first, then by
+// name; the trigram index serves the substring match, the per-tenant name index the
+// empty query.
+func searchSQL(columns, table string) string {
+	return `SELECT ` + columns + ` FROM ` + table + `
+		WHERE tenant_id = $1 AND ($2 = '%%' OR lower(display_name) LIKE $2)
+		ORDER BY lower(display_name) LIKE $3 DESC, lower(display_name) COLLATE "C", object_id LIMIT $4`
+}
+
+const groupColumns = `object_id, display_name, description, mail, mail_enabled, security_enabled, group_types, run_id, last_synced_at`
+
+func scanGroup(r pgx.CollectableRow) (Group, error) {
+	var g Group
+	err := r.Scan(&g.ObjectID, &g.DisplayName, &g.Description, &g.Mail, &g.MailEnabled, &g.SecurityEnabled, &g.GroupTypes, &g.RunID, &g.LastSyncedAt)
+	g.LastSyncedAt = g.LastSyncedAt.UTC()
+	return g, err
+}
+
+const roleColumns = `object_id, display_name, description, is_built_in, is_enabled, template_id, run_id, last_synced_at`
+
+func scanRole(r pgx.CollectableRow) (RoleDefinition, error) {
+	var d RoleDefinition
+	err := r.Scan(&d.ObjectID, &d.DisplayName, &d.Description, &d.IsBuiltIn, &d.IsEnabled, &d.TemplateID, &d.RunID, &d.LastSyncedAt)
+	d.LastSyncedAt = d.LastSyncedAt.UTC()
+	return d, err
+}
+
+func limitOf(limit int) int {
+	if limit <= 0 || limit > MaxSearchLimit {
+		return MaxSearchLimit
+	}
+	return limit
+}
+
+// SearchGroups returns up to limit (1..200) cached groups of the tenant whose display
+// name contains query (case-insensitive; "" matches all), names starting with it first.
+func (s *Service) SearchGroups(ctx context.Context, tenantID uuid.UUID, query string, limit int) ([]Group, error) {
+	sub, prefix := searchPatterns(query)
+	rows, err := s.pool.Query(ctx, searchSQL(groupColumns, "dir_groups"), tenantID, sub, prefix, limitOf(limit))
+	if err != nil {
+		return nil, fmt.Errorf("directory: search groups: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, scanGroup)
+	if err != nil {
+		return nil, fmt.Errorf("directory: search groups: %w", err)
+	}
+	return out, nil
+}
+
+// SearchRoleDefinitions is SearchGroups for role definitions.
+func (s *Service) SearchRoleDefinitions(ctx context.Context, tenantID uuid.UUID, query string, limit int) ([]RoleDefinition, error) {
+	sub, prefix := searchPatterns(query)
+	rows, err := s.pool.Query(ctx, searchSQL(roleColumns, "dir_role_definitions"), tenantID, sub, prefix, limitOf(limit))
+	if err != nil {
+		return nil, fmt.Errorf("directory: search role definitions: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, scanRole)
+	if err != nil {
+		return nil, fmt.Errorf("directory: search role definitions: %w", err)
+	}
+	return out, nil
+}
+
+// Group returns one cached group, or ErrNotFound.
+func (s *Service) Group(ctx context.Context, tenantID uuid.UUID, objectID string) (Group, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+groupColumns+` FROM dir_groups WHERE tenant_id = $1 AND object_id = $2`, tenantID, objectID)
+	if err != nil {
+		return Group{}, fmt.Errorf("directory: group: %w", err)
+	}
+	g, err := pgx.CollectExactlyOneRow(rows, scanGroup)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Group{}, fmt.Errorf("directory: group %s: %w", objectID, ErrNotFound)
+	}
+	if err != nil {
+		return Group{}, fmt.Errorf("directory: group: %w", err)
+	}
+	return g, nil
+}
+
+// CountGroups returns how many groups of the tenant are cached.
+func (s *Service) CountGroups(ctx context.Context, tenantID uuid.UUID) (int, error) {
+	var n int
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM dir_groups WHERE tenant_id = $1`, tenantID).Scan(&n)
+	return n, err
+}
+
+// CountRoleDefinitions returns how many role definitions of the tenant are cached.
+func (s *Service) CountRoleDefinitions(ctx context.Context, tenantID uuid.UUID) (int, error) {
+	var n int
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM dir_role_definitions WHERE tenant_id = $1`, tenantID).Scan(&n)
+	return n, err
+}
+
+// GroupsSyncState returns the tenant's last complete groups sync, or ErrNotFound.
+func (s *Service) GroupsSyncState(ctx context.Context, tenantID uuid.UUID) (SyncState, error) {
+	return s.syncState(ctx, tenantID, groupsKind.name)
+}
+
+// RoleDefinitionsSyncState returns the tenant's last complete role definitions sync, or ErrNotFound.
+func (s *Service) RoleDefinitionsSyncState(ctx context.Context, tenantID uuid.UUID) (SyncState, error) {
+	return s.syncState(ctx, tenantID, rolesKind.name)
+}
+
+func (s *Service) syncState(ctx context.Context, tenantID uuid.UUID, kind string) (SyncState, error) {
+	var st SyncState
+	err := s.pool.QueryRow(ctx, `SELECT run_id, synced_at, object_count FROM dir_sync_state WHERE tenant_id = $1 AND kind = $2`,
+		tenantID, kind).Scan(&st.RunID, &st.SyncedAt, &st.ObjectCount)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return SyncState{}, fmt.Errorf("directory: %s sync of tenant %s: %w", kind, tenantID, ErrNotFound)
+	}
+	if err != nil {
+		return SyncState{}, fmt.Errorf("directory: sync state: %w", err)
+	}
+	st.SyncedAt = st.SyncedAt.UTC()
+	return st, nil
+}

@@ -1,0 +1,118 @@
+package provider_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tenantatlas/ops/eventstore/pgtest"
+	"github.com/tenantatlas/ops/modules/graph"
+	"github.com/tenantatlas/ops/modules/graph/graphsim"
+	"github.com/tenantatlas/ops/modules/monolith/monotest"
+	"github.com/tenantatlas/ops/modules/operations"
+	"github.com/tenantatlas/ops/modules/provider"
+	"github.com/tenantatlas/ops/modules/tenancy"
+)
+
+func TestReasonFor(t *testing.T) {
+	t.Parallel()
+	for kind, want := range map[graph.Kind]operations.ReasonCode{
+		graph.KindConsentMissing:   operations.ReasonProviderConsentMissing,
+		graph.KindPermissionDenied: operations.ReasonProviderPermissionDenied,
+		graph.KindThrottled:        operations.ReasonGraphThrottled,
+		graph.KindUnavailable:      operations.ReasonGraphUnavailable,
+		graph.KindTimeout:          operations.ReasonGraphTimeout,
+		graph.KindContractMissing:  operations.ReasonGraphContractMissing,
+		graph.KindInvalidClient:    operations.ReasonProviderConnectionInvalid,
+		graph.KindNotFound:         operations.ReasonGraphRequestFailed,
+		graph.KindRequestFailed:    operations.ReasonGraphRequestFailed,
+		"something new":            operations.ReasonGraphRequestFailed,
+	} {
+		require.Equal(t, want, provider.ReasonFor(kind), kind)
+		require.True(t, want.Known())
+	}
+}
+
+// TestVerify: provider.verify against the simulator records ok / consent_missing /
+// permission_denied on the connection, links it, and the gate follows the status.
+func TestVerify(t *testing.T) {
+	t.Parallel()
+	e := monotest.New(t, pgtest.Fresh(t), monotest.Options{})
+	conn := func() tenancy.ProviderConnection {
+		pc, err := e.App.Tenancy.Connection(e.Ctx, e.Conn)
+		require.NoError(t, err)
+		return pc
+	}
+
+	ok := e.Run(t, "provider.verify", `{}`)
+	require.Equal(t, operations.OutcomeSucceeded, ok.Outcome, ok.Message)
+	require.Equal(t, operations.Counts{"total": 6, "processed": 6, "succeeded": 6}, ok.Counts)
+	require.Equal(t, e.Conn, monotest.Link(t, ok, operations.LinkProviderConnection))
+	require.Equal(t, tenancy.ConnectionOK, conn().Status)
+
+	// Consent missing: the run fails with the matching reason, the connection says so,
+	// and the next provider-backed start is blocked with next steps.
+	e.Sim.SetFaults(e.EntraTenant, graphsim.Faults{ConsentMissing: true})
+	denied := e.Run(t, "provider.verify", `{}`)
+	require.Equal(t, operations.OutcomeFailed, denied.Outcome)
+	require.Equal(t, operations.ReasonProviderConsentMissing, denied.ReasonCode, denied.Message)
+	require.Equal(t, tenancy.ConnectionConsentMissing, conn().Status)
+	require.Equal(t, "provider_consent_missing", conn().StatusReason)
+	blocked := e.Start(t, "inventory.sync", `{}`)
+	require.Equal(t, operations.StartBlocked, blocked.Status)
+	require.Equal(t, operations.ReasonProviderConsentMissing, blocked.ReasonCode)
+	require.NotEmpty(t, blocked.NextSteps)
+
+	// One permission missing: the probes name it.
+	e.Sim.SetFaults(e.EntraTenant, graphsim.Faults{PermissionDenied: []string{"deviceConfigurations"}})
+	perm := e.Run(t, "provider.verify", `{}`)
+	require.Equal(t, operations.ReasonProviderPermissionDenied, perm.ReasonCode)
+	require.Contains(t, perm.Message, "deviceConfigurations")
+	require.Equal(t, operations.Counts{"total": 6, "processed": 6, "succeeded": 5, "failed": 1}, perm.Counts)
+	require.Len(t, perm.Failures, 1)
+	require.Equal(t, operations.ReasonProviderPermissionDenied, perm.Failures[0].ReasonCode)
+	require.Equal(t, tenancy.ConnectionPermissionDenied, conn().Status)
+	require.Contains(t, conn().StatusReason, "deviceConfigurations")
+	require.Equal(t, operations.ReasonProviderPermissionDenied, e.Start(t, "directory.groups.sync", `{}`).ReasonCode)
+
+	// Fixed in the tenant: verification passes and starts are accepted again.
+	e.Sim.SetFaults(e.EntraTenant, graphsim.Faults{})
+	again := e.Run(t, "provider.verify", `{}`)
+	require.Equal(t, operations.OutcomeSucceeded, again.Outcome)
+	require.Equal(t, tenancy.ConnectionOK, conn().Status)
+	require.Equal(t, operations.StartAccepted, e.Start(t, "directory.role_definitions.sync", `{}`).Status)
+}
+
+// TestTokenNeverLeaks: the simulator echoes the bearer token and the client secret in
+// its error bodies; neither reaches an event, a table row or a log line.
+func TestTokenNeverLeaks(t *testing.T) {
+	t.Parallel()
+	e := monotest.New(t, pgtest.Fresh(t), monotest.Options{})
+	e.Sim.SetFaults(e.EntraTenant, graphsim.Faults{LeakToken: true, PermissionDenied: []string{"groups", "compliancePolicies"}})
+	perm := e.Run(t, "provider.verify", `{}`)
+	require.Equal(t, operations.ReasonProviderPermissionDenied, perm.ReasonCode)
+	require.Len(t, perm.Failures, 2)
+
+	// Reset by hand so the gate lets the syncs run into the same faults.
+	require.NoError(t, e.App.Tenancy.SetConnectionStatus(e.Ctx, "system:test", e.Conn, tenancy.ConnectionOK, "reset by test"))
+	inv := e.Run(t, "inventory.sync", `{}`)
+	require.Equal(t, operations.OutcomePartiallySucceeded, inv.Outcome, "one policy type refused, two listed")
+	require.Len(t, inv.Failures, 1)
+	require.Equal(t, operations.ReasonProviderPermissionDenied, inv.Failures[0].ReasonCode)
+
+	require.NoError(t, e.App.Tenancy.SetConnectionStatus(e.Ctx, "system:test", e.Conn, tenancy.ConnectionOK, "reset by test"))
+	e.Sim.SetFaults(e.EntraTenant, graphsim.Faults{LeakToken: true, Unavailable: 1000})
+	down := e.Run(t, "directory.groups.sync", `{}`)
+	require.Equal(t, operations.ReasonGraphUnavailable, down.ReasonCode, down.Message)
+
+	require.Positive(t, e.Sim.Requests(), "the simulator answered")
+	// The search finds what is there (the connection's secret reference, the failures)…
+	rows, _ := e.Occurrences(t, monotest.SecretRef)
+	require.Positive(t, rows)
+	rows, _ = e.Occurrences(t, "provider_permission_denied")
+	require.Positive(t, rows)
+	_, lines := e.Occurrences(t, "graph_unavailable")
+	require.Positive(t, lines)
+	// …and never the token or the secret.
+	e.RequireNoLeak(t, monotest.TokenPrefix, e.Sim.Config().ClientSecret)
+}
