@@ -25,6 +25,12 @@ func runGraphSim(ctx context.Context, env *cli, args []string) error {
 	if *groups < 0 || *roles < 0 || *policies < 0 || *pageSize < 0 {
 		return usageError{"sizes must not be negative"}
 	}
+	none := func(n int) int { // 0 on the command line means none; graphsim reads 0 as "default"
+		if n == 0 {
+			return -1
+		}
+		return n
+	}
 	log, err := newLogger(env.stderr, common.logLevel)
 	if err != nil {
 		return err
@@ -34,7 +40,7 @@ func runGraphSim(ctx context.Context, env *cli, args []string) error {
 		return fmt.Errorf("graph-sim: %w", err)
 	}
 	return graphsim.Serve(ctx, ln, graphsim.Config{
-		Seed: *seed, Groups: *groups, RoleDefinitions: *roles, Policies: *policies,
+		Seed: *seed, Groups: none(*groups), RoleDefinitions: none(*roles), Policies: none(*policies),
 		PageSize: *pageSize, ClientSecret: *secret, Logger: log,
 	})
 }

@@ -36,11 +36,11 @@ import (
 type Config struct {
 	// Seed makes the generated data deterministic (with the tenant id).
 	Seed int64
-	// Groups is the number of groups per tenant (default 50).
+	// Groups is the number of groups per tenant (0: 50; negative: none).
 	Groups int
-	// RoleDefinitions is the number of role definitions per tenant (default 20).
+	// RoleDefinitions is the number of role definitions per tenant (0: 20; negative: none).
 	RoleDefinitions int
-	// Policies is the number of policies per policy type per tenant (default 10).
+	// Policies is the number of policies per policy type per tenant (0: 10; negative: none).
 	Policies int
 	// PageSize caps $top and is the page size when $top is absent (default 100).
 	PageSize int
@@ -58,15 +58,9 @@ type Config struct {
 const DefaultClientSecret = "sim-secret"
 
 func (c Config) withDefaults() Config {
-	if c.Groups <= 0 {
-		c.Groups = 50
-	}
-	if c.RoleDefinitions <= 0 {
-		c.RoleDefinitions = 20
-	}
-	if c.Policies <= 0 {
-		c.Policies = 10
-	}
+	c.Groups = sizeOr(c.Groups, 50)
+	c.RoleDefinitions = sizeOr(c.RoleDefinitions, 20)
+	c.Policies = sizeOr(c.Policies, 10)
 	if c.PageSize <= 0 {
 		c.PageSize = 100
 	}
@@ -83,6 +77,17 @@ func (c Config) withDefaults() Config {
 		c.Now = time.Now
 	}
 	return c
+}
+
+// sizeOr is n, def when n is 0, and 0 when n is negative ("none").
+func sizeOr(n, def int) int {
+	switch {
+	case n == 0:
+		return def
+	case n < 0:
+		return 0
+	}
+	return n
 }
 
 // Faults are switchable failures. SetFaults replaces a tenant's (or everyone's) faults.

@@ -215,6 +215,10 @@ func TestDataDeterministicPerSeedAndTenant(t *testing.T) {
 	for _, typ := range []string{"deviceConfigurations", "compliancePolicies", "settingsCatalogPolicies"} {
 		require.Len(t, a1.Objects(tenantA, typ), 10)
 	}
+	empty := graphsim.New(graphsim.Config{Groups: -1, Policies: -1})
+	require.Empty(t, empty.Objects(tenantA, "groups"))
+	require.Empty(t, empty.Objects(tenantA, "deviceConfigurations"))
+	require.Len(t, empty.Objects(tenantA, "roleDefinitions"), 20)
 	org := a1.Objects(tenantA, "organization")
 	require.Len(t, org, 1)
 	require.Equal(t, tenantA, org[0]["id"])
