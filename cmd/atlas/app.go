@@ -9,13 +9,35 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/tenantatlas/ops/eventstore/pglocal"
+	"github.com/tenantatlas/ops/modules/graph"
+	"github.com/tenantatlas/ops/modules/graph/graphsim"
+	"github.com/tenantatlas/ops/modules/graph/msgraph"
 	"github.com/tenantatlas/ops/modules/monolith"
 )
 
-// newApp wires every module.
+// newApp wires every module without a Graph client: for commands that run no work.
 func newApp(pool *pgxpool.Pool, log *slog.Logger) *monolith.App {
 	return monolith.New(pool, monolith.Options{Logger: log})
+}
+
+// newWorkingApp wires every module with the Microsoft Graph client, so the run types
+// doing real work have their handlers: for the processes that run workers.
+func newWorkingApp(env *cli, pool *pgxpool.Pool, log *slog.Logger) *monolith.App {
+	return monolith.New(pool, monolith.Options{Logger: log, Graph: newGraph(env, log)})
+}
+
+// newGraph is the msgraph-sdk-go client. Secret references resolve from the process
+// environment; the demo's connections sign in to the Graph simulator with its published
+// client secret unless ATLAS_DEMO_CLIENT_SECRET says otherwise.
+func newGraph(env *cli, log *slog.Logger) graph.Client {
+	return msgraph.New(msgraph.Options{Logger: log, Getenv: func(name string) string {
+		if v := env.getenv(name); v != "" || name != monolith.DemoSecretEnv {
+			return v
+		}
+		return graphsim.DefaultClientSecret
+	}})
 }
 
 // newLogger returns the process logger: JSON lines on stderr at the given level.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/tenantatlas/ops/modules/graph/graphsim"
 	"github.com/tenantatlas/ops/modules/monolith"
 	"github.com/tenantatlas/ops/modules/operations"
 	"github.com/tenantatlas/ops/web"
@@ -40,6 +41,7 @@ func runDev(ctx context.Context, env *cli, args []string) error {
 	var common commonFlags
 	fs := newFlagSet(env, "dev", &common)
 	addr := fs.String("addr", defaultAddr(env), "listen address (env ATLAS_ADDR)")
+	simAddr := fs.String("graph-sim-addr", "127.0.0.1:0", "listen address of the embedded Graph simulator the demo tenants use")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -74,9 +76,22 @@ func runDev(ctx context.Context, env *cli, args []string) error {
 	if err := monolith.SeedDemoHistory(ctx, a, seed); err != nil {
 		return err
 	}
+	// The demo tenants talk to a Graph simulator in this process.
+	simLn, err := net.Listen("tcp", *simAddr)
+	if err != nil {
+		return fmt.Errorf("graph simulator: listen on %s: %w", *simAddr, err)
+	}
+	simURL := "http://" + simLn.Addr().String()
+	simCtx, stopSim := context.WithCancel(ctx)
+	simDone := make(chan error, 1)
+	go func() { simDone <- graphsim.Serve(simCtx, simLn, graphsim.Config{Seed: 1, Logger: log}) }()
+	defer func() { stopSim(); <-simDone }()
+	if err := monolith.PointDemoAtGraph(ctx, a, seed, simURL); err != nil {
+		return err
+	}
 	return serve(ctx, env, log, pool, *addr, func(listenAddr string) {
-		fmt.Fprintf(env.stdout, "TenantAtlas Ops is running\n  hub:      http://%s/admin/login\n  API:      http://%s/api/v1 (Authorization: Bearer <token>)\n  health:   http://%s/healthz\n  database: %s\n",
-			listenAddr, listenAddr, listenAddr, redact(url))
+		fmt.Fprintf(env.stdout, "TenantAtlas Ops is running\n  hub:      http://%s/admin/login\n  API:      http://%s/api/v1 (Authorization: Bearer <token>)\n  health:   http://%s/healthz\n  graph:    %s (simulator)\n  database: %s\n",
+			listenAddr, listenAddr, listenAddr, simURL, redact(url))
 		printLogins(env.stdout, seed)
 		fmt.Fprintln(env.stdout, "Press Ctrl+C to stop.")
 	})
@@ -89,7 +104,7 @@ func serve(ctx context.Context, env *cli, log *slog.Logger, pool *pgxpool.Pool, 
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	a := newApp(pool, log)
+	a := newWorkingApp(env, pool, log)
 	srv := web.New(web.Deps{Logger: log, Database: pool, Tenancy: a.Tenancy, Operations: a.Operations, Notify: a.Notify,
 		Runs: a.Runs, Ready: a.Ready, Collectors: a.Collectors(), SessionKey: sessionKey(env, log)})
 
@@ -125,7 +140,7 @@ func runWorker(ctx context.Context, env *cli, args []string) error {
 	}
 	defer c.pool.Close()
 	log := c.log
-	a := newApp(c.pool, log)
+	a := newWorkingApp(env, c.pool, log)
 	var wg sync.WaitGroup
 	a.Background(ctx, &wg, operations.WorkerOptions{})
 	log.Info("worker running")

@@ -252,8 +252,9 @@ func seededFresh(t *testing.T) (*pgxpool.Pool, map[string]string, *monolith.App,
 }
 
 // TestWorkerCommand queues a run, then runs `atlas worker`: the worker claims it from
-// the dispatch outbox (no handler for the type is registered yet, so the run fails fast
-// with internal_error rather than hanging) and the process stops cleanly.
+// the dispatch outbox and works it with the real drift handler (the run was admitted by
+// an app without the gate's Graph-era preconditions; with no inventory snapshots the
+// handler fails it with drift_baseline_missing), and the process stops cleanly.
 func TestWorkerCommand(t *testing.T) {
 	t.Parallel()
 	_, env, a, seed := seededFresh(t)
@@ -277,7 +278,7 @@ func TestWorkerCommand(t *testing.T) {
 	}, 30*time.Second, 20*time.Millisecond, "the worker never picked the run up: %s", stderr.String())
 	r, err := a.Operations.Load(t.Context(), out.Run.ID)
 	require.NoError(t, err)
-	require.Equal(t, operations.ReasonInternalError, r.ReasonCode)
+	require.Equal(t, operations.ReasonDriftBaselineMissing, r.ReasonCode)
 	require.False(t, r.StartedAt.IsZero(), "the worker claimed it (RunStarted)")
 	cancel()
 	select {
@@ -387,6 +388,34 @@ func TestDev(t *testing.T) {
 		runs = len(body.Runs)
 		return runs == 48
 	}, 30*time.Second, 50*time.Millisecond, "the owner sees the demo history")
+
+	// The demo tenants work against the embedded Graph simulator: an inventory sync
+	// started through the API succeeds with counts.
+	api := func(method, path string) map[string]any {
+		req, _ := http.NewRequest(method, "http://"+addr+path, strings.NewReader(`{}`))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var v map[string]any
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&v))
+		return v
+	}
+	seedOut := stdout.String()
+	require.Contains(t, seedOut, "(simulator)")
+	tenants := api("GET", "/api/v1/operations?limit=1")["runs"].([]any)
+	tenant := tenants[0].(map[string]any)["tenantId"].(string)
+	out := api("POST", "/api/v1/tenants/"+tenant+"/operations/inventory.sync/start")
+	require.Equal(t, "accepted", out["status"], out)
+	runID := out["run"].(map[string]any)["id"].(string)
+	var detail map[string]any
+	require.Eventually(t, func() bool {
+		detail = api("GET", "/api/v1/operations/"+runID)
+		return detail["status"] == "completed"
+	}, 60*time.Second, 100*time.Millisecond)
+	require.Equal(t, "succeeded", detail["outcome"], detail)
+	require.NotZero(t, detail["counts"].(map[string]any)["total"], detail)
 
 	cancel()
 	select {

@@ -28,6 +28,10 @@ var demoUsers = []struct {
 	{"outsider", "owner@fabrikam-partners.demo", "Fiona Fabrikam", "demo-outsider-password", "atl_demo_outsider_5e4d3c2b1a0f49e8d7c6b5a4f3e2d1c0", tenancy.RoleOwner, true},
 }
 
+// DemoSecretEnv names the environment variable holding the demo connections' client
+// secret (their SecretRef is "env:" + DemoSecretEnv).
+const DemoSecretEnv = "ATLAS_DEMO_CLIENT_SECRET"
+
 const (
 	demoWorkspace     = "Contoso MSP (demo)"
 	outsiderWorkspace = "Fabrikam Partners (demo)"
@@ -135,7 +139,7 @@ func ensureTenant(ctx context.Context, a *App, workspaceID uuid.UUID, name, exte
 	}
 	if _, err := a.Tenancy.AddProviderConnection(ctx, seedActor, tenancy.ProviderConnection{
 		TenantID: t.ID, Provider: "microsoft", DisplayName: "Microsoft Graph (demo)", Status: tenancy.ConnectionOK,
-		EntraTenantID: external, ClientID: "00000000-0000-4000-8000-00000000a71a", SecretRef: "env:ATLAS_DEMO_CLIENT_SECRET",
+		EntraTenantID: external, ClientID: "00000000-0000-4000-8000-00000000a71a", SecretRef: "env:" + DemoSecretEnv,
 	}); err != nil {
 		return tenancy.Tenant{}, fmt.Errorf("seed provider connection for %q: %w", name, err)
 	}
@@ -159,4 +163,19 @@ func SeedDemoHistory(ctx context.Context, a *App, seed DemoSeed) error {
 		return nil
 	}
 	return err
+}
+
+// PointDemoAtGraph points every demo tenant's default connection at baseURL (the Graph
+// simulator `atlas dev` starts; "" for the real Microsoft Graph).
+func PointDemoAtGraph(ctx context.Context, a *App, seed DemoSeed, baseURL string) error {
+	for _, t := range seed.Tenants {
+		pc, err := a.Tenancy.DefaultConnection(ctx, t.ID)
+		if err != nil {
+			return fmt.Errorf("demo connection of %s: %w", t.Name, err)
+		}
+		if err := a.Tenancy.SetConnectionEndpoint(ctx, seedActor, pc.ID, baseURL); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -226,6 +226,43 @@ func (s *Service) SetConnectionStatus(ctx context.Context, actor Actor, connID u
 	return nil
 }
 
+// SetConnectionEndpoint points a connection at another Graph base URL ("" for the real
+// Microsoft Graph). Setting the URL it has already changes nothing.
+func (s *Service) SetConnectionEndpoint(ctx context.Context, actor Actor, connID uuid.UUID, baseURL string) error {
+	wrap := func(err error) error { return fmt.Errorf("tenancy: set connection endpoint: %w", err) }
+	if err := checkActor(actor); err != nil {
+		return wrap(err)
+	}
+	baseURL, err := checkGraphBaseURL(baseURL)
+	if err != nil {
+		return wrap(err)
+	}
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		var tenantID, workspaceID uuid.UUID
+		var from string
+		err := tx.QueryRow(ctx, `SELECT c.tenant_id, t.workspace_id, c.graph_base_url
+			FROM tn_provider_connections c JOIN tn_tenants t ON t.id = c.tenant_id
+			WHERE c.id = $1 FOR NO KEY UPDATE OF c`, connID).Scan(&tenantID, &workspaceID, &from)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("provider connection %s: %w", connID, ErrNotFound)
+		}
+		if err != nil || from == baseURL {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE tn_provider_connections SET graph_base_url = $2, updated_at = $3 WHERE id = $1`,
+			connID, baseURL, s.clock()); err != nil {
+			return err
+		}
+		return s.appendEvent(ctx, tx, eventstore.NewStreamID(StreamProviderConnection, connID), eventstore.AnyVersion,
+			eventstore.Metadata{Actor: actor, WorkspaceID: workspaceID, TenantID: tenantID},
+			ProviderConnectionEndpointChanged{ConnectionID: connID, TenantID: tenantID, From: from, To: baseURL})
+	})
+	if err != nil {
+		return wrap(err)
+	}
+	return nil
+}
+
 const connectionColumns = `id, tenant_id, provider, display_name, is_default, status, entra_tenant_id,
 	client_id, secret_ref, graph_base_url, status_reason, updated_at`
 

@@ -12,7 +12,7 @@
 //	workspace-<id>              WorkspaceCreated, MembershipGranted, MembershipRevoked
 //	tenant-<id>                 TenantAdded
 //	user-<id>                   UserRegistered, APITokenIssued, APITokenRevoked
-//	providerconnection-<id>     ProviderConnectionAdded, ProviderConnectionStatusChanged
+//	providerconnection-<id>     ProviderConnectionAdded, ProviderConnectionStatusChanged, ProviderConnectionEndpointChanged
 //
 // A command that changes nothing (granting the role a membership already has, revoking
 // a revoked token, setting the status a connection already has, importing a token

@@ -14,7 +14,8 @@ const (
 	StreamTenant = "tenant"
 	// StreamUser holds UserRegistered, APITokenIssued and APITokenRevoked.
 	StreamUser = "user"
-	// StreamProviderConnection holds ProviderConnectionAdded and ProviderConnectionStatusChanged.
+	// StreamProviderConnection holds ProviderConnectionAdded, ProviderConnectionStatusChanged
+	// and ProviderConnectionEndpointChanged.
 	StreamProviderConnection = "providerconnection"
 )
 
@@ -165,6 +166,23 @@ type ProviderConnectionStatusChanged struct {
 // EventType implements eventstore.Event.
 func (ProviderConnectionStatusChanged) EventType() string { return "ProviderConnectionStatusChanged" }
 
+// ProviderConnectionEndpointChanged records a connection pointed at another Graph
+// endpoint (stream providerconnection-<id>): the dev hub's simulator, for one.
+type ProviderConnectionEndpointChanged struct {
+	// ConnectionID is the connection's id.
+	ConnectionID uuid.UUID `json:"connectionId"`
+	// TenantID is the tenant the connection serves.
+	TenantID uuid.UUID `json:"tenantId"`
+	// From and To are the previous and the new Graph base URL ("" = the real Graph).
+	From string `json:"from"`
+	To   string `json:"to"`
+}
+
+// EventType implements eventstore.Event.
+func (ProviderConnectionEndpointChanged) EventType() string {
+	return "ProviderConnectionEndpointChanged"
+}
+
 // RegisterEvents registers the tenancy module's events (schema version 1 each) in r.
 func RegisterEvents(r *eventstore.Registry) {
 	r.Register(WorkspaceCreated{}, 1)
@@ -176,4 +194,5 @@ func RegisterEvents(r *eventstore.Registry) {
 	r.Register(APITokenRevoked{}, 1)
 	r.Register(ProviderConnectionAdded{}, 1)
 	r.Register(ProviderConnectionStatusChanged{}, 1)
+	r.Register(ProviderConnectionEndpointChanged{}, 1)
 }

@@ -93,6 +93,17 @@ func TestEveryMutationAppendsOneEvent(t *testing.T) {
 	require.NoError(t, b.svc.SetConnectionStatus(b.ctx, actor, pc.ID, tenancy.ConnectionDisabled, "operator"))
 	expectNone("setting the same status again")
 
+	require.NoError(t, b.svc.SetConnectionEndpoint(b.ctx, actor, pc.ID, "http://127.0.0.1:18081/"))
+	expect("ProviderConnectionEndpointChanged", "providerconnection", pc.ID)
+	require.NoError(t, b.svc.SetConnectionEndpoint(b.ctx, actor, pc.ID, "http://127.0.0.1:18081"))
+	expectNone("setting the same endpoint again")
+	got, err := b.svc.Connection(b.ctx, pc.ID)
+	require.NoError(t, err)
+	require.Equal(t, "http://127.0.0.1:18081", got.GraphBaseURL)
+	require.ErrorIs(t, b.svc.SetConnectionEndpoint(b.ctx, actor, pc.ID, "ftp://x"), tenancy.ErrInvalid)
+	require.ErrorIs(t, b.svc.SetConnectionEndpoint(b.ctx, actor, uuid.New(), ""), tenancy.ErrNotFound)
+	expectNone("refused endpoint changes")
+
 	// Failed commands append nothing and leave no rows.
 	_, err = b.svc.CreateWorkspace(b.ctx, actor, "Events")
 	require.ErrorIs(t, err, tenancy.ErrConflict)
