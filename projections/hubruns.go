@@ -16,14 +16,15 @@ import (
 
 // HubRuns is the hub's run list and detail: one row per run, folded with the run
 // aggregate itself (operations.Run.Apply), so the hub and the module can never
-// disagree on what an event means.
+// disagree on what an event means. Version 2 keeps the list columns only; the row is
+// the fold state.
 type HubRuns struct{}
 
 // Name implements Projection.
 func (HubRuns) Name() string { return "hub_runs" }
 
 // Version implements Projection.
-func (HubRuns) Version() int { return 1 }
+func (HubRuns) Version() int { return 2 }
 
 // Tables implements Projection.
 func (h HubRuns) Tables() []Table {
@@ -37,7 +38,7 @@ func (h HubRuns) Apply(ctx context.Context, tx pgx.Tx, target Target, events []e
 	return h.ApplyTo(ctx, tx, target.Table(h.Tables()[0].Name), events)
 }
 
-// ApplyTo folds a batch into the named table (a version or shadow copy of rm_runs_v1's
+// ApplyTo folds a batch into the named table (a version or shadow copy of rm_runs_v2's
 // layout).
 func (h HubRuns) ApplyTo(ctx context.Context, tx pgx.Tx, table string, events []eventstore.Envelope) error {
 	table = pgx.Identifier{table}.Sanitize()
@@ -57,23 +58,26 @@ func (h HubRuns) ApplyTo(ctx context.Context, tx pgx.Tx, table string, events []
 		return nil
 	}
 	runs := make(map[uuid.UUID]*operations.Run, len(ids))
-	rows, err := tx.Query(ctx, `SELECT run_id, snapshot FROM `+table+` WHERE run_id = ANY($1)`, ids)
+	rows, err := tx.Query(ctx, `SELECT run_id, type, workspace_id, tenant_id, status, outcome, reason_code,
+			initiator_user_id, initiator_name, queued_at, started_at, completed_at, counts
+		FROM `+table+` WHERE run_id = ANY($1)`, ids)
 	if err != nil {
 		return err
 	}
 	for rows.Next() {
-		var id uuid.UUID
-		var snap []byte
-		if err := rows.Scan(&id, &snap); err != nil {
-			rows.Close()
-			return err
-		}
 		r := &operations.Run{}
-		if err := gojson.Unmarshal(snap, r); err != nil {
+		var tenant, initiator pgtype.UUID
+		var reason pgtype.Text
+		var started, completed pgtype.Timestamptz
+		if err := rows.Scan(&r.ID, &r.Type, &r.WorkspaceID, &tenant, &r.Status, &r.Outcome, &reason,
+			&initiator, &r.Initiator.Name, &r.QueuedAt, &started, &completed, &r.Counts); err != nil {
 			rows.Close()
-			return fmt.Errorf("hub_runs: snapshot of %s: %w", id, err)
+			return fmt.Errorf("hub_runs: load rows: %w", err)
 		}
-		runs[id] = r
+		r.TenantID, r.Initiator.UserID = tenant.Bytes, initiator.Bytes
+		r.ReasonCode = operations.ReasonCode(reason.String)
+		r.StartedAt, r.CompletedAt = started.Time, completed.Time
+		runs[r.ID] = r
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -100,28 +104,32 @@ func (h HubRuns) ApplyTo(ctx context.Context, tx pgx.Tx, table string, events []
 		if r.ID == uuid.Nil {
 			continue // events of a run whose RunQueued is not in the log: nothing to show
 		}
-		snap, err := gojson.Marshal(r)
+		counts := r.Counts
+		if counts == nil {
+			counts = operations.Counts{}
+		}
+		cj, err := gojson.Marshal(counts)
 		if err != nil {
 			return err
 		}
-		c.add(r, string(snap), positions[id])
+		c.add(r, string(cj), positions[id])
 	}
 	if len(c.id) == 0 {
 		return nil
 	}
 	_, err = tx.Exec(ctx, `INSERT INTO `+table+` (run_id, type, workspace_id, tenant_id, status, outcome, bucket, reason_code,
-			initiator_user_id, initiator_name, queued_at, started_at, completed_at, snapshot, position)
+			initiator_user_id, initiator_name, queued_at, started_at, completed_at, counts, position)
 		SELECT v.run_id, v.type, v.workspace_id, v.tenant_id, v.status, v.outcome, v.bucket, v.reason_code,
-			v.initiator_user_id, v.initiator_name, v.queued_at, v.started_at, v.completed_at, v.snapshot::jsonb, v.position
+			v.initiator_user_id, v.initiator_name, v.queued_at, v.started_at, v.completed_at, v.counts::jsonb, v.position
 		FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[],
 			$9::uuid[], $10::text[], $11::timestamptz[], $12::timestamptz[], $13::timestamptz[], $14::text[], $15::bigint[])
 			AS v(run_id, type, workspace_id, tenant_id, status, outcome, bucket, reason_code,
-			initiator_user_id, initiator_name, queued_at, started_at, completed_at, snapshot, position)
+			initiator_user_id, initiator_name, queued_at, started_at, completed_at, counts, position)
 		ON CONFLICT (run_id) DO UPDATE SET status = EXCLUDED.status, outcome = EXCLUDED.outcome,
 			bucket = EXCLUDED.bucket, reason_code = EXCLUDED.reason_code, started_at = EXCLUDED.started_at,
-			completed_at = EXCLUDED.completed_at, snapshot = EXCLUDED.snapshot, position = EXCLUDED.position`,
+			completed_at = EXCLUDED.completed_at, counts = EXCLUDED.counts, position = EXCLUDED.position`,
 		c.id, c.typ, c.workspace, c.tenant, c.status, c.outcome, c.bucket, c.reason,
-		c.initiator, c.initiatorName, c.queued, c.started, c.completed, c.snapshot, c.position)
+		c.initiator, c.initiatorName, c.queued, c.started, c.completed, c.counts, c.position)
 	return err
 }
 
@@ -130,14 +138,14 @@ type hubColumns struct {
 	id, workspace                []uuid.UUID
 	tenant, initiator            []pgtype.UUID
 	typ, status, outcome, bucket []string
-	initiatorName, snapshot      []string
+	initiatorName, counts        []string
 	reason                       []pgtype.Text
 	queued                       []time.Time
 	started, completed           []pgtype.Timestamptz
 	position                     []int64
 }
 
-func (c *hubColumns) add(r *operations.Run, snap string, position int64) {
+func (c *hubColumns) add(r *operations.Run, counts string, position int64) {
 	c.id = append(c.id, r.ID)
 	c.workspace = append(c.workspace, r.WorkspaceID)
 	c.tenant = append(c.tenant, pgtype.UUID{Bytes: r.TenantID, Valid: r.TenantID != uuid.Nil})
@@ -151,6 +159,6 @@ func (c *hubColumns) add(r *operations.Run, snap string, position int64) {
 	c.queued = append(c.queued, r.QueuedAt)
 	c.started = append(c.started, pgtype.Timestamptz{Time: r.StartedAt, Valid: !r.StartedAt.IsZero()})
 	c.completed = append(c.completed, pgtype.Timestamptz{Time: r.CompletedAt, Valid: !r.CompletedAt.IsZero()})
-	c.snapshot = append(c.snapshot, snap)
+	c.counts = append(c.counts, counts)
 	c.position = append(c.position, position)
 }

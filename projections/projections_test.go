@@ -87,14 +87,14 @@ func checksum(t *testing.T, pool *pgxpool.Pool) string {
 	t.Helper()
 	var sum string
 	require.NoError(t, pool.QueryRow(t.Context(), `SELECT md5(COALESCE(string_agg(r::text, '|' ORDER BY run_id), ''))
-		FROM rm_runs_v1 r`).Scan(&sum))
+		FROM rm_runs_v2 r`).Scan(&sum))
 	return sum
 }
 
 // rebuildFromZero empties the read model and its checkpoint and applies the whole log.
 func rebuildFromZero(t *testing.T, w *world, r *projections.Runner) {
 	t.Helper()
-	_, err := w.pool.Exec(w.ctx, `TRUNCATE rm_runs_v1; DELETE FROM proj_checkpoints WHERE name = 'hub_runs'`)
+	_, err := w.pool.Exec(w.ctx, `TRUNCATE rm_runs_v2; DELETE FROM proj_checkpoints WHERE name = 'hub_runs'`)
 	require.NoError(t, err)
 	_, err = r.CatchUp(w.ctx, projections.HubRuns{})
 	require.NoError(t, err)
@@ -113,7 +113,7 @@ func TestHubRunsMatchesTheAggregate(t *testing.T) {
 		require.NoError(t, err)
 		var status, outcome, bucket string
 		var counts map[string]int64
-		require.NoError(t, w.pool.QueryRow(w.ctx, `SELECT status, outcome, bucket, snapshot->'Counts' FROM rm_runs WHERE run_id = $1`, id).
+		require.NoError(t, w.pool.QueryRow(w.ctx, `SELECT status, outcome, bucket, counts FROM rm_runs WHERE run_id = $1`, id).
 			Scan(&status, &outcome, &bucket, &counts))
 		require.Equal(t, string(run.Status), status)
 		require.Equal(t, string(run.Outcome), outcome)
@@ -317,26 +317,26 @@ func TestRebuildSwapsAtomically(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, st[0].Lag)
 	var leftovers int
-	require.NoError(t, w.pool.QueryRow(w.ctx, `SELECT count(*) FROM pg_tables WHERE tablename = 'rm_runs_v1_next'`).Scan(&leftovers))
+	require.NoError(t, w.pool.QueryRow(w.ctx, `SELECT count(*) FROM pg_tables WHERE tablename = 'rm_runs_v2_next'`).Scan(&leftovers))
 	require.Zero(t, leftovers)
 }
 
-// hubRunsV2 stands for a new build whose hub model changed: version 2, own table.
-type hubRunsV2 struct{ projections.HubRuns }
+// hubRunsV3 stands for a new build whose hub model changed: version 3, own table.
+type hubRunsV3 struct{ projections.HubRuns }
 
-func (hubRunsV2) Version() int { return 2 }
+func (hubRunsV3) Version() int { return 3 }
 
-func (h hubRunsV2) Tables() []projections.Table {
-	return []projections.Table{{Name: "rm_runs_v2", View: "rm_runs"}}
+func (h hubRunsV3) Tables() []projections.Table {
+	return []projections.Table{{Name: "rm_runs_v3", View: "rm_runs"}}
 }
 
-func (h hubRunsV2) Apply(ctx context.Context, tx pgx.Tx, target projections.Target, events []eventstore.Envelope) error {
+func (h hubRunsV3) Apply(ctx context.Context, tx pgx.Tx, target projections.Target, events []eventstore.Envelope) error {
 	// Same folding, other table: delegate through a target-renaming shim.
-	return h.HubRuns.ApplyTo(ctx, tx, target.Table("rm_runs_v2"), events)
+	return h.HubRuns.ApplyTo(ctx, tx, target.Table("rm_runs_v3"), events)
 }
 
-// TestVersionBumpRebuildsThenSwaps runs the runner with a version 2 of the hub model:
-// it is built from position 0 while the view still serves version 1, then swapped in
+// TestVersionBumpRebuildsThenSwaps runs the runner with a version 3 of the hub model:
+// it is built from position 0 while the view still serves version 2, then swapped in
 // and recorded as active.
 func TestVersionBumpRebuildsThenSwaps(t *testing.T) {
 	t.Parallel()
@@ -346,21 +346,21 @@ func TestVersionBumpRebuildsThenSwaps(t *testing.T) {
 	_, err := r.CatchUp(w.ctx, projections.HubRuns{})
 	require.NoError(t, err)
 	// What a migration of the new build would do: the new version's table, empty.
-	_, err = w.pool.Exec(w.ctx, `CREATE TABLE rm_runs_v2 (LIKE rm_runs_v1 INCLUDING ALL)`)
+	_, err = w.pool.Exec(w.ctx, `CREATE TABLE rm_runs_v3 (LIKE rm_runs_v2 INCLUDING ALL)`)
 	require.NoError(t, err)
 
 	ctx, cancel := context.WithCancel(w.ctx)
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx, hubRunsV2{}) }()
+	go func() { done <- r.Run(ctx, hubRunsV3{}) }()
 	require.Eventually(t, func() bool {
-		v, err := r.ActiveVersion(w.ctx, hubRunsV2{})
+		v, err := r.ActiveVersion(w.ctx, hubRunsV3{})
 		require.NoError(t, err)
-		return v == 2
+		return v == 3
 	}, 20*time.Second, 20*time.Millisecond)
 	var table string
 	require.NoError(t, w.pool.QueryRow(w.ctx, `SELECT table_name FROM information_schema.view_table_usage WHERE view_name = 'rm_runs'`).Scan(&table))
-	require.Equal(t, "rm_runs_v2", table, "the view serves the new version")
+	require.Equal(t, "rm_runs_v3", table, "the view serves the new version")
 	var n int
 	require.NoError(t, w.pool.QueryRow(w.ctx, `SELECT count(*) FROM rm_runs`).Scan(&n))
 	require.Equal(t, 4, n)

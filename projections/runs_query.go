@@ -105,7 +105,7 @@ func (q *RunReader) List(ctx context.Context, f RunFilter) ([]RunSummary, string
 		where = append(where, "(queued_at, run_id) < ("+arg(at)+", "+arg(id)+")")
 	}
 	const cols = `run_id, type, workspace_id, tenant_id, status, outcome, bucket, reason_code, initiator_name,
-			queued_at, started_at, completed_at, COALESCE(snapshot->'Counts', '{}'::jsonb)`
+			queued_at, started_at, completed_at, COALESCE(counts, '{}'::jsonb)`
 	limit := arg(f.Limit + 1)
 	sql := `SELECT ` + cols + ` FROM rm_runs WHERE ` + strings.Join(where, " AND ") + `
 		ORDER BY queued_at DESC, run_id DESC LIMIT ` + limit

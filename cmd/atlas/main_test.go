@@ -311,7 +311,7 @@ func TestProjectionsCommands(t *testing.T) {
 	}, 30*time.Second, 10*time.Millisecond)
 	code, stdout, stderr := atlas(t.Context(), env, "projections", "rebuild", "hub_runs")
 	require.Equal(t, 0, code, stderr)
-	require.Regexp(t, `^rebuilt hub_runs v1: \d+ events in .+ \(\d+ events/s\)\n$`, stdout)
+	require.Regexp(t, `^rebuilt hub_runs v2: \d+ events in .+ \(\d+ events/s\)\n$`, stdout)
 	require.Contains(t, stderr, "hub_runs [", "a progress bar")
 	var n int
 	require.NoError(t, pool.QueryRow(t.Context(), `SELECT count(*) FROM rm_runs`).Scan(&n))
@@ -320,7 +320,7 @@ func TestProjectionsCommands(t *testing.T) {
 	code, stdout, stderr = atlas(t.Context(), env, "projections", "list")
 	require.Equal(t, 0, code, stderr)
 	require.Regexp(t, `^NAME\s+VERSION\s+CHECKPOINT\s+HEAD\s+LAG\n`, stdout)
-	require.Regexp(t, `(?m)^hub_runs\s+1\s+(\d+)\s+(\d+)\s+0$`, stdout, "rebuilt: no lag")
+	require.Regexp(t, `(?m)^hub_runs\s+2\s+(\d+)\s+(\d+)\s+0$`, stdout, "rebuilt: no lag")
 	require.Regexp(t, `(?m)^run_timeline\s+1\s+0\s+[1-9]\d*\s+[1-9]\d*$`, stdout, "not rebuilt: the whole log to go")
 
 	code, _, stderr = atlas(t.Context(), env, "projections", "rebuild", "nope")
