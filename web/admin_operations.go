@@ -39,15 +39,8 @@ func (s *Server) handleAdminOperations(c *fiber.Ctx) error {
 
 // handleAdminTenantOperations lists one tenant's runs, with the start form.
 func (s *Server) handleAdminTenantOperations(c *fiber.Ctx) error {
-	id, err := uuid.Parse(c.Params("tenant"))
+	t, err := s.authorizedTenant(c, tenancy.CapOperationsView)
 	if err != nil {
-		return fiber.NewError(fiber.StatusNotFound, "not found")
-	}
-	t, dec, err := s.deps.Tenancy.Authorize(c.UserContext(), currentUser(c).ID, id, tenancy.CapOperationsView)
-	if err != nil {
-		return err
-	}
-	if err := dec.Err(); err != nil {
 		return err
 	}
 	return s.renderOperations(c, &t)
@@ -130,7 +123,7 @@ func (s *Server) renderOperations(c *fiber.Ctx, tenant *tenancy.Tenant) error {
 	if tenant != nil {
 		title = tenant.Name + " · Operations"
 	}
-	return s.render(c, fiber.StatusOK, "operations", page{Title: title, Nav: "operations", Data: data})
+	return s.render(c, fiber.StatusOK, "operations", page{Title: title, Nav: "operations", Tenant: tenant, Data: data})
 }
 
 // startableTypes are the tenant-scoped run types the user's role may start on tenantID.

@@ -14,9 +14,17 @@ func (s *Server) handleAdminStart(c *fiber.Ctx) error {
 	if err != nil {
 		return fiber.NewError(fiber.StatusNotFound, "not found")
 	}
+	return s.startFromHub(c, tenantID, c.FormValue("type"), "/admin/t/"+tenantID.String()+"/operations")
+}
+
+// startFromHub asks the start gate for a run of typ on tenantID as the signed-in user
+// (the gate authorizes: 404 for a non-member, 403 without the type's start
+// capability), stores its answer as a flash message with the View-run link and
+// redirects to back.
+func (s *Server) startFromHub(c *fiber.Ctx, tenantID uuid.UUID, typ, back string) error {
 	u := currentUser(c)
 	out, err := s.deps.Operations.Start(c.UserContext(), operations.StartRequest{
-		Type:          c.FormValue("type"),
+		Type:          typ,
 		TenantID:      tenantID,
 		Initiator:     initiatorOf(c, u.ID, u.Email),
 		SourceSurface: "web",
@@ -38,5 +46,5 @@ func (s *Server) handleAdminStart(c *fiber.Ctx) error {
 		f.Href = out.Run.URL
 	}
 	s.setFlash(c, f)
-	return c.Redirect("/admin/t/"+tenantID.String()+"/operations", fiber.StatusSeeOther)
+	return c.Redirect(back, fiber.StatusSeeOther)
 }

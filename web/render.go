@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
+	"net/url"
 	"strings"
 	"time"
 
@@ -37,7 +38,8 @@ func staticFS() fs.FS {
 // pages are the hub's page templates, each parsed with the layout.
 type pages map[string]*template.Template
 
-var pageNames = []string{"login", "operations", "run", "error"}
+var pageNames = []string{"login", "operations", "run", "error",
+	"inventory", "snapshot", "directory", "drift", "drift_report", "backups", "backup_set", "backup_item"}
 
 // mustParsePages parses every page with the layout; a broken template is a build bug.
 func mustParsePages() pages {
@@ -62,6 +64,25 @@ var templateFuncs = template.FuncMap{
 		}
 		return b.String()
 	},
+	"jsonvalue": jsonValue,
+	"bytesize":  byteSize,
+	"shorthash": func(h string) string {
+		if len(h) > 12 {
+			return h[:12]
+		}
+		return h
+	},
+	"pathescape": url.PathEscape,
+	"field": func(m map[string]any, k string) string {
+		switch v := m[k].(type) {
+		case nil:
+			return ""
+		case string:
+			return v
+		default:
+			return jsonValue(v)
+		}
+	},
 	"deref": func(t *time.Time) time.Time {
 		if t == nil {
 			return time.Time{}
@@ -78,6 +99,9 @@ type page struct {
 	CSRF  string
 	Flash *flash
 	Data  any
+	// Tenant is the tenant a tenant-scoped page belongs to: the layout then shows the
+	// tenant's sub-navigation (Operations · Inventory · Directory · Drift · Backups).
+	Tenant *tenancy.Tenant
 	// Tenants are the tenants the user may view, for the tenant switcher.
 	Tenants []tenancy.Tenant
 	// Notes are the user's newest notifications, for the notifications menu.
@@ -227,4 +251,31 @@ func typeLabel(t string) string {
 		return info.Label
 	}
 	return t
+}
+
+// jsonValue renders a field value compactly for a table cell: strings as they are,
+// anything else as JSON, a missing value as "—".
+func jsonValue(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return "—"
+	case string:
+		return v
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
+// byteSize is a size in bytes for people ("1.4 KB").
+func byteSize(n int) string {
+	switch {
+	case n < 1024:
+		return fmt.Sprintf("%d B", n)
+	case n < 1024*1024:
+		return fmt.Sprintf("%.1f KB", float64(n)/1024)
+	}
+	return fmt.Sprintf("%.1f MB", float64(n)/(1024*1024))
 }

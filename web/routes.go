@@ -33,6 +33,20 @@ func (s *Server) routes() {
 	admin.Get("/operations/:run/stream", s.handleAdminRunStream)
 	admin.Get("/t/:tenant/operations", s.handleAdminTenantOperations)
 	admin.Post("/t/:tenant/operations/start", s.handleAdminStart)
+	// Tenant pages over the modules' own tables (never Graph); the object URLs are the
+	// hrefs operations.RelatedLinks gives a run's linked objects.
+	admin.Get("/t/:tenant/inventory", s.handleAdminInventory)
+	admin.Get("/t/:tenant/inventory/snapshots/:snapshot", s.handleAdminSnapshot)
+	admin.Get("/t/:tenant/directory", s.handleAdminDirectoryHome)
+	admin.Get("/t/:tenant/directory/groups", s.handleAdminDirectory(groupsKind))
+	admin.Post("/t/:tenant/directory/groups/sync", s.handleAdminDirectorySync(groupsKind))
+	admin.Get("/t/:tenant/directory/roles", s.handleAdminDirectory(rolesKind))
+	admin.Post("/t/:tenant/directory/roles/sync", s.handleAdminDirectorySync(rolesKind))
+	admin.Get("/t/:tenant/drift", s.handleAdminDrift)
+	admin.Get("/t/:tenant/drift/:run", s.handleAdminDriftReport)
+	admin.Get("/t/:tenant/backups", s.handleAdminBackups)
+	admin.Get("/t/:tenant/backups/:set", s.handleAdminBackupSet)
+	admin.Get("/t/:tenant/backups/:set/items/:type/:id", s.handleAdminBackupItem)
 
 	s.app.Use(func(c *fiber.Ctx) error {
 		return fiber.NewError(fiber.StatusNotFound, "no such route")

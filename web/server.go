@@ -13,6 +13,10 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/tenantatlas/ops/modules/backup"
+	"github.com/tenantatlas/ops/modules/directory"
+	"github.com/tenantatlas/ops/modules/drift"
+	"github.com/tenantatlas/ops/modules/inventory"
 	"github.com/tenantatlas/ops/modules/notify"
 	"github.com/tenantatlas/ops/modules/operations"
 	"github.com/tenantatlas/ops/modules/tenancy"
@@ -39,6 +43,14 @@ type Deps struct {
 	Notify *notify.Service
 	// Runs answers run lists from the hub read model.
 	Runs *projections.RunReader
+	// Inventory reads inventory snapshots and their items (the module's tables only).
+	Inventory *inventory.Service
+	// Directory reads the cached groups and role definitions and their sync state.
+	Directory *directory.Service
+	// Drift reads drift reports and their findings.
+	Drift *drift.Service
+	// Backup reads backup sets and their items.
+	Backup *backup.Service
 	// Ready reports whether the read models have caught up (for /readyz); nil means yes.
 	Ready func(ctx context.Context) error
 	// Collectors are extra Prometheus collectors exported on /metrics.
@@ -98,6 +110,8 @@ type apiErrorBody struct {
 func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	if mapped, ok := operationsError(err); ok {
 		err = mapped
+	} else if moduleNotFound(err) {
+		err = fiber.NewError(fiber.StatusNotFound, "not found")
 	}
 	if strings.HasPrefix(c.Path(), "/admin") {
 		return s.renderError(c, err)
@@ -108,6 +122,13 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	}
 	s.deps.Logger.Error("request failed", "method", c.Method(), "path", c.Path(), "error", operations.Sanitize(err.Error()))
 	return c.Status(fiber.StatusInternalServerError).JSON(apiError{Error: apiErrorBody{Code: "internal_error", Message: "internal error"}})
+}
+
+// moduleNotFound reports whether err is a reading module's "no such object" (a
+// snapshot, a cached group, a drift report, a backup set or item): a 404.
+func moduleNotFound(err error) bool {
+	return errors.Is(err, inventory.ErrNotFound) || errors.Is(err, directory.ErrNotFound) ||
+		errors.Is(err, drift.ErrNotFound) || errors.Is(err, backup.ErrNotFound)
 }
 
 func codeFor(status int) string {

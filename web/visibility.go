@@ -22,6 +22,41 @@ func (s *Server) viewableRun(c *fiber.Ctx) (*operations.Run, error) {
 	return s.deps.Operations.AuthorizeView(c.UserContext(), currentUser(c).ID, id)
 }
 
+// authorizedTenant parses the :tenant parameter and returns the tenant if the caller has
+// capability on it: an unparseable id, an unknown tenant and a tenant the caller is no
+// member of are all a 404 (nothing is revealed); a member without the capability a 403.
+func (s *Server) authorizedTenant(c *fiber.Ctx, capability tenancy.Capability) (tenancy.Tenant, error) {
+	id, err := uuid.Parse(c.Params("tenant"))
+	if err != nil {
+		return tenancy.Tenant{}, fiber.NewError(fiber.StatusNotFound, "not found")
+	}
+	t, dec, err := s.deps.Tenancy.Authorize(c.UserContext(), currentUser(c).ID, id, capability)
+	if err != nil {
+		return tenancy.Tenant{}, err
+	}
+	if err := dec.Err(); err != nil {
+		return tenancy.Tenant{}, err
+	}
+	return t, nil
+}
+
+// canStart reports whether the caller's role on tenantID may start runs of typ.
+func (s *Server) canStart(c *fiber.Ctx, tenantID uuid.UUID, typ string) (bool, error) {
+	info, ok := operations.LookupType(typ)
+	if !ok {
+		return false, nil
+	}
+	role, ok, err := s.deps.Tenancy.RoleFor(c.UserContext(), currentUser(c).ID, tenantID)
+	if err != nil || !ok {
+		return false, err
+	}
+	return role.Can(info.StartCapability), nil
+}
+
+// notInTenant is the answer for an object id that exists but belongs to another tenant
+// than the URL's: the same 404 as an unknown id.
+func notInTenant() error { return fiber.NewError(fiber.StatusNotFound, "not found") }
+
 // restrictToVisible limits a run filter to what userID may view: runs of tenants where
 // the user has operations.view, and workspace-scoped runs of workspaces where the user
 // is a workspace-level member with it.

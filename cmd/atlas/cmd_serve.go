@@ -106,7 +106,7 @@ func serve(ctx context.Context, env *cli, log *slog.Logger, pool *pgxpool.Pool, 
 	}
 	a := newWorkingApp(env, pool, log)
 	srv := web.New(web.Deps{Logger: log, Database: pool, Tenancy: a.Tenancy, Operations: a.Operations, Notify: a.Notify,
-		Runs: a.Runs, Ready: a.Ready, Collectors: a.Collectors(), SessionKey: sessionKey(env, log)})
+		Runs: a.Runs, Inventory: a.Inventory, Directory: a.Directory, Drift: a.Drift, Backup: a.Backup, Ready: a.Ready, Collectors: a.Collectors(), SessionKey: sessionKey(env, log)})
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -1,0 +1,106 @@
+package web
+
+import (
+	"net/url"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+
+	"github.com/tenantatlas/ops/modules/backup"
+	"github.com/tenantatlas/ops/modules/inventory"
+	"github.com/tenantatlas/ops/modules/tenancy"
+)
+
+// backupsPage is the data of the backups template.
+type backupsPage struct {
+	Tenant tenancy.Tenant
+	Sets   []backup.Set
+}
+
+// backupSetPage is the data of the backup_set template.
+type backupSetPage struct {
+	Tenant tenancy.Tenant
+	Set    backup.Set
+	Items  []backup.Item
+}
+
+// backupItemPage is the data of the backup_item template.
+type backupItemPage struct {
+	Tenant   tenancy.Tenant
+	Set      backup.Set
+	Item     backup.Item
+	Size     int
+	Verified bool
+}
+
+// handleAdminBackups lists a tenant's backup sets, newest first.
+func (s *Server) handleAdminBackups(c *fiber.Ctx) error {
+	t, err := s.authorizedTenant(c, tenancy.CapOperationsView)
+	if err != nil {
+		return err
+	}
+	sets, err := s.deps.Backup.Sets(c.UserContext(), t.ID, 50)
+	if err != nil {
+		return err
+	}
+	return s.render(c, fiber.StatusOK, "backups", page{Title: t.Name + " · Backups", Nav: "backups", Tenant: &t,
+		Data: backupsPage{Tenant: t, Sets: sets}})
+}
+
+// tenantSet loads the :set of the URL's tenant t (another tenant's set is a 404).
+func (s *Server) tenantSet(c *fiber.Ctx, t tenancy.Tenant) (backup.Set, error) {
+	id, err := uuid.Parse(c.Params("set"))
+	if err != nil {
+		return backup.Set{}, fiber.NewError(fiber.StatusNotFound, "not found")
+	}
+	set, err := s.deps.Backup.Set(c.UserContext(), id)
+	if err != nil {
+		return backup.Set{}, err
+	}
+	if set.TenantID != t.ID {
+		return backup.Set{}, notInTenant()
+	}
+	return set, nil
+}
+
+// handleAdminBackupSet lists a backup set's items (no payloads).
+func (s *Server) handleAdminBackupSet(c *fiber.Ctx) error {
+	t, err := s.authorizedTenant(c, tenancy.CapOperationsView)
+	if err != nil {
+		return err
+	}
+	set, err := s.tenantSet(c, t)
+	if err != nil {
+		return err
+	}
+	items, err := s.deps.Backup.Items(c.UserContext(), set.ID)
+	if err != nil {
+		return err
+	}
+	return s.render(c, fiber.StatusOK, "backup_set", page{Title: t.Name + " · Backup set", Nav: "backups", Tenant: &t,
+		Data: backupSetPage{Tenant: t, Set: set, Items: items}})
+}
+
+// handleAdminBackupItem shows one captured policy: its facts, whether the payload
+// still matches its sha256, and the payload itself (collapsed).
+func (s *Server) handleAdminBackupItem(c *fiber.Ctx) error {
+	t, err := s.authorizedTenant(c, tenancy.CapOperationsView)
+	if err != nil {
+		return err
+	}
+	set, err := s.tenantSet(c, t)
+	if err != nil {
+		return err
+	}
+	typ := c.Params("type")
+	id, err := url.PathUnescape(c.Params("id"))
+	if err != nil || !inventory.IsPolicyType(typ) {
+		return fiber.NewError(fiber.StatusNotFound, "not found")
+	}
+	it, err := s.deps.Backup.Item(c.UserContext(), set.ID, typ, id)
+	if err != nil {
+		return err
+	}
+	return s.render(c, fiber.StatusOK, "backup_item", page{Title: t.Name + " · Backup item", Nav: "backups", Tenant: &t,
+		Data: backupItemPage{Tenant: t, Set: set, Item: it, Size: len(it.Payload), Verified: it.Verify()}})
+}

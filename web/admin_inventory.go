@@ -1,0 +1,113 @@
+package web
+
+import (
+	"errors"
+	"net/url"
+	"slices"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+
+	"github.com/tenantatlas/ops/modules/inventory"
+	"github.com/tenantatlas/ops/modules/tenancy"
+)
+
+// inventoryPageSize is how many items the snapshot page shows per page.
+const inventoryPageSize = 50
+
+// inventoryPage is the data of the inventory template.
+type inventoryPage struct {
+	Tenant    tenancy.Tenant
+	Snapshots []inventory.Snapshot
+}
+
+// snapshotPage is the data of the snapshot template.
+type snapshotPage struct {
+	Tenant   tenancy.Tenant
+	Snapshot inventory.Snapshot
+	// Types are the policy types in listing order (the filter's options and the
+	// per-type counts' rows).
+	Types   []string
+	Type    string
+	Items   []inventory.Item
+	Paged   bool
+	NextURL string
+}
+
+// handleAdminInventory lists a tenant's newest inventory snapshots. ?run= (the related
+// link of an inventory.sync run) goes to that run's snapshot when it has one.
+func (s *Server) handleAdminInventory(c *fiber.Ctx) error {
+	t, err := s.authorizedTenant(c, tenancy.CapOperationsView)
+	if err != nil {
+		return err
+	}
+	ctx := c.UserContext()
+	if raw := c.Query("run"); raw != "" {
+		runID, err := uuid.Parse(raw)
+		if err != nil {
+			return fiber.NewError(fiber.StatusNotFound, "not found")
+		}
+		snap, err := s.deps.Inventory.SnapshotOfRun(ctx, runID)
+		switch {
+		case err == nil && snap.TenantID == t.ID:
+			return c.Redirect(snapshotURL(t.ID, snap.ID), fiber.StatusFound)
+		case err != nil && !errors.Is(err, inventory.ErrNotFound):
+			return err
+		}
+	}
+	snaps, err := s.deps.Inventory.Snapshots(ctx, t.ID, 50)
+	if err != nil {
+		return err
+	}
+	return s.render(c, fiber.StatusOK, "inventory", page{Title: t.Name + " · Inventory", Nav: "inventory", Tenant: &t,
+		Data: inventoryPage{Tenant: t, Snapshots: snaps}})
+}
+
+// handleAdminSnapshot shows one snapshot's items, filtered by policy type, in keyset
+// pages ordered by (policy type, policy id).
+func (s *Server) handleAdminSnapshot(c *fiber.Ctx) error {
+	t, err := s.authorizedTenant(c, tenancy.CapOperationsView)
+	if err != nil {
+		return err
+	}
+	id, err := uuid.Parse(c.Params("snapshot"))
+	if err != nil {
+		return fiber.NewError(fiber.StatusNotFound, "not found")
+	}
+	q := inventory.ItemQuery{PolicyType: c.Query("type"), AfterType: c.Query("after_type"), AfterID: c.Query("after_id"), Limit: inventoryPageSize + 1}
+	if q.PolicyType != "" && !inventory.IsPolicyType(q.PolicyType) {
+		return fiber.NewError(fiber.StatusUnprocessableEntity, "Unknown policy type.")
+	}
+	if (q.AfterID != "") != (q.AfterType != "") || (q.AfterType != "" && !inventory.IsPolicyType(q.AfterType)) || len(q.AfterID) > 200 {
+		return fiber.NewError(fiber.StatusUnprocessableEntity, "This page link is no longer valid; start from the first page.")
+	}
+	ctx := c.UserContext()
+	snap, err := s.deps.Inventory.Snapshot(ctx, id)
+	if err != nil {
+		return err
+	}
+	if snap.TenantID != t.ID {
+		return notInTenant()
+	}
+	items, err := s.deps.Inventory.Items(ctx, snap.ID, q)
+	if err != nil {
+		return err
+	}
+	data := snapshotPage{Tenant: t, Snapshot: snap, Types: slices.Clone(inventory.PolicyTypes), Type: q.PolicyType, Paged: q.AfterID != ""}
+	if len(items) > inventoryPageSize {
+		items = items[:inventoryPageSize]
+		last := items[len(items)-1]
+		v := url.Values{"after_type": {last.PolicyType}, "after_id": {last.PolicyID}}
+		if q.PolicyType != "" {
+			v.Set("type", q.PolicyType)
+		}
+		data.NextURL = c.Path() + "?" + v.Encode()
+	}
+	data.Items = items
+	return s.render(c, fiber.StatusOK, "snapshot", page{Title: t.Name + " · Inventory snapshot", Nav: "inventory", Tenant: &t, Data: data})
+}
+
+// snapshotURL is the hub page of a snapshot (the href operations.RelatedLinks gives it).
+func snapshotURL(tenantID, snapshotID uuid.UUID) string {
+	return "/admin/t/" + tenantID.String() + "/inventory/snapshots/" + snapshotID.String()
+}
