@@ -6,7 +6,12 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/tenantatlas/ops/eventstore"
 )
+
+// rebuildBatch is the least number of events a rebuild applies per transaction.
+const rebuildBatch = 10000
 
 // RebuildProgress is reported while a rebuild runs.
 type RebuildProgress struct {
@@ -46,8 +51,9 @@ func (r *Runner) Rebuild(ctx context.Context, p Projection, progress func(Rebuil
 		}
 	}
 	var pos, done int64
+	size := max(r.opts.BatchSize*4, rebuildBatch)
 	apply := func(tx pgx.Tx) (int, error) {
-		envs, err := r.store.ReadAll(ctx, pos, r.opts.BatchSize*4)
+		envs, err := r.store.ReadAll(ctx, pos, size)
 		if err != nil || len(envs) == 0 {
 			return 0, err
 		}
@@ -58,21 +64,46 @@ func (r *Runner) Rebuild(ctx context.Context, p Projection, progress func(Rebuil
 		done += int64(len(envs))
 		return len(envs), nil
 	}
-	for {
-		var n int
-		err := pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
-			var err error
-			n, err = apply(tx)
-			return err
-		})
+	// Bulk phase: a reader goroutine fetches and decodes the next pages while the
+	// current one is applied, so reading the log and writing the shadow tables overlap.
+	type page struct {
+		envs []eventstore.Envelope
+		err  error
+	}
+	readCtx, stopReading := context.WithCancel(ctx)
+	defer stopReading()
+	pages := make(chan page, 2)
+	go func() {
+		defer close(pages)
+		var at int64
+		for {
+			envs, err := r.store.ReadAll(readCtx, at, size)
+			if err == nil && len(envs) == 0 {
+				return
+			}
+			select {
+			case pages <- page{envs, err}:
+			case <-readCtx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+			at = envs[len(envs)-1].Position
+		}
+	}()
+	for pg := range pages {
+		if pg.err != nil {
+			return RebuildResult{}, fmt.Errorf("projections: rebuild %s at %d: %w", p.Name(), pos, pg.err)
+		}
+		err := pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error { return p.Apply(ctx, tx, shadow, pg.envs) })
 		if err != nil {
 			return RebuildResult{}, fmt.Errorf("projections: rebuild %s at %d: %w", p.Name(), pos, err)
 		}
+		pos = pg.envs[len(pg.envs)-1].Position
+		done += int64(len(pg.envs))
 		if progress != nil {
 			progress(RebuildProgress{Done: done, Total: max(head, pos), Elapsed: time.Since(start)})
-		}
-		if n == 0 {
-			break
 		}
 	}
 	err = pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {

@@ -9,6 +9,7 @@ import (
 	"html/template"
 	"io/fs"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -39,7 +40,7 @@ func staticFS() fs.FS {
 type pages map[string]*template.Template
 
 var pageNames = []string{"login", "operations", "run", "error",
-	"inventory", "snapshot", "directory", "drift", "drift_report", "backups", "backup_set", "backup_item"}
+	"inventory", "snapshot", "directory", "drift", "drift_report", "backups", "backup_set", "backup_item", "tenants"}
 
 // mustParsePages parses every page with the layout; a broken template is a build bug.
 func mustParsePages() pages {
@@ -102,8 +103,10 @@ type page struct {
 	// Tenant is the tenant a tenant-scoped page belongs to: the layout then shows the
 	// tenant's sub-navigation (Operations · Inventory · Directory · Drift · Backups).
 	Tenant *tenancy.Tenant
-	// Tenants are the tenants the user may view, for the tenant switcher.
-	Tenants []tenancy.Tenant
+	// Tenants are the first tenants the user may view (at most switcherSize, plus the
+	// page's tenant), for the tenant switcher; TenantCount is how many there are in all.
+	Tenants     []tenancy.Tenant
+	TenantCount int
 	// Notes are the user's newest notifications, for the notifications menu.
 	Notes []notify.Notification
 }
@@ -135,6 +138,9 @@ func (s *Server) render(c *fiber.Ctx, status int, name string, p page) error {
 	return c.Status(status).Send(b.Bytes())
 }
 
+// switcherSize is how many tenants the layout's switcher lists.
+const switcherSize = 12
+
 // loadChrome fills the tenant switcher and the notifications menu of the layout.
 func (s *Server) loadChrome(c *fiber.Ctx, p *page) error {
 	ctx := c.UserContext()
@@ -142,7 +148,14 @@ func (s *Server) loadChrome(c *fiber.Ctx, p *page) error {
 	if err != nil {
 		return err
 	}
-	if p.Tenants, err = s.deps.Tenancy.TenantsByID(ctx, ids); err != nil {
+	// An MSP may manage a thousand tenants: the switcher lists the first few (and the
+	// page's tenant), and links to the searchable tenant list for the rest.
+	p.TenantCount = len(ids)
+	shown := ids[:min(len(ids), switcherSize)]
+	if p.Tenant != nil && !slices.Contains(shown, p.Tenant.ID) {
+		shown = append(slices.Clip(shown), p.Tenant.ID)
+	}
+	if p.Tenants, err = s.deps.Tenancy.TenantsByID(ctx, shown); err != nil {
 		return err
 	}
 	if s.deps.Notify != nil {

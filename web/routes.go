@@ -29,6 +29,7 @@ func (s *Server) routes() {
 	admin.Get("/", func(c *fiber.Ctx) error { return c.Redirect("/admin/operations", fiber.StatusFound) })
 	admin.Post("/logout", s.handleLogout)
 	admin.Get("/operations", s.handleAdminOperations)
+	admin.Get("/tenants", s.handleAdminTenants)
 	admin.Get("/operations/:run", s.handleAdminRun)
 	admin.Get("/operations/:run/stream", s.handleAdminRunStream)
 	admin.Get("/t/:tenant/operations", s.handleAdminTenantOperations)

@@ -1,0 +1,73 @@
+package web
+
+import (
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/tenantatlas/ops/modules/tenancy"
+)
+
+// tenantsPageSize is how many tenants one page of /admin/tenants lists.
+const tenantsPageSize = 100
+
+// tenantsPage is the data of the tenants template.
+type tenantsPage struct {
+	Query   string
+	Tenants []tenancy.Tenant
+	Matches int
+	Page    int
+	Prev    string
+	Next    string
+}
+
+// handleAdminTenants lists the tenants the user may view, filtered by a name search
+// (?q=, case-insensitive substring), 100 a page (?page=).
+func (s *Server) handleAdminTenants(c *fiber.Ctx) error {
+	ctx, u := c.UserContext(), currentUser(c)
+	q := strings.TrimSpace(c.Query("q"))
+	pageNo := 1
+	if raw := c.Query("page"); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 1 {
+			return fiber.NewError(fiber.StatusUnprocessableEntity, "page must be a positive number")
+		}
+		pageNo = n
+	}
+	ids, err := s.deps.Tenancy.VisibleTenants(ctx, u.ID, tenancy.CapOperationsView)
+	if err != nil {
+		return err
+	}
+	all, err := s.deps.Tenancy.TenantsByID(ctx, ids)
+	if err != nil {
+		return err
+	}
+	needle := strings.ToLower(q)
+	var matches []tenancy.Tenant
+	for _, t := range all {
+		if needle == "" || strings.Contains(strings.ToLower(t.Name), needle) || strings.Contains(strings.ToLower(t.ExternalTenantID), needle) {
+			matches = append(matches, t)
+		}
+	}
+	data := tenantsPage{Query: q, Matches: len(matches), Page: pageNo}
+	from := (pageNo - 1) * tenantsPageSize
+	if from < len(matches) {
+		data.Tenants = matches[from:min(from+tenantsPageSize, len(matches))]
+	}
+	link := func(n int) string {
+		v := "/admin/tenants?page=" + strconv.Itoa(n)
+		if q != "" {
+			v += "&q=" + url.QueryEscape(q)
+		}
+		return v
+	}
+	if pageNo > 1 {
+		data.Prev = link(pageNo - 1)
+	}
+	if from+tenantsPageSize < len(matches) {
+		data.Next = link(pageNo + 1)
+	}
+	return s.render(c, fiber.StatusOK, "tenants", page{Title: "Tenants", Nav: "tenants", Data: data})
+}
