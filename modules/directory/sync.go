@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -262,15 +263,19 @@ type batch struct {
 	written int // rows of rows
 }
 
-// maxBatch bounds how many rows one upsert writes when the writer merges pages that
+// maxBatch bounds how many rows one upsert writes when a writer merges pages that
 // were listed while it was busy.
 const maxBatch = 5000
 
+// writers is how many batches of one sync are written at once, each on a connection of
+// its own, so that PostgreSQL's share of a sync is not one backend's.
+const writers = 2
+
 // sync lists every object of k through Graph and writes the new and changed ones while
 // the next pages are fetched: a lister goroutine compares each page with the tenant's
-// cached content hashes (read once at the start) and hands the rows to write to this
-// goroutine, which upserts them (pages that queued up meanwhile in one statement) and
-// reports each write as one progress delta. Unchanged objects are not written. After a
+// cached content hashes (read once at the start) and hands the rows to write to the
+// writers, which upsert them (pages that queued up meanwhile in one statement) and
+// report each write as one progress delta. Unchanged objects are not written. After a
 // complete listing the cached objects it did not return are deleted and dir_sync_state
 // records the sync; a listing that did not finish deletes nothing.
 func (s *Service) sync(ctx context.Context, run *operations.Run, rep *operations.Reporter, k kind) (operations.Outcome, error) {
@@ -318,22 +323,39 @@ func (s *Service) sync(ctx context.Context, run *operations.Run, rep *operations
 			}
 		})
 	}()
-	// finish stops the lister and waits for it, so known is this goroutine's again.
-	finish := func() error {
-		stop()
-		for range pages {
-		}
-		return <-listed
+	// Writers take batches as they come; after the first failure they stop writing
+	// (what was written is reported: the counts match the rows) and the listing stops.
+	var (
+		mu       sync.Mutex
+		writeErr error
+		wg       sync.WaitGroup
+	)
+	for range writers {
+		wg.Go(func() {
+			for b := range pages {
+				mu.Lock()
+				failed := writeErr != nil
+				mu.Unlock()
+				if failed {
+					continue // drain, so the lister can end
+				}
+				if err := s.write(ctx, run, rep, k, syncedAt, merge(b, pages)); err != nil {
+					mu.Lock()
+					if writeErr == nil {
+						writeErr = err
+					}
+					mu.Unlock()
+					stop()
+				}
+			}
+		})
 	}
-
-	for b := range pages {
-		b = merge(b, pages)
-		if err := s.write(ctx, run, rep, k, syncedAt, b); err != nil {
-			finish()
-			return "", err
-		}
+	wg.Wait()
+	err = <-listed
+	if writeErr != nil {
+		return "", writeErr
 	}
-	if err := <-listed; err != nil {
+	if err != nil {
 		var ge *graph.Error
 		if errors.As(err, &ge) {
 			return "", s.provider.Failed(ctx, run, err)
