@@ -23,7 +23,7 @@ type Group struct {
 	MailEnabled     bool
 	SecurityEnabled bool
 	GroupTypes      []string
-	RunID           uuid.UUID // the sync that last saw it
+	RunID           uuid.UUID // the sync that last saw it (see lastSeen)
 	LastSyncedAt    time.Time
 }
 
@@ -53,13 +53,26 @@ func searchPatterns(query string) (substring, prefix string) {
 // searchSQL finds names containing the query, names starting with it first, then by
 // name; the trigram index serves the substring match, the per-tenant name index the
 // empty query.
-func searchSQL(columns, table string) string {
-	return `SELECT ` + columns + ` FROM ` + table + `
-		WHERE tenant_id = $1 AND ($2 = '%%' OR lower(display_name) LIKE $2)
-		ORDER BY lower(display_name) LIKE $3 DESC, lower(display_name) COLLATE "C", object_id LIMIT $4`
+func searchSQL(columns, table, kind string) string {
+	return `SELECT ` + columns + ` FROM ` + table + ` o` + lastSeen(kind) + `
+		WHERE o.tenant_id = $1 AND ($2 = '%%' OR lower(o.display_name) LIKE $2)
+		ORDER BY lower(o.display_name) LIKE $3 DESC, lower(o.display_name) COLLATE "C", o.object_id LIMIT $4`
 }
 
-const groupColumns = `object_id, display_name, description, mail, mail_enabled, security_enabled, group_types, run_id, last_synced_at`
+// lastSeen joins the tenant's last complete sync of kind (alias st) to a cached object
+// (alias o). A sync writes only new and changed objects, so an object's own
+// changed_run_id is the sync that last wrote it; the last complete sync saw every object
+// still cached, so it is the last one to have seen the object unless a later
+// (unfinished) sync wrote it.
+func lastSeen(kind string) string {
+	return ` LEFT JOIN dir_sync_state st ON st.tenant_id = o.tenant_id AND st.kind = '` + kind + `'`
+}
+
+// seenColumns are the run and time of the sync that last saw object o (see lastSeen).
+const seenColumns = `CASE WHEN st.synced_at >= o.changed_at THEN st.run_id ELSE o.changed_run_id END,
+	GREATEST(st.synced_at, o.changed_at)`
+
+const groupColumns = `o.object_id, o.display_name, o.description, o.mail, o.mail_enabled, o.security_enabled, o.group_types, ` + seenColumns
 
 func scanGroup(r pgx.CollectableRow) (Group, error) {
 	var g Group
@@ -68,7 +81,7 @@ func scanGroup(r pgx.CollectableRow) (Group, error) {
 	return g, err
 }
 
-const roleColumns = `object_id, display_name, description, is_built_in, is_enabled, template_id, run_id, last_synced_at`
+const roleColumns = `o.object_id, o.display_name, o.description, o.is_built_in, o.is_enabled, o.template_id, ` + seenColumns
 
 func scanRole(r pgx.CollectableRow) (RoleDefinition, error) {
 	var d RoleDefinition
@@ -88,7 +101,7 @@ func limitOf(limit int) int {
 // name contains query (case-insensitive; "" matches all), names starting with it first.
 func (s *Service) SearchGroups(ctx context.Context, tenantID uuid.UUID, query string, limit int) ([]Group, error) {
 	sub, prefix := searchPatterns(query)
-	rows, err := s.pool.Query(ctx, searchSQL(groupColumns, "dir_groups"), tenantID, sub, prefix, limitOf(limit))
+	rows, err := s.pool.Query(ctx, searchSQL(groupColumns, "dir_groups", groupsKind.name), tenantID, sub, prefix, limitOf(limit))
 	if err != nil {
 		return nil, fmt.Errorf("directory: search groups: %w", err)
 	}
@@ -102,7 +115,7 @@ func (s *Service) SearchGroups(ctx context.Context, tenantID uuid.UUID, query st
 // SearchRoleDefinitions is SearchGroups for role definitions.
 func (s *Service) SearchRoleDefinitions(ctx context.Context, tenantID uuid.UUID, query string, limit int) ([]RoleDefinition, error) {
 	sub, prefix := searchPatterns(query)
-	rows, err := s.pool.Query(ctx, searchSQL(roleColumns, "dir_role_definitions"), tenantID, sub, prefix, limitOf(limit))
+	rows, err := s.pool.Query(ctx, searchSQL(roleColumns, "dir_role_definitions", rolesKind.name), tenantID, sub, prefix, limitOf(limit))
 	if err != nil {
 		return nil, fmt.Errorf("directory: search role definitions: %w", err)
 	}
@@ -115,7 +128,7 @@ func (s *Service) SearchRoleDefinitions(ctx context.Context, tenantID uuid.UUID,
 
 // Group returns one cached group, or ErrNotFound.
 func (s *Service) Group(ctx context.Context, tenantID uuid.UUID, objectID string) (Group, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+groupColumns+` FROM dir_groups WHERE tenant_id = $1 AND object_id = $2`, tenantID, objectID)
+	rows, err := s.pool.Query(ctx, `SELECT `+groupColumns+` FROM dir_groups o`+lastSeen(groupsKind.name)+` WHERE o.tenant_id = $1 AND o.object_id = $2`, tenantID, objectID)
 	if err != nil {
 		return Group{}, fmt.Errorf("directory: group: %w", err)
 	}

@@ -18,18 +18,17 @@ import (
 func seedGroups(t testing.TB, pool *pgxpool.Pool, tenant uuid.UUID, names []string) {
 	t.Helper()
 	run := uuid.New()
-	seen := map[string]bool{}
 	for start := 0; start < len(names); start += 999 {
 		end := min(start+999, len(names))
-		page := make([]graph.Object, 0, end-start)
+		rows := groupsKind.newRows(end - start)
 		for i := start; i < end; i++ {
-			page = append(page, graph.Object{"id": fmt.Sprintf("g-%05d", i), "displayName": names[i], "securityEnabled": true, "groupTypes": []any{"Unified"}})
+			_, _, ok := rows.add(graph.Object{"id": fmt.Sprintf("g-%05d", i), "displayName": names[i], "securityEnabled": true, "groupTypes": []any{"Unified"}})
+			require.True(t, ok)
 		}
-		cols, n, _ := groupsKind.columns(page, seen)
 		var created, updated int64
-		args := append([]any{tenant, run, time.Now().UTC()}, cols...)
+		args := append([]any{tenant, run, time.Now().UTC()}, rows.args()...)
 		require.NoError(t, pool.QueryRow(context.Background(), groupsKind.upsert, args...).Scan(&created, &updated))
-		require.Equal(t, int64(n), created)
+		require.Equal(t, int64(rows.len()), created)
 	}
 }
 

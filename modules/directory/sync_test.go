@@ -70,6 +70,22 @@ func TestGroupsSync10k(t *testing.T) {
 	for _, g := range found {
 		require.Contains(t, g.DisplayName, "Finance 0")
 	}
+
+	// Nothing changed: nothing is written, and every group was last seen by the third sync.
+	third := e.Run(t, "directory.groups.sync", `{}`)
+	require.Equal(t, operations.Counts{"total": 9999, "processed": 9999, "succeeded": 9999}, third.Counts)
+	var written int
+	require.NoError(t, e.Pool.QueryRow(e.Ctx, `SELECT count(*) FROM dir_groups WHERE tenant_id = $1 AND changed_run_id = $2`, e.Tenant, third.ID).Scan(&written))
+	require.Zero(t, written)
+	for _, id := range []string{renamed["id"].(string), "aaaaaaaa-0000-0000-0000-000000000001", sim[1]["id"].(string)} {
+		g, err := e.App.Directory.Group(e.Ctx, e.Tenant, id)
+		require.NoError(t, err)
+		require.Equal(t, third.ID, g.RunID, "the last sync saw %s", id)
+	}
+	st, err = e.App.Directory.GroupsSyncState(e.Ctx, e.Tenant)
+	require.NoError(t, err)
+	require.Equal(t, third.ID, st.RunID)
+	require.Equal(t, 9999, st.ObjectCount)
 }
 
 // TestGroupsSyncThrottlingStorm: every page request is first answered 429 (several
@@ -79,13 +95,15 @@ func TestGroupsSyncThrottlingStorm(t *testing.T) {
 	e := monotest.New(t, pgtest.Fresh(t), monotest.Options{Sim: graphsim.Config{Seed: 2, Groups: 2000, PageSize: 100},
 		Retry: graph.RetryPolicy{MaxAttempts: 40, MaxElapsed: 30 * time.Second, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond}})
 	// Re-arm three 429s whenever four more requests were served: a storm over every page.
+	// Every answer takes a millisecond (as Graph's do, and more), so the re-arming keeps
+	// up with a sync that asks for the next page as soon as it has the last one.
 	ctx, cancel := context.WithCancel(e.Ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		next := e.Sim.Requests()
 		for ctx.Err() == nil {
 			if r := e.Sim.Requests(); r >= next {
-				e.Sim.SetFaults(e.EntraTenant, graphsim.Faults{Throttle: 3, RetryAfter: "0"})
+				e.Sim.SetFaults(e.EntraTenant, graphsim.Faults{Throttle: 3, RetryAfter: "0", Latency: time.Millisecond})
 				next = r + 4
 			}
 			time.Sleep(200 * time.Microsecond)
