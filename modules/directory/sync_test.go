@@ -1,8 +1,6 @@
 package directory_test
 
 import (
-	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -94,27 +92,13 @@ func TestGroupsSyncThrottlingStorm(t *testing.T) {
 	t.Parallel()
 	e := monotest.New(t, pgtest.Fresh(t), monotest.Options{Sim: graphsim.Config{Seed: 2, Groups: 2000, PageSize: 100},
 		Retry: graph.RetryPolicy{MaxAttempts: 40, MaxElapsed: 30 * time.Second, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond}})
-	// Re-arm three 429s whenever four more requests were served: a storm over every page.
-	// Every answer takes a millisecond (as Graph's do, and more), so the re-arming keeps
-	// up with a sync that asks for the next page as soon as it has the last one.
-	ctx, cancel := context.WithCancel(e.Ctx)
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		next := e.Sim.Requests()
-		for ctx.Err() == nil {
-			if r := e.Sim.Requests(); r >= next {
-				e.Sim.SetFaults(e.EntraTenant, graphsim.Faults{Throttle: 3, RetryAfter: "0", Latency: time.Millisecond})
-				next = r + 4
-			}
-			time.Sleep(200 * time.Microsecond)
-		}
-	})
+	// Every page request is answered 429 three times before it is served.
+	e.Sim.SetFaults(e.EntraTenant, graphsim.Faults{ThrottleEach: 3, RetryAfter: "0"})
+	before := e.Sim.Requests()
 	run := e.Run(t, "directory.groups.sync", `{}`)
-	cancel()
-	wg.Wait()
 	require.Equal(t, operations.OutcomeSucceeded, run.Outcome, run.Message)
 	require.Equal(t, operations.Counts{"total": 2000, "processed": 2000, "succeeded": 2000, "created": 2000}, run.Counts)
-	require.GreaterOrEqual(t, e.Sim.Requests(), int64(4*20), "20 pages, each throttled: %d requests", e.Sim.Requests())
+	require.Equal(t, int64(4*20), e.Sim.Requests()-before, "20 pages, each answered 429 three times, then served")
 
 	// A storm that outlasts the retries fails the run as throttled.
 	e.Sim.SetFaults(e.EntraTenant, graphsim.Faults{Throttle: 1000, RetryAfter: "0"})
@@ -135,7 +119,7 @@ func TestConsentRevokedWhileRunning(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEmpty(t, defs)
 
-	e.Sim.SetFaults(e.EntraTenant, graphsim.Faults{Latency: 5 * time.Millisecond})
+	e.Sim.SetFaults(e.EntraTenant, graphsim.Faults{Latency: 20 * time.Millisecond}) // 60 pages: over a second
 	out := e.Start(t, "directory.groups.sync", `{}`)
 	require.Equal(t, operations.StartAccepted, out.Status)
 	require.Eventually(t, func() bool {

@@ -99,6 +99,10 @@ type Faults struct {
 	RetryAfter string
 	// Unavailable answers the next N data requests with 503 (after any Throttle).
 	Unavailable int
+	// ThrottleEach answers every distinct data request (path and query) with 429 this
+	// many times before serving it: a storm over every page, deterministic however the
+	// client pipelines its requests.
+	ThrottleEach int
 	// ConsentMissing makes the token endpoint answer 400 invalid_grant (AADSTS65001)
 	// and data requests with an already issued token answer 401 with an AADSTS65001 body.
 	ConsentMissing bool
@@ -124,6 +128,7 @@ type Server struct {
 	mu      sync.Mutex
 	tenants map[string]*tenantData
 	faults  map[string]*Faults
+	stormed map[string]int // ThrottleEach: 429s answered per request (path?query)
 
 	requests      atomic.Int64
 	tokenRequests atomic.Int64
@@ -139,6 +144,7 @@ func New(cfg Config) *Server {
 		key:     signingKey(cfg),
 		tenants: map[string]*tenantData{},
 		faults:  map[string]*Faults{},
+		stormed: map[string]int{},
 		paths:   map[string]int64{},
 	}
 }
@@ -190,6 +196,7 @@ func (s *Server) SetFaults(tenant string, f Faults) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults[tenant] = &f
+	clear(s.stormed)
 }
 
 // faultsFor returns the live faults entry that applies to tenant (nil when none); the
@@ -211,14 +218,18 @@ func (s *Server) snapshotFaults(tenant string) Faults {
 	return Faults{}
 }
 
-// takeCountedFault consumes one Throttle or Unavailable answer for tenant: 429, 503 or 0.
-func (s *Server) takeCountedFault(tenant string) (status int, retryAfter string) {
+// takeCountedFault consumes one Throttle, ThrottleEach or Unavailable answer of tenant
+// for the request with the given path and query: 429, 503 or 0.
+func (s *Server) takeCountedFault(tenant, request string) (status int, retryAfter string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	f := s.faultsFor(tenant)
 	switch {
 	case f == nil:
 		return 0, ""
+	case f.ThrottleEach > 0 && s.stormed[request] < f.ThrottleEach:
+		s.stormed[request]++
+		return http.StatusTooManyRequests, f.RetryAfter
 	case f.Throttle > 0:
 		f.Throttle--
 		return http.StatusTooManyRequests, f.RetryAfter

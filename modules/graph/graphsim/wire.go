@@ -72,7 +72,7 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request) {
 			"AADSTS65001: The user or administrator has not consented to use the application with ID '"+c.Client+"'."+s.leakText(r, f), inner)
 		return
 	}
-	if status, retryAfter := s.takeCountedFault(tenant); status != 0 {
+	if status, retryAfter := s.takeCountedFault(tenant, r.URL.Path+"?"+r.URL.RawQuery); status != 0 {
 		if status == http.StatusTooManyRequests {
 			if retryAfter != "" {
 				w.Header().Set("Retry-After", retryAfter)
