@@ -329,3 +329,14 @@ func TestRegistryRejectsMissingUpcaster(t *testing.T) {
 	r.Register(labelSetV1{}, 1)
 	require.Panics(t, func() { r.Register(labelSetV1{}, 1) }, "duplicate registration")
 }
+
+// TestUUIDArray: the fast argument form of a uuid list round-trips through PostgreSQL.
+func TestUUIDArray(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ids := []uuid.UUID{uuid.New(), uuid.New(), uuid.Nil}
+	var got []uuid.UUID
+	require.NoError(t, b.pool.QueryRow(b.ctx, `SELECT $1::uuid[]`, eventstore.UUIDArray(ids)).Scan(&got))
+	require.Equal(t, ids, got)
+	require.Empty(t, eventstore.UUIDArray(nil))
+}

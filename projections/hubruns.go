@@ -60,7 +60,7 @@ func (h HubRuns) ApplyTo(ctx context.Context, tx pgx.Tx, table string, events []
 	runs := make(map[uuid.UUID]*operations.Run, len(ids))
 	rows, err := tx.Query(ctx, `SELECT run_id, type, workspace_id, tenant_id, status, outcome, reason_code,
 			initiator_user_id, initiator_name, queued_at, started_at, completed_at, counts
-		FROM `+table+` WHERE run_id = ANY($1)`, ids)
+		FROM `+table+` WHERE run_id = ANY($1)`, eventstore.UUIDArray(ids))
 	if err != nil {
 		return err
 	}
@@ -128,7 +128,7 @@ func (h HubRuns) ApplyTo(ctx context.Context, tx pgx.Tx, table string, events []
 		ON CONFLICT (run_id) DO UPDATE SET status = EXCLUDED.status, outcome = EXCLUDED.outcome,
 			bucket = EXCLUDED.bucket, reason_code = EXCLUDED.reason_code, started_at = EXCLUDED.started_at,
 			completed_at = EXCLUDED.completed_at, counts = EXCLUDED.counts, position = EXCLUDED.position`,
-		c.id, c.typ, c.workspace, c.tenant, c.status, c.outcome, c.bucket, c.reason,
+		eventstore.UUIDArray(c.id), c.typ, eventstore.UUIDArray(c.workspace), c.tenant, c.status, c.outcome, c.bucket, c.reason,
 		c.initiator, c.initiatorName, c.queued, c.started, c.completed, c.counts, c.position)
 	return err
 }

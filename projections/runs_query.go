@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/tenantatlas/ops/eventstore"
 	"github.com/tenantatlas/ops/modules/operations"
 )
 
@@ -81,9 +83,14 @@ func (q *RunReader) List(ctx context.Context, f RunFilter) ([]RunSummary, string
 		args = append(args, v)
 		return fmt.Sprintf("$%d", len(args))
 	}
-	where = append(where, "(tenant_id = ANY("+arg(f.TenantIDs)+") OR (tenant_id IS NULL AND workspace_id = ANY("+arg(f.WorkspaceIDs)+")))")
 	if f.Tenant != uuid.Nil {
+		// One tenant: its visibility is decided here, and the query needs no id list.
+		if !slices.Contains(f.TenantIDs, f.Tenant) {
+			return []RunSummary{}, "", nil
+		}
 		where = append(where, "tenant_id = "+arg(f.Tenant))
+	} else {
+		where = append(where, "(tenant_id = ANY("+arg(eventstore.UUIDArray(f.TenantIDs))+") OR (tenant_id IS NULL AND workspace_id = ANY("+arg(eventstore.UUIDArray(f.WorkspaceIDs))+")))")
 	}
 	if f.Type != "" {
 		where = append(where, "type = "+arg(f.Type))
@@ -110,7 +117,7 @@ func (q *RunReader) List(ctx context.Context, f RunFilter) ([]RunSummary, string
 	sql := `SELECT ` + cols + ` FROM rm_runs WHERE ` + strings.Join(where, " AND ") + `
 		ORDER BY queued_at DESC, run_id DESC LIMIT ` + limit
 	if f.Tenant == uuid.Nil && len(f.Workspaces) > 0 {
-		ws := arg(f.Workspaces)
+		ws := arg(eventstore.UUIDArray(f.Workspaces))
 		sql = `SELECT r.* FROM unnest(` + ws + `::uuid[]) AS w(id) CROSS JOIN LATERAL (
 			SELECT ` + cols + ` FROM rm_runs WHERE workspace_id = w.id AND ` + strings.Join(where, " AND ") + `
 			ORDER BY queued_at DESC, run_id DESC LIMIT ` + limit + `) r

@@ -60,7 +60,7 @@ func (p ScopeCounts) Apply(ctx context.Context, tx pgx.Tx, target Target, events
 	if len(ids) == 0 {
 		return nil
 	}
-	rows, err := tx.Query(ctx, `SELECT run_id, scope_id, state FROM `+states+` WHERE run_id = ANY($1)`, ids)
+	rows, err := tx.Query(ctx, `SELECT run_id, scope_id, state FROM `+states+` WHERE run_id = ANY($1)`, eventstore.UUIDArray(ids))
 	if err != nil {
 		return err
 	}
@@ -137,7 +137,7 @@ type ScopeCount struct {
 // Counts returns the runs by bucket of the given scopes (tenants or workspaces).
 func (q *RunReader) Counts(ctx context.Context, scopes []uuid.UUID) ([]ScopeCount, error) {
 	rows, err := q.pool.Query(ctx, `SELECT scope_id, bucket, runs FROM rm_scope_counts WHERE scope_id = ANY($1)
-		ORDER BY scope_id, bucket`, scopes)
+		ORDER BY scope_id, bucket`, eventstore.UUIDArray(scopes))
 	if err != nil {
 		return nil, fmt.Errorf("projections: counts: %w", err)
 	}

@@ -49,7 +49,6 @@ func (s *Server) handleAdminTenantOperations(c *fiber.Ctx) error {
 // renderOperations parses the filters, lists the visible runs and renders the table.
 func (s *Server) renderOperations(c *fiber.Ctx, tenant *tenancy.Tenant) error {
 	ctx := c.UserContext()
-	u := currentUser(c)
 	q := listQuery{Type: c.Query("type"), Bucket: c.Query("bucket"), Range: c.Query("range"), Since: c.Query("since"), Until: c.Query("until")}
 	f := projections.RunFilter{Cursor: c.Query("cursor"), Limit: 50}
 	if q.Type != "" {
@@ -89,7 +88,7 @@ func (s *Server) renderOperations(c *fiber.Ctx, tenant *tenancy.Tenant) error {
 		}
 		*v.dst = t
 	}
-	if err := s.restrictToVisible(ctx, u.ID, &f); err != nil {
+	if err := s.restrictToVisible(c, &f); err != nil {
 		return err
 	}
 	data := operationsPage{Tenant: tenant, Q: q, Types: operations.Types(), Buckets: operations.Buckets(),

@@ -26,7 +26,7 @@ type tenantsPage struct {
 // handleAdminTenants lists the tenants the user may view, filtered by a name search
 // (?q=, case-insensitive substring), 100 a page (?page=).
 func (s *Server) handleAdminTenants(c *fiber.Ctx) error {
-	ctx, u := c.UserContext(), currentUser(c)
+	ctx := c.UserContext()
 	q := strings.TrimSpace(c.Query("q"))
 	pageNo := 1
 	if raw := c.Query("page"); raw != "" {
@@ -36,7 +36,7 @@ func (s *Server) handleAdminTenants(c *fiber.Ctx) error {
 		}
 		pageNo = n
 	}
-	ids, err := s.deps.Tenancy.VisibleTenants(ctx, u.ID, tenancy.CapOperationsView)
+	ids, err := s.visibleTenants(c)
 	if err != nil {
 		return err
 	}

@@ -15,7 +15,6 @@ import (
 // tenant, type, bucket, since, until and keyset pagination (cursor, limit).
 func (s *Server) handleAPIRuns(c *fiber.Ctx) error {
 	ctx := c.UserContext()
-	u := currentUser(c)
 	f := projections.RunFilter{Type: c.Query("type"), Cursor: c.Query("cursor"), Limit: c.QueryInt("limit", 50)}
 	if v := c.Query("tenant"); v != "" {
 		id, err := uuid.Parse(v)
@@ -45,7 +44,7 @@ func (s *Server) handleAPIRuns(c *fiber.Ctx) error {
 			*dst = t
 		}
 	}
-	if err := s.restrictToVisible(ctx, u.ID, &f); err != nil {
+	if err := s.restrictToVisible(c, &f); err != nil {
 		return err
 	}
 	runs, next, err := s.deps.Runs.List(ctx, f)

@@ -144,7 +144,7 @@ const switcherSize = 12
 // loadChrome fills the tenant switcher and the notifications menu of the layout.
 func (s *Server) loadChrome(c *fiber.Ctx, p *page) error {
 	ctx := c.UserContext()
-	ids, err := s.deps.Tenancy.VisibleTenants(ctx, p.User.ID, tenancy.CapOperationsView)
+	ids, err := s.visibleTenants(c)
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
@@ -60,9 +59,10 @@ func notInTenant() error { return fiber.NewError(fiber.StatusNotFound, "not foun
 // restrictToVisible limits a run filter to what userID may view: runs of tenants where
 // the user has operations.view, and workspace-scoped runs of workspaces where the user
 // is a workspace-level member with it.
-func (s *Server) restrictToVisible(ctx context.Context, userID uuid.UUID, f *projections.RunFilter) error {
+func (s *Server) restrictToVisible(c *fiber.Ctx, f *projections.RunFilter) error {
+	ctx, userID := c.UserContext(), currentUser(c).ID
 	var err error
-	if f.TenantIDs, err = s.deps.Tenancy.VisibleTenants(ctx, userID, tenancy.CapOperationsView); err != nil {
+	if f.TenantIDs, err = s.visibleTenants(c); err != nil {
 		return err
 	}
 	if f.WorkspaceIDs, err = s.deps.Tenancy.VisibleWorkspaces(ctx, userID, tenancy.CapOperationsView); err != nil {
@@ -70,4 +70,21 @@ func (s *Server) restrictToVisible(ctx context.Context, userID uuid.UUID, f *pro
 	}
 	f.Workspaces, err = s.deps.Tenancy.MemberWorkspaces(ctx, userID)
 	return err
+}
+
+// localVisibleTenants caches visibleTenants for the rest of a request.
+const localVisibleTenants = "atlas.visibleTenants"
+
+// visibleTenants is the ids of the tenants the request's user may view (operations.view),
+// asked once per request: a page's list and its layout's switcher share the answer.
+func (s *Server) visibleTenants(c *fiber.Ctx) ([]uuid.UUID, error) {
+	if ids, ok := c.Locals(localVisibleTenants).([]uuid.UUID); ok {
+		return ids, nil
+	}
+	ids, err := s.deps.Tenancy.VisibleTenants(c.UserContext(), currentUser(c).ID, tenancy.CapOperationsView)
+	if err != nil {
+		return nil, err
+	}
+	c.Locals(localVisibleTenants, ids)
+	return ids, nil
 }

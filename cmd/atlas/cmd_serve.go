@@ -112,6 +112,7 @@ func serve(ctx context.Context, env *cli, log *slog.Logger, pool *pgxpool.Pool, 
 	defer cancel()
 	var wg sync.WaitGroup
 	a.Background(ctx, &wg, operations.WorkerOptions{})
+	wg.Go(func() { servePprof(ctx, env.getenv("ATLAS_PPROF_ADDR"), log) })
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.App().Listener(ln) }()

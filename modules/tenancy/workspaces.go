@@ -147,7 +147,7 @@ func (s *Service) TenantsOf(ctx context.Context, workspaceID uuid.UUID) ([]Tenan
 // TenantsByID returns the tenants with these ids, sorted by name (unknown ids are left
 // out). Callers pass ids they are allowed to show, e.g. from VisibleTenants.
 func (s *Service) TenantsByID(ctx context.Context, ids []uuid.UUID) ([]Tenant, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+tenantColumns+` FROM tn_tenants t WHERE t.id = ANY($1) ORDER BY t.name, t.id`, ids)
+	rows, err := s.pool.Query(ctx, `SELECT `+tenantColumns+` FROM tn_tenants t WHERE t.id = ANY($1) ORDER BY t.name, t.id`, eventstore.UUIDArray(ids))
 	if err != nil {
 		return nil, fmt.Errorf("tenancy: tenants by id: %w", err)
 	}
