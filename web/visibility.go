@@ -1,7 +1,6 @@
 package web
 
 import (
-
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 
