@@ -459,3 +459,34 @@ func TestLegacyRunMappings(t *testing.T) {
 	_, err = reader.LegacyRun(w.ctx, "entra_group_sync_runs", 1)
 	require.ErrorIs(t, err, projections.ErrNoMapping)
 }
+
+// TestNotificationsInbox projects the runs' NotificationSent events into the inbox: one
+// row per event, in batches smaller than a run's stream, the same again after a
+// rebuild, and notify.Service.List reads it newest first.
+func TestNotificationsInbox(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.runSome(t, 6)
+	r := projections.NewRunner(w.pool, w.app.Store, projections.Options{BatchSize: 3})
+	_, err := r.CatchUp(w.ctx, projections.Notifications{})
+	require.NoError(t, err)
+	var events, rows int
+	require.NoError(t, w.pool.QueryRow(w.ctx, `SELECT count(*) FROM es_events WHERE event_type = 'NotificationSent'`).Scan(&events))
+	require.NoError(t, w.pool.QueryRow(w.ctx, `SELECT count(*) FROM rm_notifications`).Scan(&rows))
+	require.Positive(t, events)
+	require.Equal(t, events, rows, "one inbox row per notification")
+
+	var user uuid.UUID
+	require.NoError(t, w.pool.QueryRow(w.ctx, `SELECT user_id FROM rm_notifications GROUP BY 1 ORDER BY count(*) DESC LIMIT 1`).Scan(&user))
+	notes, err := w.app.Notify.List(w.ctx, user, 50)
+	require.NoError(t, err)
+	require.NotEmpty(t, notes)
+	for i := 1; i < len(notes); i++ {
+		require.False(t, notes[i].CreatedAt.After(notes[i-1].CreatedAt), "newest first")
+	}
+
+	before := tableSum(t, w.pool, "rm_notifications_v1", "id")
+	_, err = r.Rebuild(w.ctx, projections.Notifications{}, nil)
+	require.NoError(t, err)
+	require.Equal(t, before, tableSum(t, w.pool, "rm_notifications_v1", "id"))
+}

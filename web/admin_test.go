@@ -178,7 +178,7 @@ func TestAdminOperationsPages(t *testing.T) {
 	// The operator (the run's initiator) finds it in the notifications menu.
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	go func() { _ = h.app.Notify.RunInbox(ctx, nil, 10*time.Millisecond) }()
+	go func() { _ = h.app.Runner.Run(ctx, projections.Notifications{}) }()
 	initiator := newBrowser(t, h)
 	initiator.login("operator")
 	require.Eventually(t, func() bool {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/tenantatlas/ops/eventstore/pgtest"
 	"github.com/tenantatlas/ops/modules/monolith"
+	"github.com/tenantatlas/ops/projections"
 	"github.com/tenantatlas/ops/web"
 )
 
@@ -189,10 +190,10 @@ func TestAPIStartAndRead(t *testing.T) {
 	require.Len(t, first["hash"], 64)
 	require.NotEmpty(t, first["metadata"])
 
-	// The inbox is a read model fed from the event outbox.
+	// The inbox is a read model the projection runner builds from the log.
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	go func() { _ = h.app.Notify.RunInbox(ctx, nil, 10*time.Millisecond) }()
+	go func() { _ = h.app.Runner.Run(ctx, projections.Notifications{}) }()
 	var notes map[string]any
 	require.Eventually(t, func() bool {
 		code, notes = h.call(t, "operator", "GET", "/api/v1/notifications", "")

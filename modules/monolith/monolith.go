@@ -51,7 +51,8 @@ func Registry() *eventstore.Registry {
 
 // Projections lists every projection the runner advances.
 func Projections() []projections.Projection {
-	return []projections.Projection{projections.HubRuns{}, projections.RunTimeline{}, projections.ScopeCounts{}, projections.LegacyRuns{}}
+	return []projections.Projection{projections.HubRuns{}, projections.RunTimeline{}, projections.ScopeCounts{}, projections.LegacyRuns{},
+		projections.Notifications{}}
 }
 
 // MaxReadyLag is how far (in events) the projections may trail the log and still be
@@ -121,7 +122,7 @@ func New(pool *pgxpool.Pool, opts Options) *App {
 	}
 	store := eventstore.New(pool, eventstore.Options{Registry: Registry(), Logger: log})
 	ten := tenancy.New(pool, store, tenancy.Options{Logger: log, BcryptCost: opts.BcryptCost})
-	nt := notify.New(pool, store)
+	nt := notify.New(pool)
 	rec := audit.NewRecorder(store)
 	opOpts := opts.Operations
 	opOpts.Logger = log
@@ -146,7 +147,7 @@ func New(pool *pgxpool.Pool, opts Options) *App {
 	return app
 }
 
-// Background starts the sealer, the run workers, the sweeper, the projections and the inbox; they stop when ctx
+// Background starts the sealer, the run workers, the sweeper and the projections; they stop when ctx
 // ends, and wg.Wait() waits for them.
 func (a *App) Background(ctx context.Context, wg *sync.WaitGroup, workers operations.WorkerOptions) {
 	wg.Go(func() { _ = a.Store.RunSealer(ctx, 50*time.Millisecond) })
@@ -159,11 +160,6 @@ func (a *App) Background(ctx context.Context, wg *sync.WaitGroup, workers operat
 	wg.Go(func() {
 		if err := a.Runner.Run(ctx, Projections()...); err != nil {
 			a.log.Error("projections stopped", "error", operations.Sanitize(err.Error()))
-		}
-	})
-	wg.Go(func() {
-		if err := a.Notify.RunInbox(ctx, a.log, 100*time.Millisecond); err != nil {
-			a.log.Error("inbox stopped", "error", operations.Sanitize(err.Error()))
 		}
 	})
 }

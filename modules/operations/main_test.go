@@ -18,11 +18,13 @@ import (
 	"github.com/tenantatlas/ops/modules/notify"
 	"github.com/tenantatlas/ops/modules/operations"
 	"github.com/tenantatlas/ops/modules/tenancy"
+	"github.com/tenantatlas/ops/projections"
 )
 
 func TestMain(m *testing.M) {
 	pgtest.Setup(func(ctx context.Context, pool *pgxpool.Pool) error {
-		return pgmigrate.Apply(ctx, pool, eventstore.Migrations(), tenancy.Migrations(), operations.Migrations(), notify.Migrations())
+		return pgmigrate.Apply(ctx, pool, eventstore.Migrations(), tenancy.Migrations(), operations.Migrations(), notify.Migrations(),
+			projections.Migrations())
 	})
 	pgtest.Main(m)
 }
@@ -70,7 +72,7 @@ func newFixture(t testing.TB, pool *pgxpool.Pool, opts ...fixtureOpt) *fixture {
 	ctx := t.Context()
 	store := eventstore.New(pool, eventstore.Options{Registry: registry()})
 	ten := tenancy.New(pool, store, tenancy.Options{BcryptCost: bcrypt.MinCost})
-	nt := notify.New(pool, store)
+	nt := notify.New(pool)
 	clk := &clock{t: time.Now().UTC()}
 	o := operations.Options{Now: clk.Now, FlushInterval: time.Hour, FlushEvery: 1000}
 	for _, f := range opts {
@@ -139,13 +141,15 @@ func (f *fixture) dispatched(t testing.TB, run uuid.UUID) int {
 	return n
 }
 
-// runInbox keeps the notification inbox of f's database up to date until the test ends.
+// runInbox keeps the notification inbox of f's database up to date until the test ends
+// (the projections.Notifications read model, advanced by a runner of its own).
 func runInbox(t *testing.T, f *fixture) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(f.ctx)
+	runner := projections.NewRunner(f.pool, f.store, projections.Options{PollInterval: 10 * time.Millisecond})
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		if err := f.notify.RunInbox(ctx, nil, 10*time.Millisecond); err != nil {
+		if err := runner.Run(ctx, projections.Notifications{}); err != nil {
 			t.Errorf("inbox: %v", err)
 		}
 	})

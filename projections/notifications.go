@@ -1,0 +1,57 @@
+package projections
+
+import (
+	"context"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/tenantatlas/ops/eventstore"
+	"github.com/tenantatlas/ops/modules/notify"
+)
+
+// Notifications is every user's inbox: one row per NotificationSent event, whatever
+// stream it is in (a run's notifications live in the run's stream). notify.Service.List
+// reads it. Being a projection, it is rebuilt from the log like any read model and
+// holds no transaction open while it works (an outbox consumer did, and stalled sealing).
+type Notifications struct{}
+
+// Name implements Projection.
+func (Notifications) Name() string { return "notifications" }
+
+// Version implements Projection.
+func (Notifications) Version() int { return 1 }
+
+// Tables implements Projection.
+func (Notifications) Tables() []Table {
+	return []Table{{Name: "rm_notifications_v1", View: "rm_notifications"}}
+}
+
+// Apply implements Projection: the batch's notifications in one statement; a
+// notification already there (its id) is left alone.
+func (p Notifications) Apply(ctx context.Context, tx pgx.Tx, target Target, events []eventstore.Envelope) error {
+	var ids, users []uuid.UUID
+	var runs []pgtype.UUID
+	var kinds, titles, bodies, urls []string
+	var at []pgtype.Timestamptz
+	for _, e := range events {
+		n, ok := e.Data.(notify.NotificationSent)
+		if !ok {
+			continue
+		}
+		ids, users = append(ids, n.NotificationID), append(users, n.UserID)
+		runs = append(runs, pgtype.UUID{Bytes: n.RunID, Valid: n.RunID != uuid.Nil})
+		kinds, titles, bodies, urls = append(kinds, n.Kind), append(titles, n.Title), append(bodies, n.Body), append(urls, n.URL)
+		at = append(at, pgtype.Timestamptz{Time: e.RecordedAt, Valid: true})
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	table := pgx.Identifier{target.Table(p.Tables()[0].Name)}.Sanitize()
+	_, err := tx.Exec(ctx, `INSERT INTO `+table+` (id, user_id, run_id, kind, title, body, url, created_at)
+		SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[])
+		ON CONFLICT (id) DO NOTHING`,
+		eventstore.UUIDArray(ids), eventstore.UUIDArray(users), runs, kinds, titles, bodies, urls, at)
+	return err
+}
