@@ -46,21 +46,23 @@ func (s *Store) sealBatchOnce(ctx context.Context) (int, error) {
 		}
 		var head int64
 		var chain []byte
-		if err := tx.QueryRow(ctx, `SELECT position, chain_hash FROM es_seal_head`).Scan(&head, &chain); err != nil {
+		var from string // xid8, as text
+		if err := tx.QueryRow(ctx, `SELECT position, chain_hash, last_transaction_id::text FROM es_seal_head`).Scan(&head, &chain, &from); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT seq, hash FROM es_events
-			WHERE global_position IS NULL AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-			ORDER BY transaction_id, seq LIMIT $1`, s.sealBatch)
+		rows, err := tx.Query(ctx, `SELECT seq, hash, transaction_id::text FROM es_events
+			WHERE global_position IS NULL AND transaction_id >= $2::xid8 AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+			ORDER BY transaction_id, seq LIMIT $1`, s.sealBatch, from)
 		if err != nil {
 			return err
 		}
 		var seqs, positions []int64
 		var chains [][]byte
+		last := from
 		for rows.Next() {
 			var seq int64
 			var h []byte
-			if err := rows.Scan(&seq, &h); err != nil {
+			if err := rows.Scan(&seq, &h, &last); err != nil {
 				rows.Close()
 				return err
 			}
@@ -82,7 +84,8 @@ func (s *Store) sealBatchOnce(ctx context.Context) (int, error) {
 			seqs, positions, chains); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE es_seal_head SET position = $1, chain_hash = $2, sealed_at = now()`, head, chain); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE es_seal_head SET position = $1, chain_hash = $2, last_transaction_id = $3::xid8, sealed_at = now()`,
+			head, chain, last); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, SealNotifyChannel, fmt.Sprint(head)); err != nil {

@@ -431,7 +431,7 @@ func runBenchLag(ctx context.Context, env *cli, args []string) error {
 	var started, notAccepted atomic.Int64
 	var outcomes sync.Map // the statuses of starts not accepted
 	benchID := uuid.NewString()[:8]
-	visible := &latencies{}
+	visible, sealed := &latencies{}, &latencies{}
 	var lagMu sync.Mutex
 	var lags []int64
 	loadCtx, stopLoad := context.WithTimeout(ctx, duration)
@@ -486,7 +486,19 @@ func runBenchLag(ctx context.Context, env *cli, args []string) error {
 				return
 			}
 			s0 := time.Now()
+			stream := string(operations.RunStream(out.Run.ID))
+			isSealed := false
 			for loadCtx.Err() == nil {
+				if !isSealed {
+					err := c.pool.QueryRow(loadCtx, `SELECT global_position IS NOT NULL FROM es_events
+						WHERE stream_id = $1 AND stream_version = 1`, stream).Scan(&isSealed)
+					if err != nil {
+						return
+					}
+					if isSealed {
+						sealed.add(time.Since(s0))
+					}
+				}
 				var one int
 				err := c.pool.QueryRow(loadCtx, `SELECT 1 FROM rm_runs WHERE run_id = $1`, out.Run.ID).Scan(&one)
 				if err == nil {
@@ -514,6 +526,7 @@ func runBenchLag(ctx context.Context, env *cli, args []string) error {
 	fmt.Fprintf(env.stdout, "lag under load: %.0f starts/s accepted (%d accepted, %d not: %v) for %s\n",
 		float64(started.Load())/elapsed.Seconds(), started.Load(), notAccepted.Load(), others, elapsed.Round(time.Second))
 	fmt.Fprintf(env.stdout, "hub_runs lag (events not yet applied, sampled every 100ms): p50=%d p99=%d max=%d\n", p(50), p(99), p(100))
+	fmt.Fprintf(env.stdout, "start → sealed (global position given): %s\n", sealed)
 	fmt.Fprintf(env.stdout, "start → visible in the hub read model: %s\n", visible)
 	return nil
 }
