@@ -1,6 +1,7 @@
 package eventstore_test
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 	"github.com/tenantatlas/ops/eventstore"
 )
@@ -129,4 +131,45 @@ func TestReadAllUnderConcurrentWriters(t *testing.T) {
 		require.True(t, seen[id], "committed event never read")
 		return true
 	})
+}
+
+// TestSealKeepsStreamOrder: transaction ids do not follow commit order. B takes its id
+// first, A appends version 1 of a stream and commits, then B appends version 2. The log
+// must hold version 1 before version 2, also when a third transaction, open between the
+// two ids, keeps A (but not B) above the seal horizon for a while.
+func TestSealKeepsStreamOrder(t *testing.T) {
+	t.Parallel()
+	b := setupFresh(t)
+	stream := newStream()
+	begin := func() pgx.Tx {
+		tx, err := b.pool.Begin(b.ctx)
+		require.NoError(t, err)
+		_, err = tx.Exec(b.ctx, `SELECT pg_current_xact_id()`) // takes a transaction id now
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = tx.Rollback(context.WithoutCancel(b.ctx)) })
+		return tx
+	}
+	txB := begin()
+	txC := begin() // open between B's id and A's
+	_, err := b.store.Append(b.ctx, stream, eventstore.NoStream, created("v1"))
+	require.NoError(t, err)
+	_, err = b.store.AppendTx(b.ctx, txB, stream, eventstore.AnyVersion, created("v2"))
+	require.NoError(t, err)
+	require.NoError(t, txB.Commit(b.ctx))
+
+	// B is below the horizon, A is not (C is older and open): version 2 must wait.
+	n, err := b.store.Seal(b.ctx)
+	require.NoError(t, err)
+	require.Zero(t, n, "version 2 is held back until version 1 can be sealed")
+
+	require.NoError(t, txC.Commit(b.ctx))
+	sealUntil(t, b, 2)
+	envs, err := b.store.ReadAll(b.ctx, 0, 100)
+	require.NoError(t, err)
+	require.Len(t, envs, 2)
+	require.EqualValues(t, 1, envs[0].StreamVersion)
+	require.EqualValues(t, 2, envs[1].StreamVersion)
+	res, err := b.store.Verify(b.ctx, nil)
+	require.NoError(t, err)
+	require.True(t, res.OK, "the chain holds")
 }

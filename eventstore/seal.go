@@ -1,8 +1,10 @@
 package eventstore
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -50,31 +52,45 @@ func (s *Store) sealBatchOnce(ctx context.Context) (int, error) {
 		if err := tx.QueryRow(ctx, `SELECT position, chain_hash, last_transaction_id::text FROM es_seal_head`).Scan(&head, &chain, &from); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT seq, hash, transaction_id::text FROM es_events
+		rows, err := tx.Query(ctx, `SELECT seq, hash, transaction_id::text, stream_id, stream_version FROM es_events
 			WHERE global_position IS NULL AND transaction_id >= $2::xid8 AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
 			ORDER BY transaction_id, seq LIMIT $1`, s.sealBatch, from)
 		if err != nil {
 			return err
 		}
-		var seqs, positions []int64
-		var chains [][]byte
-		last := from
+		var batch []sealCandidate
 		for rows.Next() {
-			var seq int64
-			var h []byte
-			if err := rows.Scan(&seq, &h, &last); err != nil {
+			var c sealCandidate
+			if err := rows.Scan(&c.seq, &c.hash, &c.xid, &c.stream, &c.version); err != nil {
 				rows.Close()
 				return err
 			}
-			head++
-			chain = chainHash(chain, head, h)
-			seqs = append(seqs, seq)
-			positions = append(positions, head)
-			chains = append(chains, chain)
+			batch = append(batch, c)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return err
+		}
+		if len(batch) == 0 {
+			return nil
+		}
+		last := batch[len(batch)-1].xid
+		batch, held, err := holdBackGaps(ctx, tx, batch)
+		if err != nil {
+			return err
+		}
+		if held != "" {
+			last = held // the held-back events stay unsealed: the scan must start at them
+		}
+		orderStreams(batch)
+		var seqs, positions []int64
+		var chains [][]byte
+		for _, c := range batch {
+			head++
+			chain = chainHash(chain, head, c.hash)
+			seqs = append(seqs, c.seq)
+			positions = append(positions, head)
+			chains = append(chains, chain)
 		}
 		if len(seqs) == 0 {
 			return nil
@@ -131,4 +147,83 @@ func (s *Store) Head(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("eventstore: head: %w", err)
 	}
 	return head, nil
+}
+
+// sealCandidate is an unsealed event the sealer may give a position.
+type sealCandidate struct {
+	seq     int64
+	hash    []byte
+	xid     string // transaction_id (xid8) as text
+	stream  string
+	version int64
+}
+
+// holdBackGaps removes from batch every event of a stream that still has an unsealed
+// event of a lower version outside the batch: transaction ids do not follow commit
+// order, so a transaction that took its id early can append version 6 of a stream
+// after a later-numbered one appended version 5 and committed. Version 6 waits until
+// version 5 is sealed. It returns the smallest transaction id held back ("" if none).
+func holdBackGaps(ctx context.Context, tx pgx.Tx, batch []sealCandidate) ([]sealCandidate, string, error) {
+	maxVersion := map[string]int64{}
+	seqs := make([]int64, len(batch))
+	for i, c := range batch {
+		maxVersion[c.stream] = max(maxVersion[c.stream], c.version)
+		seqs[i] = c.seq
+	}
+	streams := make([]string, 0, len(maxVersion))
+	versions := make([]int64, 0, len(maxVersion))
+	for st, v := range maxVersion {
+		streams, versions = append(streams, st), append(versions, v)
+	}
+	// COALESCE(global_position, 0) = 0 is "unsealed" (positions start at 1) in a form the
+	// unsealed partial index cannot serve: its statistics say it is tiny, but it holds
+	// the entries of every sealed event until VACUUM, so the planner must look streams
+	// up by (stream_id, stream_version) instead.
+	rows, err := tx.Query(ctx, `SELECT b.stream_id FROM unnest($1::text[], $2::bigint[]) AS b(stream_id, version)
+		WHERE EXISTS (SELECT 1 FROM es_events e WHERE e.stream_id = b.stream_id AND e.stream_version < b.version
+			AND COALESCE(e.global_position, 0) = 0 AND e.seq <> ALL($3::bigint[]))`, streams, versions, seqs)
+	if err != nil {
+		return nil, "", err
+	}
+	gapped, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || len(gapped) == 0 {
+		return batch, "", err
+	}
+	wait := map[string]bool{}
+	for _, st := range gapped {
+		wait[st] = true
+	}
+	kept := batch[:0:0]
+	held := ""
+	for _, c := range batch {
+		if !wait[c.stream] {
+			kept = append(kept, c)
+		} else if held == "" {
+			held = c.xid // batch is in transaction order: the first one held is the smallest
+		}
+	}
+	return kept, held, nil
+}
+
+// orderStreams puts each stream's events of the batch in version order, in the slots
+// the (transaction, seq) order gave that stream: a stream's events are sealed in the
+// order they were appended, whatever their transactions' ids.
+func orderStreams(batch []sealCandidate) {
+	slots := map[string][]int{}
+	for i, c := range batch {
+		slots[c.stream] = append(slots[c.stream], i)
+	}
+	for _, idx := range slots {
+		if len(idx) < 2 {
+			continue
+		}
+		evs := make([]sealCandidate, len(idx))
+		for j, i := range idx {
+			evs[j] = batch[i]
+		}
+		slices.SortStableFunc(evs, func(a, b sealCandidate) int { return cmp.Compare(a.version, b.version) })
+		for j, i := range idx {
+			batch[i] = evs[j]
+		}
+	}
 }
