@@ -490,3 +490,11 @@ func TestNotificationsInbox(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, before, tableSum(t, w.pool, "rm_notifications_v1", "id"))
 }
+
+// TestSummarizeLinked: a run's link to what it wrote reads as the object's kind.
+func TestSummarizeLinked(t *testing.T) {
+	t.Parallel()
+	id := uuid.New()
+	got := projections.Summarize(eventstore.Envelope{Type: "RunLinked", Data: operations.RunLinked{Kind: operations.LinkBackupSet, ID: id}})
+	require.Equal(t, "Linked: Backup set "+id.String(), got)
+}

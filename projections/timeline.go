@@ -83,6 +83,8 @@ func Summarize(e eventstore.Envelope) string {
 		return "Imported from " + ev.Table
 	case operations.LegacyRunLinked:
 		return fmt.Sprintf("Linked to %s #%d", ev.Table, ev.LegacyID)
+	case operations.RunLinked:
+		return "Linked: " + ev.Kind.Label() + " " + ev.ID.String()
 	case notify.NotificationSent:
 		return "Initiator notified: " + ev.Title
 	default:

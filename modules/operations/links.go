@@ -41,6 +41,14 @@ var linkLabels = map[LinkKind]string{
 	LinkDirectoryRoles:     "Role definitions",
 }
 
+// Label is what operators read for the kind ("Backup set").
+func (k LinkKind) Label() string {
+	if l, ok := linkLabels[k]; ok {
+		return l
+	}
+	return string(k)
+}
+
 // linkHref is the hub page of a linked object of a tenant's run.
 func linkHref(tenant uuid.UUID, l RunLinked) string {
 	base := "/admin/t/" + tenant.String()
