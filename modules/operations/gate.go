@@ -324,6 +324,8 @@ func (s *Service) resolveConnection(ctx context.Context, info TypeInfo, req Star
 		return conn, ReasonProviderConsentMissing, "Admin consent has not been granted for the provider connection.", nil
 	case tenancy.ConnectionPermissionDenied:
 		return conn, ReasonProviderPermissionDenied, "The provider connection lacks a required Microsoft Graph permission.", nil
+	case tenancy.ConnectionInvalidCredentials:
+		return conn, ReasonProviderConnectionInvalid, "Microsoft Graph refused the provider connection's app credentials.", nil
 	case tenancy.ConnectionDisabled:
 		return conn, ReasonProviderConnectionDisabled, "The provider connection is disabled.", nil
 	default:

@@ -115,8 +115,8 @@ func (s *Service) connection(ctx context.Context, run *operations.Run) (tenancy.
 	return pc, nil
 }
 
-// Failed turns a Graph error that ends a run into its *operations.RunError. Consent
-// and permission failures are recorded on the run's connection as well, so the gate
+// Failed turns a Graph error that ends a run into its *operations.RunError. Consent,
+// permission and credential failures are recorded on the run's connection as well, so the gate
 // blocks the next provider-backed start until provider.verify passes again.
 func (s *Service) Failed(ctx context.Context, run *operations.Run, err error) error {
 	re := RunError(err)
@@ -126,6 +126,8 @@ func (s *Service) Failed(ctx context.Context, run *operations.Run, err error) er
 		status = tenancy.ConnectionConsentMissing
 	case graph.KindPermissionDenied:
 		status = tenancy.ConnectionPermissionDenied
+	case graph.KindInvalidClient:
+		status = tenancy.ConnectionInvalidCredentials
 	}
 	if status != "" && run.ProviderConnectionID != uuid.Nil {
 		if serr := s.ten.SetConnectionStatus(context.WithoutCancel(ctx), actor, run.ProviderConnectionID, status, string(re.Code)); serr != nil {

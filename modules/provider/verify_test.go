@@ -116,3 +116,36 @@ func TestTokenNeverLeaks(t *testing.T) {
 	// …and never the token or the secret.
 	e.RequireNoLeak(t, monotest.TokenPrefix, e.Sim.Config().ClientSecret)
 }
+
+// TestVerifyInvalidCredentials: a connection whose secret Graph refuses fails
+// verification with provider_connection_invalid, is recorded as invalid_credentials, and
+// the next provider-backed start on it is blocked; verification may still be started on
+// it (to recover once the secret is fixed).
+func TestVerifyInvalidCredentials(t *testing.T) {
+	t.Parallel()
+	e := monotest.New(t, pgtest.Fresh(t), monotest.Options{})
+	bad, err := e.App.Tenancy.AddProviderConnection(e.Ctx, "system:test", tenancy.ProviderConnection{TenantID: e.Tenant,
+		DisplayName: "Wrong secret", EntraTenantID: e.EntraTenant, ClientID: "atlas-test",
+		SecretRef: "env:ATLAS_TEST_NO_SUCH_SECRET", GraphBaseURL: e.Sim.URL})
+	require.NoError(t, err)
+	start := func(typ string) operations.StartOutcome {
+		out, err := e.App.Operations.Start(e.Ctx, operations.StartRequest{Type: typ, TenantID: e.Tenant, ProviderConnectionID: bad.ID,
+			Initiator: operations.Initiator{Kind: "user", UserID: e.Operator.ID, Name: e.Operator.Email}, SourceSurface: "test"})
+		require.NoError(t, err)
+		return out
+	}
+	out := start("provider.verify")
+	require.Equal(t, operations.StartAccepted, out.Status)
+	run := e.Wait(t, out.Run.ID)
+	require.Equal(t, operations.OutcomeFailed, run.Outcome)
+	require.Equal(t, operations.ReasonProviderConnectionInvalid, run.ReasonCode, run.Message)
+	pc, err := e.App.Tenancy.Connection(e.Ctx, bad.ID)
+	require.NoError(t, err)
+	require.Equal(t, tenancy.ConnectionInvalidCredentials, pc.Status)
+
+	blocked := start("inventory.sync")
+	require.Equal(t, operations.StartBlocked, blocked.Status)
+	require.Equal(t, operations.ReasonProviderConnectionInvalid, blocked.ReasonCode)
+	require.Equal(t, operations.StartAccepted, start("provider.verify").Status, "verification can still run")
+	require.Equal(t, operations.StartAccepted, e.Start(t, "inventory.sync", `{}`).Status, "the tenant's good connection is unaffected")
+}

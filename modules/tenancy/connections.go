@@ -25,6 +25,9 @@ const (
 	ConnectionConsentMissing ConnectionStatus = "consent_missing"
 	// ConnectionPermissionDenied means Graph refused a required permission.
 	ConnectionPermissionDenied ConnectionStatus = "permission_denied"
+	// ConnectionInvalidCredentials means Graph refused the app's credentials (unknown
+	// client, wrong or unreadable secret).
+	ConnectionInvalidCredentials ConnectionStatus = "invalid_credentials"
 	// ConnectionDisabled means an operator switched the connection off.
 	ConnectionDisabled ConnectionStatus = "disabled"
 )
@@ -32,7 +35,7 @@ const (
 // Valid reports whether st is one of the defined statuses.
 func (st ConnectionStatus) Valid() bool {
 	switch st {
-	case ConnectionOK, ConnectionConsentMissing, ConnectionPermissionDenied, ConnectionDisabled:
+	case ConnectionOK, ConnectionConsentMissing, ConnectionPermissionDenied, ConnectionInvalidCredentials, ConnectionDisabled:
 		return true
 	}
 	return false
