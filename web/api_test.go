@@ -147,7 +147,9 @@ func TestAPIAuthorizationMatrix(t *testing.T) {
 
 func TestAPIStartAndRead(t *testing.T) {
 	t.Parallel()
-	h := startHub(t, pgtest.DB(t))
+	// A database of its own: the test needs tenant 1's scope free (no other test may
+	// hold it, nor an earlier run of this test under -count).
+	h := startHubTB(t, pgtest.Fresh(t))
 	tenant := h.seed.Tenants[1].ID
 	path := "/api/v1/tenants/" + tenant.String() + "/operations/inventory.sync/start"
 	code, out := h.call(t, "operator", "POST", path, `{"context":{"policyTypes":["deviceConfiguration"]},"providerConnectionId":null}`)
