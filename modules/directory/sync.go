@@ -61,6 +61,9 @@ type kind struct {
 	// hash is unchanged is left alone.
 	upsert  string
 	newRows func(capacity int) rows
+	// copyColumns are the columns new rows are copied into (COPY is 2–3× cheaper for
+	// PostgreSQL than the upsert, which a first sync of a large directory is all of).
+	copyColumns []string
 }
 
 // rows is a batch of objects of one kind, column by column (the upsert's arrays).
@@ -75,6 +78,8 @@ type rows interface {
 	merge(other rows)
 	// args are the upsert's arguments after tenant, run and time.
 	args() []any
+	// copyRows are the rows for COPY into the table's copyColumns.
+	copyRows(tenant, run uuid.UUID, at time.Time) [][]any
 }
 
 // upsertTail counts what an upsert created and changed: prev holds the batch's rows
@@ -105,14 +110,17 @@ var groupsKind = kind{
 	newRows: func(n int) rows {
 		return &groupRows{ids: make([]string, 0, n), names: make([]string, 0, n), descs: make([]string, 0, n),
 			mails: make([]string, 0, n), mailEn: make([]bool, 0, n), secEn: make([]bool, 0, n),
-			types: make([]string, 0, n), hashes: make([]string, 0, n)}
+			types: make([]string, 0, n), typeLists: make([][]string, 0, n), hashes: make([]string, 0, n)}
 	},
+	copyColumns: []string{"tenant_id", "object_id", "display_name", "description", "mail", "mail_enabled", "security_enabled",
+		"group_types", "content_hash", "changed_run_id", "changed_at"},
 }
 
 type groupRows struct {
 	ids, names, descs, mails []string
 	mailEn, secEn            []bool
 	types, hashes            []string // group types as a JSON array; hex content hashes
+	typeLists                [][]string
 }
 
 func (r *groupRows) add(o graph.Object) (string, [sha256.Size]byte, bool) {
@@ -120,12 +128,14 @@ func (r *groupRows) add(o graph.Object) (string, [sha256.Size]byte, bool) {
 	if id == "" || name == "" {
 		return "", [sha256.Size]byte{}, false
 	}
-	gtJSON, _ := json.Marshal(strList(o, "groupTypes"))
+	gt := strList(o, "groupTypes")
+	gtJSON, _ := json.Marshal(gt)
 	desc, mail, me, se := str(o, "description"), str(o, "mail"), boolean(o, "mailEnabled"), boolean(o, "securityEnabled")
 	sum := hash(name, desc, mail, strconv.FormatBool(me), strconv.FormatBool(se), string(gtJSON))
 	r.ids, r.names, r.descs, r.mails = append(r.ids, id), append(r.names, name), append(r.descs, desc), append(r.mails, mail)
 	r.mailEn, r.secEn = append(r.mailEn, me), append(r.secEn, se)
 	r.types, r.hashes = append(r.types, string(gtJSON)), append(r.hashes, hex.EncodeToString(sum[:]))
+	r.typeLists = append(r.typeLists, gt)
 	return id, sum, true
 }
 
@@ -133,6 +143,7 @@ func (r *groupRows) pop() {
 	n := len(r.ids) - 1
 	r.ids, r.names, r.descs, r.mails = r.ids[:n], r.names[:n], r.descs[:n], r.mails[:n]
 	r.mailEn, r.secEn, r.types, r.hashes = r.mailEn[:n], r.secEn[:n], r.types[:n], r.hashes[:n]
+	r.typeLists = r.typeLists[:n]
 }
 
 func (r *groupRows) len() int { return len(r.ids) }
@@ -142,10 +153,20 @@ func (r *groupRows) merge(other rows) {
 	r.ids, r.names, r.descs, r.mails = append(r.ids, o.ids...), append(r.names, o.names...), append(r.descs, o.descs...), append(r.mails, o.mails...)
 	r.mailEn, r.secEn = append(r.mailEn, o.mailEn...), append(r.secEn, o.secEn...)
 	r.types, r.hashes = append(r.types, o.types...), append(r.hashes, o.hashes...)
+	r.typeLists = append(r.typeLists, o.typeLists...)
 }
 
 func (r *groupRows) args() []any {
 	return []any{r.ids, r.names, r.descs, r.mails, r.mailEn, r.secEn, r.types, r.hashes}
+}
+
+func (r *groupRows) copyRows(tenant, run uuid.UUID, at time.Time) [][]any {
+	out := make([][]any, len(r.ids))
+	tid, rid := [16]byte(tenant), [16]byte(run) // pgx encodes uuid.UUID by reflection, [16]byte directly
+	for i := range r.ids {
+		out[i] = []any{tid, r.ids[i], r.names[i], r.descs[i], r.mails[i], r.mailEn[i], r.secEn[i], r.typeLists[i], r.hashes[i], rid, at}
+	}
+	return out
 }
 
 var rolesKind = kind{
@@ -169,6 +190,8 @@ var rolesKind = kind{
 		return &roleRows{ids: make([]string, 0, n), names: make([]string, 0, n), descs: make([]string, 0, n),
 			builtIn: make([]bool, 0, n), enabled: make([]bool, 0, n), templates: make([]string, 0, n), hashes: make([]string, 0, n)}
 	},
+	copyColumns: []string{"tenant_id", "object_id", "display_name", "description", "is_built_in", "is_enabled",
+		"template_id", "content_hash", "changed_run_id", "changed_at"},
 }
 
 type roleRows struct {
@@ -207,6 +230,15 @@ func (r *roleRows) merge(other rows) {
 
 func (r *roleRows) args() []any {
 	return []any{r.ids, r.names, r.descs, r.builtIn, r.enabled, r.templates, r.hashes}
+}
+
+func (r *roleRows) copyRows(tenant, run uuid.UUID, at time.Time) [][]any {
+	out := make([][]any, len(r.ids))
+	tid, rid := [16]byte(tenant), [16]byte(run)
+	for i := range r.ids {
+		out[i] = []any{tid, r.ids[i], r.names[i], r.descs[i], r.builtIn[i], r.enabled[i], r.templates[i], r.hashes[i], rid, at}
+	}
+	return out
 }
 
 func str(o graph.Object, key string) string {
@@ -257,10 +289,11 @@ type cached struct {
 // batch is one or more listed pages, ready to write: the rows that are new or changed
 // since the sync started, and the page counts.
 type batch struct {
-	rows    rows
-	good    int // distinct objects listed (unchanged ones included)
-	bad     int // objects without an id or display name
-	written int // rows of rows
+	rows    rows // objects cached before the sync whose content changed: upserted
+	fresh   rows // objects not cached when the sync started: copied in
+	good    int  // distinct objects listed (unchanged ones included)
+	bad     int  // objects without an id or display name
+	written int  // rows of rows and fresh
 }
 
 // maxBatch bounds how many rows one upsert writes when a writer merges pages that
@@ -296,25 +329,29 @@ func (s *Service) sync(ctx context.Context, run *operations.Run, rep *operations
 	go func() {
 		defer close(pages)
 		listed <- s.provider.Graph().List(listCtx, conn, k.graphType, func(page []graph.Object) error {
-			b := batch{rows: k.newRows(len(page))}
+			b := batch{rows: k.newRows(0), fresh: k.newRows(len(page))}
 			for _, o := range page {
-				id, sum, ok := b.rows.add(o)
+				c, had := known[str(o, "id")]
+				into := b.fresh
+				if had {
+					into = b.rows
+				}
+				id, sum, ok := into.add(o)
 				if !ok {
 					b.bad++
 					continue
 				}
-				c, had := known[id]
 				if c.seen {
-					b.rows.pop() // listed twice while the collection changed: once is enough
+					into.pop() // listed twice while the collection changed: once is enough
 					continue
 				}
 				b.good++
 				known[id] = cached{sum: c.sum, seen: true}
 				if had && c.sum == sum {
-					b.rows.pop() // unchanged
+					into.pop() // unchanged
 				}
 			}
-			b.written = b.rows.len()
+			b.written = b.rows.len() + b.fresh.len()
 			select {
 			case pages <- b:
 				return nil
@@ -412,6 +449,7 @@ func merge(b batch, pages <-chan batch) batch {
 				return b
 			}
 			b.rows.merge(more.rows)
+			b.fresh.merge(more.fresh)
 			b.good, b.bad, b.written = b.good+more.good, b.bad+more.bad, b.written+more.written
 		default:
 			return b
@@ -423,11 +461,21 @@ func merge(b batch, pages <-chan batch) batch {
 // write upserts one batch and reports it as one progress delta.
 func (s *Service) write(ctx context.Context, run *operations.Run, rep *operations.Reporter, k kind, syncedAt time.Time, b batch) error {
 	var created, updated int64
-	if b.written > 0 {
+	if b.fresh.len() > 0 {
+		n, err := s.pool.CopyFrom(ctx, pgx.Identifier{k.table}, k.copyColumns,
+			pgx.CopyFromRows(b.fresh.copyRows(run.TenantID, run.ID, syncedAt)))
+		if err != nil {
+			return fmt.Errorf("directory: copy new %s: %w", k.name, err)
+		}
+		created = n
+	}
+	if b.rows.len() > 0 {
+		var c, u int64
 		args := append([]any{run.TenantID, run.ID, syncedAt}, b.rows.args()...)
-		if err := s.pool.QueryRow(ctx, k.upsert, args...).Scan(&created, &updated); err != nil {
+		if err := s.pool.QueryRow(ctx, k.upsert, args...).Scan(&c, &u); err != nil {
 			return fmt.Errorf("directory: upsert %s: %w", k.name, err)
 		}
+		created, updated = created+c, u
 	}
 	if b.bad > 0 {
 		if err := rep.Fail(ctx, operations.ReasonItemFailed, fmt.Sprintf("%s: %d object(s) without an id or display name were skipped", k.graphType, b.bad)); err != nil {
