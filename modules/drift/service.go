@@ -109,7 +109,7 @@ func (s *Service) Generate(ctx context.Context, run *operations.Run, rep *operat
 			if err != nil {
 				return err
 			}
-			rows[i] = []any{run.ID, run.TenantID, f.PolicyType, f.PolicyID, f.DisplayName, string(f.Kind), string(b)}
+			rows[i] = []any{[16]byte(run.ID), [16]byte(run.TenantID), f.PolicyType, f.PolicyID, f.DisplayName, string(f.Kind), string(b)}
 		}
 		_, err := tx.CopyFrom(ctx, pgx.Identifier{"drift_findings"},
 			[]string{"run_id", "tenant_id", "policy_type", "policy_id", "display_name", "kind", "changes"}, pgx.CopyFromRows(rows))

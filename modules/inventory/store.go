@@ -269,7 +269,7 @@ func (w *writer) add(ctx context.Context, items []Item) (written, duplicates int
 		if err != nil {
 			return 0, 0, fmt.Errorf("inventory: fields of %s: %w", it.PolicyID, err)
 		}
-		rows = append(rows, []any{w.snapshot.ID, it.PolicyType, it.PolicyID, it.DisplayName, string(fields), it.ContentHash})
+		rows = append(rows, []any{[16]byte(w.snapshot.ID), it.PolicyType, it.PolicyID, it.DisplayName, string(fields), it.ContentHash})
 	}
 	if len(rows) == 0 {
 		return 0, duplicates, nil
