@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -28,11 +29,14 @@ func newWorkingApp(env *cli, pool *pgxpool.Pool, log *slog.Logger) *monolith.App
 	return monolith.New(pool, monolith.Options{Logger: log, Graph: newGraph(env, log)})
 }
 
-// newGraph is the msgraph-sdk-go client. Secret references resolve from the process
-// environment; the demo's connections sign in to the Graph simulator with its published
-// client secret unless ATLAS_DEMO_CLIENT_SECRET says otherwise.
+// newGraph is the msgraph-sdk-go client. Requests for the demo tenants' Graph host are
+// answered in-process by the Graph simulator (seed 1, the same data in every process),
+// all others go to the network. Secret references resolve from the process
+// environment; the demo's connections sign in with the simulator's published client
+// secret unless ATLAS_DEMO_CLIENT_SECRET says otherwise.
 func newGraph(env *cli, log *slog.Logger) graph.Client {
-	return msgraph.New(msgraph.Options{Logger: log, Getenv: func(name string) string {
+	sim := graphsim.Router{Host: monolith.DemoGraphHost, Sim: graphsim.New(graphsim.Config{Seed: 1, Logger: log})}
+	return msgraph.New(msgraph.Options{Logger: log, HTTPClient: &http.Client{Transport: sim}, Getenv: func(name string) string {
 		if v := env.getenv(name); v != "" || name != monolith.DemoSecretEnv {
 			return v
 		}

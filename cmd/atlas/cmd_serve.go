@@ -12,7 +12,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/tenantatlas/ops/modules/graph/graphsim"
 	"github.com/tenantatlas/ops/modules/monolith"
 	"github.com/tenantatlas/ops/modules/operations"
 	"github.com/tenantatlas/ops/web"
@@ -41,7 +40,6 @@ func runDev(ctx context.Context, env *cli, args []string) error {
 	var common commonFlags
 	fs := newFlagSet(env, "dev", &common)
 	addr := fs.String("addr", defaultAddr(env), "listen address (env ATLAS_ADDR)")
-	simAddr := fs.String("graph-sim-addr", "127.0.0.1:0", "listen address of the embedded Graph simulator the demo tenants use")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -76,22 +74,9 @@ func runDev(ctx context.Context, env *cli, args []string) error {
 	if err := monolith.SeedDemoHistory(ctx, a, seed); err != nil {
 		return err
 	}
-	// The demo tenants talk to a Graph simulator in this process.
-	simLn, err := net.Listen("tcp", *simAddr)
-	if err != nil {
-		return fmt.Errorf("graph simulator: listen on %s: %w", *simAddr, err)
-	}
-	simURL := "http://" + simLn.Addr().String()
-	simCtx, stopSim := context.WithCancel(ctx)
-	simDone := make(chan error, 1)
-	go func() { simDone <- graphsim.Serve(simCtx, simLn, graphsim.Config{Seed: 1, Logger: log}) }()
-	defer func() { stopSim(); <-simDone }()
-	if err := monolith.PointDemoAtGraph(ctx, a, seed, simURL); err != nil {
-		return err
-	}
 	return serve(ctx, env, log, pool, *addr, func(listenAddr string) {
-		fmt.Fprintf(env.stdout, "TenantAtlas Ops is running\n  hub:      http://%s/admin/login\n  API:      http://%s/api/v1 (Authorization: Bearer <token>)\n  health:   http://%s/healthz\n  graph:    %s (simulator)\n  database: %s\n",
-			listenAddr, listenAddr, listenAddr, simURL, redact(url))
+		fmt.Fprintf(env.stdout, "TenantAtlas Ops is running\n  hub:      http://%s/admin/login\n  API:      http://%s/api/v1 (Authorization: Bearer <token>)\n  health:   http://%s/healthz\n  graph:    %s (simulator, in-process, for the demo tenants)\n  database: %s\n",
+			listenAddr, listenAddr, listenAddr, monolith.DemoGraphURL, redact(url))
 		printLogins(env.stdout, seed)
 		fmt.Fprintln(env.stdout, "Press Ctrl+C to stop.")
 	})

@@ -403,7 +403,7 @@ func TestDev(t *testing.T) {
 		return v
 	}
 	seedOut := stdout.String()
-	require.Contains(t, seedOut, "(simulator)")
+	require.Contains(t, seedOut, "graph:    http://graph-simulator.demo (simulator, in-process")
 	tenants := api("GET", "/api/v1/operations?limit=1")["runs"].([]any)
 	tenant := tenants[0].(map[string]any)["tenantId"].(string)
 	out := api("POST", "/api/v1/tenants/"+tenant+"/operations/inventory.sync/start")
@@ -423,5 +423,57 @@ func TestDev(t *testing.T) {
 		require.Equal(t, 0, c, stderr.String())
 	case <-time.After(15 * time.Second):
 		t.Fatal("dev did not stop after cancellation")
+	}
+}
+
+// TestServeWorksTheDemo: after `atlas seed demo`, a plain `atlas serve` works the demo
+// tenants' provider-backed runs against the in-process Graph simulator (their
+// connections name its host; nothing goes to the network).
+func TestServeWorksTheDemo(t *testing.T) {
+	t.Parallel()
+	_, env, _, seed := seededFresh(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, &cli{stdout: &stdout, stderr: &stderr, getenv: func(k string) string { return env[k] }},
+			[]string{"serve", "--addr", "127.0.0.1:0"})
+	}()
+	addrRe := regexp.MustCompile(`"msg":"serving","addr":"([^"]+)"`)
+	var addr string
+	require.Eventually(t, func() bool {
+		if m := addrRe.FindStringSubmatch(stderr.String()); m != nil {
+			addr = m[1]
+		}
+		return addr != ""
+	}, 10*time.Second, 10*time.Millisecond)
+	api := func(method, path string) map[string]any {
+		req, _ := http.NewRequest(method, "http://"+addr+path, strings.NewReader(`{}`))
+		req.Header.Set("Authorization", "Bearer "+seed.Users["operator"].Token)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var v map[string]any
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&v))
+		return v
+	}
+	out := api("POST", "/api/v1/tenants/"+seed.Tenants[0].ID.String()+"/operations/directory.groups.sync/start")
+	require.Equal(t, "accepted", out["status"], out)
+	runID := out["run"].(map[string]any)["id"].(string)
+	var detail map[string]any
+	require.Eventually(t, func() bool {
+		detail = api("GET", "/api/v1/operations/"+runID)
+		return detail["status"] == "completed"
+	}, 60*time.Second, 100*time.Millisecond)
+	require.Equal(t, "succeeded", detail["outcome"], detail)
+	require.Equal(t, float64(50), detail["counts"].(map[string]any)["created"], "the simulator's default directory: 50 groups")
+	cancel()
+	select {
+	case c := <-done:
+		require.Equal(t, 0, c, stderr.String())
+	case <-time.After(15 * time.Second):
+		t.Fatal("serve did not stop")
 	}
 }

@@ -28,6 +28,14 @@ var demoUsers = []struct {
 	{"outsider", "owner@fabrikam-partners.demo", "Fiona Fabrikam", "demo-outsider-password", "atl_demo_outsider_5e4d3c2b1a0f49e8d7c6b5a4f3e2d1c0", tenancy.RoleOwner, true},
 }
 
+// DemoGraphHost is the Graph host of the demo tenants' connections: no network answers
+// it; the processes that work runs route it to an in-process Graph simulator
+// (graphsim.Router), so the demo works under `atlas serve`, `atlas worker` and `atlas dev`.
+const DemoGraphHost = "graph-simulator.demo"
+
+// DemoGraphURL is the demo connections' Graph base URL.
+const DemoGraphURL = "http://" + DemoGraphHost
+
 // DemoSecretEnv names the environment variable holding the demo connections' client
 // secret (their SecretRef is "env:" + DemoSecretEnv).
 const DemoSecretEnv = "ATLAS_DEMO_CLIENT_SECRET"
@@ -83,6 +91,10 @@ func SeedDemo(ctx context.Context, a *App) (DemoSeed, error) {
 			return DemoSeed{}, err
 		}
 		out.Tenants = append(out.Tenants, DemoTenant{ID: t.ID, Name: t.Name})
+	}
+	// Demo databases seeded before the simulator host existed point at the real Graph.
+	if err := PointDemoAtGraph(ctx, a, out, DemoGraphURL); err != nil {
+		return DemoSeed{}, err
 	}
 	if _, err := ensureTenant(ctx, a, other.ID, "Fabrikam Manufacturing", "fabrikam-mfg.onmicrosoft.com"); err != nil {
 		return DemoSeed{}, err
@@ -140,6 +152,7 @@ func ensureTenant(ctx context.Context, a *App, workspaceID uuid.UUID, name, exte
 	if _, err := a.Tenancy.AddProviderConnection(ctx, seedActor, tenancy.ProviderConnection{
 		TenantID: t.ID, Provider: "microsoft", DisplayName: "Microsoft Graph (demo)", Status: tenancy.ConnectionOK,
 		EntraTenantID: external, ClientID: "00000000-0000-4000-8000-00000000a71a", SecretRef: "env:" + DemoSecretEnv,
+		GraphBaseURL: DemoGraphURL,
 	}); err != nil {
 		return tenancy.Tenant{}, fmt.Errorf("seed provider connection for %q: %w", name, err)
 	}
@@ -165,8 +178,8 @@ func SeedDemoHistory(ctx context.Context, a *App, seed DemoSeed) error {
 	return err
 }
 
-// PointDemoAtGraph points every demo tenant's default connection at baseURL (the Graph
-// simulator `atlas dev` starts; "" for the real Microsoft Graph).
+// PointDemoAtGraph points every demo tenant's default connection at baseURL
+// (DemoGraphURL, another simulator, or "" for the real Microsoft Graph).
 func PointDemoAtGraph(ctx context.Context, a *App, seed DemoSeed, baseURL string) error {
 	for _, t := range seed.Tenants {
 		pc, err := a.Tenancy.DefaultConnection(ctx, t.ID)
