@@ -124,6 +124,13 @@ func TestBrowserStartAndWatchRun(t *testing.T) {
 	bucket, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.ID("run-status"), "data-bucket"))
 	require.NoError(t, err)
 	require.Equal(t, "succeeded", bucket.Value)
+	// The rest of the page followed too: the end time and the timeline's last event.
+	completed, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("#run-completed time") ? document.querySelector("#run-completed time").dateTime : ""`))
+	require.NoError(t, err)
+	require.NotEmpty(t, completed, "the completed time appeared without a reload")
+	last, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("#run-timeline li:last-child").textContent`))
+	require.NoError(t, err)
+	require.Contains(t, last, "NotificationSent", "the timeline grew to the run's last event")
 
 	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // 100: PNG
 	require.NoError(t, err)

@@ -19,6 +19,7 @@ import (
 	"github.com/tenantatlas/ops/modules/notify"
 	"github.com/tenantatlas/ops/modules/operations"
 	"github.com/tenantatlas/ops/modules/tenancy"
+	"github.com/tenantatlas/ops/projections"
 )
 
 //go:embed templates/*.html
@@ -56,6 +57,7 @@ var templateFuncs = template.FuncMap{
 	"reltime":   relTime,
 	"rfc3339":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"duration":  runDuration,
+	"summary":   projections.Summarize,
 	"shortid":   shortID,
 	"typelabel": typeLabel,
 	"prettyjson": func(raw json.RawMessage) string {

@@ -7,6 +7,23 @@
   var statusText = document.getElementById("run-status-text");
   var outcome = document.getElementById("run-outcome");
   var counts = document.querySelector("#run-counts tbody");
+  var timeline = document.getElementById("run-timeline");
+
+  // when renders an RFC 3339 time as the page does: a <time> with the exact time on hover.
+  function when(iso) {
+    var t = document.createElement("time");
+    t.dateTime = iso;
+    t.title = iso;
+    var secs = Math.round((Date.now() - Date.parse(iso)) / 1000);
+    t.textContent = secs < 45 ? "just now" : secs < 3600 ? Math.round(secs / 60) + " min ago" : new Date(iso).toLocaleString();
+    return t;
+  }
+  function setTime(id, iso) {
+    var dd = document.getElementById(id);
+    if (!dd || !iso) return;
+    dd.textContent = "";
+    dd.appendChild(when(iso));
+  }
   var source = new EventSource(badge.dataset.stream);
   source.addEventListener("run", function (e) {
     var run;
@@ -33,6 +50,35 @@
           counts.appendChild(tr);
         });
       }
+    }
+    setTime("run-started", run.startedAt);
+    setTime("run-completed", run.completedAt);
+    var duration = document.getElementById("run-duration");
+    if (duration && run.duration) duration.textContent = run.duration;
+    var reason = document.getElementById("run-reason");
+    if (reason && run.reason) {
+      reason.textContent = run.reason;
+      reason.hidden = false;
+      var head = document.getElementById("run-reason-head");
+      if (head) head.hidden = false;
+    }
+    if (timeline && run.timeline && run.timeline.length) {
+      timeline.textContent = "";
+      run.timeline.forEach(function (ev) {
+        var li = document.createElement("li");
+        var type = document.createElement("span");
+        type.className = "ev-type";
+        type.textContent = ev.type;
+        var version = document.createElement("span");
+        version.className = "muted";
+        version.textContent = "v" + ev.version;
+        li.appendChild(type);
+        li.appendChild(document.createTextNode(" " + ev.summary + " "));
+        li.appendChild(version);
+        li.appendChild(document.createTextNode(" "));
+        li.appendChild(when(ev.at));
+        timeline.appendChild(li);
+      });
     }
     if (run.status === "completed") {
       source.close();
