@@ -4,6 +4,7 @@ import (
 	"sort"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
 
 	"github.com/tenantatlas/ops/eventstore"
 )
@@ -37,5 +38,13 @@ func (s *Server) handleAdminRun(c *fiber.Ctx) error {
 	if !data.Terminal {
 		data.StreamURL = "/admin/operations/" + run.ID.String() + "/stream"
 	}
-	return s.render(c, fiber.StatusOK, "run", page{Title: d.TypeLabel + " · Run", Nav: "operations", Data: data})
+	p := page{Title: d.TypeLabel + " · Run", Nav: "operations", Data: data}
+	if run.TenantID != uuid.Nil { // the tenant's name in the crumb, its pages in the sub-nav
+		t, err := s.deps.Tenancy.Tenant(c.UserContext(), run.TenantID)
+		if err != nil {
+			return err
+		}
+		p.Tenant = &t
+	}
+	return s.render(c, fiber.StatusOK, "run", p)
 }
