@@ -164,34 +164,46 @@ type sealCandidate struct {
 // after a later-numbered one appended version 5 and committed. Version 6 waits until
 // version 5 is sealed. It returns the smallest transaction id held back ("" if none).
 func holdBackGaps(ctx context.Context, tx pgx.Tx, batch []sealCandidate) ([]sealCandidate, string, error) {
-	maxVersion := map[string]int64{}
-	seqs := make([]int64, len(batch))
-	for i, c := range batch {
-		maxVersion[c.stream] = max(maxVersion[c.stream], c.version)
-		seqs[i] = c.seq
+	type span struct{ lo, hi, n int64 }
+	spans := map[string]*span{}
+	for _, c := range batch {
+		sp := spans[c.stream]
+		if sp == nil {
+			spans[c.stream] = &span{lo: c.version, hi: c.version, n: 1}
+			continue
+		}
+		sp.lo, sp.hi, sp.n = min(sp.lo, c.version), max(sp.hi, c.version), sp.n+1
 	}
-	streams := make([]string, 0, len(maxVersion))
-	versions := make([]int64, 0, len(maxVersion))
-	for st, v := range maxVersion {
-		streams, versions = append(streams, st), append(versions, v)
+	wait := map[string]bool{}
+	streams := make([]string, 0, len(spans))
+	lows := make([]int64, 0, len(spans))
+	for st, sp := range spans {
+		if sp.hi-sp.lo+1 != sp.n {
+			wait[st] = true // a version between the batch's own is unsealed elsewhere
+			continue
+		}
+		streams, lows = append(streams, st), append(lows, sp.lo)
 	}
+	// Below a stream's lowest version in the batch, nothing may be left unsealed.
 	// COALESCE(global_position, 0) = 0 is "unsealed" (positions start at 1) in a form the
 	// unsealed partial index cannot serve: its statistics say it is tiny, but it holds
 	// the entries of every sealed event until VACUUM, so the planner must look streams
 	// up by (stream_id, stream_version) instead.
-	rows, err := tx.Query(ctx, `SELECT b.stream_id FROM unnest($1::text[], $2::bigint[]) AS b(stream_id, version)
-		WHERE EXISTS (SELECT 1 FROM es_events e WHERE e.stream_id = b.stream_id AND e.stream_version < b.version
-			AND COALESCE(e.global_position, 0) = 0 AND e.seq <> ALL($3::bigint[]))`, streams, versions, seqs)
+	rows, err := tx.Query(ctx, `SELECT b.stream_id FROM unnest($1::text[], $2::bigint[]) AS b(stream_id, low)
+		WHERE EXISTS (SELECT 1 FROM es_events e WHERE e.stream_id = b.stream_id AND e.stream_version < b.low
+			AND COALESCE(e.global_position, 0) = 0)`, streams, lows)
 	if err != nil {
 		return nil, "", err
 	}
 	gapped, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil || len(gapped) == 0 {
-		return batch, "", err
+	if err != nil {
+		return nil, "", err
 	}
-	wait := map[string]bool{}
 	for _, st := range gapped {
 		wait[st] = true
+	}
+	if len(wait) == 0 {
+		return batch, "", nil
 	}
 	kept := batch[:0:0]
 	held := ""

@@ -137,22 +137,11 @@ func runBenchSeed(ctx context.Context, env *cli, args []string) error {
 		}
 	}
 	fmt.Fprintln(env.stderr)
-	head, err := a.Store.Head(ctx)
-	if err != nil {
-		return err
-	}
+	// The read models are built the fastest way there is: a blue/green rebuild of each
+	// (pages read ahead, 10,000 events a transaction).
 	for _, p := range monolith.Projections() {
-		pStart := time.Now()
-		for done := int64(0); ; {
-			n, err := a.Runner.Step(ctx, p)
-			if err != nil {
-				return err
-			}
-			if n == 0 {
-				break
-			}
-			done += int64(n)
-			countBar(env.stderr, p.Name(), done, head, time.Since(pStart), "events")
+		if _, err := a.Runner.Rebuild(ctx, p, func(pr projections.RebuildProgress) { progressBar(env.stderr, p.Name(), pr) }); err != nil {
+			return err
 		}
 		fmt.Fprintln(env.stderr)
 	}
