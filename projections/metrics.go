@@ -18,6 +18,9 @@ type Status struct {
 	Head int64 `json:"head"`
 	// Lag is Head - Checkpoint.
 	Lag int64 `json:"lag"`
+	// Rebuilding is true while this version is being built and an older one serves
+	// the reads (ActiveVersion differs).
+	Rebuilding bool `json:"rebuilding"`
 }
 
 // Status reports where each projection stands.
@@ -32,7 +35,12 @@ func (r *Runner) Status(ctx context.Context, ps ...Projection) ([]Status, error)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, Status{Name: p.Name(), Version: p.Version(), Checkpoint: cp, Head: head, Lag: max(0, head-cp)})
+		active, err := r.ActiveVersion(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Status{Name: p.Name(), Version: p.Version(), Checkpoint: cp, Head: head, Lag: max(0, head-cp),
+			Rebuilding: active != p.Version()})
 	}
 	return out, nil
 }

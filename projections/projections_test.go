@@ -349,6 +349,10 @@ func TestVersionBumpRebuildsThenSwaps(t *testing.T) {
 	_, err = w.pool.Exec(w.ctx, `CREATE TABLE rm_runs_v3 (LIKE rm_runs_v2 INCLUDING ALL)`)
 	require.NoError(t, err)
 
+	st, err := r.Status(w.ctx, hubRunsV3{})
+	require.NoError(t, err)
+	require.True(t, st[0].Rebuilding, "version 2 serves until version 3 is swapped in")
+
 	ctx, cancel := context.WithCancel(w.ctx)
 	defer cancel()
 	done := make(chan error, 1)
@@ -361,6 +365,9 @@ func TestVersionBumpRebuildsThenSwaps(t *testing.T) {
 	var table string
 	require.NoError(t, w.pool.QueryRow(w.ctx, `SELECT table_name FROM information_schema.view_table_usage WHERE view_name = 'rm_runs'`).Scan(&table))
 	require.Equal(t, "rm_runs_v3", table, "the view serves the new version")
+	st, err = r.Status(w.ctx, hubRunsV3{})
+	require.NoError(t, err)
+	require.False(t, st[0].Rebuilding)
 	var n int
 	require.NoError(t, w.pool.QueryRow(w.ctx, `SELECT count(*) FROM rm_runs`).Scan(&n))
 	require.Equal(t, 4, n)

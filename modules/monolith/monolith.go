@@ -66,7 +66,9 @@ func (a *App) Ready(ctx context.Context) error {
 		return err
 	}
 	for _, s := range st {
-		if s.Lag > MaxReadyLag {
+		// A version being rebuilt does not count: its older version serves the reads
+		// meanwhile (an upgrade would otherwise take every instance out of rotation).
+		if !s.Rebuilding && s.Lag > MaxReadyLag {
 			return fmt.Errorf("projection %s is %d events behind", s.Name, s.Lag)
 		}
 	}
