@@ -30,6 +30,7 @@ func (s *Server) routes() {
 	admin.Post("/logout", s.handleLogout)
 	admin.Get("/operations", s.handleAdminOperations)
 	admin.Get("/tenants", s.handleAdminTenants)
+	admin.Get("/legacy/:table/:id", s.handleAdminLegacyRun)
 	admin.Get("/operations/:run", s.handleAdminRun)
 	admin.Get("/operations/:run/stream", s.handleAdminRunStream)
 	admin.Get("/t/:tenant/operations", s.handleAdminTenantOperations)

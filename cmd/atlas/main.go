@@ -40,6 +40,7 @@ var commands = map[string]command{
 	"bench lag":           {"start runs at --rate for --duration and report projection lag and start-to-visible time", runBenchLag},
 	"bench rebuild":       {"rebuild the hub projection and time a raw INSERT … SELECT of the same rows beside it", runBenchRebuild},
 	"db stop":             {"stop the private PostgreSQL cluster under .data/pg, if running", runDBStop},
+	"legacy import":       {"import legacy run rows (JSON Lines, CONTRACT.md) as events; idempotent", runLegacyImport},
 	"graph-sim":           {"serve the Microsoft Graph simulator (--addr, --seed, --groups, --policies, --page-size)", runGraphSim},
 }
 

@@ -8,6 +8,8 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -21,6 +23,7 @@ import (
 	"github.com/tenantatlas/ops/eventstore/pgtest"
 	"github.com/tenantatlas/ops/modules/monolith"
 	"github.com/tenantatlas/ops/modules/operations"
+	"github.com/tenantatlas/ops/projections"
 )
 
 func TestMain(m *testing.M) {
@@ -476,4 +479,68 @@ func TestServeWorksTheDemo(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("serve did not stop")
 	}
+}
+
+// TestLegacyImport imports legacy rows per CONTRACT.md: one linked to an existing run,
+// two becoming imported runs (the error text sanitized), one refused (unknown tenant,
+// exit 1, the others imported). Importing again changes nothing; a malformed line
+// imports nothing and names its line.
+func TestLegacyImport(t *testing.T) {
+	t.Parallel()
+	pool, env, a, seed := seededFresh(t)
+	op := seed.Users["operator"]
+	out, err := a.Operations.Start(t.Context(), operations.StartRequest{Type: "inventory.sync", TenantID: seed.Tenants[0].ID,
+		Initiator: operations.Initiator{Kind: "user", UserID: op.ID, Name: op.Email}, SourceSurface: "cli"})
+	require.NoError(t, err)
+	require.Equal(t, operations.StartAccepted, out.Status)
+	tn := seed.Tenants[1].ID
+	file := filepath.Join(t.TempDir(), "legacy.jsonl")
+	lines := []string{
+		fmt.Sprintf(`{"table":"inventory_sync_runs","id":11,"tenantId":%q,"status":"completed","startedAt":"2025-03-01T10:00:00Z","finishedAt":"2025-03-01T10:02:00Z","counts":{"total":4},"error":"","operationRunId":%q}`, seed.Tenants[0].ID, out.Run.ID),
+		fmt.Sprintf(`{"table":"entra_group_sync_runs","id":12,"tenantId":%q,"status":"completed","startedAt":"2025-03-02T10:00:00Z","finishedAt":"2025-03-02T10:01:00Z","counts":{"total":250,"processed":250,"bogus":1},"error":"","operationRunId":null}`, tn),
+		fmt.Sprintf(`{"table":"backup_schedule_runs","id":13,"tenantId":%q,"status":"failed","startedAt":"2025-03-03T02:00:00Z","finishedAt":"2025-03-03T02:00:05Z","counts":{},"error":"Graph said: Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl","operationRunId":null}`, tn),
+		`{"table":"inventory_sync_runs","id":14,"tenantId":"00000000-0000-4000-8000-000000000001","status":"completed","startedAt":"2025-03-04T10:00:00Z","finishedAt":"2025-03-04T10:00:01Z","counts":{},"error":"","operationRunId":null}`,
+	}
+	require.NoError(t, os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o600))
+
+	code, stdout, stderr := atlas(t.Context(), env, "legacy", "import", file)
+	require.Equal(t, 1, code, stderr)
+	require.Equal(t, "legacy import: 4 rows: 2 imported, 1 linked, 0 unchanged, 1 refused\n", stdout)
+	require.Contains(t, stderr, "unknown tenant 00000000-0000-4000-8000-000000000001")
+	code, stdout, _ = atlas(t.Context(), env, "legacy", "import", file)
+	require.Equal(t, 1, code)
+	require.Equal(t, "legacy import: 4 rows: 0 imported, 0 linked, 3 unchanged, 1 refused\n", stdout, "importing again changes nothing")
+
+	linked, err := a.Operations.Load(t.Context(), out.Run.ID)
+	require.NoError(t, err)
+	require.Equal(t, []operations.LegacyRunLinked{{Table: "inventory_sync_runs", LegacyID: 11}}, linked.Legacy)
+	groups, err := a.Operations.Load(t.Context(), operations.LegacyRunID("entra_group_sync_runs", 12))
+	require.NoError(t, err)
+	require.Equal(t, "directory.groups.sync", groups.Type)
+	require.Equal(t, operations.OutcomeSucceeded, groups.Outcome)
+	require.Equal(t, operations.Counts{"total": 250, "processed": 250}, groups.Counts, "keys outside the closed set are dropped")
+	backup, err := a.Operations.Load(t.Context(), operations.LegacyRunID("backup_schedule_runs", 13))
+	require.NoError(t, err)
+	require.Equal(t, operations.OutcomeFailed, backup.Outcome)
+	require.Len(t, backup.Failures, 1)
+	require.NotContains(t, backup.Failures[0].Message, "eyJhbGci", "the token never reaches an event")
+
+	// The mapping read model: every row maps to its run.
+	require.Eventually(t, func() bool {
+		_, err := a.Runner.CatchUp(t.Context(), projections.LegacyRuns{})
+		require.NoError(t, err)
+		var n int
+		require.NoError(t, pool.QueryRow(t.Context(), `SELECT count(*) FROM rm_legacy_runs`).Scan(&n))
+		return n == 3
+	}, 30*time.Second, 20*time.Millisecond)
+
+	bad := filepath.Join(t.TempDir(), "bad.jsonl")
+	require.NoError(t, os.WriteFile(bad, []byte(strings.Replace(lines[1], `"id":12`, `"id":15`, 1)+"\n{not json\n"), 0o600))
+	code, _, stderr = atlas(t.Context(), env, "legacy", "import", bad)
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr, "line 2")
+	_, err = a.Operations.Load(t.Context(), operations.LegacyRunID("entra_group_sync_runs", 15))
+	require.ErrorIs(t, err, operations.ErrNotFound, "a malformed file imports nothing")
+	code, _, _ = atlas(t.Context(), env, "legacy", "import")
+	require.Equal(t, 2, code, "no file is bad usage")
 }
