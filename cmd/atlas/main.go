@@ -29,6 +29,8 @@ var commands = map[string]command{
 	"dev":                 {"find or start PostgreSQL, migrate, seed the demo, serve, print the URL and logins", runDev},
 	"worker":              {"run the workers, the sweeper and the sealer only (scale-out)", runWorker},
 	"seed demo":           {"create the demo workspace (idempotent); --json prints ids and logins", runSeedDemo},
+	"audit replay":        {"rebuild a run (--run ID) or a tenant as of a time (--tenant ID --as-of RFC3339) from events alone; --json", runAuditReplay},
+	"audit export":        {"every event of a tenant in global order: --tenant ID --format jsonl|csv", runAuditExport},
 	"audit verify":        {"walk the hash chain; exit 1 naming the first bad global position", runAuditVerify},
 	"db url":              {"print the URL of the PostgreSQL in use (finds or starts one)", runDBURL},
 	"projections list":    {"each projection: name, version, checkpoint, head, lag", runProjectionsList},

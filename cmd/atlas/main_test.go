@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -543,4 +544,88 @@ func TestLegacyImport(t *testing.T) {
 	require.ErrorIs(t, err, operations.ErrNotFound, "a malformed file imports nothing")
 	code, _, _ = atlas(t.Context(), env, "legacy", "import")
 	require.Equal(t, 2, code, "no file is bad usage")
+}
+
+// TestAuditReplayAndExport rebuilds a run and a tenant from events alone (the tenant as
+// of before and after its connection was disabled) and exports the tenant's events as
+// JSON Lines and CSV.
+func TestAuditReplayAndExport(t *testing.T) {
+	t.Parallel()
+	_, env, a, seed := seededFresh(t)
+	op := seed.Users["operator"]
+	tenant := seed.Tenants[0].ID
+	out, err := a.Operations.Start(t.Context(), operations.StartRequest{Type: "drift.generate", TenantID: tenant,
+		Initiator: operations.Initiator{Kind: "user", UserID: op.ID, Name: op.Email}, SourceSurface: "cli"})
+	require.NoError(t, err)
+	time.Sleep(20 * time.Millisecond)
+	before := time.Now().UTC().Truncate(time.Second).Add(time.Second) // RFC 3339 has whole seconds
+	time.Sleep(time.Until(before) + 20*time.Millisecond)
+	conn, err := a.Tenancy.DefaultConnection(t.Context(), tenant)
+	require.NoError(t, err)
+	require.NoError(t, a.Tenancy.SetConnectionStatus(t.Context(), "system:test", conn.ID, "disabled", "test"))
+
+	code, stdout, stderr := atlas(t.Context(), env, "audit", "replay", "--run", out.Run.ID.String(), "--json")
+	require.Equal(t, 0, code, stderr)
+	var rp struct {
+		Run struct {
+			Type   string
+			Status string
+		} `json:"run"`
+		Events []struct {
+			Type string `json:"type"`
+		} `json:"events"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(stdout), &rp))
+	require.Equal(t, "drift.generate", rp.Run.Type)
+	require.Equal(t, "queued", rp.Run.Status)
+	require.Equal(t, "RunQueued", rp.Events[0].Type)
+
+	replayTenant := func(args ...string) (int, map[string]any) {
+		code, stdout, stderr := atlas(t.Context(), env, append([]string{"audit", "replay", "--tenant", tenant.String(), "--json"}, args...)...)
+		require.Equal(t, 0, code, stderr)
+		var v map[string]any
+		require.NoError(t, json.Unmarshal([]byte(stdout), &v))
+		return code, v
+	}
+	_, then := replayTenant("--as-of", before.Format(time.RFC3339))
+	_, now := replayTenant()
+	status := func(v map[string]any) string {
+		return v["connections"].([]any)[0].(map[string]any)["status"].(string)
+	}
+	require.Equal(t, "ok", status(then), "as of before the change")
+	require.Equal(t, "disabled", status(now))
+	require.Len(t, now["runs"], 1)
+	require.Equal(t, "Contoso Retail", now["name"])
+	require.Less(t, then["events"].(float64), now["events"].(float64))
+
+	code, stdout, stderr = atlas(t.Context(), env, "audit", "export", "--tenant", tenant.String(), "--format", "jsonl")
+	require.Equal(t, 0, code, stderr)
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	require.Len(t, lines, int(now["events"].(float64)), "the export holds the tenant's events, the replay counted the same")
+	for _, l := range lines {
+		var e struct {
+			Metadata struct {
+				TenantID string `json:"tenantId"`
+			} `json:"metadata"`
+			Position int64 `json:"position"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(l), &e))
+		require.Equal(t, tenant.String(), e.Metadata.TenantID)
+		require.Positive(t, e.Position)
+	}
+	code, stdout, stderr = atlas(t.Context(), env, "audit", "export", "--tenant", tenant.String(), "--format", "csv")
+	require.Equal(t, 0, code, stderr)
+	records, err := csv.NewReader(strings.NewReader(stdout)).ReadAll()
+	require.NoError(t, err)
+	require.Len(t, records, len(lines)+1, "a header and a row per event")
+	require.Equal(t, "position", records[0][0])
+
+	for _, args := range [][]string{{"audit", "replay"}, {"audit", "replay", "--run", "nope"},
+		{"audit", "export", "--tenant", tenant.String(), "--format", "xml"}, {"audit", "replay", "--tenant", tenant.String(), "--as-of", "yesterday"}} {
+		code, _, _ := atlas(t.Context(), env, args...)
+		require.Equal(t, 2, code, args)
+	}
+	code, _, stderr = atlas(t.Context(), env, "audit", "replay", "--run", uuid.NewString())
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr, "has no events")
 }
