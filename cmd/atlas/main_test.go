@@ -511,6 +511,10 @@ func TestLegacyImport(t *testing.T) {
 	code, stdout, _ = atlas(t.Context(), env, "legacy", "import", file)
 	require.Equal(t, 1, code)
 	require.Equal(t, "legacy import: 4 rows: 0 imported, 0 linked, 3 unchanged, 1 refused\n", stdout, "importing again changes nothing")
+	var audits int
+	require.NoError(t, pool.QueryRow(t.Context(), `SELECT count(*) FROM es_events
+		WHERE event_type = 'AuditRecorded' AND data->>'action' = 'legacy.import'`).Scan(&audits))
+	require.Equal(t, 3, audits, "one audit entry per row imported or linked, none for unchanged rows")
 
 	linked, err := a.Operations.Load(t.Context(), out.Run.ID)
 	require.NoError(t, err)

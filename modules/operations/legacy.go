@@ -9,8 +9,10 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/tenantatlas/ops/eventstore"
+	"github.com/tenantatlas/ops/modules/audit"
 	"github.com/tenantatlas/ops/modules/tenancy"
 )
 
@@ -108,8 +110,8 @@ func (s *Service) ImportLegacy(ctx context.Context, row LegacyRow) (LegacyResult
 			}
 		}
 		meta.WorkspaceID, meta.TenantID, meta.CorrelationID = run.WorkspaceID, run.TenantID, run.ID
-		_, err = s.store.Append(ctx, RunStream(run.ID), run.Version, eventstore.NewEvent{
-			Data: LegacyRunLinked{Table: row.Table, LegacyID: row.ID}, Metadata: meta})
+		err = s.legacyTx(ctx, RunStream(run.ID), run.Version, eventstore.NewEvent{
+			Data: LegacyRunLinked{Table: row.Table, LegacyID: row.ID}, Metadata: meta}, row, LegacyLinked)
 		if errors.Is(err, eventstore.ErrConcurrency) {
 			return s.ImportLegacy(ctx, row) // the run moved on meanwhile: look again
 		}
@@ -144,11 +146,11 @@ func (s *Service) ImportLegacy(ctx context.Context, row LegacyRow) (LegacyResult
 	legacyContext, _ := json.Marshal(map[string]any{"legacyTable": row.Table, "legacyId": row.ID, "legacyStatus": row.Status})
 	id := LegacyRunID(row.Table, row.ID)
 	meta.WorkspaceID, meta.TenantID, meta.CorrelationID = t.WorkspaceID, t.ID, id
-	_, err = s.store.Append(ctx, RunStream(id), eventstore.NoStream, eventstore.NewEvent{Data: LegacyRunImported{
+	err = s.legacyTx(ctx, RunStream(id), eventstore.NoStream, eventstore.NewEvent{Data: LegacyRunImported{
 		Table: row.Table, LegacyID: row.ID, Type: typ, WorkspaceID: t.WorkspaceID, TenantID: t.ID,
 		Status: StatusCompleted, Outcome: outcome, Counts: counts, Failures: failures,
 		StartedAt: started, FinishedAt: finished, Context: legacyContext,
-	}, Metadata: meta})
+	}, Metadata: meta}, row, LegacyImported)
 	if errors.Is(err, eventstore.ErrConcurrency) {
 		return LegacyUnchanged, nil
 	}
@@ -156,4 +158,15 @@ func (s *Service) ImportLegacy(ctx context.Context, row LegacyRow) (LegacyResult
 		return "", err
 	}
 	return LegacyImported, nil
+}
+
+// legacyTx appends a legacy event and its audit entry in one transaction.
+func (s *Service) legacyTx(ctx context.Context, stream eventstore.StreamID, expected int64, ev eventstore.NewEvent, row LegacyRow, res LegacyResult) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := s.store.AppendTx(ctx, tx, stream, expected, ev); err != nil {
+			return err
+		}
+		return s.audit.RecordTx(ctx, tx, audit.AuditRecorded{Action: "legacy.import", Outcome: string(res), Actor: ev.Metadata.Actor,
+			WorkspaceID: ev.Metadata.WorkspaceID, TenantID: ev.Metadata.TenantID, Target: fmt.Sprintf("%s:%d", row.Table, row.ID)})
+	})
 }
