@@ -60,6 +60,80 @@ func atlas(ctx context.Context, env map[string]string, args ...string) (int, str
 	return code, out.String(), errOut.String()
 }
 
+// background is an atlas command running in-process until the test stops it.
+type background struct {
+	stdout, stderr syncBuffer
+	done           chan int
+	cancel         context.CancelFunc
+}
+
+// startAtlas runs the command in the background; stop ends it.
+func startAtlas(t *testing.T, env map[string]string, args ...string) *background {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	b := &background{done: make(chan int, 1), cancel: cancel}
+	go func() {
+		b.done <- run(ctx, &cli{stdout: &b.stdout, stderr: &b.stderr, getenv: func(k string) string { return env[k] }}, args)
+	}()
+	t.Cleanup(cancel)
+	return b
+}
+
+// stop cancels the command (SIGTERM's path) and requires a clean exit.
+func (b *background) stop(t *testing.T) {
+	t.Helper()
+	b.cancel()
+	select {
+	case c := <-b.done:
+		require.Equal(t, 0, c, b.stderr.String())
+	case <-time.After(20 * time.Second):
+		t.Fatal("the command did not stop after cancellation")
+	}
+}
+
+// servingAddr waits for the "serving" log line of serve (or dev) and returns its address.
+func (b *background) servingAddr(t *testing.T) string {
+	t.Helper()
+	re := regexp.MustCompile(`"msg":"serving","addr":"([^"]+)"`)
+	var addr string
+	require.Eventually(t, func() bool {
+		if m := re.FindStringSubmatch(b.stderr.String()); m != nil {
+			addr = m[1]
+		}
+		return addr != ""
+	}, 30*time.Second, 10*time.Millisecond, "never served: %s", b.stderr.String())
+	return addr
+}
+
+// apiJSON calls the JSON API of the server at addr with a bearer token.
+func apiJSON(t *testing.T, addr, token, method, path string) map[string]any {
+	t.Helper()
+	req, err := http.NewRequest(method, "http://"+addr+path, strings.NewReader(`{}`))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var v map[string]any
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&v))
+	return v
+}
+
+// runToEnd starts a run of typ on tenant through the API and waits for it to complete.
+func runToEnd(t *testing.T, addr, token, tenant, typ string) map[string]any {
+	t.Helper()
+	out := apiJSON(t, addr, token, "POST", "/api/v1/tenants/"+tenant+"/operations/"+typ+"/start")
+	require.Equal(t, "accepted", out["status"], out)
+	runID := out["run"].(map[string]any)["id"].(string)
+	var detail map[string]any
+	require.Eventually(t, func() bool {
+		detail = apiJSON(t, addr, token, "GET", "/api/v1/operations/"+runID)
+		return detail["status"] == "completed"
+	}, 60*time.Second, 100*time.Millisecond)
+	return detail
+}
+
 func TestUsageErrors(t *testing.T) {
 	t.Parallel()
 	code, _, stderr := atlas(t.Context(), nil, "frobnicate")
@@ -148,23 +222,8 @@ func TestAuditVerify(t *testing.T) {
 func TestServe(t *testing.T) {
 	t.Parallel()
 	env := map[string]string{"DATABASE_URL": pgtest.URL(t)}
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	var stdout, stderr syncBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, &cli{stdout: &stdout, stderr: &stderr, getenv: func(k string) string { return env[k] }},
-			[]string{"serve", "--addr", "127.0.0.1:0"})
-	}()
-	addrRe := regexp.MustCompile(`"msg":"serving","addr":"([^"]+)"`)
-	var addr string
-	require.Eventually(t, func() bool {
-		m := addrRe.FindStringSubmatch(stderr.String())
-		if m != nil {
-			addr = m[1]
-		}
-		return m != nil
-	}, 10*time.Second, 10*time.Millisecond, "serve never logged its address: %s", stderr.String())
+	srv := startAtlas(t, env, "serve", "--addr", "127.0.0.1:0")
+	addr := srv.servingAddr(t)
 
 	get := func(path string) (int, map[string]any) {
 		resp, err := http.Get("http://" + addr + path)
@@ -186,14 +245,8 @@ func TestServe(t *testing.T) {
 	require.Equal(t, 404, code)
 	require.Equal(t, map[string]any{"code": "not_found", "message": "no such route"}, body["error"])
 
-	cancel()
-	select {
-	case c := <-done:
-		require.Equal(t, 0, c, stderr.String())
-	case <-time.After(15 * time.Second):
-		t.Fatal("serve did not stop after cancellation")
-	}
-	require.Contains(t, stderr.String(), `"msg":"stopped"`)
+	srv.stop(t)
+	require.Contains(t, srv.stderr.String(), `"msg":"stopped"`)
 }
 
 // TestSeedDemoJSON seeds twice: the same JSON both times (idempotent), with every
@@ -268,29 +321,17 @@ func TestWorkerCommand(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, operations.StartAccepted, out.Status)
 
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	var stderr syncBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, &cli{stdout: io.Discard, stderr: &stderr, getenv: func(k string) string { return env[k] }}, []string{"worker"})
-	}()
+	worker := startAtlas(t, env, "worker")
 	require.Eventually(t, func() bool {
 		r, err := a.Operations.Load(t.Context(), out.Run.ID)
 		require.NoError(t, err)
 		return r.Terminal()
-	}, 30*time.Second, 20*time.Millisecond, "the worker never picked the run up: %s", stderr.String())
+	}, 30*time.Second, 20*time.Millisecond, "the worker never picked the run up: %s", worker.stderr.String())
 	r, err := a.Operations.Load(t.Context(), out.Run.ID)
 	require.NoError(t, err)
 	require.Equal(t, operations.ReasonDriftBaselineMissing, r.ReasonCode)
 	require.False(t, r.StartedAt.IsZero(), "the worker claimed it (RunStarted)")
-	cancel()
-	select {
-	case c := <-done:
-		require.Equal(t, 0, c, stderr.String())
-	case <-time.After(20 * time.Second):
-		t.Fatal("worker did not stop")
-	}
+	worker.stop(t)
 }
 
 // TestProjectionsCommands lists the projections and rebuilds the hub model from the
@@ -350,84 +391,36 @@ func TestDev(t *testing.T) {
 	t.Parallel()
 	pool := pgtest.Fresh(t)
 	env := map[string]string{"DATABASE_URL": pool.Config().ConnString()}
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	var stdout, stderr syncBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, &cli{stdout: &stdout, stderr: &stderr, getenv: func(k string) string { return env[k] }},
-			[]string{"dev", "--addr", "127.0.0.1:0"})
-	}()
+	dev := startAtlas(t, env, "dev", "--addr", "127.0.0.1:0")
 	hubRe := regexp.MustCompile(`hub: +http://([^/]+)/admin/login`)
 	tokenRe := regexp.MustCompile(`owner +owner@contoso-msp.demo +password \S+ +token (\S+)`)
 	var addr, token string
 	require.Eventually(t, func() bool {
-		m, tm := hubRe.FindStringSubmatch(stdout.String()), tokenRe.FindStringSubmatch(stdout.String())
+		m, tm := hubRe.FindStringSubmatch(dev.stdout.String()), tokenRe.FindStringSubmatch(dev.stdout.String())
 		if m != nil && tm != nil {
 			addr, token = m[1], tm[1]
 		}
 		return addr != ""
-	}, 30*time.Second, 20*time.Millisecond, "dev never printed the hub URL and logins: %s %s", stdout.String(), stderr.String())
+	}, 30*time.Second, 20*time.Millisecond, "dev never printed the hub URL and logins: %s %s", dev.stdout.String(), dev.stderr.String())
+	require.Contains(t, dev.stdout.String(), "graph:    http://graph-simulator.demo (simulator, in-process")
 
 	resp, err := http.Get("http://" + addr + "/admin/login")
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, 200, resp.StatusCode)
 
-	var runs int
+	var runs []any
 	require.Eventually(t, func() bool {
-		req, _ := http.NewRequest("GET", "http://"+addr+"/api/v1/operations?limit=100", nil)
-		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return false
-		}
-		defer resp.Body.Close()
-		var body struct {
-			Runs []map[string]any `json:"runs"`
-		}
-		if json.NewDecoder(resp.Body).Decode(&body) != nil {
-			return false
-		}
-		runs = len(body.Runs)
-		return runs == 48
+		runs, _ = apiJSON(t, addr, token, "GET", "/api/v1/operations?limit=100")["runs"].([]any)
+		return len(runs) == 48
 	}, 30*time.Second, 50*time.Millisecond, "the owner sees the demo history")
 
-	// The demo tenants work against the embedded Graph simulator: an inventory sync
+	// The demo tenants work against the in-process Graph simulator: an inventory sync
 	// started through the API succeeds with counts.
-	api := func(method, path string) map[string]any {
-		req, _ := http.NewRequest(method, "http://"+addr+path, strings.NewReader(`{}`))
-		req.Header.Set("Authorization", "Bearer "+token)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		var v map[string]any
-		require.NoError(t, json.NewDecoder(resp.Body).Decode(&v))
-		return v
-	}
-	seedOut := stdout.String()
-	require.Contains(t, seedOut, "graph:    http://graph-simulator.demo (simulator, in-process")
-	tenants := api("GET", "/api/v1/operations?limit=1")["runs"].([]any)
-	tenant := tenants[0].(map[string]any)["tenantId"].(string)
-	out := api("POST", "/api/v1/tenants/"+tenant+"/operations/inventory.sync/start")
-	require.Equal(t, "accepted", out["status"], out)
-	runID := out["run"].(map[string]any)["id"].(string)
-	var detail map[string]any
-	require.Eventually(t, func() bool {
-		detail = api("GET", "/api/v1/operations/"+runID)
-		return detail["status"] == "completed"
-	}, 60*time.Second, 100*time.Millisecond)
+	detail := runToEnd(t, addr, token, runs[0].(map[string]any)["tenantId"].(string), "inventory.sync")
 	require.Equal(t, "succeeded", detail["outcome"], detail)
 	require.NotZero(t, detail["counts"].(map[string]any)["total"], detail)
-
-	cancel()
-	select {
-	case c := <-done:
-		require.Equal(t, 0, c, stderr.String())
-	case <-time.After(15 * time.Second):
-		t.Fatal("dev did not stop after cancellation")
-	}
+	dev.stop(t)
 }
 
 // TestServeWorksTheDemo: after `atlas seed demo`, a plain `atlas serve` works the demo
@@ -436,50 +429,11 @@ func TestDev(t *testing.T) {
 func TestServeWorksTheDemo(t *testing.T) {
 	t.Parallel()
 	_, env, _, seed := seededFresh(t)
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	var stdout, stderr syncBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, &cli{stdout: &stdout, stderr: &stderr, getenv: func(k string) string { return env[k] }},
-			[]string{"serve", "--addr", "127.0.0.1:0"})
-	}()
-	addrRe := regexp.MustCompile(`"msg":"serving","addr":"([^"]+)"`)
-	var addr string
-	require.Eventually(t, func() bool {
-		if m := addrRe.FindStringSubmatch(stderr.String()); m != nil {
-			addr = m[1]
-		}
-		return addr != ""
-	}, 10*time.Second, 10*time.Millisecond)
-	api := func(method, path string) map[string]any {
-		req, _ := http.NewRequest(method, "http://"+addr+path, strings.NewReader(`{}`))
-		req.Header.Set("Authorization", "Bearer "+seed.Users["operator"].Token)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		var v map[string]any
-		require.NoError(t, json.NewDecoder(resp.Body).Decode(&v))
-		return v
-	}
-	out := api("POST", "/api/v1/tenants/"+seed.Tenants[0].ID.String()+"/operations/directory.groups.sync/start")
-	require.Equal(t, "accepted", out["status"], out)
-	runID := out["run"].(map[string]any)["id"].(string)
-	var detail map[string]any
-	require.Eventually(t, func() bool {
-		detail = api("GET", "/api/v1/operations/"+runID)
-		return detail["status"] == "completed"
-	}, 60*time.Second, 100*time.Millisecond)
+	srv := startAtlas(t, env, "serve", "--addr", "127.0.0.1:0")
+	detail := runToEnd(t, srv.servingAddr(t), seed.Users["operator"].Token, seed.Tenants[0].ID.String(), "directory.groups.sync")
 	require.Equal(t, "succeeded", detail["outcome"], detail)
 	require.Equal(t, float64(50), detail["counts"].(map[string]any)["created"], "the simulator's default directory: 50 groups")
-	cancel()
-	select {
-	case c := <-done:
-		require.Equal(t, 0, c, stderr.String())
-	case <-time.After(15 * time.Second):
-		t.Fatal("serve did not stop")
-	}
+	srv.stop(t)
 }
 
 // TestLegacyImport imports legacy rows per CONTRACT.md: one linked to an existing run,
