@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"strings"
 	"sync"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/google/uuid"
@@ -17,6 +19,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/tenantatlas/ops/eventstore"
+	"github.com/tenantatlas/ops/eventstore/pgmigrate"
 	"github.com/tenantatlas/ops/eventstore/pgtest"
 	"github.com/tenantatlas/ops/modules/monolith"
 	"github.com/tenantatlas/ops/modules/operations"
@@ -504,4 +507,62 @@ func TestSummarizeLinked(t *testing.T) {
 	id := uuid.New()
 	got := projections.Summarize(eventstore.Envelope{Type: "RunLinked", Data: operations.RunLinked{Kind: operations.LinkBackupSet, ID: id}})
 	require.Equal(t, "Linked: Backup set "+id.String(), got)
+}
+
+// TestHubRunsV2Upgrade runs migration 004 on a database whose hub_runs version 1 holds
+// runs (as a database from before it would): version 1 keeps serving through a view
+// that also offers the counts column, until EnsureVersion (what serve's leader does) has
+// built version 2 from the log and swapped it in.
+func TestHubRunsV2Upgrade(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ids := w.runSome(t, 4)
+	// Back to the projections schema of migrations 001–003.
+	_, err := w.pool.Exec(w.ctx, `DROP TABLE proj_checkpoints, proj_active, rm_runs_v2, rm_run_timeline_v1, rm_scope_counts_v1,
+		rm_scope_counts_runs_v1, rm_legacy_runs_v1, rm_notifications_v1, schema_version_projections CASCADE`)
+	require.NoError(t, err)
+	upTo3 := fstest.MapFS{}
+	for _, name := range []string{"001_projections.sql", "002_timeline_counts.sql", "003_legacy_runs.sql"} {
+		b, err := fs.ReadFile(projections.Migrations().FS, name)
+		require.NoError(t, err)
+		upTo3[name] = &fstest.MapFile{Data: b}
+	}
+	require.NoError(t, pgmigrate.Apply(w.ctx, w.pool, pgmigrate.Set{Name: "projections", FS: upTo3}))
+	for i, id := range ids { // what version 1 had projected
+		_, err := w.pool.Exec(w.ctx, `INSERT INTO rm_runs_v1 (run_id, type, workspace_id, tenant_id, status, outcome, bucket, initiator_name,
+			queued_at, snapshot, position) VALUES ($1, 'drift.generate', $2, $3, 'queued', 'pending', 'queued', 'x', now(), '{"Counts":{"total":1}}', 1)`,
+			id, w.seed.Workspace, w.seed.Tenants[i%3].ID)
+		require.NoError(t, err)
+	}
+
+	require.NoError(t, pgmigrate.Apply(w.ctx, w.pool, projections.Migrations()))
+	r := projections.NewRunner(w.pool, w.app.Store, projections.Options{})
+	active, err := r.ActiveVersion(w.ctx, projections.HubRuns{})
+	require.NoError(t, err)
+	require.Equal(t, 1, active, "version 1 serves until version 2 is built")
+	var n, withCounts int
+	require.NoError(t, w.pool.QueryRow(w.ctx, `SELECT count(*), count(counts) FROM rm_runs`).Scan(&n, &withCounts))
+	require.Equal(t, 4, n)
+	require.Equal(t, 4, withCounts, "the view offers version 2's counts column")
+	list, _, err := w.app.Runs.List(w.ctx, projections.RunFilter{TenantIDs: tenantIDs(w), Limit: 10})
+	require.NoError(t, err, "the list query of version 2 reads version 1")
+	require.Len(t, list, 4)
+
+	require.NoError(t, r.EnsureVersion(w.ctx, projections.HubRuns{}))
+	active, err = r.ActiveVersion(w.ctx, projections.HubRuns{})
+	require.NoError(t, err)
+	require.Equal(t, 2, active)
+	var table string
+	require.NoError(t, w.pool.QueryRow(w.ctx, `SELECT table_name FROM information_schema.view_table_usage WHERE view_name = 'rm_runs'`).Scan(&table))
+	require.Equal(t, "rm_runs_v2", table)
+	require.NoError(t, w.pool.QueryRow(w.ctx, `SELECT count(*) FROM rm_runs`).Scan(&n))
+	require.Equal(t, 4, n, "version 2 was built from the log")
+}
+
+func tenantIDs(w *world) []uuid.UUID {
+	var ids []uuid.UUID
+	for _, tn := range w.seed.Tenants {
+		ids = append(ids, tn.ID)
+	}
+	return ids
 }
