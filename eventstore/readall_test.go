@@ -173,3 +173,40 @@ func TestSealKeepsStreamOrder(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, res.OK, "the chain holds")
 }
+
+// TestSealCommitted waits while an older open transaction holds the seal horizon back,
+// returns once everything committed before the call is sealed, and gives up when its
+// context ends.
+func TestSealCommitted(t *testing.T) {
+	t.Parallel()
+	b := setupFresh(t)
+	txA, err := b.pool.Begin(b.ctx)
+	require.NoError(t, err)
+	defer txA.Rollback(b.ctx) //nolint:errcheck // no-op after commit
+	_, err = b.store.AppendTx(b.ctx, txA, newStream(), eventstore.NoStream, created("A"))
+	require.NoError(t, err)
+	_, err = b.store.Append(b.ctx, newStream(), eventstore.NoStream, created("B"))
+	require.NoError(t, err)
+
+	short, cancel := context.WithTimeout(b.ctx, 100*time.Millisecond)
+	defer cancel()
+	require.ErrorIs(t, b.store.SealCommitted(short), context.DeadlineExceeded, "A holds B back")
+
+	done := make(chan error, 1)
+	go func() { done <- b.store.SealCommitted(b.ctx) }()
+	select {
+	case err := <-done:
+		t.Fatalf("returned while A was open: %v", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	require.NoError(t, txA.Commit(b.ctx))
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("SealCommitted did not return after A committed")
+	}
+	head, err := b.store.Head(b.ctx)
+	require.NoError(t, err)
+	require.EqualValues(t, 2, head)
+}

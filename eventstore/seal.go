@@ -140,6 +140,35 @@ func (s *Store) RunSealer(ctx context.Context, interval time.Duration) error {
 	}
 }
 
+// SealCommitted seals every event committed before the call, waiting (polling) while
+// an older transaction anywhere on the server still holds the seal horizon back, until
+// ctx ends. Readers that must see "everything up to now" (audit replay and export, the
+// hash-chain walk) call it first.
+func (s *Store) SealCommitted(ctx context.Context) error {
+	var horizon string // xid8: every transaction committed before now is below it
+	if err := s.pool.QueryRow(ctx, `SELECT pg_snapshot_xmax(pg_current_snapshot())::text`).Scan(&horizon); err != nil {
+		return fmt.Errorf("eventstore: seal committed: %w", err)
+	}
+	for wait := time.Millisecond; ; wait = min(wait*2, 200*time.Millisecond) {
+		if _, err := s.Seal(ctx); err != nil {
+			return err
+		}
+		var left bool
+		if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM es_events WHERE global_position IS NULL
+			AND transaction_id < $1::xid8)`, horizon).Scan(&left); err != nil {
+			return fmt.Errorf("eventstore: seal committed: %w", err)
+		}
+		if !left {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("eventstore: seal committed: an older transaction kept the log from being sealed: %w", ctx.Err())
+		case <-time.After(wait):
+		}
+	}
+}
+
 // Head returns the last sealed global position.
 func (s *Store) Head(ctx context.Context) (int64, error) {
 	var head int64

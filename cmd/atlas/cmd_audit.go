@@ -30,7 +30,7 @@ func runAuditVerify(ctx context.Context, env *cli, args []string) error {
 	defer c.pool.Close()
 	store := eventstore.New(c.pool, eventstore.Options{Registry: monolith.Registry(), Logger: c.log})
 	// Seal whatever has committed, so the walk covers the whole log.
-	if _, err := store.Seal(ctx); err != nil {
+	if err := store.SealCommitted(ctx); err != nil {
 		return err
 	}
 	res, err := store.Verify(ctx, nil)

@@ -61,7 +61,7 @@ func Run(ctx context.Context, store *eventstore.Store, id uuid.UUID) (RunReplay,
 // with the events read so far.
 func TenantEvents(ctx context.Context, store *eventstore.Store, tenant uuid.UUID, asOf time.Time,
 	fn func(eventstore.Envelope) error, progress func(read int64)) error {
-	if _, err := store.Seal(ctx); err != nil {
+	if err := store.SealCommitted(ctx); err != nil {
 		return err
 	}
 	var pos, read int64
