@@ -151,23 +151,6 @@ func runBenchSeed(ctx context.Context, env *cli, args []string) error {
 	return nil
 }
 
-// countBar redraws one progress line: bar, done of total, rate and time left.
-func countBar(w io.Writer, name string, done, total int64, elapsed time.Duration, unit string) {
-	const width = 30
-	frac := 1.0
-	if total > 0 {
-		frac = min(1, float64(done)/float64(total))
-	}
-	rate := float64(done) / max(elapsed.Seconds(), 1e-9)
-	eta := "-"
-	if rate > 0 && total > done {
-		eta = time.Duration(float64(total-done) / rate * float64(time.Second)).Round(time.Second).String()
-	}
-	filled := int(frac * width)
-	fmt.Fprintf(w, "\r%-14s [%s%s] %d/%d %s  %.0f %s/s  ETA %s ", name,
-		strings.Repeat("#", filled), strings.Repeat(".", width-filled), done, total, unit, rate, unit, eta)
-}
-
 // latencies collects durations and prints percentiles.
 type latencies struct {
 	mu sync.Mutex

@@ -70,19 +70,24 @@ func runProjectionsRebuild(ctx context.Context, env *cli, args []string) error {
 	return nil
 }
 
-// progressBar redraws one line: bar, events done of total, rate and time left.
+// progressBar redraws the progress line of a rebuild.
 func progressBar(w io.Writer, name string, p projections.RebuildProgress) {
+	countBar(w, name, p.Done, p.Total, p.Elapsed, "events")
+}
+
+// countBar redraws one progress line: bar, done of total, rate and time left.
+func countBar(w io.Writer, name string, done, total int64, elapsed time.Duration, unit string) {
 	const width = 30
 	frac := 1.0
-	if p.Total > 0 {
-		frac = min(1, float64(p.Done)/float64(p.Total))
+	if total > 0 {
+		frac = min(1, float64(done)/float64(total))
 	}
-	rate := float64(p.Done) / max(p.Elapsed.Seconds(), 1e-9)
+	rate := float64(done) / max(elapsed.Seconds(), 1e-9)
 	eta := "-"
-	if rate > 0 && p.Total > p.Done {
-		eta = time.Duration(float64(p.Total-p.Done) / rate * float64(time.Second)).Round(time.Second).String()
+	if rate > 0 && total > done {
+		eta = time.Duration(float64(total-done) / rate * float64(time.Second)).Round(time.Second).String()
 	}
 	filled := int(frac * width)
-	fmt.Fprintf(w, "\r%s [%s%s] %d/%d events  %.0f events/s  ETA %s ", name,
-		strings.Repeat("#", filled), strings.Repeat(".", width-filled), p.Done, p.Total, rate, eta)
+	fmt.Fprintf(w, "\r%s [%s%s] %d/%d %s  %.0f %s/s  ETA %s ", name,
+		strings.Repeat("#", filled), strings.Repeat(".", width-filled), done, total, unit, rate, unit, eta)
 }
