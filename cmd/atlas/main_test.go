@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -13,7 +12,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +21,7 @@ import (
 	"github.com/tenantatlas/ops/eventstore"
 	"github.com/tenantatlas/ops/eventstore/pgtest"
 	"github.com/tenantatlas/ops/modules/monolith"
+	"github.com/tenantatlas/ops/modules/monolith/monotest"
 	"github.com/tenantatlas/ops/modules/operations"
 	"github.com/tenantatlas/ops/projections"
 )
@@ -34,35 +33,17 @@ func TestMain(m *testing.M) {
 	pgtest.Main(m)
 }
 
-// syncBuffer is a bytes.Buffer safe for a command writing while the test reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // atlas runs the CLI in-process with the given environment and returns exit code,
 // stdout and stderr.
 func atlas(ctx context.Context, env map[string]string, args ...string) (int, string, string) {
-	var out, errOut syncBuffer
+	var out, errOut monotest.Buffer
 	code := run(ctx, &cli{stdout: &out, stderr: &errOut, getenv: func(k string) string { return env[k] }}, args)
 	return code, out.String(), errOut.String()
 }
 
 // background is an atlas command running in-process until the test stops it.
 type background struct {
-	stdout, stderr syncBuffer
+	stdout, stderr monotest.Buffer
 	done           chan int
 	cancel         context.CancelFunc
 }

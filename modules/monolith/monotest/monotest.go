@@ -30,21 +30,22 @@ import (
 // to the simulator's client secret.
 const SecretRef = "env:ATLAS_TEST_GRAPH_SECRET"
 
-// Logs collects the app's JSON log lines (debug and up) for assertions.
-type Logs struct {
+// Buffer is a bytes.Buffer safe for writers on other goroutines while the test reads:
+// the app's JSON log lines, a command's output.
+type Buffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
 // Write implements io.Writer.
-func (l *Logs) Write(p []byte) (int, error) {
+func (l *Buffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.buf.Write(p)
 }
 
-// String returns everything logged so far.
-func (l *Logs) String() string {
+// String returns everything written so far.
+func (l *Buffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.buf.String()
@@ -57,7 +58,7 @@ type Env struct {
 	App         *monolith.App
 	Sim         *graphsim.Server
 	Graph       graph.Client
-	Logs        *Logs
+	Logs        *Buffer // the app's logs (debug and up)
 	Workspace   uuid.UUID
 	Tenant      uuid.UUID
 	Conn        uuid.UUID
@@ -88,7 +89,7 @@ func New(t testing.TB, pool *pgxpool.Pool, opts Options) *Env {
 	if retry.MaxAttempts == 0 {
 		retry = graph.RetryPolicy{MaxAttempts: 10, MaxElapsed: 20 * time.Second, BaseDelay: time.Millisecond, MaxDelay: 20 * time.Millisecond}
 	}
-	logs := &Logs{}
+	logs := &Buffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	client := msgraph.New(msgraph.Options{Retry: retry, Logger: log, Timeout: 30 * time.Second,
 		Getenv: func(name string) string {
