@@ -2,6 +2,8 @@ package projections
 
 import (
 	"context"
+	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -12,8 +14,8 @@ import (
 )
 
 // Notifications is every user's inbox: one row per NotificationSent event, whatever
-// stream it is in (a run's notifications live in the run's stream). notify.Service.List
-// reads it. Being a projection, it is rebuilt from the log like any read model and
+// stream it is in (a run's notifications live in the run's stream).
+// RunReader.Notifications reads it. Being a projection, it is rebuilt from the log like any read model and
 // holds no transaction open while it works (an outbox consumer did, and stalled sealing).
 type Notifications struct{}
 
@@ -54,4 +56,36 @@ func (p Notifications) Apply(ctx context.Context, tx pgx.Tx, target Target, even
 		ON CONFLICT (id) DO NOTHING`,
 		eventstore.UUIDArray(ids), eventstore.UUIDArray(users), runs, kinds, titles, bodies, urls, at)
 	return err
+}
+
+// Notification is one inbox entry.
+type Notification struct {
+	ID        uuid.UUID  `json:"id"`
+	RunID     *uuid.UUID `json:"runId"`
+	Kind      string     `json:"kind"`
+	Title     string     `json:"title"`
+	Body      string     `json:"body"`
+	URL       string     `json:"url"`
+	CreatedAt time.Time  `json:"createdAt"`
+}
+
+// Notifications returns a user's newest notifications first.
+func (q *RunReader) Notifications(ctx context.Context, userID uuid.UUID, limit int) ([]Notification, error) {
+	if limit <= 0 || limit > 200 {
+		limit = 50
+	}
+	rows, err := q.pool.Query(ctx, `SELECT id, run_id, kind, title, body, url, created_at
+		FROM rm_notifications WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2`, userID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("projections: notifications: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Notification, error) {
+		var n Notification
+		err := r.Scan(&n.ID, &n.RunID, &n.Kind, &n.Title, &n.Body, &n.URL, &n.CreatedAt)
+		return n, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("projections: notifications: %w", err)
+	}
+	return out, nil
 }

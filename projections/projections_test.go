@@ -488,7 +488,7 @@ func TestNotificationsInbox(t *testing.T) {
 
 	var user uuid.UUID
 	require.NoError(t, w.pool.QueryRow(w.ctx, `SELECT user_id FROM rm_notifications GROUP BY 1 ORDER BY count(*) DESC LIMIT 1`).Scan(&user))
-	notes, err := w.app.Notify.List(w.ctx, user, 50)
+	notes, err := w.app.Runs.Notifications(w.ctx, user, 50)
 	require.NoError(t, err)
 	require.NotEmpty(t, notes)
 	for i := 1; i < len(notes); i++ {

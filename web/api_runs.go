@@ -130,7 +130,7 @@ func (s *Server) handleAPIRunEvents(c *fiber.Ctx) error {
 
 // handleAPINotifications answers the caller's notifications, newest first.
 func (s *Server) handleAPINotifications(c *fiber.Ctx) error {
-	list, err := s.deps.Notify.List(c.UserContext(), currentUser(c).ID, c.QueryInt("limit", 50))
+	list, err := s.deps.Runs.Notifications(c.UserContext(), currentUser(c).ID, c.QueryInt("limit", 50))
 	if err != nil {
 		return err
 	}

@@ -61,7 +61,7 @@ func startHubTB(tb testing.TB, pool *pgxpool.Pool) *hub {
 
 func serveHub(t testing.TB, a *monolith.App, pool *pgxpool.Pool, seed monolith.DemoSeed) *hub {
 	t.Helper()
-	srv := web.New(web.Deps{Database: pool, Tenancy: a.Tenancy, Operations: a.Operations, Notify: a.Notify,
+	srv := web.New(web.Deps{Database: pool, Tenancy: a.Tenancy, Operations: a.Operations,
 		Runs: a.Runs, Inventory: a.Inventory, Directory: a.Directory, Drift: a.Drift, Backup: a.Backup, Ready: a.Ready, Collectors: a.Collectors()})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)

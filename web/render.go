@@ -16,7 +16,6 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 
-	"github.com/tenantatlas/ops/modules/notify"
 	"github.com/tenantatlas/ops/modules/operations"
 	"github.com/tenantatlas/ops/modules/tenancy"
 	"github.com/tenantatlas/ops/projections"
@@ -110,7 +109,7 @@ type page struct {
 	Tenants     []tenancy.Tenant
 	TenantCount int
 	// Notes are the user's newest notifications, for the notifications menu.
-	Notes []notify.Notification
+	Notes []projections.Notification
 }
 
 // render writes a hub page with status.
@@ -160,8 +159,8 @@ func (s *Server) loadChrome(c *fiber.Ctx, p *page) error {
 	if p.Tenants, err = s.deps.Tenancy.TenantsByID(ctx, shown); err != nil {
 		return err
 	}
-	if s.deps.Notify != nil {
-		if p.Notes, err = s.deps.Notify.List(ctx, p.User.ID, 5); err != nil {
+	if s.deps.Runs != nil {
+		if p.Notes, err = s.deps.Runs.Notifications(ctx, p.User.ID, 5); err != nil {
 			return err
 		}
 	}

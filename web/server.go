@@ -17,7 +17,6 @@ import (
 	"github.com/tenantatlas/ops/modules/directory"
 	"github.com/tenantatlas/ops/modules/drift"
 	"github.com/tenantatlas/ops/modules/inventory"
-	"github.com/tenantatlas/ops/modules/notify"
 	"github.com/tenantatlas/ops/modules/operations"
 	"github.com/tenantatlas/ops/modules/tenancy"
 	"github.com/tenantatlas/ops/projections"
@@ -39,8 +38,6 @@ type Deps struct {
 	Tenancy *tenancy.Service
 	// Operations is the start gate and the run store.
 	Operations *operations.Service
-	// Notify lists notifications.
-	Notify *notify.Service
 	// Runs answers run lists from the hub read model.
 	Runs *projections.RunReader
 	// Inventory reads inventory snapshots and their items (the module's tables only).

@@ -90,7 +90,7 @@ func serve(ctx context.Context, env *cli, log *slog.Logger, pool *pgxpool.Pool, 
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
 	a := newWorkingApp(env, pool, log)
-	srv := web.New(web.Deps{Logger: log, Database: pool, Tenancy: a.Tenancy, Operations: a.Operations, Notify: a.Notify,
+	srv := web.New(web.Deps{Logger: log, Database: pool, Tenancy: a.Tenancy, Operations: a.Operations,
 		Runs: a.Runs, Inventory: a.Inventory, Directory: a.Directory, Drift: a.Drift, Backup: a.Backup, Ready: a.Ready, Collectors: a.Collectors(), SessionKey: sessionKey(env, log)})
 
 	ctx, cancel := context.WithCancel(ctx)

@@ -100,7 +100,6 @@ type App struct {
 	Pool       *pgxpool.Pool
 	Store      *eventstore.Store
 	Tenancy    *tenancy.Service
-	Notify     *notify.Service
 	Audit      *audit.Recorder
 	Operations *operations.Service
 	Runner     *projections.Runner
@@ -124,13 +123,12 @@ func New(pool *pgxpool.Pool, opts Options) *App {
 	}
 	store := eventstore.New(pool, eventstore.Options{Registry: Registry(), Logger: log})
 	ten := tenancy.New(pool, store, tenancy.Options{Logger: log, BcryptCost: opts.BcryptCost})
-	nt := notify.New(pool)
 	rec := audit.NewRecorder(store)
 	opOpts := opts.Operations
 	opOpts.Logger = log
 	ops := operations.New(pool, store, ten, rec, opOpts)
 	runner := projections.NewRunner(pool, store, projections.Options{Logger: log})
-	app := &App{Pool: pool, Store: store, Tenancy: ten, Notify: nt, Audit: rec, Operations: ops,
+	app := &App{Pool: pool, Store: store, Tenancy: ten, Audit: rec, Operations: ops,
 		Runner: runner, Runs: projections.NewRunReader(pool), log: log}
 	if opts.Graph != nil {
 		app.Provider = provider.New(ten, opts.Graph, log)

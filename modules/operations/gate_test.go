@@ -45,7 +45,7 @@ func TestStartAccepted(t *testing.T) {
 	require.Equal(t, "run.queued", notes[0].Kind)
 	require.Equal(t, out.Run.URL, notes[0].URL)
 	for _, other := range []string{"owner", "readonly"} {
-		notes, err := f.notify.List(f.ctx, f.users[other].ID, 10)
+		notes, err := f.runs.Notifications(f.ctx, f.users[other].ID, 10)
 		require.NoError(t, err)
 		require.Empty(t, notes, "only the initiator is notified")
 	}

@@ -55,7 +55,7 @@ type fixture struct {
 	pool      *pgxpool.Pool
 	store     *eventstore.Store
 	ten       *tenancy.Service
-	notify    *notify.Service
+	runs      *projections.RunReader // the notifications inbox
 	ops       *operations.Service
 	clock     *clock
 	workspace uuid.UUID
@@ -72,14 +72,13 @@ func newFixture(t testing.TB, pool *pgxpool.Pool, opts ...fixtureOpt) *fixture {
 	ctx := t.Context()
 	store := eventstore.New(pool, eventstore.Options{Registry: registry()})
 	ten := tenancy.New(pool, store, tenancy.Options{BcryptCost: bcrypt.MinCost})
-	nt := notify.New(pool)
 	clk := &clock{t: time.Now().UTC()}
 	o := operations.Options{Now: clk.Now, FlushInterval: time.Hour, FlushEvery: 1000}
 	for _, f := range opts {
 		f(&o)
 	}
 	ops := operations.New(pool, store, ten, audit.NewRecorder(store), o)
-	f := &fixture{ctx: ctx, pool: pool, store: store, ten: ten, notify: nt, ops: ops, clock: clk, users: map[string]tenancy.User{}}
+	f := &fixture{ctx: ctx, pool: pool, store: store, ten: ten, runs: projections.NewRunReader(pool), ops: ops, clock: clk, users: map[string]tenancy.User{}}
 
 	ws, err := ten.CreateWorkspace(ctx, "system:test", "ws-"+uuid.NewString()[:8])
 	require.NoError(t, err)
@@ -157,12 +156,12 @@ func runInbox(t *testing.T, f *fixture) {
 }
 
 // waitNotes waits until user has n notifications and returns them, newest first.
-func waitNotes(t *testing.T, f *fixture, user uuid.UUID, n int) []notify.Notification {
+func waitNotes(t *testing.T, f *fixture, user uuid.UUID, n int) []projections.Notification {
 	t.Helper()
-	var notes []notify.Notification
+	var notes []projections.Notification
 	require.Eventually(t, func() bool {
 		var err error
-		notes, err = f.notify.List(f.ctx, user, 50)
+		notes, err = f.runs.Notifications(f.ctx, user, 50)
 		require.NoError(t, err)
 		return len(notes) >= n
 	}, 30*time.Second, 10*time.Millisecond, "user has %d of %d notifications", len(notes), n)
