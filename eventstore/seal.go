@@ -52,9 +52,11 @@ func (s *Store) sealBatchOnce(ctx context.Context) (int, error) {
 		if err := tx.QueryRow(ctx, `SELECT position, chain_hash, last_transaction_id::text FROM es_seal_head`).Scan(&head, &chain, &from); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT seq, hash, transaction_id::text, stream_id, stream_version FROM es_events
-			WHERE global_position IS NULL AND transaction_id >= $2::xid8 AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-			ORDER BY transaction_id, seq LIMIT $1`, s.sealBatch, from)
+		// The text form of the id gets a name of its own: named transaction_id, it would be
+		// what ORDER BY sorts by (text, not xid8), and the scan could not follow the index.
+		rows, err := tx.Query(ctx, `SELECT e.seq, e.hash, e.transaction_id::text AS xid, e.stream_id, e.stream_version FROM es_events e
+			WHERE e.global_position IS NULL AND e.transaction_id >= $2::xid8 AND e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+			ORDER BY e.transaction_id, e.seq LIMIT $1`, s.sealBatch, from)
 		if err != nil {
 			return err
 		}
