@@ -36,7 +36,7 @@ func newWorkingApp(env *cli, pool *pgxpool.Pool, log *slog.Logger) *monolith.App
 // secret unless ATLAS_DEMO_CLIENT_SECRET says otherwise.
 func newGraph(env *cli, log *slog.Logger) graph.Client {
 	sim := graphsim.Router{Host: monolith.DemoGraphHost, Sim: graphsim.New(graphsim.Config{Seed: 1, Logger: log})}
-	return msgraph.New(msgraph.Options{Logger: log, HTTPClient: &http.Client{Transport: sim}, Getenv: func(name string) string {
+	return msgraph.New(msgraph.Options{Logger: log, HTTPClient: &http.Client{Transport: sim}, SecretsDir: env.getenv(graph.SecretsDirEnv), Getenv: func(name string) string {
 		if v := env.getenv(name); v != "" || name != monolith.DemoSecretEnv {
 			return v
 		}

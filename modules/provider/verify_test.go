@@ -126,7 +126,7 @@ func TestVerifyInvalidCredentials(t *testing.T) {
 	e := monotest.New(t, pgtest.Fresh(t), monotest.Options{})
 	bad, err := e.App.Tenancy.AddProviderConnection(e.Ctx, "system:test", tenancy.ProviderConnection{TenantID: e.Tenant,
 		DisplayName: "Wrong secret", EntraTenantID: e.EntraTenant, ClientID: "atlas-test",
-		SecretRef: "env:ATLAS_TEST_NO_SUCH_SECRET", GraphBaseURL: e.Sim.URL})
+		SecretRef: "env:ATLAS_GRAPH_SECRET_NO_SUCH", GraphBaseURL: e.Sim.URL})
 	require.NoError(t, err)
 	start := func(typ string) operations.StartOutcome {
 		out, err := e.App.Operations.Start(e.Ctx, operations.StartRequest{Type: typ, TenantID: e.Tenant, ProviderConnectionID: bad.ID,
