@@ -24,24 +24,33 @@ func newApp(pool *pgxpool.Pool, log *slog.Logger) *monolith.App {
 }
 
 // newWorkingApp wires every module with the Microsoft Graph client, so the run types
-// doing real work have their handlers: for the processes that run workers.
-func newWorkingApp(env *cli, pool *pgxpool.Pool, log *slog.Logger) *monolith.App {
-	return monolith.New(pool, monolith.Options{Logger: log, Graph: newGraph(env, log)})
+// doing real work have their handlers: for the processes that run workers. demoGraph
+// routes the demo tenants' Graph host to the in-process simulator (`atlas dev`,
+// --demo-graph); without it their connections are refused.
+func newWorkingApp(env *cli, pool *pgxpool.Pool, log *slog.Logger, demoGraph bool) *monolith.App {
+	return monolith.New(pool, monolith.Options{Logger: log, Graph: newGraph(env, log, demoGraph), DemoGraph: demoGraph})
 }
 
-// newGraph is the msgraph-sdk-go client. Requests for the demo tenants' Graph host are
-// answered in-process by the Graph simulator (seed 1, the same data in every process),
-// all others go to the network. Secret references resolve from the process
-// environment; the demo's connections sign in with the simulator's published client
-// secret unless ATLAS_DEMO_CLIENT_SECRET says otherwise.
-func newGraph(env *cli, log *slog.Logger) graph.Client {
-	sim := graphsim.Router{Host: monolith.DemoGraphHost, Sim: graphsim.New(graphsim.Config{Seed: 1, Logger: log})}
-	return msgraph.New(msgraph.Options{Logger: log, HTTPClient: &http.Client{Transport: sim}, Getenv: func(name string) string {
-		if v := env.getenv(name); v != "" || name != monolith.DemoSecretEnv {
-			return v
+// newGraph is the msgraph-sdk-go client. Secret references resolve from the process
+// environment (ATLAS_GRAPH_SECRET_*) and ATLAS_SECRETS_DIR. With demoGraph, requests
+// for the demo tenants' Graph host are answered in-process by the Graph simulator
+// (seed 1, the same data in every process), and the demo's connections sign in with the
+// simulator's published client secret unless ATLAS_DEMO_CLIENT_SECRET says otherwise;
+// all other requests go to the network.
+func newGraph(env *cli, log *slog.Logger, demoGraph bool) graph.Client {
+	opts := msgraph.Options{Logger: log, SecretsDir: env.getenv(graph.SecretsDirEnv), Getenv: env.getenv}
+	if demoGraph {
+		sim := graphsim.Router{Host: monolith.DemoGraphHost, Sim: graphsim.New(graphsim.Config{Seed: 1, Logger: log})}
+		opts.HTTPClient = &http.Client{Transport: sim}
+		opts.Getenv = func(name string) string {
+			if v := env.getenv(name); v != "" || name != monolith.DemoSecretEnv {
+				return v
+			}
+			return graphsim.DefaultClientSecret
 		}
-		return graphsim.DefaultClientSecret
-	}})
+		log.Warn("the demo Graph simulator answers " + monolith.DemoGraphHost + " in this process (made-up data)")
+	}
+	return msgraph.New(opts)
 }
 
 // newLogger returns the process logger: JSON lines on stderr at the given level.

@@ -93,7 +93,7 @@ func runBenchSeed(ctx context.Context, env *cli, args []string) error {
 		}
 		if _, err := a.Tenancy.AddProviderConnection(ctx, actor, tenancy.ProviderConnection{TenantID: t.ID, DisplayName: "bench",
 			Status: tenancy.ConnectionOK, EntraTenantID: t.ExternalTenantID, ClientID: "00000000-0000-4000-8000-00000000be9c",
-			SecretRef: "env:ATLAS_BENCH_CLIENT_SECRET"}); err != nil {
+			SecretRef: "env:ATLAS_GRAPH_SECRET_BENCH"}); err != nil {
 			return err
 		}
 		ids[i] = t.ID

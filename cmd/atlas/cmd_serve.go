@@ -26,14 +26,16 @@ func defaultAddr(env *cli) string {
 
 func runServe(ctx context.Context, env *cli, args []string) error {
 	var addr string
+	var demoGraph bool
 	c, err := openCommand(ctx, env, "serve", args, 0, false, func(fs *flag.FlagSet) {
 		fs.StringVar(&addr, "addr", defaultAddr(env), "listen address (env ATLAS_ADDR)")
+		fs.BoolVar(&demoGraph, "demo-graph", false, demoGraphUsage)
 	})
 	if err != nil {
 		return err
 	}
 	defer c.pool.Close()
-	return serve(ctx, env, c.log, c.pool, addr, nil)
+	return serve(ctx, env, c.log, c.pool, addr, demoGraph, nil)
 }
 
 func runDev(ctx context.Context, env *cli, args []string) error {
@@ -74,7 +76,7 @@ func runDev(ctx context.Context, env *cli, args []string) error {
 	if err := monolith.SeedDemoHistory(ctx, a, seed); err != nil {
 		return err
 	}
-	return serve(ctx, env, log, pool, *addr, func(listenAddr string) {
+	return serve(ctx, env, log, pool, *addr, true, func(listenAddr string) {
 		fmt.Fprintf(env.stdout, "TenantAtlas Ops is running\n  hub:      http://%s/admin/login\n  API:      http://%s/api/v1 (Authorization: Bearer <token>)\n  health:   http://%s/healthz\n  graph:    %s (simulator, in-process, for the demo tenants)\n  database: %s\n",
 			listenAddr, listenAddr, listenAddr, monolith.DemoGraphURL, redact(url))
 		printLogins(env.stdout, seed)
@@ -82,14 +84,18 @@ func runDev(ctx context.Context, env *cli, args []string) error {
 	})
 }
 
+// demoGraphUsage documents --demo-graph of serve and worker.
+const demoGraphUsage = "route the demo tenants' Graph host (" + monolith.DemoGraphHost + ") to the in-process simulator; without it their connections are refused"
+
 // serve runs the HTTP server, the workers, the sweeper and the sealer until ctx ends.
-// ready, if set, is called with the bound address once the listener is up.
-func serve(ctx context.Context, env *cli, log *slog.Logger, pool *pgxpool.Pool, addr string, ready func(string)) error {
+// demoGraph routes the demo Graph host to the in-process simulator. ready, if set, is
+// called with the bound address once the listener is up.
+func serve(ctx context.Context, env *cli, log *slog.Logger, pool *pgxpool.Pool, addr string, demoGraph bool, ready func(string)) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	a := newWorkingApp(env, pool, log)
+	a := newWorkingApp(env, pool, log, demoGraph)
 	srv := web.New(web.Deps{Logger: log, Database: pool, Tenancy: a.Tenancy, Operations: a.Operations,
 		Runs: a.Runs, Inventory: a.Inventory, Directory: a.Directory, Drift: a.Drift, Backup: a.Backup, Ready: a.Ready, Collectors: a.Collectors(), SessionKey: sessionKey(env, log)})
 
@@ -120,13 +126,16 @@ func serve(ctx context.Context, env *cli, log *slog.Logger, pool *pgxpool.Pool, 
 }
 
 func runWorker(ctx context.Context, env *cli, args []string) error {
-	c, err := openCommand(ctx, env, "worker", args, 0, false, nil)
+	var demoGraph bool
+	c, err := openCommand(ctx, env, "worker", args, 0, false, func(fs *flag.FlagSet) {
+		fs.BoolVar(&demoGraph, "demo-graph", false, demoGraphUsage)
+	})
 	if err != nil {
 		return err
 	}
 	defer c.pool.Close()
 	log := c.log
-	a := newWorkingApp(env, c.pool, log)
+	a := newWorkingApp(env, c.pool, log, demoGraph)
 	var wg sync.WaitGroup
 	a.Background(ctx, &wg, operations.WorkerOptions{})
 	log.Info("worker running")

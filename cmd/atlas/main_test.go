@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -383,7 +384,7 @@ func TestDev(t *testing.T) {
 		}
 		return addr != ""
 	}, 30*time.Second, 20*time.Millisecond, "dev never printed the hub URL and logins: %s %s", dev.stdout.String(), dev.stderr.String())
-	require.Contains(t, dev.stdout.String(), "graph:    http://graph-simulator.demo (simulator, in-process")
+	require.Contains(t, dev.stdout.String(), "graph:    https://graph-simulator.demo (simulator, in-process")
 
 	resp, err := http.Get("http://" + addr + "/admin/login")
 	require.NoError(t, err)
@@ -404,17 +405,57 @@ func TestDev(t *testing.T) {
 	dev.stop(t)
 }
 
-// TestServeWorksTheDemo: after `atlas seed demo`, a plain `atlas serve` works the demo
-// tenants' provider-backed runs against the in-process Graph simulator (their
-// connections name its host; nothing goes to the network).
-func TestServeWorksTheDemo(t *testing.T) {
+// TestServeDemoGraphWorksTheDemo: after `atlas seed demo`, `atlas serve --demo-graph`
+// works the demo tenants' provider-backed runs against the in-process Graph simulator
+// (their connections name its host; nothing goes to the network).
+func TestServeDemoGraphWorksTheDemo(t *testing.T) {
 	t.Parallel()
 	_, env, _, seed := seededFresh(t)
-	srv := startAtlas(t, env, "serve", "--addr", "127.0.0.1:0")
+	srv := startAtlas(t, env, "serve", "--addr", "127.0.0.1:0", "--demo-graph")
 	detail := runToEnd(t, srv.servingAddr(t), seed.Users["operator"].Token, seed.Tenants[0].ID.String(), "directory.groups.sync")
 	require.Equal(t, "succeeded", detail["outcome"], detail)
 	require.Equal(t, float64(50), detail["counts"].(map[string]any)["created"], "the simulator's default directory: 50 groups")
 	srv.stop(t)
+}
+
+// TestPlainServeAndWorkerRefuseTheDemoGraph: without --demo-graph, `atlas serve` blocks
+// a start on a demo connection at the gate (provider_connection_invalid, a message
+// naming the demo simulator; nothing dispatched), and `atlas worker` fails a run of such
+// a connection that another process queued, with the same reason, before any request.
+func TestPlainServeAndWorkerRefuseTheDemoGraph(t *testing.T) {
+	t.Parallel()
+	pool, env, _, seed := seededFresh(t)
+	srv := startAtlas(t, env, "serve", "--addr", "127.0.0.1:0")
+	addr, op := srv.servingAddr(t), seed.Users["operator"]
+	out := apiJSON(t, addr, op.Token, "POST", "/api/v1/tenants/"+seed.Tenants[0].ID.String()+"/operations/directory.groups.sync/start")
+	require.Equal(t, "blocked", out["status"], out)
+	require.Equal(t, "provider_connection_invalid", out["reasonCode"], out)
+	require.Contains(t, out["operatorMessage"], "demo Graph simulator", out)
+	require.Contains(t, out["operatorMessage"], "--demo-graph", out)
+	runID := out["run"].(map[string]any)["id"].(string)
+	var types []string
+	require.NoError(t, pool.QueryRow(t.Context(), `SELECT array_agg(event_type ORDER BY stream_version) FROM es_events WHERE stream_id = $1 AND event_type LIKE 'Run%'`,
+		"run-"+runID).Scan(&types))
+	require.Equal(t, []string{"RunQueued", "RunBlocked"}, types, "recorded as blocked, never dispatched")
+	srv.stop(t)
+
+	// A run queued by a process that serves the demo Graph, worked by one that does not.
+	demo := newWorkingApp(&cli{getenv: func(k string) string { return env[k] }}, pool, slog.New(slog.DiscardHandler), true)
+	queued, err := demo.Operations.Start(t.Context(), operations.StartRequest{Type: "directory.groups.sync", TenantID: seed.Tenants[1].ID,
+		Initiator: operations.Initiator{Kind: "user", UserID: op.ID, Name: op.Email}, SourceSurface: "cli"})
+	require.NoError(t, err)
+	require.Equal(t, operations.StartAccepted, queued.Status, queued.OperatorMessage)
+	worker := startAtlas(t, env, "worker")
+	require.Eventually(t, func() bool {
+		r, err := demo.Operations.Load(t.Context(), queued.Run.ID)
+		require.NoError(t, err)
+		return r.Terminal()
+	}, 30*time.Second, 20*time.Millisecond, "the worker never finished the run: %s", worker.stderr.String())
+	worker.stop(t)
+	r, err := demo.Operations.Load(t.Context(), queued.Run.ID)
+	require.NoError(t, err)
+	require.Equal(t, operations.ReasonProviderConnectionInvalid, r.ReasonCode)
+	require.Contains(t, r.Message, "demo Graph simulator")
 }
 
 // TestLegacyImport imports legacy rows per CONTRACT.md: one linked to an existing run,

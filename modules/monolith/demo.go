@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tenantatlas/ops/eventstore"
+	"github.com/tenantatlas/ops/modules/graph"
 	"github.com/tenantatlas/ops/modules/operations"
 	"github.com/tenantatlas/ops/modules/tenancy"
 )
@@ -29,16 +30,25 @@ var demoUsers = []struct {
 }
 
 // DemoGraphHost is the Graph host of the demo tenants' connections: no network answers
-// it; the processes that work runs route it to an in-process Graph simulator
-// (graphsim.Router), so the demo works under `atlas serve`, `atlas worker` and `atlas dev`.
+// it. Only `atlas dev`, and `atlas serve` or `atlas worker` given --demo-graph, route it
+// to an in-process Graph simulator (graphsim.Router, Options.DemoGraph); every other
+// process refuses a connection aimed at it (the gate blocks the start with
+// provider_connection_invalid, a worker fails the run with the same code).
 const DemoGraphHost = "graph-simulator.demo"
 
-// DemoGraphURL is the demo connections' Graph base URL.
-const DemoGraphURL = "http://" + DemoGraphHost
+// DemoGraphRefused is the reason a process without the demo Graph gives for refusing a
+// connection aimed at DemoGraphHost.
+const DemoGraphRefused = "This connection points at the demo Graph simulator (" + DemoGraphHost +
+	"), which only `atlas dev` or `atlas serve --demo-graph` / `atlas worker --demo-graph` serves."
+
+// DemoGraphURL is the demo connections' Graph base URL. It is https like every
+// endpoint off loopback; no TLS is spoken, the simulator answers in-process.
+const DemoGraphURL = "https://" + DemoGraphHost
 
 // DemoSecretEnv names the environment variable holding the demo connections' client
-// secret (their SecretRef is "env:" + DemoSecretEnv).
-const DemoSecretEnv = "ATLAS_DEMO_CLIENT_SECRET"
+// secret (their SecretRef is "env:" + DemoSecretEnv); the one "env:" reference allowed
+// outside graph.SecretEnvPrefix.
+const DemoSecretEnv = graph.DemoSecretEnv
 
 const (
 	demoWorkspace     = "Contoso MSP (demo)"

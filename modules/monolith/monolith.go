@@ -93,6 +93,10 @@ type Options struct {
 	// backup_set.add_policies). Nil registers none of their handlers: runs of those
 	// types then fail fast with internal_error, as before.
 	Graph graph.Client
+	// DemoGraph says the Graph client routes DemoGraphHost to the in-process simulator
+	// (`atlas dev`, --demo-graph). Without it the gate blocks, and the workers fail,
+	// every run of a connection aimed at the demo host (provider_connection_invalid).
+	DemoGraph bool
 }
 
 // App is the monolith wired together.
@@ -132,6 +136,9 @@ func New(pool *pgxpool.Pool, opts Options) *App {
 		Runner: runner, Runs: projections.NewRunReader(pool), log: log}
 	if opts.Graph != nil {
 		app.Provider = provider.New(ten, opts.Graph, log)
+		if !opts.DemoGraph {
+			app.Provider.RefuseHost(DemoGraphHost, DemoGraphRefused)
+		}
 	}
 	app.Inventory = inventory.New(pool, app.Provider, log)
 	app.Directory = directory.New(pool, app.Provider, log)

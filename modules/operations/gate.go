@@ -88,6 +88,20 @@ type Dispatcher interface {
 // recorded as blocked, nothing dispatched); an error fails the start.
 type Precondition func(ctx context.Context, req StartRequest) (*RunError, error)
 
+// ConnectionCheck is the start gate's check of the connection a provider-backed start
+// would use, asked once the connection's status allows the start: a *RunError blocks
+// the start with its reason code and message (recorded as blocked, nothing dispatched).
+// It sees the connection as stored and never does remote work.
+type ConnectionCheck func(ctx context.Context, conn tenancy.ProviderConnection) *RunError
+
+// CheckConnections registers the gate's connection check. Registering twice panics.
+func (s *Service) CheckConnections(c ConnectionCheck) {
+	if s.connCheck != nil {
+		panic("operations: CheckConnections: two connection checks")
+	}
+	s.connCheck = c
+}
+
 // ContextValidator checks a run type's start context (canonical JSON); an error makes
 // the start fail with ErrInvalidContext (422) and nothing is recorded.
 type ContextValidator func(ctxJSON json.RawMessage) error
@@ -159,6 +173,11 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (StartOutcome, er
 		conn, reason, msg, err = s.resolveConnection(ctx, info, req)
 		if err != nil {
 			return StartOutcome{}, err
+		}
+		if reason == "" && s.connCheck != nil {
+			if re := s.connCheck(ctx, conn); re != nil {
+				reason, msg = re.Code, re.Message
+			}
 		}
 		if reason != "" {
 			return s.block(ctx, info, req, ctxJSON, identity, conn.ID, reason, msg)

@@ -91,7 +91,7 @@ func newFixture(t testing.TB, pool *pgxpool.Pool, opts ...fixtureOpt) *fixture {
 	require.NoError(t, err)
 	f.tenant, f.bare = tn.ID, bare.ID
 	pc, err := ten.AddProviderConnection(ctx, "system:test", tenancy.ProviderConnection{TenantID: tn.ID, Provider: "microsoft",
-		DisplayName: "Graph", Status: tenancy.ConnectionOK, EntraTenantID: "a.onmicrosoft.com", ClientID: "client", SecretRef: "env:X"})
+		DisplayName: "Graph", Status: tenancy.ConnectionOK, EntraTenantID: "a.onmicrosoft.com", ClientID: "client", SecretRef: "env:ATLAS_GRAPH_SECRET_X"})
 	require.NoError(t, err)
 	f.conn = pc.ID
 	for _, role := range []string{"owner", "manager", "operator", "readonly", "compliance", "outsider"} {

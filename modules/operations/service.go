@@ -65,6 +65,8 @@ type Service struct {
 	// preconditions and validators are the start gate's per-type checks (gate.go).
 	preconditions map[string]Precondition
 	validators    map[string]ContextValidator
+	// connCheck is the gate's check of a provider-backed start's connection (gate.go).
+	connCheck ConnectionCheck
 }
 
 // New returns the operations service.

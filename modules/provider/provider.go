@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strings"
 
 	"github.com/google/uuid"
@@ -78,6 +79,41 @@ type Service struct {
 	ten   *tenancy.Service
 	graph graph.Client
 	log   *slog.Logger
+	// refused maps a Graph host this process does not serve to the reason (RefuseHost).
+	refused map[string]string
+}
+
+// RefuseHost makes every connection whose Graph base URL names host unusable in this
+// process, with message as the reason: the gate blocks its starts and the workers fail
+// its runs with provider_connection_invalid. Call it before Register.
+func (s *Service) RefuseHost(host, message string) {
+	if s.refused == nil {
+		s.refused = map[string]string{}
+	}
+	s.refused[strings.ToLower(host)] = message
+}
+
+// Check says why pc cannot be used by this process, or nil: its Graph endpoint or
+// secret reference breaks the rules (graph.CheckEndpoint, graph.CheckSecretRef; rows
+// written before the rules existed), or it names a refused host. It does no I/O.
+func (s *Service) Check(pc tenancy.ProviderConnection) *operations.RunError {
+	invalid := func(msg string) *operations.RunError {
+		return &operations.RunError{Code: operations.ReasonProviderConnectionInvalid, Message: msg}
+	}
+	if err := graph.CheckEndpoint(pc.GraphBaseURL); err != nil {
+		return invalid("The provider connection's Graph endpoint was refused: it must use https (plain http only to a loopback address).")
+	}
+	if pc.GraphBaseURL != "" {
+		if u, err := url.Parse(pc.GraphBaseURL); err == nil {
+			if msg, ok := s.refused[strings.ToLower(u.Hostname())]; ok {
+				return invalid(msg)
+			}
+		}
+	}
+	if err := graph.CheckSecretRef(pc.SecretRef); err != nil {
+		return invalid("The provider connection's client secret reference was refused: it must be env:ATLAS_GRAPH_SECRET_… or file:NAME under ATLAS_SECRETS_DIR.")
+	}
+	return nil
 }
 
 // New returns the provider service.
@@ -111,6 +147,9 @@ func (s *Service) connection(ctx context.Context, run *operations.Run) (tenancy.
 	}
 	if err != nil {
 		return tenancy.ProviderConnection{}, fmt.Errorf("provider: connection: %w", err)
+	}
+	if re := s.Check(pc); re != nil {
+		return tenancy.ProviderConnection{}, re
 	}
 	return pc, nil
 }
@@ -158,9 +197,10 @@ func (s *Service) firstPage(ctx context.Context, conn graph.Connection, objectTy
 	return page, nil
 }
 
-// Register installs the provider.verify handler.
+// Register installs the provider.verify handler and the gate's connection check (Check).
 func (s *Service) Register(ops *operations.Service) {
 	ops.Handle("provider.verify", s.Verify)
+	ops.CheckConnections(func(_ context.Context, pc tenancy.ProviderConnection) *operations.RunError { return s.Check(pc) })
 }
 
 // Verify is the provider.verify handler: it signs in and reads the organization, then

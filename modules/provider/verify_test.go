@@ -8,6 +8,7 @@ import (
 	"github.com/tenantatlas/ops/eventstore/pgtest"
 	"github.com/tenantatlas/ops/modules/graph"
 	"github.com/tenantatlas/ops/modules/graph/graphsim"
+	"github.com/tenantatlas/ops/modules/monolith"
 	"github.com/tenantatlas/ops/modules/monolith/monotest"
 	"github.com/tenantatlas/ops/modules/operations"
 	"github.com/tenantatlas/ops/modules/provider"
@@ -126,7 +127,7 @@ func TestVerifyInvalidCredentials(t *testing.T) {
 	e := monotest.New(t, pgtest.Fresh(t), monotest.Options{})
 	bad, err := e.App.Tenancy.AddProviderConnection(e.Ctx, "system:test", tenancy.ProviderConnection{TenantID: e.Tenant,
 		DisplayName: "Wrong secret", EntraTenantID: e.EntraTenant, ClientID: "atlas-test",
-		SecretRef: "env:ATLAS_TEST_NO_SUCH_SECRET", GraphBaseURL: e.Sim.URL})
+		SecretRef: "env:ATLAS_GRAPH_SECRET_NO_SUCH", GraphBaseURL: e.Sim.URL})
 	require.NoError(t, err)
 	start := func(typ string) operations.StartOutcome {
 		out, err := e.App.Operations.Start(e.Ctx, operations.StartRequest{Type: typ, TenantID: e.Tenant, ProviderConnectionID: bad.ID,
@@ -147,5 +148,41 @@ func TestVerifyInvalidCredentials(t *testing.T) {
 	require.Equal(t, operations.StartBlocked, blocked.Status)
 	require.Equal(t, operations.ReasonProviderConnectionInvalid, blocked.ReasonCode)
 	require.Equal(t, operations.StartAccepted, start("provider.verify").Status, "verification can still run")
+	require.Equal(t, operations.StartAccepted, e.Start(t, "inventory.sync", `{}`).Status, "the tenant's good connection is unaffected")
+}
+
+// TestGateRefusesConnectionsBreakingTheRules: a connection row written before the
+// rules (a foreign env: variable, a .. escape, plain http off loopback), or aimed at the
+// demo Graph in a process that does not serve it, blocks provider-backed starts at the
+// gate with provider_connection_invalid and a clear message, verification included;
+// nothing is dispatched and the token endpoint is never asked.
+func TestGateRefusesConnectionsBreakingTheRules(t *testing.T) {
+	t.Parallel()
+	e := monotest.New(t, pgtest.Fresh(t), monotest.Options{})
+	for _, tc := range []struct {
+		name, column, value, want string
+	}{
+		{"a foreign variable", "secret_ref", "env:DATABASE_URL", "client secret reference was refused"},
+		{"a .. escape", "secret_ref", "file:../../etc/passwd", "client secret reference was refused"},
+		{"plain http off loopback", "graph_base_url", "http://graph.example", "must use https"},
+		{"the demo Graph", "graph_base_url", monolith.DemoGraphURL, "demo Graph simulator"},
+	} {
+		pc, err := e.App.Tenancy.AddProviderConnection(e.Ctx, "system:test", tenancy.ProviderConnection{TenantID: e.Tenant,
+			DisplayName: tc.name, EntraTenantID: e.EntraTenant, ClientID: "atlas-test", SecretRef: monotest.SecretRef, GraphBaseURL: e.Sim.URL})
+		require.NoError(t, err)
+		_, err = e.Pool.Exec(e.Ctx, `UPDATE tn_provider_connections SET `+tc.column+` = $2 WHERE id = $1`, pc.ID, tc.value)
+		require.NoError(t, err)
+		for _, typ := range []string{"inventory.sync", "provider.verify"} {
+			out, err := e.App.Operations.Start(e.Ctx, operations.StartRequest{Type: typ, TenantID: e.Tenant, ProviderConnectionID: pc.ID,
+				Initiator: operations.Initiator{Kind: "user", UserID: e.Operator.ID, Name: e.Operator.Email}, SourceSurface: "test"})
+			require.NoError(t, err)
+			require.Equal(t, operations.StartBlocked, out.Status, "%s: %s", tc.name, typ)
+			require.Equal(t, operations.ReasonProviderConnectionInvalid, out.ReasonCode, tc.name)
+			require.Contains(t, out.OperatorMessage, tc.want, tc.name)
+			require.NotContains(t, out.OperatorMessage, tc.value, "the reference itself is not repeated")
+		}
+	}
+	require.Zero(t, e.Sim.TokenRequests())
+	require.Zero(t, e.Sim.Requests())
 	require.Equal(t, operations.StartAccepted, e.Start(t, "inventory.sync", `{}`).Status, "the tenant's good connection is unaffected")
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tenantatlas/ops/eventstore"
+	"github.com/tenantatlas/ops/modules/graph"
 )
 
 // ConnectionStatus is whether a provider connection can be used right now.
@@ -65,10 +66,13 @@ type ProviderConnection struct {
 	EntraTenantID string
 	// ClientID is the app registration's client (application) id.
 	ClientID string
-	// SecretRef names where the client secret is kept (e.g. "env:ATLAS_GRAPH_SECRET");
-	// never the secret itself, and never written into events.
+	// SecretRef names where the client secret is kept: "env:NAME" with NAME starting
+	// with graph.SecretEnvPrefix (or the demo's graph.DemoSecretEnv), or "file:NAME"
+	// relative to the secrets directory (graph.CheckSecretRef); never the secret itself,
+	// and never written into events.
 	SecretRef string
-	// GraphBaseURL is "" for the real Microsoft Graph, else e.g. the simulator's URL.
+	// GraphBaseURL is "" for the real Microsoft Graph, else e.g. the simulator's URL:
+	// https, or plain http only to a loopback address (graph.CheckEndpoint).
 	GraphBaseURL string
 	// StatusReason is the reason code or short text of the last status change.
 	StatusReason string
@@ -77,7 +81,8 @@ type ProviderConnection struct {
 }
 
 // checkGraphBaseURL accepts "" or an absolute http(s) URL without credentials, query
-// or fragment, and returns it normalized (lower-case scheme, no trailing slash).
+// or fragment, https unless its host is loopback (the token endpoint is derived from
+// it), and returns it normalized (lower-case scheme, no trailing slash).
 func checkGraphBaseURL(raw string) (string, error) {
 	raw = strings.TrimSpace(raw)
 	if raw == "" {
@@ -87,6 +92,9 @@ func checkGraphBaseURL(raw string) (string, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "" ||
 		u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
 		return "", fmt.Errorf("graph base URL must be an absolute http(s) URL without credentials or query: %w", ErrInvalid)
+	}
+	if err := graph.CheckEndpoint(raw); err != nil {
+		return "", fmt.Errorf("graph base URL: %w: %w", err, ErrInvalid)
 	}
 	return u.Scheme + "://" + u.Host + strings.TrimRight(u.EscapedPath(), "/"), nil
 }
@@ -135,6 +143,9 @@ func (s *Service) AddProviderConnection(ctx context.Context, actor Actor, pc Pro
 	if pc.SecretRef = strings.TrimSpace(pc.SecretRef); pc.SecretRef != "" {
 		if pc.SecretRef, err = cleanName("secret reference", pc.SecretRef, 500); err != nil {
 			return wrap(err)
+		}
+		if err := graph.CheckSecretRef(pc.SecretRef); err != nil {
+			return wrap(fmt.Errorf("%w: %w", err, ErrInvalid))
 		}
 	}
 	if pc.GraphBaseURL, err = checkGraphBaseURL(pc.GraphBaseURL); err != nil {

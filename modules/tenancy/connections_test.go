@@ -27,7 +27,7 @@ func TestProviderConnections(t *testing.T) {
 	b := setup(t)
 	ws := b.workspace(t)
 	tn, bare := b.tenant(t, ws), b.tenant(t, ws)
-	secretRef := "env:ATLAS_SECRET_" + strings.ReplaceAll(uuid.NewString(), "-", "")
+	secretRef := "env:ATLAS_GRAPH_SECRET_" + strings.ToUpper(strings.ReplaceAll(uuid.NewString(), "-", ""))
 
 	_, err := b.svc.DefaultConnection(b.ctx, tn.ID)
 	require.ErrorIs(t, err, tenancy.ErrNotFound)
@@ -100,7 +100,7 @@ func TestProviderConnections(t *testing.T) {
 		`SELECT count(*) FROM es_events WHERE strpos(data::text, $1) > 0`, secretRef).Scan(&n))
 	require.Zero(t, n)
 	require.NoError(t, b.pool.QueryRow(b.ctx,
-		`SELECT count(*) FROM es_events WHERE strpos(data::text, 'ATLAS_SECRET') > 0 AND stream_id = $1`,
+		`SELECT count(*) FROM es_events WHERE strpos(data::text, 'ATLAS_GRAPH_SECRET') > 0 AND stream_id = $1`,
 		"providerconnection-"+first.ID.String()).Scan(&n))
 	require.Zero(t, n)
 }
@@ -125,6 +125,12 @@ func TestProviderConnectionValidation(t *testing.T) {
 		{"URL with credentials", func(pc *tenancy.ProviderConnection) { pc.GraphBaseURL = "https://u:p@graph.example" }, tenancy.ErrInvalid},
 		{"URL with query", func(pc *tenancy.ProviderConnection) { pc.GraphBaseURL = "https://graph.example/?key=1" }, tenancy.ErrInvalid},
 		{"multi-line secret ref", func(pc *tenancy.ProviderConnection) { pc.SecretRef = "env:A\nB" }, tenancy.ErrInvalid},
+		{"plain http off loopback", func(pc *tenancy.ProviderConnection) { pc.GraphBaseURL = "http://graph.example" }, tenancy.ErrInvalid},
+		{"plain http to the demo host", func(pc *tenancy.ProviderConnection) { pc.GraphBaseURL = "http://graph-simulator.demo" }, tenancy.ErrInvalid},
+		{"a foreign variable", func(pc *tenancy.ProviderConnection) { pc.SecretRef = "env:DATABASE_URL" }, tenancy.ErrInvalid},
+		{"a .. escape", func(pc *tenancy.ProviderConnection) { pc.SecretRef = "file:../../etc/passwd" }, tenancy.ErrInvalid},
+		{"an absolute file", func(pc *tenancy.ProviderConnection) { pc.SecretRef = "file:/etc/passwd" }, tenancy.ErrInvalid},
+		{"no kind", func(pc *tenancy.ProviderConnection) { pc.SecretRef = "hunter2" }, tenancy.ErrInvalid},
 	} {
 		pc := connection(tn.ID, "C", "")
 		tc.change(&pc)

@@ -84,7 +84,7 @@ func TestEveryMutationAppendsOneEvent(t *testing.T) {
 	require.NoError(t, b.svc.RevokeToken(b.ctx, actor, tokenID))
 	expectNone("revoking again")
 
-	pc, err := b.svc.AddProviderConnection(b.ctx, actor, connection(tn.ID, "C", "env:X"))
+	pc, err := b.svc.AddProviderConnection(b.ctx, actor, connection(tn.ID, "C", "env:ATLAS_GRAPH_SECRET_X"))
 	require.NoError(t, err)
 	expect("ProviderConnectionAdded", "providerconnection", pc.ID)
 
@@ -101,6 +101,7 @@ func TestEveryMutationAppendsOneEvent(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "http://127.0.0.1:18081", got.GraphBaseURL)
 	require.ErrorIs(t, b.svc.SetConnectionEndpoint(b.ctx, actor, pc.ID, "ftp://x"), tenancy.ErrInvalid)
+	require.ErrorIs(t, b.svc.SetConnectionEndpoint(b.ctx, actor, pc.ID, "http://graph.example"), tenancy.ErrInvalid)
 	require.ErrorIs(t, b.svc.SetConnectionEndpoint(b.ctx, actor, uuid.New(), ""), tenancy.ErrNotFound)
 	expectNone("refused endpoint changes")
 

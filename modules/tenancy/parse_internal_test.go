@@ -4,6 +4,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/tenantatlas/ops/modules/graph"
 )
 
 func FuzzWellFormedToken(f *testing.F) {
@@ -46,7 +48,7 @@ func FuzzNormalizeEmail(f *testing.F) {
 }
 
 func FuzzCheckGraphBaseURL(f *testing.F) {
-	for _, s := range []string{"", "http://127.0.0.1:8080/", "https://graph.microsoft.com", "https://u:p@x", "/x", "https://x/?q=1"} {
+	for _, s := range []string{"", "http://127.0.0.1:8080/", "https://graph.microsoft.com", "https://u:p@x", "/x", "https://x/?q=1", "http://graph.example", "http://[::1]:9/"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -56,6 +58,9 @@ func FuzzCheckGraphBaseURL(f *testing.F) {
 		}
 		if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
 			t.Fatalf("checkGraphBaseURL(%q) = %q", s, u)
+		}
+		if strings.HasPrefix(u, "http://") && graph.CheckEndpoint(u) != nil {
+			t.Fatalf("checkGraphBaseURL(%q) = %q, plain http off loopback", s, u)
 		}
 		parsed, err := url.Parse(u)
 		if err != nil || parsed.User != nil || parsed.RawQuery != "" || parsed.Host == "" {

@@ -82,12 +82,12 @@ func BenchmarkRawPaging(b *testing.B) {
 // middleware, retry transport, cached token).
 func BenchmarkClientList(b *testing.B) {
 	sim := benchSim(b)
-	secret := filepath.Join(b.TempDir(), "secret")
-	if err := os.WriteFile(secret, []byte(graphsim.DefaultClientSecret), 0o600); err != nil {
+	dir := b.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "secret"), []byte(graphsim.DefaultClientSecret), 0o600); err != nil {
 		b.Fatal(err)
 	}
-	conn := graph.Connection{EntraTenantID: tenantA, ClientID: "app-1", SecretRef: "file:" + secret, BaseURL: sim.URL}
-	c := msgraph.New(msgraph.Options{})
+	conn := graph.Connection{EntraTenantID: tenantA, ClientID: "app-1", SecretRef: "file:secret", BaseURL: sim.URL}
+	c := msgraph.New(msgraph.Options{SecretsDir: dir})
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()

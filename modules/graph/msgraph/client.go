@@ -57,8 +57,12 @@ type Options struct {
 	Logger *slog.Logger
 	// Timeout bounds one HTTP exchange, retries included (default 2 minutes).
 	Timeout time.Duration
-	// Getenv resolves "env:NAME" secret references (nil: os.Getenv).
+	// Getenv resolves "env:NAME" secret references (nil: os.Getenv); only names
+	// graph.CheckSecretRef allows are ever asked for.
 	Getenv func(string) string
+	// SecretsDir is the one directory "file:NAME" secret references are read from
+	// (ATLAS_SECRETS_DIR); "" refuses every file reference.
+	SecretsDir string
 }
 
 // Client implements graph.Client with the Graph SDK's request adapter.
@@ -110,7 +114,7 @@ func newClient(opts Options) *Client {
 		tokenAPI: &http.Client{Transport: retry, CheckRedirect: noRedirect},
 		adapters: map[adapterKey]*core.GraphRequestAdapterBase{},
 	}
-	c.tokens = newTokenCache(c.tokenAPI, opts.Getenv, log)
+	c.tokens = newTokenCache(c.tokenAPI, opts.Getenv, opts.SecretsDir, log)
 	return c
 }
 
@@ -267,10 +271,16 @@ func checkConnection(conn graph.Connection, objectType string) error {
 	if conn.EntraTenantID == "" || conn.ClientID == "" || conn.SecretRef == "" {
 		return &graph.Error{Kind: graph.KindInvalidClient, ObjectType: objectType, Message: "the provider connection lacks a tenant id, client id or secret reference"}
 	}
+	if err := graph.CheckSecretRef(conn.SecretRef); err != nil {
+		return &graph.Error{Kind: graph.KindInvalidClient, ObjectType: objectType, Message: "the client secret reference was refused: " + err.Error()}
+	}
 	if conn.BaseURL != "" {
 		u, err := url.Parse(conn.BaseURL)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			return &graph.Error{Kind: graph.KindInvalidClient, ObjectType: objectType, Message: "the provider connection's base URL is invalid"}
+		}
+		if err := graph.CheckEndpoint(conn.BaseURL); err != nil {
+			return &graph.Error{Kind: graph.KindInvalidClient, ObjectType: objectType, Message: "the provider connection's base URL was refused: " + err.Error()}
 		}
 	}
 	return nil

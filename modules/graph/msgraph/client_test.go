@@ -54,6 +54,7 @@ type bundle struct {
 	sleeps *sleeps
 	logs   *syncBuffer
 	seen   *authRecorder
+	dir    string // the client's secrets directory
 }
 
 type syncBuffer struct {
@@ -104,7 +105,7 @@ func setup(t *testing.T, cfg graphsim.Config, retry graph.RetryPolicy) *bundle {
 	t.Helper()
 	sim := graphsim.Start(cfg)
 	t.Cleanup(sim.Close)
-	b := &bundle{sim: sim, sleeps: &sleeps{}, logs: &syncBuffer{}}
+	b := &bundle{sim: sim, sleeps: &sleeps{}, logs: &syncBuffer{}, dir: t.TempDir()}
 	b.seen = &authRecorder{next: http.DefaultTransport, tokens: map[string]bool{}}
 	if retry.Sleep == nil {
 		retry.Sleep = b.sleeps.Sleep
@@ -117,10 +118,10 @@ func setup(t *testing.T, cfg graphsim.Config, retry graph.RetryPolicy) *bundle {
 		Retry:      retry,
 		Logger:     slog.New(slog.NewJSONHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Timeout:    30 * time.Second,
+		SecretsDir: b.dir,
 	})
-	secret := filepath.Join(t.TempDir(), "secret")
-	require.NoError(t, os.WriteFile(secret, []byte(sim.Config().ClientSecret+"\n"), 0o600))
-	b.conn = graph.Connection{EntraTenantID: tenantA, ClientID: "app-1", SecretRef: "file:" + secret, BaseURL: sim.URL}
+	require.NoError(t, os.WriteFile(filepath.Join(b.dir, "secret"), []byte(sim.Config().ClientSecret+"\n"), 0o600))
+	b.conn = graph.Connection{EntraTenantID: tenantA, ClientID: "app-1", SecretRef: "file:secret", BaseURL: sim.URL}
 	b.connB = b.conn
 	b.connB.EntraTenantID = tenantB
 	return b
@@ -352,16 +353,15 @@ func TestInvalidClient(t *testing.T) {
 	t.Parallel()
 	b := setup(t, graphsim.Config{ClientSecret: "right"}, graph.RetryPolicy{})
 	ctx := context.Background()
-	wrong := filepath.Join(t.TempDir(), "wrong")
-	require.NoError(t, os.WriteFile(wrong, []byte("wrong"), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(b.dir, "wrong"), []byte("wrong"), 0o600))
 	conn := b.conn
-	conn.SecretRef = "file:" + wrong
+	conn.SecretRef = "file:wrong"
 	_, _, err := listAll(ctx, b.client, conn, "groups")
 	requireKind(t, err, graph.KindInvalidClient, 401)
 	require.EqualValues(t, 0, b.sim.Requests())
 
 	// Unresolvable references and incomplete connections fail before any request.
-	for _, ref := range []string{"", "env:ATLAS_TEST_UNSET_SECRET_XYZ", "file:/nonexistent/secret", "plain-secret"} {
+	for _, ref := range []string{"", "env:ATLAS_GRAPH_SECRET_UNSET_XYZ", "file:nonexistent/secret", "plain-secret"} {
 		conn.SecretRef = ref
 		_, _, err = listAll(ctx, b.client, conn, "groups")
 		requireKind(t, err, graph.KindInvalidClient, 0)
@@ -371,9 +371,9 @@ func TestInvalidClient(t *testing.T) {
 
 	// env: references resolve through Options.Getenv.
 	c := msgraph.New(msgraph.Options{Getenv: func(k string) string {
-		return map[string]string{"SIM_SECRET": "right"}[k]
+		return map[string]string{"ATLAS_GRAPH_SECRET_SIM": "right"}[k]
 	}})
-	conn.SecretRef = "env:SIM_SECRET"
+	conn.SecretRef = "env:ATLAS_GRAPH_SECRET_SIM"
 	all, _, err := listAll(ctx, c, conn, "organization")
 	require.NoError(t, err)
 	require.Len(t, all, 1)
@@ -404,10 +404,9 @@ func TestSecretsNeverLeak(t *testing.T) {
 	_, _, err = listAll(ctx, b.client, b.conn, "groups") // token endpoint echoes the secret
 	errs = append(errs, err)
 	// A wrong secret echoed back by the token endpoint.
-	wrong := filepath.Join(t.TempDir(), "wrong")
-	require.NoError(t, os.WriteFile(wrong, []byte("wrong-but-secret-too"), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(b.dir, "wrong"), []byte("wrong-but-secret-too"), 0o600))
 	conn := b.connB
-	conn.SecretRef = "file:" + wrong
+	conn.SecretRef = "file:wrong"
 	b.sim.SetFaults(tenantB, graphsim.Faults{LeakToken: true})
 	_, _, err = listAll(ctx, b.client, conn, "groups")
 	errs = append(errs, err)

@@ -46,10 +46,11 @@ func (p *tokenProvider) GetAllowedHostsValidator() *absauth.AllowedHostsValidato
 // tokenCache holds one access token per (tenant, client, secret reference, token URL).
 // Concurrent callers of one key wait for a single token request.
 type tokenCache struct {
-	http   *http.Client
-	getenv func(string) string
-	log    *slog.Logger
-	now    func() time.Time
+	http       *http.Client
+	getenv     func(string) string
+	secretsDir string
+	log        *slog.Logger
+	now        func() time.Time
 
 	mu      sync.Mutex
 	entries map[tokenKey]*tokenEntry
@@ -66,11 +67,11 @@ type tokenEntry struct {
 // refreshMargin renews a token this long before it expires.
 const refreshMargin = 2 * time.Minute
 
-func newTokenCache(c *http.Client, getenv func(string) string, log *slog.Logger) *tokenCache {
+func newTokenCache(c *http.Client, getenv func(string) string, secretsDir string, log *slog.Logger) *tokenCache {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	return &tokenCache{http: c, getenv: getenv, log: log, now: time.Now, entries: map[tokenKey]*tokenEntry{}}
+	return &tokenCache{http: c, getenv: getenv, secretsDir: secretsDir, log: log, now: time.Now, entries: map[tokenKey]*tokenEntry{}}
 }
 
 // tokenURL is the client-credentials endpoint of conn's tenant.
@@ -123,24 +124,6 @@ func (tc *tokenCache) token(ctx context.Context, conn graph.Connection) (string,
 	return tok, nil
 }
 
-// resolveSecret reads the secret named by ref ("env:NAME" or "file:PATH").
-func resolveSecret(ref string, getenv func(string) string) (string, bool) {
-	switch {
-	case strings.HasPrefix(ref, "env:"):
-		v := getenv(strings.TrimPrefix(ref, "env:"))
-		return v, v != ""
-	case strings.HasPrefix(ref, "file:"):
-		b, err := os.ReadFile(strings.TrimPrefix(ref, "file:"))
-		if err != nil {
-			return "", false
-		}
-		v := strings.TrimSpace(string(b))
-		return v, v != ""
-	default:
-		return "", false
-	}
-}
-
 // tokenAnswer is the token endpoint's JSON, success or failure.
 type tokenAnswer struct {
 	AccessToken string `json:"access_token"`
@@ -152,9 +135,16 @@ type tokenAnswer struct {
 
 // fetch runs the client-credentials grant. Failures are *graph.Error with fixed text.
 func (tc *tokenCache) fetch(ctx context.Context, conn graph.Connection) (string, time.Duration, error) {
-	secret, ok := resolveSecret(conn.SecretRef, tc.getenv)
-	if !ok {
-		return "", 0, &graph.Error{Kind: graph.KindInvalidClient, Message: "the client secret reference could not be resolved (expected env:NAME or file:PATH naming a non-empty secret)"}
+	// The endpoint and the secret are checked before anything is sent: a refused one
+	// sends nothing at all.
+	endpoint := tokenURL(conn)
+	if err := graph.CheckEndpoint(endpoint); err != nil {
+		return "", 0, &graph.Error{Kind: graph.KindInvalidClient, Message: "the token endpoint was refused: " + err.Error()}
+	}
+	secret, err := graph.ResolveSecret(conn.SecretRef, tc.secretsDir, tc.getenv)
+	if err != nil {
+		// err names the rule broken, never the secret (graph.ResolveSecret's contract).
+		return "", 0, &graph.Error{Kind: graph.KindInvalidClient, Message: "the client secret could not be resolved: " + err.Error()}
 	}
 	form := url.Values{
 		"grant_type":    {"client_credentials"},
@@ -162,7 +152,7 @@ func (tc *tokenCache) fetch(ctx context.Context, conn graph.Connection) (string,
 		"client_secret": {secret},
 		"scope":         {GraphScope},
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, tokenURL(conn), strings.NewReader(form.Encode()))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
 	if err != nil {
 		return "", 0, &graph.Error{Kind: graph.KindInvalidClient, Message: "the token endpoint URL is invalid"}
 	}

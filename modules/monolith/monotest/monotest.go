@@ -28,7 +28,7 @@ import (
 
 // SecretRef is the provider connection's secret reference; the test client resolves it
 // to the simulator's client secret.
-const SecretRef = "env:ATLAS_TEST_GRAPH_SECRET"
+const SecretRef = "env:ATLAS_GRAPH_SECRET_TEST"
 
 // Buffer is a bytes.Buffer safe for writers on other goroutines while the test reads:
 // the app's JSON log lines, a command's output.
