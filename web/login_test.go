@@ -102,8 +102,12 @@ func TestLoginRateLimitPerAddress(t *testing.T) {
 	}
 	require.EqualValues(t, 10, probe.calls.Load(), "bcrypt never runs for a limited request")
 
+	resp, metrics := attacker.get("/metrics")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Regexp(t, `atlas_login_attempts_total\{outcome="rate_limited"\} [1-9]`, metrics)
+
 	other := browserFrom(t, h, "127.0.0.22")
-	resp, _ := other.tryLogin(h.seed.Users["operator"].Email, h.seed.Users["operator"].Password)
+	resp, _ = other.tryLogin(h.seed.Users["operator"].Email, h.seed.Users["operator"].Password)
 	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
 }
 

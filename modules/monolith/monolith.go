@@ -77,7 +77,8 @@ func (a *App) Ready(ctx context.Context) error {
 
 // Collectors are the Prometheus collectors of the monolith.
 func (a *App) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{projections.NewCollector(a.Runner, Projections()...), projections.AppliedEvents()}
+	return []prometheus.Collector{projections.NewCollector(a.Runner, Projections()...), projections.AppliedEvents(),
+		tenancy.LoginAttempts()}
 }
 
 // Options tune the wiring (tests shorten timeouts and cheapen password hashing).

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/tenantatlas/ops/modules/audit"
@@ -68,6 +69,14 @@ func (e *RateLimitedError) Error() string {
 // Is makes errors.Is(err, ErrRateLimited) true.
 func (e *RateLimitedError) Is(target error) bool { return target == ErrRateLimited }
 
+var loginAttempts = prometheus.NewCounterVec(prometheus.CounterOpts{
+	Name: "atlas_login_attempts_total",
+	Help: "Hub sign-in attempts by outcome: succeeded, unknown_user, bad_password, disabled, rate_limited, busy.",
+}, []string{"outcome"})
+
+// LoginAttempts is the counter of sign-in attempts by outcome, for registering with a registry.
+func LoginAttempts() prometheus.Collector { return loginAttempts }
+
 // LoginAttempt is one sign-in: the credentials and where the request came from.
 type LoginAttempt struct {
 	// Email is the address as typed (it is trimmed and lower-cased here).
@@ -99,6 +108,7 @@ func (s *Service) Login(ctx context.Context, a LoginAttempt) (User, error) {
 	if res.limited {
 		// One audit entry per key and window: a flood of refused requests must not
 		// become a flood of events; later refusals are only counted.
+		loginAttempts.WithLabelValues(LoginRateLimited).Inc()
 		if res.firstRefusal {
 			entry.Outcome, entry.Reason = "failed", LoginRateLimited
 			s.recordLogin(ctx, entry)
@@ -121,6 +131,9 @@ func (s *Service) Login(ctx context.Context, a LoginAttempt) (User, error) {
 	match, err := s.comparePassword(ctx, s.bcryptWait, hash, a.Password)
 	if err != nil {
 		s.refundLogin(ctx, keys)
+		if errors.Is(err, ErrBusy) {
+			loginAttempts.WithLabelValues("busy").Inc()
+		}
 		return User{}, fmt.Errorf("tenancy: login: %w", err)
 	}
 	entry.Outcome = "failed"
@@ -134,12 +147,14 @@ func (s *Service) Login(ctx context.Context, a LoginAttempt) (User, error) {
 	default:
 		s.refundLogin(ctx, keys)
 		entry.Actor, entry.Outcome = UserActor(u.ID), "succeeded"
+		loginAttempts.WithLabelValues("succeeded").Inc()
 		if err := s.audit.Record(ctx, entry); err != nil {
 			// A sign-in that cannot be audited does not happen.
 			return User{}, fmt.Errorf("tenancy: login: %w", err)
 		}
 		return u, nil
 	}
+	loginAttempts.WithLabelValues(entry.Reason).Inc()
 	s.recordLogin(ctx, entry)
 	return User{}, fmt.Errorf("tenancy: login: %w", ErrUnauthenticated)
 }
