@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -41,35 +42,60 @@ func (s *Server) validSig(sig string, parts ...string) bool {
 	return hmac.Equal([]byte(sig), []byte(s.sign(parts...)))
 }
 
-// sessionValue is the signed cookie value "userID|expiryUnix|hmac".
-func (s *Server) sessionValue(userID uuid.UUID, exp time.Time) string {
-	payload := userID.String() + "|" + strconv.FormatInt(exp.Unix(), 10)
+// sessionValue is the signed cookie value "userID|sessionVersion|expiryUnix|hmac".
+func (s *Server) sessionValue(userID uuid.UUID, version int64, exp time.Time) string {
+	payload := userID.String() + "|" + strconv.FormatInt(version, 10) + "|" + strconv.FormatInt(exp.Unix(), 10)
 	return payload + "|" + s.sign("session", payload)
 }
 
-// parseSession returns the user id of a valid, unexpired session cookie value.
-func (s *Server) parseSession(v string, now time.Time) (uuid.UUID, bool) {
+// parseSession returns the user id and session version of a valid, unexpired session
+// cookie value (whether the version is still the user's is for the caller to check).
+func (s *Server) parseSession(v string, now time.Time) (uuid.UUID, int64, bool) {
 	i := strings.LastIndexByte(v, '|')
 	if i < 0 {
-		return uuid.Nil, false
+		return uuid.Nil, 0, false
 	}
 	payload, sig := v[:i], v[i+1:]
 	if !s.validSig(sig, "session", payload) {
-		return uuid.Nil, false
+		return uuid.Nil, 0, false
 	}
-	idText, expText, ok := strings.Cut(payload, "|")
-	if !ok {
-		return uuid.Nil, false
+	parts := strings.Split(payload, "|")
+	if len(parts) != 3 {
+		return uuid.Nil, 0, false
 	}
-	exp, err := strconv.ParseInt(expText, 10, 64)
-	if err != nil || now.Unix() >= exp {
-		return uuid.Nil, false
-	}
-	id, err := uuid.Parse(idText)
+	version, err := strconv.ParseInt(parts[1], 10, 64)
 	if err != nil {
-		return uuid.Nil, false
+		return uuid.Nil, 0, false
 	}
-	return id, true
+	exp, err := strconv.ParseInt(parts[2], 10, 64)
+	if err != nil || now.Unix() >= exp {
+		return uuid.Nil, 0, false
+	}
+	id, err := uuid.Parse(parts[0])
+	if err != nil {
+		return uuid.Nil, 0, false
+	}
+	return id, version, true
+}
+
+// sessionUser returns the user of a live session cookie value: well signed, unexpired,
+// of an enabled user whose session version is still the one the cookie carries.
+func (s *Server) sessionUser(ctx context.Context, raw string) (tenancy.User, bool, error) {
+	id, version, ok := s.parseSession(raw, time.Now())
+	if !ok {
+		return tenancy.User{}, false, nil
+	}
+	u, err := s.deps.Tenancy.User(ctx, id)
+	if errors.Is(err, tenancy.ErrNotFound) {
+		return tenancy.User{}, false, nil
+	}
+	if err != nil {
+		return tenancy.User{}, false, err
+	}
+	if u.Disabled || u.SessionVersion != version {
+		return tenancy.User{}, false, nil
+	}
+	return u, true, nil
 }
 
 // setCookie sets an HttpOnly, SameSite=Lax cookie on Path=/, Secure over TLS.
@@ -90,20 +116,14 @@ func randomToken() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// requireSession authenticates an /admin request by its session cookie: anonymous
-// requests go to the login page; every POST must carry the session's CSRF token.
+// requireSession authenticates an /admin request by its session cookie (its user enabled
+// and its session version current, so a logout, password change or disable ends it at
+// once): anonymous requests go to the login page; every POST must carry the session's CSRF token.
 func (s *Server) requireSession(c *fiber.Ctx) error {
 	raw := c.Cookies(sessionCookie)
-	id, ok := s.parseSession(raw, time.Now())
-	var u tenancy.User
-	if ok {
-		var err error
-		u, err = s.deps.Tenancy.User(c.UserContext(), id)
-		if errors.Is(err, tenancy.ErrNotFound) {
-			ok = false
-		} else if err != nil {
-			return err
-		}
+	u, ok, err := s.sessionUser(c.UserContext(), raw)
+	if err != nil {
+		return err
 	}
 	if !ok {
 		if raw != "" {

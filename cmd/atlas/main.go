@@ -43,6 +43,8 @@ var commands = map[string]command{
 	"bench rebuild":       {"rebuild the hub projection and time a raw INSERT … SELECT of the same rows beside it", runBenchRebuild},
 	"db stop":             {"stop the private PostgreSQL cluster under .data/pg, if running", runDBStop},
 	"legacy import":       {"import legacy run rows (JSON Lines, CONTRACT.md) as events; idempotent", runLegacyImport},
+	"user disable":        {"disable the user with EMAIL: every session ends, sign-in and API tokens are refused", runUserDisable},
+	"user password":       {"set the password of the user with EMAIL from one line on stdin; every session ends", runUserPassword},
 	"graph-sim":           {"serve the Microsoft Graph simulator (--addr, --seed, --groups, --policies, --page-size)", runGraphSim},
 }
 
@@ -53,6 +55,7 @@ func (e usageError) Error() string { return e.msg }
 
 // cli carries what every command needs from the process.
 type cli struct {
+	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
 	getenv func(string) string
@@ -60,7 +63,7 @@ type cli struct {
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, &cli{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}, os.Args[1:])
+	code := run(ctx, &cli{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}, os.Args[1:])
 	stop()
 	os.Exit(code)
 }

@@ -77,7 +77,8 @@ func (a *App) Ready(ctx context.Context) error {
 
 // Collectors are the Prometheus collectors of the monolith.
 func (a *App) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{projections.NewCollector(a.Runner, Projections()...), projections.AppliedEvents()}
+	return []prometheus.Collector{projections.NewCollector(a.Runner, Projections()...), projections.AppliedEvents(),
+		tenancy.LoginAttempts()}
 }
 
 // Options tune the wiring (tests shorten timeouts and cheapen password hashing).
@@ -88,6 +89,9 @@ type Options struct {
 	BcryptCost int
 	// Operations are passed to the operations module (Logger is filled in).
 	Operations operations.Options
+	// Tenancy are passed to the tenancy module (Logger is filled in, and BcryptCost
+	// from the field above when unset): the sign-in bcrypt cap, its wait and test hook.
+	Tenancy tenancy.Options
 	// Graph is the Microsoft Graph client of the run types doing real work
 	// (provider.verify, inventory.sync, the directory syncs, drift.generate,
 	// backup_set.add_policies). Nil registers none of their handlers: runs of those
@@ -126,7 +130,12 @@ func New(pool *pgxpool.Pool, opts Options) *App {
 		log = slog.New(slog.DiscardHandler)
 	}
 	store := eventstore.New(pool, eventstore.Options{Registry: Registry(), Logger: log})
-	ten := tenancy.New(pool, store, tenancy.Options{Logger: log, BcryptCost: opts.BcryptCost})
+	tenOpts := opts.Tenancy
+	tenOpts.Logger = log
+	if tenOpts.BcryptCost == 0 {
+		tenOpts.BcryptCost = opts.BcryptCost
+	}
+	ten := tenancy.New(pool, store, tenOpts)
 	rec := audit.NewRecorder(store)
 	opOpts := opts.Operations
 	opOpts.Logger = log

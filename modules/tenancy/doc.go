@@ -11,9 +11,13 @@
 //	stream                      events
 //	workspace-<id>              WorkspaceCreated, MembershipGranted, MembershipRevoked
 //	tenant-<id>                 TenantAdded
-//	user-<id>                   UserRegistered, APITokenIssued, APITokenRevoked
+//	user-<id>                   UserRegistered, APITokenIssued, APITokenRevoked, UserDisabled,
+//	                            UserPasswordChanged, UserSessionsRevoked
 //	providerconnection-<id>     ProviderConnectionAdded, ProviderConnectionStatusChanged, ProviderConnectionEndpointChanged
 //
+// Logout, SetPassword and DisableUser also append an AuditRecorded entry (modules/audit)
+// in the same transaction, and Login appends one per sign-in attempt; the sign-in
+// throttle's counters (tn_login_throttle) are operational state and append nothing.
 // A command that changes nothing (granting the role a membership already has, revoking
 // a revoked token, setting the status a connection already has, importing a token
 // again) appends nothing. Payloads carry ids, names, roles and statuses only: never a
@@ -42,6 +46,13 @@
 // # Credentials
 //
 // Passwords are bcrypt hashes; AuthenticatePassword runs bcrypt for unknown emails too.
+// Login is the hub's sign-in: failures are throttled per client address and per account
+// (LoginFailureLimit per LoginFailureWindow, counted in tn_login_throttle so the limit
+// holds across processes, checked before bcrypt runs), bcrypt work is capped per process
+// (Options.MaxConcurrentBcrypt), and every outcome is an audit entry (auth.login with the
+// attempted email, address and user agent, never the password). Each user has a session
+// version that hub sessions carry: Logout, SetPassword and DisableUser raise it, ending
+// every session of the user at once; a disabled user's API tokens stop working too.
 // API tokens are "atl_" + base64url(32 random bytes); only their SHA-256 is stored and
 // looked up, so no comparison ever runs on the secret itself.
 package tenancy

@@ -12,7 +12,8 @@ const (
 	StreamWorkspace = "workspace"
 	// StreamTenant holds TenantAdded.
 	StreamTenant = "tenant"
-	// StreamUser holds UserRegistered, APITokenIssued and APITokenRevoked.
+	// StreamUser holds UserRegistered, APITokenIssued, APITokenRevoked, UserDisabled,
+	// UserPasswordChanged and UserSessionsRevoked.
 	StreamUser = "user"
 	// StreamProviderConnection holds ProviderConnectionAdded, ProviderConnectionStatusChanged
 	// and ProviderConnectionEndpointChanged.
@@ -120,6 +121,44 @@ type APITokenRevoked struct {
 // EventType implements eventstore.Event.
 func (APITokenRevoked) EventType() string { return "APITokenRevoked" }
 
+// UserDisabled records a user disabled (stream user-<id>): every session ended, sign-in
+// and API tokens refused from then on.
+type UserDisabled struct {
+	// UserID is the user.
+	UserID uuid.UUID `json:"userId"`
+	// SessionVersion is the user's new session version.
+	SessionVersion int64 `json:"sessionVersion"`
+}
+
+// EventType implements eventstore.Event.
+func (UserDisabled) EventType() string { return "UserDisabled" }
+
+// UserPasswordChanged records a user's password set anew (stream user-<id>); neither the
+// password nor its hash is recorded. Every session of the user ended with it.
+type UserPasswordChanged struct {
+	// UserID is the user.
+	UserID uuid.UUID `json:"userId"`
+	// SessionVersion is the user's new session version.
+	SessionVersion int64 `json:"sessionVersion"`
+}
+
+// EventType implements eventstore.Event.
+func (UserPasswordChanged) EventType() string { return "UserPasswordChanged" }
+
+// UserSessionsRevoked records every hub session of a user ended (stream user-<id>), on
+// logout.
+type UserSessionsRevoked struct {
+	// UserID is the user.
+	UserID uuid.UUID `json:"userId"`
+	// SessionVersion is the user's new session version.
+	SessionVersion int64 `json:"sessionVersion"`
+	// Reason says why, e.g. "logout".
+	Reason string `json:"reason"`
+}
+
+// EventType implements eventstore.Event.
+func (UserSessionsRevoked) EventType() string { return "UserSessionsRevoked" }
+
 // ProviderConnectionAdded records a provider connection added to a tenant (stream
 // providerconnection-<id>); the secret reference is reduced to SecretRefSet.
 type ProviderConnectionAdded struct {
@@ -195,4 +234,7 @@ func RegisterEvents(r *eventstore.Registry) {
 	r.Register(ProviderConnectionAdded{}, 1)
 	r.Register(ProviderConnectionStatusChanged{}, 1)
 	r.Register(ProviderConnectionEndpointChanged{}, 1)
+	r.Register(UserDisabled{}, 1)
+	r.Register(UserPasswordChanged{}, 1)
+	r.Register(UserSessionsRevoked{}, 1)
 }

@@ -105,6 +105,35 @@ func TestEveryMutationAppendsOneEvent(t *testing.T) {
 	require.ErrorIs(t, b.svc.SetConnectionEndpoint(b.ctx, actor, uuid.New(), ""), tenancy.ErrNotFound)
 	expectNone("refused endpoint changes")
 
+	// The session-ending commands append their event and one audit entry each.
+	expectAudited := func(typ, who string, id uuid.UUID, action string) {
+		t.Helper()
+		require.Equal(t, before+2, count(), "%s appended its event and an audit entry", typ)
+		before += 2
+		envs := b.events(t, "user", id)
+		last := envs[len(envs)-1]
+		require.Equal(t, typ, last.Type)
+		require.Equal(t, who, last.Metadata.Actor)
+		var n int
+		require.NoError(t, b.pool.QueryRow(b.ctx, `SELECT count(*) FROM es_events WHERE event_type = 'AuditRecorded'
+			AND data->>'action' = $1 AND data->>'target' = $2 AND actor = $3`, action, "user:"+id.String(), who).Scan(&n))
+		require.Equal(t, 1, n, "one %s audit entry", action)
+	}
+	_, err = b.svc.SetPassword(b.ctx, actor, "Events@example.com", "another long password")
+	require.NoError(t, err)
+	expectAudited("UserPasswordChanged", actor, u.ID, tenancy.ActionUserPassword)
+	_, err = b.svc.SetPassword(b.ctx, actor, "events@example.com", "too short")
+	require.ErrorIs(t, err, tenancy.ErrInvalid)
+	expectNone("a refused password")
+	require.NoError(t, b.svc.Logout(b.ctx, u.ID, tenancy.Origin{IP: "192.0.2.7", UserAgent: "test"}))
+	expectAudited("UserSessionsRevoked", tenancy.UserActor(u.ID), u.ID, tenancy.ActionLogout)
+	_, err = b.svc.DisableUser(b.ctx, actor, "events@example.com")
+	require.NoError(t, err)
+	expectAudited("UserDisabled", actor, u.ID, tenancy.ActionUserDisable)
+	_, err = b.svc.DisableUser(b.ctx, actor, "events@example.com")
+	require.NoError(t, err)
+	expectNone("disabling again")
+
 	// Failed commands append nothing and leave no rows.
 	_, err = b.svc.CreateWorkspace(b.ctx, actor, "Events")
 	require.ErrorIs(t, err, tenancy.ErrConflict)
@@ -117,7 +146,7 @@ func TestEveryMutationAppendsOneEvent(t *testing.T) {
 	reg := eventstore.NewRegistry()
 	tenancy.RegisterEvents(reg)
 	var types []string
-	rows, err := b.pool.Query(b.ctx, `SELECT DISTINCT event_type FROM es_events ORDER BY 1`)
+	rows, err := b.pool.Query(b.ctx, `SELECT DISTINCT event_type FROM es_events WHERE event_type <> 'AuditRecorded' ORDER BY 1`)
 	require.NoError(t, err)
 	for rows.Next() {
 		var s string

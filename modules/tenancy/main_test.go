@@ -13,6 +13,7 @@ import (
 	"github.com/tenantatlas/ops/eventstore"
 	"github.com/tenantatlas/ops/eventstore/pgmigrate"
 	"github.com/tenantatlas/ops/eventstore/pgtest"
+	"github.com/tenantatlas/ops/modules/audit"
 	"github.com/tenantatlas/ops/modules/tenancy"
 )
 
@@ -50,6 +51,7 @@ func newBundle(t *testing.T, pool *pgxpool.Pool) bundle {
 	t.Helper()
 	reg := eventstore.NewRegistry()
 	tenancy.RegisterEvents(reg)
+	audit.RegisterEvents(reg)
 	store := eventstore.New(pool, eventstore.Options{Registry: reg})
 	return bundle{
 		ctx:   t.Context(),
@@ -125,7 +127,7 @@ func (b bundle) requireNowhere(t *testing.T, s string) {
 		tables = append(tables, name)
 	}
 	require.NoError(t, rows.Err())
-	require.Len(t, tables, 6, "every tn_ table is checked")
+	require.Len(t, tables, 7, "every tn_ table is checked")
 	for _, table := range tables {
 		var n int
 		require.NoError(t, b.pool.QueryRow(b.ctx,

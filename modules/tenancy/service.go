@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/tenantatlas/ops/eventstore"
+	"github.com/tenantatlas/ops/modules/audit"
 )
 
 // Actor names who makes a change, "user:<id>", "platform:<id>" or "system:<name>"; it
@@ -63,6 +65,12 @@ type User struct {
 	DisplayName string
 	// CreatedAt is when the user registered.
 	CreatedAt time.Time
+	// SessionVersion is carried by every hub session of the user and checked on each
+	// request; logout, a password change and disabling the user raise it, which ends
+	// every session at once.
+	SessionVersion int64
+	// Disabled is true once the user is disabled: no sign-in, no session, no API token.
+	Disabled bool
 }
 
 // Membership gives a user a role in a workspace or on one of its tenants.
@@ -86,6 +94,15 @@ type Options struct {
 	// BcryptCost is the password hashing cost; 0 means bcrypt.DefaultCost (tests use
 	// bcrypt.MinCost).
 	BcryptCost int
+	// MaxConcurrentBcrypt caps the bcrypt computations running at once in this process
+	// (sign-ins, password changes); 0 means 2 × GOMAXPROCS.
+	MaxConcurrentBcrypt int
+	// BcryptWait is how long a sign-in waits for a free bcrypt slot before ErrBusy; 0
+	// means 2 s.
+	BcryptWait time.Duration
+	// BcryptHook, when set, is called with +1 as each bcrypt computation starts (inside
+	// the cap) and with -1 as it ends: tests count and slow down password checks with it.
+	BcryptHook func(delta int)
 }
 
 // Service is the tenancy module: it owns the tn_ tables and the tenancy events.
@@ -95,6 +112,11 @@ type Service struct {
 	log   *slog.Logger
 	now   func() time.Time
 	cost  int
+	audit *audit.Recorder
+
+	bcryptSem  chan struct{}
+	bcryptWait time.Duration
+	onBcrypt   func(delta int)
 
 	dummyOnce sync.Once
 	dummyHash []byte
@@ -102,7 +124,9 @@ type Service struct {
 }
 
 // New returns a Service over pool, appending its events to store; the schema must be
-// migrated (Migrations) and the events registered (RegisterEvents) in store's registry.
+// migrated (Migrations) and the events registered (RegisterEvents, and
+// audit.RegisterEvents for the sign-in and user-administration audit entries) in
+// store's registry.
 func New(pool *pgxpool.Pool, store *eventstore.Store, opts Options) *Service {
 	log := opts.Logger
 	if log == nil {
@@ -116,7 +140,16 @@ func New(pool *pgxpool.Pool, store *eventstore.Store, opts Options) *Service {
 	if cost == 0 {
 		cost = bcrypt.DefaultCost
 	}
-	return &Service{pool: pool, store: store, log: log, now: now, cost: cost}
+	capacity := opts.MaxConcurrentBcrypt
+	if capacity <= 0 {
+		capacity = 2 * runtime.GOMAXPROCS(0)
+	}
+	wait := opts.BcryptWait
+	if wait <= 0 {
+		wait = 2 * time.Second
+	}
+	return &Service{pool: pool, store: store, log: log, now: now, cost: cost, audit: audit.NewRecorder(store),
+		bcryptSem: make(chan struct{}, capacity), bcryptWait: wait, onBcrypt: opts.BcryptHook}
 }
 
 // clock returns the current time as PostgreSQL stores it (UTC, microseconds), so the

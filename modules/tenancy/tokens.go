@@ -168,17 +168,17 @@ func (s *Service) RevokeToken(ctx context.Context, actor Actor, tokenID uuid.UUI
 }
 
 // AuthenticateToken returns the owner of a live API token, or ErrUnauthenticated for a
-// malformed, unknown or revoked one. The lookup is by the token's SHA-256, so no
+// malformed, unknown or revoked one, or one of a disabled user. The lookup is by the token's SHA-256, so no
 // comparison ever runs on the secret itself.
 func (s *Service) AuthenticateToken(ctx context.Context, plaintext string) (User, error) {
 	if !wellFormedToken(plaintext) {
 		return User{}, fmt.Errorf("tenancy: authenticate token: %w", ErrUnauthenticated)
 	}
 	var u User
-	err := s.pool.QueryRow(ctx, `SELECT u.id, u.email, u.display_name, u.created_at
+	err := s.pool.QueryRow(ctx, `SELECT u.id, u.email, u.display_name, u.created_at, u.session_version, false
 		FROM tn_api_tokens k JOIN tn_users u ON u.id = k.user_id
-		WHERE k.token_hash = $1 AND k.revoked_at IS NULL`, hashToken(plaintext)).
-		Scan(&u.ID, &u.Email, &u.DisplayName, &u.CreatedAt)
+		WHERE k.token_hash = $1 AND k.revoked_at IS NULL AND u.disabled_at IS NULL`, hashToken(plaintext)).
+		Scan(u.scanTargets()...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return User{}, fmt.Errorf("tenancy: authenticate token: %w", ErrUnauthenticated)
 	}

@@ -51,22 +51,19 @@ func (s *Service) RegisterUser(ctx context.Context, actor Actor, email, displayN
 	if err != nil {
 		return User{}, fmt.Errorf("tenancy: register user: %w", err)
 	}
-	if utf8.RuneCountInString(password) < MinPasswordLength {
-		return User{}, fmt.Errorf("tenancy: register user: password shorter than %d characters: %w", MinPasswordLength, ErrInvalid)
-	}
-	if len(password) > MaxPasswordBytes {
-		return User{}, fmt.Errorf("tenancy: register user: password longer than %d bytes: %w", MaxPasswordBytes, ErrInvalid)
+	if err := checkPassword(password); err != nil {
+		return User{}, fmt.Errorf("tenancy: register user: %w", err)
 	}
 	// Hash before the transaction: bcrypt is slow on purpose and holds no lock.
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), s.cost)
+	hash, err := s.hashPassword(ctx, password)
 	if err != nil {
-		return User{}, fmt.Errorf("tenancy: register user: hash password: %w", err)
+		return User{}, fmt.Errorf("tenancy: register user: %w", err)
 	}
 	id, err := newID()
 	if err != nil {
 		return User{}, fmt.Errorf("tenancy: register user: %w", err)
 	}
-	u := User{ID: id, Email: email, DisplayName: displayName, CreatedAt: s.clock()}
+	u := User{ID: id, Email: email, DisplayName: displayName, CreatedAt: s.clock(), SessionVersion: 1}
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO tn_users (id, email, display_name, password_hash, created_at)
 			VALUES ($1, $2, $3, $4, $5)`, u.ID, u.Email, u.DisplayName, string(hash), u.CreatedAt); err != nil {
@@ -91,31 +88,41 @@ func (s *Service) dummy() ([]byte, error) {
 	return s.dummyHash, s.dummyErr
 }
 
+// checkPassword enforces the password rules (MinPasswordLength, MaxPasswordBytes).
+func checkPassword(password string) error {
+	if utf8.RuneCountInString(password) < MinPasswordLength {
+		return fmt.Errorf("password shorter than %d characters: %w", MinPasswordLength, ErrInvalid)
+	}
+	if len(password) > MaxPasswordBytes {
+		return fmt.Errorf("password longer than %d bytes: %w", MaxPasswordBytes, ErrInvalid)
+	}
+	return nil
+}
+
 // AuthenticatePassword returns the user with this email and password, or
-// ErrUnauthenticated; bcrypt runs for unknown emails too, so timing reveals nothing.
+// ErrUnauthenticated (a disabled user too); bcrypt runs for unknown emails too, so timing
+// reveals nothing. It neither throttles nor audits: the hub signs in through Login.
 func (s *Service) AuthenticatePassword(ctx context.Context, email, password string) (User, error) {
 	dummy, err := s.dummy()
 	if err != nil {
 		return User{}, fmt.Errorf("tenancy: authenticate: %w", err)
 	}
-	hash := dummy
-	var u User
-	found := false
-	if e, err := normalizeEmail(email); err == nil {
-		var stored string
-		err := s.pool.QueryRow(ctx, `SELECT id, email, display_name, created_at, password_hash FROM tn_users WHERE email = $1`, e).
-			Scan(&u.ID, &u.Email, &u.DisplayName, &u.CreatedAt, &stored)
-		switch {
-		case err == nil:
-			hash, found = []byte(stored), true
-		case !errors.Is(err, pgx.ErrNoRows):
-			return User{}, fmt.Errorf("tenancy: authenticate: %w", err)
-		}
+	e := attemptedEmail(email)
+	u, stored, found, err := s.passwordRow(ctx, e)
+	if err != nil {
+		return User{}, fmt.Errorf("tenancy: authenticate: %w", err)
 	}
-	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || !found {
+	hash := dummy
+	if found {
+		hash = stored
+	}
+	match, err := s.comparePassword(ctx, s.bcryptWait, hash, password)
+	if err != nil {
+		return User{}, fmt.Errorf("tenancy: authenticate: %w", err)
+	}
+	if !match || !found || u.Disabled {
 		return User{}, fmt.Errorf("tenancy: authenticate: %w", ErrUnauthenticated)
 	}
-	u.CreatedAt = u.CreatedAt.UTC()
 	return u, nil
 }
 
@@ -135,14 +142,24 @@ func (s *Service) UserByEmail(ctx context.Context, email string) (User, error) {
 
 func (s *Service) userWhere(ctx context.Context, where string, arg any) (User, error) {
 	var u User
-	err := s.pool.QueryRow(ctx, `SELECT id, email, display_name, created_at FROM tn_users WHERE `+where, arg).
-		Scan(&u.ID, &u.Email, &u.DisplayName, &u.CreatedAt)
+	err := s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM tn_users WHERE `+where, arg).Scan(u.scanTargets()...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return User{}, fmt.Errorf("tenancy: user %v: %w", arg, ErrNotFound)
 	}
 	if err != nil {
 		return User{}, fmt.Errorf("tenancy: user %v: %w", arg, err)
 	}
-	u.CreatedAt = u.CreatedAt.UTC()
+	u.normalize()
 	return u, nil
 }
+
+// userColumns are the tn_users columns a User is scanned from (scanTargets, in order).
+const userColumns = `id, email, display_name, created_at, session_version, disabled_at IS NOT NULL`
+
+// scanTargets are the Scan destinations of userColumns, followed by extra.
+func (u *User) scanTargets(extra ...any) []any {
+	return append([]any{&u.ID, &u.Email, &u.DisplayName, &u.CreatedAt, &u.SessionVersion, &u.Disabled}, extra...)
+}
+
+// normalize puts a scanned user's times in UTC.
+func (u *User) normalize() { u.CreatedAt = u.CreatedAt.UTC() }

@@ -1,0 +1,138 @@
+package tenancy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tenantatlas/ops/eventstore"
+	"github.com/tenantatlas/ops/modules/audit"
+)
+
+// Origin is where a request came from, for the audit entry of a change (empty for the CLI).
+type Origin struct {
+	// IP is the client address.
+	IP string
+	// UserAgent is the client's User-Agent header.
+	UserAgent string
+}
+
+// Logout ends every hub session of the user at once (its session version goes up),
+// appends UserSessionsRevoked and an auth.logout audit entry; ErrNotFound for an unknown user.
+func (s *Service) Logout(ctx context.Context, userID uuid.UUID, from Origin) error {
+	actor := UserActor(userID)
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		version, err := bumpSessionVersion(ctx, tx, "id = $1", userID, false)
+		if err != nil {
+			return err
+		}
+		if err := s.appendEvent(ctx, tx, eventstore.NewStreamID(StreamUser, userID), eventstore.AnyVersion,
+			eventstore.Metadata{Actor: actor}, UserSessionsRevoked{UserID: userID, SessionVersion: version, Reason: "logout"}); err != nil {
+			return err
+		}
+		return s.audit.RecordTx(ctx, tx, audit.AuditRecorded{Action: ActionLogout, Outcome: "succeeded", Actor: actor,
+			Target: UserActor(userID), IP: clip(from.IP, 64), UserAgent: clip(from.UserAgent, 512)})
+	})
+	if err != nil {
+		return fmt.Errorf("tenancy: logout: %w", err)
+	}
+	return nil
+}
+
+// DisableUser disables the user with this email (any case): every session ends at once,
+// sign-in and the user's API tokens are refused from then on. It appends UserDisabled and
+// a user.disable audit entry; disabling a disabled user changes and appends nothing.
+// ErrNotFound for an unknown email.
+func (s *Service) DisableUser(ctx context.Context, actor Actor, email string) (User, error) {
+	if err := checkActor(actor); err != nil {
+		return User{}, fmt.Errorf("tenancy: disable user: %w", err)
+	}
+	u, err := s.UserByEmail(ctx, email)
+	if err != nil {
+		return User{}, fmt.Errorf("tenancy: disable user: %w", err)
+	}
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		version, err := bumpSessionVersion(ctx, tx, "id = $1 AND disabled_at IS NULL", u.ID, true, s.clock())
+		if errors.Is(err, ErrNotFound) { // already disabled
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		u.SessionVersion, u.Disabled = version, true
+		if err := s.appendEvent(ctx, tx, eventstore.NewStreamID(StreamUser, u.ID), eventstore.AnyVersion,
+			eventstore.Metadata{Actor: actor}, UserDisabled{UserID: u.ID, SessionVersion: version}); err != nil {
+			return err
+		}
+		return s.audit.RecordTx(ctx, tx, audit.AuditRecorded{Action: ActionUserDisable, Outcome: "succeeded", Actor: actor,
+			Target: UserActor(u.ID)})
+	})
+	if err != nil {
+		return User{}, fmt.Errorf("tenancy: disable user: %w", err)
+	}
+	return s.User(ctx, u.ID)
+}
+
+// SetPassword sets a new password for the user with this email (any case): the password
+// rules of RegisterUser apply (ErrInvalid), every session ends at once. It appends
+// UserPasswordChanged and a user.password_change audit entry, neither with the password.
+// ErrNotFound for an unknown email.
+func (s *Service) SetPassword(ctx context.Context, actor Actor, email, password string) (User, error) {
+	if err := checkActor(actor); err != nil {
+		return User{}, fmt.Errorf("tenancy: set password: %w", err)
+	}
+	if err := checkPassword(password); err != nil {
+		return User{}, fmt.Errorf("tenancy: set password: %w", err)
+	}
+	u, err := s.UserByEmail(ctx, email)
+	if err != nil {
+		return User{}, fmt.Errorf("tenancy: set password: %w", err)
+	}
+	hash, err := s.hashPassword(ctx, password)
+	if err != nil {
+		return User{}, fmt.Errorf("tenancy: set password: %w", err)
+	}
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE tn_users SET password_hash = $2 WHERE id = $1`, u.ID, string(hash)); err != nil {
+			return err
+		}
+		version, err := bumpSessionVersion(ctx, tx, "id = $1", u.ID, false)
+		if err != nil {
+			return err
+		}
+		if err := s.appendEvent(ctx, tx, eventstore.NewStreamID(StreamUser, u.ID), eventstore.AnyVersion,
+			eventstore.Metadata{Actor: actor}, UserPasswordChanged{UserID: u.ID, SessionVersion: version}); err != nil {
+			return err
+		}
+		return s.audit.RecordTx(ctx, tx, audit.AuditRecorded{Action: ActionUserPassword, Outcome: "succeeded", Actor: actor,
+			Target: UserActor(u.ID)})
+	})
+	if err != nil {
+		return User{}, fmt.Errorf("tenancy: set password: %w", err)
+	}
+	return s.User(ctx, u.ID)
+}
+
+// bumpSessionVersion raises the session version of the user row matching where (and, when
+// disable is set, marks it disabled at the extra argument's time); ErrNotFound when no
+// row matches.
+func bumpSessionVersion(ctx context.Context, tx pgx.Tx, where string, id uuid.UUID, disable bool, at ...any) (int64, error) {
+	set := `session_version = session_version + 1`
+	args := []any{id}
+	if disable {
+		set += `, disabled_at = $2`
+		args = append(args, at...)
+	}
+	var version int64
+	err := tx.QueryRow(ctx, `UPDATE tn_users SET `+set+` WHERE `+where+` RETURNING session_version`, args...).Scan(&version)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, fmt.Errorf("user %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return 0, err
+	}
+	return version, nil
+}
