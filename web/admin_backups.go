@@ -1,10 +1,7 @@
 package web
 
 import (
-	"net/url"
-
 	"github.com/gofiber/fiber/v2"
-	"github.com/google/uuid"
 
 	"github.com/tenantatlas/ops/modules/backup"
 	"github.com/tenantatlas/ops/modules/inventory"
@@ -49,9 +46,9 @@ func (s *Server) handleAdminBackups(c *fiber.Ctx) error {
 
 // tenantSet loads the :set of the URL's tenant t (another tenant's set is a 404).
 func (s *Server) tenantSet(c *fiber.Ctx, t tenancy.Tenant) (backup.Set, error) {
-	id, err := uuid.Parse(c.Params("set"))
+	id, err := paramUUID(c, "set")
 	if err != nil {
-		return backup.Set{}, fiber.NewError(fiber.StatusNotFound, "not found")
+		return backup.Set{}, err
 	}
 	set, err := s.deps.Backup.Set(c.UserContext(), id)
 	if err != nil {
@@ -93,7 +90,7 @@ func (s *Server) handleAdminBackupItem(c *fiber.Ctx) error {
 		return err
 	}
 	typ := c.Params("type")
-	id, err := url.PathUnescape(c.Params("id"))
+	id, err := paramText(c, "id", 400)
 	if err != nil || !inventory.IsPolicyType(typ) {
 		return fiber.NewError(fiber.StatusNotFound, "not found")
 	}

@@ -28,11 +28,11 @@ func (s *Server) handleAdminDrift(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if raw := c.Query("run"); raw != "" {
-		runID, err := uuid.Parse(raw)
-		if err != nil {
-			return fiber.NewError(fiber.StatusNotFound, "not found")
-		}
+	runID, err := queryUUID(c, "run", fiber.StatusNotFound)
+	if err != nil {
+		return err
+	}
+	if runID != uuid.Nil {
 		return c.Redirect(driftReportURL(t.ID, runID), fiber.StatusFound)
 	}
 	reports, err := s.deps.Drift.Reports(c.UserContext(), t.ID, 50)
@@ -50,9 +50,9 @@ func (s *Server) handleAdminDriftReport(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	runID, err := uuid.Parse(c.Params("run"))
+	runID, err := paramUUID(c, "run")
 	if err != nil {
-		return fiber.NewError(fiber.StatusNotFound, "not found")
+		return err
 	}
 	ctx := c.UserContext()
 	report, err := s.deps.Drift.Report(ctx, runID)

@@ -42,11 +42,11 @@ func (s *Server) handleAdminInventory(c *fiber.Ctx) error {
 		return err
 	}
 	ctx := c.UserContext()
-	if raw := c.Query("run"); raw != "" {
-		runID, err := uuid.Parse(raw)
-		if err != nil {
-			return fiber.NewError(fiber.StatusNotFound, "not found")
-		}
+	runID, err := queryUUID(c, "run", fiber.StatusNotFound)
+	if err != nil {
+		return err
+	}
+	if runID != uuid.Nil {
 		snap, err := s.deps.Inventory.SnapshotOfRun(ctx, runID)
 		switch {
 		case err == nil && snap.TenantID == t.ID:
@@ -70,9 +70,9 @@ func (s *Server) handleAdminSnapshot(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	id, err := uuid.Parse(c.Params("snapshot"))
+	id, err := paramUUID(c, "snapshot")
 	if err != nil {
-		return fiber.NewError(fiber.StatusNotFound, "not found")
+		return err
 	}
 	q := inventory.ItemQuery{PolicyType: c.Query("type"), AfterType: c.Query("after_type"), AfterID: c.Query("after_id"), Limit: inventoryPageSize + 1}
 	if q.PolicyType != "" && !inventory.IsPolicyType(q.PolicyType) {

@@ -3,7 +3,6 @@ package web
 import (
 	"errors"
 	"slices"
-	"strconv"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -17,7 +16,7 @@ import (
 // caller may not view answers as the viewer would (404 or 403).
 func (s *Server) handleAdminLegacyRun(c *fiber.Ctx) error {
 	table := c.Params("table")
-	id, err := strconv.ParseInt(c.Params("id"), 10, 64)
+	id, err := paramInt64(c, "id")
 	if err != nil || !slices.Contains(operations.LegacyTables(), table) {
 		return fiber.NewError(fiber.StatusNotFound, "not found")
 	}

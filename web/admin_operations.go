@@ -50,7 +50,11 @@ func (s *Server) handleAdminTenantOperations(c *fiber.Ctx) error {
 func (s *Server) renderOperations(c *fiber.Ctx, tenant *tenancy.Tenant) error {
 	ctx := c.UserContext()
 	q := listQuery{Type: c.Query("type"), Bucket: c.Query("bucket"), Range: c.Query("range"), Since: c.Query("since"), Until: c.Query("until")}
-	f := projections.RunFilter{Cursor: c.Query("cursor"), Limit: 50}
+	f := projections.RunFilter{Limit: 50}
+	var err error
+	if f.Cursor, err = queryCursor(c, "This page link is no longer valid; start from the first page."); err != nil {
+		return err
+	}
 	if q.Type != "" {
 		if _, ok := operations.LookupType(q.Type); !ok {
 			return fiber.NewError(fiber.StatusUnprocessableEntity, "Unknown operation type.")
@@ -75,18 +79,14 @@ func (s *Server) renderOperations(c *fiber.Ctx, tenant *tenancy.Tenant) error {
 	default:
 		return fiber.NewError(fiber.StatusUnprocessableEntity, "Unknown time range.")
 	}
-	for _, v := range []struct {
-		text string
-		dst  *time.Time
-	}{{q.Since, &f.Since}, {q.Until, &f.Until}} {
-		if v.text == "" {
-			continue
-		}
-		t, err := time.Parse(datetimeLocal, v.text)
+	for name, dst := range map[string]*time.Time{"since": &f.Since, "until": &f.Until} {
+		t, err := queryTime(c, name, datetimeLocal, "Times must look like 2026-01-31T14:00.")
 		if err != nil {
-			return fiber.NewError(fiber.StatusUnprocessableEntity, "Times must look like 2026-01-31T14:00.")
+			return err
 		}
-		*v.dst = t
+		if !t.IsZero() {
+			*dst = t
+		}
 	}
 	if err := s.restrictToVisible(c, &f); err != nil {
 		return err

@@ -10,9 +10,9 @@ import (
 // handleAdminStart starts a run from the tenant page's start form and goes back to the
 // page with the gate's answer as a flash message.
 func (s *Server) handleAdminStart(c *fiber.Ctx) error {
-	tenantID, err := uuid.Parse(c.Params("tenant"))
+	tenantID, err := paramUUID(c, "tenant")
 	if err != nil {
-		return fiber.NewError(fiber.StatusNotFound, "not found")
+		return err
 	}
 	return s.startFromHub(c, tenantID, c.FormValue("type"), "/admin/t/"+tenantID.String()+"/operations")
 }

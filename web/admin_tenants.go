@@ -28,13 +28,9 @@ type tenantsPage struct {
 func (s *Server) handleAdminTenants(c *fiber.Ctx) error {
 	ctx := c.UserContext()
 	q := strings.TrimSpace(c.Query("q"))
-	pageNo := 1
-	if raw := c.Query("page"); raw != "" {
-		n, err := strconv.Atoi(raw)
-		if err != nil || n < 1 {
-			return fiber.NewError(fiber.StatusUnprocessableEntity, "page must be a positive number")
-		}
-		pageNo = n
+	pageNo, err := queryPage(c)
+	if err != nil {
+		return err
 	}
 	ids, err := s.visibleTenants(c)
 	if err != nil {
@@ -53,7 +49,7 @@ func (s *Server) handleAdminTenants(c *fiber.Ctx) error {
 	}
 	data := tenantsPage{Query: q, Matches: len(matches), Page: pageNo}
 	from := (pageNo - 1) * tenantsPageSize
-	if from < len(matches) {
+	if from >= 0 && from < len(matches) {
 		data.Tenants = matches[from:min(from+tenantsPageSize, len(matches))]
 	}
 	link := func(n int) string {

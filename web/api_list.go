@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/google/uuid"
 
 	"github.com/tenantatlas/ops/modules/operations"
 	"github.com/tenantatlas/ops/projections"
@@ -15,13 +14,16 @@ import (
 // tenant, type, bucket, since, until and keyset pagination (cursor, limit).
 func (s *Server) handleAPIRuns(c *fiber.Ctx) error {
 	ctx := c.UserContext()
-	f := projections.RunFilter{Type: c.Query("type"), Cursor: c.Query("cursor"), Limit: c.QueryInt("limit", 50)}
-	if v := c.Query("tenant"); v != "" {
-		id, err := uuid.Parse(v)
-		if err != nil {
-			return fiber.NewError(fiber.StatusUnprocessableEntity, "tenant must be a UUID")
-		}
-		f.Tenant = id
+	f := projections.RunFilter{Type: c.Query("type")}
+	var err error
+	if f.Limit, err = queryLimit(c, 50); err != nil {
+		return err
+	}
+	if f.Cursor, err = queryCursor(c, "invalid cursor"); err != nil {
+		return err
+	}
+	if f.Tenant, err = queryUUID(c, "tenant", fiber.StatusUnprocessableEntity); err != nil {
+		return err
 	}
 	if v := c.Query("bucket"); v != "" {
 		b, err := operations.ParseBucket(v)
@@ -36,12 +38,8 @@ func (s *Server) handleAPIRuns(c *fiber.Ctx) error {
 		}
 	}
 	for name, dst := range map[string]*time.Time{"since": &f.Since, "until": &f.Until} {
-		if v := c.Query(name); v != "" {
-			t, err := time.Parse(time.RFC3339, v)
-			if err != nil {
-				return fiber.NewError(fiber.StatusUnprocessableEntity, name+" must be an RFC 3339 time")
-			}
-			*dst = t
+		if *dst, err = queryTime(c, name, time.RFC3339, name+" must be an RFC 3339 time"); err != nil {
+			return err
 		}
 	}
 	if err := s.restrictToVisible(c, &f); err != nil {

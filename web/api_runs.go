@@ -130,7 +130,11 @@ func (s *Server) handleAPIRunEvents(c *fiber.Ctx) error {
 
 // handleAPINotifications answers the caller's notifications, newest first.
 func (s *Server) handleAPINotifications(c *fiber.Ctx) error {
-	list, err := s.deps.Runs.Notifications(c.UserContext(), currentUser(c).ID, c.QueryInt("limit", 50))
+	limit, err := queryLimit(c, 50)
+	if err != nil {
+		return err
+	}
+	list, err := s.deps.Runs.Notifications(c.UserContext(), currentUser(c).ID, limit)
 	if err != nil {
 		return err
 	}

@@ -18,9 +18,9 @@ type startBody struct {
 
 // handleAPIStart starts an operation through the start gate and answers its outcome.
 func (s *Server) handleAPIStart(c *fiber.Ctx) error {
-	tenantID, err := uuid.Parse(c.Params("tenant"))
+	tenantID, err := paramUUID(c, "tenant")
 	if err != nil {
-		return fiber.NewError(fiber.StatusNotFound, "no such tenant")
+		return err
 	}
 	var body startBody
 	if len(c.Body()) > 0 {

@@ -133,9 +133,7 @@ func (s *Server) render(c *fiber.Ctx, status int, name string, p page) error {
 		return fmt.Errorf("web: render %s: %w", name, err)
 	}
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
-	c.Set("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; form-action 'self'")
-	c.Set("X-Content-Type-Options", "nosniff")
-	c.Set(fiber.HeaderCacheControl, "no-store")
+	setSecurityHeaders(c)
 	return c.Status(status).Send(b.Bytes())
 }
 
@@ -200,7 +198,7 @@ func (s *Server) renderError(c *fiber.Ctx, err error) error {
 			e.Heading, e.Message = "Request not accepted", fe.Message
 		}
 	} else {
-		s.deps.Logger.Error("request failed", "method", c.Method(), "path", c.Path(), "error", operations.Sanitize(err.Error()))
+		s.logFailure(c, err)
 	}
 	if rerr := s.render(c, e.Status, "error", page{Title: e.Heading, Data: e}); rerr != nil {
 		s.deps.Logger.Error("render error page", "error", rerr.Error())

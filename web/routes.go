@@ -9,7 +9,12 @@ import (
 
 // routes lists every route of the app, in one place.
 func (s *Server) routes() {
+	s.app.Use(s.recoverPanic) // first: no panic below it ends the process
 	s.app.Use(s.metrics.observe)
+	s.app.Use(securityHeaders)
+	s.app.Use(forwardedFor(s.deps.TrustedProxies))
+	s.app.Use(requestDeadline(s.deps.RequestTimeout))
+	s.app.Use(checkQuery)
 	s.app.Get("/healthz", s.handleHealthz)
 	s.app.Get("/readyz", s.handleReadyz)
 	s.app.Get("/metrics", s.metrics.handler())
@@ -50,6 +55,9 @@ func (s *Server) routes() {
 	admin.Get("/t/:tenant/backups/:set", s.handleAdminBackupSet)
 	admin.Get("/t/:tenant/backups/:set/items/:type/:id", s.handleAdminBackupItem)
 
+	if s.deps.extraRoutes != nil {
+		s.deps.extraRoutes(s.app)
+	}
 	s.app.Use(func(c *fiber.Ctx) error {
 		return fiber.NewError(fiber.StatusNotFound, "no such route")
 	})

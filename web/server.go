@@ -55,6 +55,14 @@ type Deps struct {
 	// SessionKey signs hub session cookies and CSRF tokens; empty means a random key
 	// per process (sessions then end when it restarts).
 	SessionKey []byte
+	// TrustedProxies are the IP addresses and CIDR ranges of the reverse proxies whose
+	// X-Forwarded-For and X-Forwarded-Proto are believed (the client IP, the Secure
+	// cookie flag); empty means none: forwarded headers are then ignored.
+	TrustedProxies []string
+	// RequestTimeout bounds every request's context (0: 30 s); live streams are exempt.
+	RequestTimeout time.Duration
+	// extraRoutes, set by tests only, registers routes before the not-found answer.
+	extraRoutes func(fiber.Router)
 }
 
 // Server holds the Fiber app and its dependencies.
@@ -84,6 +92,11 @@ func New(deps Deps) *Server {
 		ReadTimeout:           30 * time.Second,
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           120 * time.Second,
+		// Forwarded headers count only from the configured proxies (none by default).
+		EnableTrustedProxyCheck: true,
+		TrustedProxies:          deps.TrustedProxies,
+		ProxyHeader:             fiber.HeaderXForwardedFor,
+		EnableIPValidation:      true,
 	})
 	s.routes()
 	return s
@@ -104,7 +117,20 @@ type apiErrorBody struct {
 
 // handleError maps errors to JSON answers and logs unexpected ones once. The message of
 // an unexpected error never reaches the client (it may carry SQL or internals).
-func (s *Server) handleError(c *fiber.Ctx, err error) error {
+func (s *Server) handleError(c *fiber.Ctx, err error) (rerr error) {
+	defer func() { // the error page itself must not take the process down either
+		if r := recover(); r != nil {
+			s.logPanic(c, r)
+			c.Response().Reset()
+			setSecurityHeaders(c)
+			rerr = c.Status(fiber.StatusInternalServerError).SendString("internal error")
+		}
+	}()
+	setSecurityHeaders(c)
+	if errors.Is(err, context.DeadlineExceeded) {
+		s.deps.Logger.Warn("request deadline exceeded", "method", c.Method(), "path", operations.Sanitize(c.Path()))
+		err = fiber.NewError(fiber.StatusServiceUnavailable, "The request took too long; try again in a moment.")
+	}
 	if mapped, ok := operationsError(err); ok {
 		err = mapped
 	} else if moduleNotFound(err) {
@@ -117,7 +143,7 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	if errors.As(err, &fe) {
 		return c.Status(fe.Code).JSON(apiError{Error: apiErrorBody{Code: codeFor(fe.Code), Message: fe.Message}})
 	}
-	s.deps.Logger.Error("request failed", "method", c.Method(), "path", c.Path(), "error", operations.Sanitize(err.Error()))
+	s.logFailure(c, err)
 	return c.Status(fiber.StatusInternalServerError).JSON(apiError{Error: apiErrorBody{Code: "internal_error", Message: "internal error"}})
 }
 

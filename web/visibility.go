@@ -13,9 +13,9 @@ import (
 // an unparseable id is a 404 like an unknown one; operations' ErrNotFound/ErrForbidden
 // are mapped to 404/403 by the error handler.
 func (s *Server) viewableRun(c *fiber.Ctx) (*operations.Run, error) {
-	id, err := uuid.Parse(c.Params("run"))
+	id, err := paramUUID(c, "run")
 	if err != nil {
-		return nil, fiber.NewError(fiber.StatusNotFound, "not found")
+		return nil, err
 	}
 	return s.deps.Operations.AuthorizeView(c.UserContext(), currentUser(c).ID, id)
 }
@@ -24,9 +24,9 @@ func (s *Server) viewableRun(c *fiber.Ctx) (*operations.Run, error) {
 // capability on it: an unparseable id, an unknown tenant and a tenant the caller is no
 // member of are all a 404 (nothing is revealed); a member without the capability a 403.
 func (s *Server) authorizedTenant(c *fiber.Ctx, capability tenancy.Capability) (tenancy.Tenant, error) {
-	id, err := uuid.Parse(c.Params("tenant"))
+	id, err := paramUUID(c, "tenant")
 	if err != nil {
-		return tenancy.Tenant{}, fiber.NewError(fiber.StatusNotFound, "not found")
+		return tenancy.Tenant{}, err
 	}
 	t, dec, err := s.deps.Tenancy.Authorize(c.UserContext(), currentUser(c).ID, id, capability)
 	if err != nil {

@@ -91,13 +91,18 @@ const demoGraphUsage = "route the demo tenants' Graph host (" + monolith.DemoGra
 // demoGraph routes the demo Graph host to the in-process simulator. ready, if set, is
 // called with the bound address once the listener is up.
 func serve(ctx context.Context, env *cli, log *slog.Logger, pool *pgxpool.Pool, addr string, demoGraph bool, ready func(string)) error {
+	proxies, requestTimeout, err := webEdge(env)
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
 	a := newWorkingApp(env, pool, log, demoGraph)
 	srv := web.New(web.Deps{Logger: log, Database: pool, Tenancy: a.Tenancy, Operations: a.Operations,
-		Runs: a.Runs, Inventory: a.Inventory, Directory: a.Directory, Drift: a.Drift, Backup: a.Backup, Ready: a.Ready, Collectors: a.Collectors(), SessionKey: sessionKey(env, log)})
+		Runs: a.Runs, Inventory: a.Inventory, Directory: a.Directory, Drift: a.Drift, Backup: a.Backup, Ready: a.Ready, Collectors: a.Collectors(), SessionKey: sessionKey(env, log),
+		TrustedProxies: proxies, RequestTimeout: requestTimeout})
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
