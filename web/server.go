@@ -55,6 +55,8 @@ type Deps struct {
 	// SessionKey signs hub session cookies and CSRF tokens; empty means a random key
 	// per process (sessions then end when it restarts).
 	SessionKey []byte
+	// Streams configures the run viewer's live stream: its change source and caps.
+	Streams StreamConfig
 }
 
 // Server holds the Fiber app and its dependencies.
@@ -64,6 +66,7 @@ type Server struct {
 	metrics    *metrics
 	sessionKey []byte
 	pages      pages
+	streams    *streamHub
 }
 
 // New builds the app with every route registered.
@@ -77,6 +80,8 @@ func New(deps Deps) *Server {
 		_, _ = rand.Read(s.sessionKey)
 		deps.Logger.Warn("no session key configured: using a random one, hub sessions end when the process restarts")
 	}
+	s.streams = newStreamHub(deps.Streams, s.loadRunState, deps.Logger)
+	s.metrics.reg.MustRegister(s.streams.collectors()...)
 	s.app = fiber.New(fiber.Config{
 		AppName:               "TenantAtlas Ops",
 		DisableStartupMessage: true,
