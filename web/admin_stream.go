@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -119,9 +120,15 @@ func (s *Server) handleAdminRunStream(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderContentType, "text/event-stream")
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	c.Set("X-Accel-Buffering", "no")
-	hub := s.streams
+	hub, log := s.streams, s.deps.Logger
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
 		defer hub.unsubscribe(sub) // every way out frees the slot
+		// The writer runs in a goroutine of its own, out of the recover middleware's reach.
+		defer func() {
+			if p := recover(); p != nil {
+				log.Error("run stream panicked", "run", sub.run, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			}
+		}()
 		writeStream(w, sub, hub.cfg.Heartbeat)
 	})
 	return nil

@@ -262,3 +262,37 @@ func drain(body io.ReadCloser) {
 	_, _ = io.Copy(io.Discard, body)
 	body.Close()
 }
+
+// TestRunStreamEndsWhenHubStops: when the process stops (the listener's context ends)
+// every open stream ends at once, and a new one is refused with 503, not left hanging.
+func TestRunStreamEndsWhenHubStops(t *testing.T) {
+	t.Parallel()
+	h := startHub(t, pgtest.DB(t))
+	code, started := h.call(t, "operator", "POST", "/api/v1/tenants/"+h.seed.Tenants[2].ID.String()+"/operations/drift.generate/start", `{"context":{"baseline":"stream-stop"}}`)
+	require.Equal(t, 200, code)
+	runID := started["run"].(map[string]any)["id"].(string)
+	b := newBrowser(t, h)
+	b.login("readonly")
+	client := &http.Client{Jar: b.client.Jar, Transport: &http.Transport{}}
+	t.Cleanup(client.CloseIdleConnections)
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second) // below the stream's own lifetime
+	defer cancel()
+	resp := openStream(t, ctx, client, h.base, runID)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	var got atomic.Pointer[streamState]
+	ended := make(chan struct{})
+	go func() { defer close(ended); follow(resp.Body, &got) }()
+	require.Eventually(t, func() bool { st := got.Load(); return st != nil && st.Status == "queued" }, 10*time.Second, 10*time.Millisecond)
+
+	h.stopStreams()
+	select {
+	case <-ended:
+	case <-ctx.Done():
+		t.Fatal("the stream did not end when the hub stopped")
+	}
+	resp = openStream(t, ctx, client, h.base, runID)
+	resp.Body.Close()
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	require.NotEmpty(t, resp.Header.Get("Retry-After"))
+	requireOpenStreams(t, h, 0)
+}

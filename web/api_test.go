@@ -33,6 +33,8 @@ type hub struct {
 	base string
 	seed monolith.DemoSeed
 	app  *monolith.App
+	// stopStreams stops the live streams' listener, as `atlas serve` does on SIGTERM.
+	stopStreams func()
 }
 
 var (
@@ -76,7 +78,7 @@ func serveHub(t testing.TB, a *monolith.App, pool *pgxpool.Pool, seed monolith.D
 	go func() { defer close(listened); srv.ListenRunChanges(listenCtx) }()
 	t.Cleanup(func() { _ = srv.App().ShutdownWithTimeout(5 * time.Second) })
 	t.Cleanup(func() { stopListening(); <-listened }) // first: it ends the open streams
-	return &hub{base: "http://" + ln.Addr().String(), seed: seed, app: a}
+	return &hub{base: "http://" + ln.Addr().String(), seed: seed, app: a, stopStreams: func() { stopListening(); <-listened }}
 }
 
 // call makes a request as a principal ("" = no token, "bad" = a wrong token).

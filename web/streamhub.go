@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -266,14 +268,21 @@ func (h *streamHub) refresh(base context.Context, run uuid.UUID, t *topic) {
 	}
 }
 
-// loadOne loads run's state, at most maxConcurrentLoads at a time.
-func (h *streamHub) loadOne(base context.Context, run uuid.UUID) (*streamState, error) {
+// loadOne loads run's state, at most maxConcurrentLoads at a time. A panic of the load
+// is an error: this goroutine is not a request's, no recover middleware guards it.
+func (h *streamHub) loadOne(base context.Context, run uuid.UUID) (st *streamState, err error) {
 	select {
 	case h.slots <- struct{}{}:
 	case <-base.Done():
 		return nil, base.Err()
 	}
 	defer func() { <-h.slots }()
+	defer func() {
+		if p := recover(); p != nil {
+			h.log.Error("run stream: load panicked", "run", run, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			st, err = nil, errors.New("run stream: load panicked")
+		}
+	}()
 	ctx, cancel := context.WithTimeout(base, loadTimeout)
 	defer cancel()
 	h.loads.Inc()
