@@ -129,4 +129,3 @@ func TestRunChangesNotifiedAtCommit(t *testing.T) {
 	catchUpAll()
 	require.Eventually(t, func() bool { seen, _ := log.seen(); return seen[again] }, 10*time.Second, 10*time.Millisecond)
 }
-
