@@ -33,9 +33,16 @@ func (h HubRuns) Tables() []Table {
 
 // Apply folds a batch: it loads the current rows of the runs the batch touches (one
 // query), applies the events in memory, and writes every changed row back (one
-// statement for the whole batch).
+// statement for the whole batch). On the serving copy it also notifies
+// RunChangedChannel of the runs it touched, so live viewers learn of the change at commit.
 func (h HubRuns) Apply(ctx context.Context, tx pgx.Tx, target Target, events []eventstore.Envelope) error {
-	return h.ApplyTo(ctx, tx, target.Table(h.Tables()[0].Name), events)
+	if err := h.ApplyTo(ctx, tx, target.Table(h.Tables()[0].Name), events); err != nil {
+		return err
+	}
+	if target != Live {
+		return nil // a rebuild's shadow copy changes nothing anyone sees yet
+	}
+	return notifyRunChanges(ctx, tx, events)
 }
 
 // ApplyTo folds a batch into the named table (a version or shadow copy of rm_runs_v2's

@@ -2,10 +2,16 @@ package web
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"runtime/debug"
+	"strconv"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -15,8 +21,8 @@ import (
 )
 
 const (
-	streamPoll     = 500 * time.Millisecond
-	streamLifetime = 25 * time.Second // below the server's write timeout; EventSource reconnects
+	streamLifetime   = 25 * time.Second // below the server's write timeout; EventSource reconnects
+	streamRetryAfter = 10               // seconds, on a 429 or 503 of the stream
 )
 
 // runState is the payload of a "run" server-sent event: what the viewer shows of a
@@ -76,57 +82,93 @@ func stateOf(run *operations.Run, envs []eventstore.Envelope) runState {
 	return st
 }
 
-// handleAdminRunStream streams a run's state as server-sent events until it ends.
+// loadRunState is the stream payload of a run, read once per change for all of its
+// viewers (the run's own events: the page's source, and complete at commit).
+func (s *Server) loadRunState(ctx context.Context, id uuid.UUID) (*streamState, error) {
+	envs, err := s.deps.Operations.Events(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if len(envs) == 0 {
+		return &streamState{end: true}, nil
+	}
+	run := operations.RunFromEvents(envs)
+	b, err := json.Marshal(stateOf(run, envs))
+	if err != nil {
+		return nil, fmt.Errorf("run stream: encode: %w", err)
+	}
+	return &streamState{data: b, end: run.Terminal()}, nil
+}
+
+// handleAdminRunStream streams a run's state as server-sent events until it ends. The
+// stream holds no database connection while it waits: the process's one listener
+// wakes it (see streamHub), and open streams are capped per user and per process.
 func (s *Server) handleAdminRunStream(c *fiber.Ctx) error {
 	run, err := s.viewableRun(c)
 	if err != nil {
 		return err
 	}
-	id := run.ID
+	sub, err := s.streams.subscribe(currentUser(c).ID, run.ID)
+	if errors.Is(err, errTooManyStreams) {
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(streamRetryAfter))
+		return fiber.NewError(fiber.StatusTooManyRequests, "Too many live views are open. Close some, or reload this page in a moment.")
+	}
+	if err != nil {
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(streamRetryAfter))
+		return fiber.NewError(fiber.StatusServiceUnavailable, "Live updates are not available right now. Reload this page in a moment.")
+	}
 	c.Set(fiber.HeaderContentType, "text/event-stream")
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	c.Set("X-Accel-Buffering", "no")
-	ops := s.deps.Operations
-	logger := s.deps.Logger
+	hub, log := s.streams, s.deps.Logger
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
-		ctx, cancel := context.WithTimeout(context.Background(), streamLifetime)
-		defer cancel()
-		if _, err := fmt.Fprint(w, "retry: 2000\n\n"); err != nil || w.Flush() != nil {
-			return
-		}
-		var last []byte
-		tick := time.NewTicker(streamPoll)
-		defer tick.Stop()
-		for {
-			envs, err := ops.Events(ctx, id)
-			if err != nil {
-				if ctx.Err() == nil {
-					logger.Error("run stream", "run", id, "error", operations.Sanitize(err.Error()))
-				}
-				return
+		defer hub.unsubscribe(sub) // every way out frees the slot
+		// The writer runs in a goroutine of its own, out of the recover middleware's reach.
+		defer func() {
+			if p := recover(); p != nil {
+				log.Error("run stream panicked", "run", sub.run, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			}
-			if len(envs) == 0 {
-				return
-			}
-			run := operations.RunFromEvents(envs)
-			b, _ := json.Marshal(stateOf(run, envs))
-			if string(b) != string(last) {
-				last = b
-				if _, err := fmt.Fprintf(w, "event: run\ndata: %s\n\n", b); err != nil {
-					return
-				}
-			} else if _, err := fmt.Fprint(w, ": ping\n\n"); err != nil {
-				return
-			}
-			if w.Flush() != nil || run.Terminal() {
-				return
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-			}
-		}
+		}()
+		writeStream(w, sub, hub.cfg.Heartbeat)
 	})
 	return nil
+}
+
+// writeStream writes sub's states to w until the run ends, the client goes (a write
+// fails), the hub stops or the stream's lifetime is over.
+func writeStream(w *bufio.Writer, sub *subscriber, heartbeat time.Duration) {
+	if _, err := fmt.Fprint(w, "retry: 2000\n\n"); err != nil || w.Flush() != nil {
+		return
+	}
+	lifetime := time.NewTimer(streamLifetime)
+	defer lifetime.Stop()
+	beat := time.NewTicker(heartbeat)
+	defer beat.Stop()
+	var last []byte
+	for {
+		select {
+		case <-sub.wake:
+			st := sub.take()
+			if st == nil {
+				continue
+			}
+			if st.data != nil && !bytes.Equal(st.data, last) {
+				last = st.data
+				if _, err := fmt.Fprintf(w, "event: run\ndata: %s\n\n", st.data); err != nil {
+					return
+				}
+			}
+			if w.Flush() != nil || st.end {
+				return
+			}
+		case <-beat.C:
+			if _, err := fmt.Fprint(w, ": ping\n\n"); err != nil || w.Flush() != nil {
+				return
+			}
+		case <-lifetime.C:
+			return
+		case <-sub.done:
+			return
+		}
+	}
 }

@@ -33,6 +33,8 @@ type hub struct {
 	base string
 	seed monolith.DemoSeed
 	app  *monolith.App
+	// stopStreams stops the live streams' listener, as `atlas serve` does on SIGTERM.
+	stopStreams func()
 }
 
 var (
@@ -42,12 +44,12 @@ var (
 )
 
 // startHub serves the system over the package database, seeded once with the demo.
-func startHub(t *testing.T, pool *pgxpool.Pool) *hub {
+func startHub(t *testing.T, pool *pgxpool.Pool, opts ...func(*web.Deps)) *hub {
 	t.Helper()
 	a := monolith.New(pool, monolith.Options{BcryptCost: bcrypt.MinCost})
 	seedOnce.Do(func() { seed, seedErr = monolith.SeedDemo(context.Background(), a) })
 	require.NoError(t, seedErr)
-	return serveHub(t, a, pool, seed)
+	return serveHub(t, a, pool, seed, opts...)
 }
 
 // startHubTB serves the system over a database of its own (benchmarks), seeding it.
@@ -59,15 +61,24 @@ func startHubTB(tb testing.TB, pool *pgxpool.Pool) *hub {
 	return serveHub(tb, a, pool, s)
 }
 
-func serveHub(t testing.TB, a *monolith.App, pool *pgxpool.Pool, seed monolith.DemoSeed) *hub {
+func serveHub(t testing.TB, a *monolith.App, pool *pgxpool.Pool, seed monolith.DemoSeed, opts ...func(*web.Deps)) *hub {
 	t.Helper()
-	srv := web.New(web.Deps{Database: pool, Tenancy: a.Tenancy, Operations: a.Operations,
-		Runs: a.Runs, Inventory: a.Inventory, Directory: a.Directory, Drift: a.Drift, Backup: a.Backup, Ready: a.Ready, Collectors: a.Collectors()})
+	deps := web.Deps{Database: pool, Tenancy: a.Tenancy, Operations: a.Operations,
+		Runs: a.Runs, Inventory: a.Inventory, Directory: a.Directory, Drift: a.Drift, Backup: a.Backup, Ready: a.Ready, Collectors: a.Collectors()}
+	deps.Streams.Changes = projections.NewRunChanges(pool, nil) // live streams, as `atlas serve` runs them
+	for _, o := range opts {
+		o(&deps)
+	}
+	srv := web.New(deps)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	go func() { _ = srv.App().Listener(ln) }()
+	listenCtx, stopListening := context.WithCancel(context.Background())
+	listened := make(chan struct{})
+	go func() { defer close(listened); srv.ListenRunChanges(listenCtx) }()
 	t.Cleanup(func() { _ = srv.App().ShutdownWithTimeout(5 * time.Second) })
-	return &hub{base: "http://" + ln.Addr().String(), seed: seed, app: a}
+	t.Cleanup(func() { stopListening(); <-listened }) // first: it ends the open streams
+	return &hub{base: "http://" + ln.Addr().String(), seed: seed, app: a, stopStreams: func() { stopListening(); <-listened }}
 }
 
 // call makes a request as a principal ("" = no token, "bad" = a wrong token).

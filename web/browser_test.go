@@ -15,6 +15,7 @@ import (
 
 	"github.com/tenantatlas/ops/eventstore/pgtest"
 	"github.com/tenantatlas/ops/modules/operations"
+	"github.com/tenantatlas/ops/projections"
 )
 
 // chromium finds Debian's chromium (`.ci/run` installs it when it is missing).
@@ -40,6 +41,13 @@ func TestBrowserStartAndWatchRun(t *testing.T) {
 	t.Parallel()
 	exe := chromium(t)
 	h := startHubTB(t, pgtest.Fresh(t))
+	// The sealer and the hub_runs projection run as in `atlas serve`: the viewer's stream
+	// is pushed from the projection's notifications.
+	bg, stopBackground := context.WithCancel(t.Context())
+	var background sync.WaitGroup
+	background.Go(func() { _ = h.app.Store.RunSealer(bg, 20*time.Millisecond) })
+	background.Go(func() { _ = h.app.Runner.Run(bg, projections.HubRuns{}) })
+	defer func() { stopBackground(); background.Wait() }()
 	release := make(chan struct{})
 	h.app.Operations.Handle("drift.generate", func(ctx context.Context, run *operations.Run, rep *operations.Reporter) (operations.Outcome, error) {
 		<-release // held until the test has seen the run running

@@ -63,6 +63,8 @@ type Deps struct {
 	RequestTimeout time.Duration
 	// extraRoutes, set by tests only, registers routes before the not-found answer.
 	extraRoutes func(fiber.Router)
+	// Streams configures the run viewer's live stream: its change source and caps.
+	Streams StreamConfig
 }
 
 // Server holds the Fiber app and its dependencies.
@@ -72,6 +74,7 @@ type Server struct {
 	metrics    *metrics
 	sessionKey []byte
 	pages      pages
+	streams    *streamHub
 }
 
 // New builds the app with every route registered.
@@ -85,6 +88,8 @@ func New(deps Deps) *Server {
 		_, _ = rand.Read(s.sessionKey)
 		deps.Logger.Warn("no session key configured: using a random one, hub sessions end when the process restarts")
 	}
+	s.streams = newStreamHub(deps.Streams, s.loadRunState, deps.Logger)
+	s.metrics.reg.MustRegister(s.streams.collectors()...)
 	s.app = fiber.New(fiber.Config{
 		AppName:               "TenantAtlas Ops",
 		DisableStartupMessage: true,

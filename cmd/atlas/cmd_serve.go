@@ -99,16 +99,23 @@ func serve(ctx context.Context, env *cli, log *slog.Logger, pool *pgxpool.Pool, 
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
+	streams, err := streamConfig(env, pool, log)
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
 	a := newWorkingApp(env, pool, log, demoGraph)
 	srv := web.New(web.Deps{Logger: log, Database: pool, Tenancy: a.Tenancy, Operations: a.Operations,
 		Runs: a.Runs, Inventory: a.Inventory, Directory: a.Directory, Drift: a.Drift, Backup: a.Backup, Ready: a.Ready, Collectors: a.Collectors(), SessionKey: sessionKey(env, log),
-		TrustedProxies: proxies, RequestTimeout: requestTimeout})
+		TrustedProxies: proxies, RequestTimeout: requestTimeout,
+		Streams: streams})
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
 	a.Background(ctx, &wg, operations.WorkerOptions{})
 	wg.Go(func() { servePprof(ctx, env.getenv("ATLAS_PPROF_ADDR"), log) })
+	wg.Go(func() { srv.ListenRunChanges(ctx) })
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.App().Listener(ln) }()
