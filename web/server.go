@@ -105,6 +105,9 @@ type apiErrorBody struct {
 // handleError maps errors to JSON answers and logs unexpected ones once. The message of
 // an unexpected error never reaches the client (it may carry SQL or internals).
 func (s *Server) handleError(c *fiber.Ctx, err error) error {
+	if done, rerr := s.handleStartRefusal(c, err); done {
+		return rerr
+	}
 	if mapped, ok := operationsError(err); ok {
 		err = mapped
 	} else if moduleNotFound(err) {
