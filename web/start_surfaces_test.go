@@ -134,3 +134,28 @@ func TestStartFormOffersOnlyRunnableTypes(t *testing.T) {
 	require.Equal(t, http.StatusOK, code)
 	require.Equal(t, "accepted", out["status"])
 }
+
+func typeNames(ts []operations.TypeInfo) []string {
+	out := make([]string, len(ts))
+	for i, t := range ts {
+		out[i] = t.Type
+	}
+	return out
+}
+
+// TestWorkerTypes: a process wired without Graph (a gate for the deployment's workers)
+// offers exactly the types a working process registers handlers for, so
+// monolith.WorkerTypes cannot drift from the modules' Register calls; the types
+// without a handler yet are runnable in neither.
+func TestWorkerTypes(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.DB(t)
+	working := monolith.New(pool, monolith.Options{Graph: &failingGraph{t: t}}).Operations
+	gate := monolith.New(pool, monolith.Options{}).Operations
+	require.Equal(t, monolith.WorkerTypes(), typeNames(working.RunnableTypes()), "the handlers a working process registers")
+	require.Equal(t, monolith.WorkerTypes(), typeNames(gate.RunnableTypes()), "what a process without Graph declares")
+	for _, typ := range []string{"restore.execute", "backup_schedule.run_now", "backup_schedule.retry", "backup_schedule.scheduled", "findings.lifecycle.backfill"} {
+		require.False(t, working.Runnable(typ), "%s has no handler yet", typ)
+		require.False(t, gate.Runnable(typ), typ)
+	}
+}

@@ -156,7 +156,7 @@ func New(pool *pgxpool.Pool, opts Options) *App {
 
 // WorkerTypes are the run types whose handlers New registers when it has a Graph
 // client: what the deployment's worker processes run. A process wired without Graph
-// declares them runnable (operations.Service.DeclareRunnable); TestWorkerTypes keeps
+// declares them runnable (operations.Service.DeclareRunnable); web's TestWorkerTypes keeps
 // this list equal to the handlers the modules register.
 func WorkerTypes() []string {
 	return []string{"backup_set.add_policies", "directory.groups.sync", "directory.role_definitions.sync",
