@@ -1,6 +1,8 @@
 package web
 
 import (
+	"errors"
+
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 
@@ -22,7 +24,7 @@ type driftReportPage struct {
 }
 
 // handleAdminDrift lists a tenant's drift reports, newest first. ?run= (the related
-// link of a drift.generate run) goes to that run's findings.
+// link of a drift.generate run) goes to that run's findings when it has a report.
 func (s *Server) handleAdminDrift(c *fiber.Ctx) error {
 	t, err := s.authorizedTenant(c, tenancy.CapOperationsView)
 	if err != nil {
@@ -33,7 +35,15 @@ func (s *Server) handleAdminDrift(c *fiber.Ctx) error {
 		return err
 	}
 	if runID != uuid.Nil {
-		return c.Redirect(driftReportURL(t.ID, runID), fiber.StatusFound)
+		// A run without a report of this tenant (blocked, failed, still queued) lists
+		// the reports rather than linking a page that does not exist.
+		report, err := s.deps.Drift.Report(c.UserContext(), runID)
+		switch {
+		case err == nil && report.TenantID == t.ID:
+			return c.Redirect(driftReportURL(t.ID, runID), fiber.StatusFound)
+		case err != nil && !errors.Is(err, drift.ErrNotFound):
+			return err
+		}
 	}
 	reports, err := s.deps.Drift.Reports(c.UserContext(), t.ID, 50)
 	if err != nil {

@@ -125,7 +125,10 @@ func (s *Server) renderOperations(c *fiber.Ctx, tenant *tenancy.Tenant) error {
 	return s.render(c, fiber.StatusOK, "operations", page{Title: title, Nav: "operations", Tenant: tenant, Data: data})
 }
 
-// startableTypes are the tenant-scoped run types the user's role may start on tenantID.
+// startableTypes are what the start form offers: the tenant-scoped run types the user's
+// role may start on tenantID that a worker runs (operations.Service.Runnable) and that
+// the catalog starts from the generic form (restores, schedules and runbooks have their
+// own pages), sorted by type name; the first, the form's default, can run.
 func (s *Server) startableTypes(c *fiber.Ctx, tenantID uuid.UUID) ([]operations.TypeInfo, error) {
 	role, ok, err := s.deps.Tenancy.RoleFor(c.UserContext(), currentUser(c).ID, tenantID)
 	if err != nil || !ok {
@@ -133,7 +136,8 @@ func (s *Server) startableTypes(c *fiber.Ctx, tenantID uuid.UUID) ([]operations.
 	}
 	var out []operations.TypeInfo
 	for _, t := range operations.Types() {
-		if !t.WorkspaceScoped && t.Identity != operations.IdentityScheduled && role.Can(t.StartCapability) {
+		if !t.WorkspaceScoped && t.Identity != operations.IdentityScheduled && role.Can(t.StartCapability) &&
+			s.deps.Operations.Runnable(t.Type) && t.StartsFrom(operations.SurfaceStartForm) {
 			out = append(out, t)
 		}
 	}

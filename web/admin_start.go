@@ -14,6 +14,10 @@ func (s *Server) handleAdminStart(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	// The form offers only runnable types started from it; a forged type is refused.
+	if err := s.deps.Operations.CheckStart(c.FormValue("type"), operations.SurfaceStartForm); err != nil {
+		return err
+	}
 	return s.startFromHub(c, tenantID, c.FormValue("type"), "/admin/t/"+tenantID.String()+"/operations")
 }
 

@@ -22,6 +22,9 @@ func (s *Server) handleAPIStart(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if err := s.deps.Operations.CheckStart(c.Params("type"), operations.SurfaceAPI); err != nil {
+		return err
+	}
 	var body startBody
 	if len(c.Body()) > 0 {
 		if err := json.Unmarshal(c.Body(), &body); err != nil {

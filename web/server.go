@@ -132,6 +132,9 @@ func (s *Server) handleError(c *fiber.Ctx, err error) (rerr error) {
 		}
 	}()
 	setSecurityHeaders(c)
+	if done, rerr := s.handleStartRefusal(c, err); done {
+		return rerr
+	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		s.deps.Logger.Warn("request deadline exceeded", "method", c.Method(), "path", operations.Sanitize(c.Path()))
 		err = fiber.NewError(fiber.StatusServiceUnavailable, "The request took too long; try again in a moment.")

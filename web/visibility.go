@@ -38,10 +38,11 @@ func (s *Server) authorizedTenant(c *fiber.Ctx, capability tenancy.Capability) (
 	return t, nil
 }
 
-// canStart reports whether the caller's role on tenantID may start runs of typ.
+// canStart reports whether the caller's role on tenantID may start runs of typ and a
+// worker runs them (a page offers no button that cannot run).
 func (s *Server) canStart(c *fiber.Ctx, tenantID uuid.UUID, typ string) (bool, error) {
 	info, ok := operations.LookupType(typ)
-	if !ok {
+	if !ok || !s.deps.Operations.Runnable(typ) {
 		return false, nil
 	}
 	role, ok, err := s.deps.Tenancy.RoleFor(c.UserContext(), currentUser(c).ID, tenantID)

@@ -94,8 +94,9 @@ type Options struct {
 	Tenancy tenancy.Options
 	// Graph is the Microsoft Graph client of the run types doing real work
 	// (provider.verify, inventory.sync, the directory syncs, drift.generate,
-	// backup_set.add_policies). Nil registers none of their handlers: runs of those
-	// types then fail fast with internal_error, as before.
+	// backup_set.add_policies). Nil registers none of their handlers and declares
+	// them runnable instead (WorkerTypes): a process that starts runs for the
+	// deployment's worker processes to work.
 	Graph graph.Client
 	// DemoGraph says the Graph client routes DemoGraphHost to the in-process simulator
 	// (`atlas dev`, --demo-graph). Without it the gate blocks, and the workers fail,
@@ -159,8 +160,23 @@ func New(pool *pgxpool.Pool, opts Options) *App {
 		app.Directory.Register(ops)
 		app.Drift.Register(ops)
 		app.Backup.Register(ops)
+	} else {
+		// This process works no runs, but the deployment's workers (`atlas serve`,
+		// `atlas worker`) do: its gate admits and its hub offers what they handle.
+		for _, t := range WorkerTypes() {
+			ops.DeclareRunnable(t)
+		}
 	}
 	return app
+}
+
+// WorkerTypes are the run types whose handlers New registers when it has a Graph
+// client: what the deployment's worker processes run. A process wired without Graph
+// declares them runnable (operations.Service.DeclareRunnable); web's TestWorkerTypes keeps
+// this list equal to the handlers the modules register.
+func WorkerTypes() []string {
+	return []string{"backup_set.add_policies", "directory.groups.sync", "directory.role_definitions.sync",
+		"drift.generate", "inventory.sync", "provider.verify"}
 }
 
 // Background starts the sealer, the run workers, the sweeper and the projections; they stop when ctx

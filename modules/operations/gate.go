@@ -133,6 +133,11 @@ func (s *Service) ValidateContext(runType string, v ContextValidator) {
 // (ErrUnknownType / ErrInvalidContext) and answers accepted, deduped, scope_busy or
 // blocked. It never does remote work.
 func (s *Service) Start(ctx context.Context, req StartRequest) (StartOutcome, error) {
+	// A type no worker runs is refused first (ErrTypeUnavailable), like an unknown one:
+	// nothing is recorded (no run, no event, no audit entry), no tenant is looked up.
+	if _, known := LookupType(req.Type); known && !s.Runnable(req.Type) {
+		return StartOutcome{}, fmt.Errorf("%w: %s", ErrTypeUnavailable, req.Type)
+	}
 	info, ok := LookupType(req.Type)
 	if !ok {
 		return StartOutcome{}, fmt.Errorf("%w: %q", ErrUnknownType, req.Type)

@@ -60,7 +60,9 @@ func linkHref(tenant uuid.UUID, l RunLinked) string {
 	case LinkBackupSet:
 		return base + "/backups/" + l.ID.String()
 	case LinkProviderConnection:
-		return base + "/provider-connections/" + l.ID.String()
+		// No hub page shows a provider connection yet (issue 12 builds it): no link
+		// rather than a 404. The type's related page lists the verifications.
+		return ""
 	case LinkDirectoryGroups:
 		return base + "/directory/groups"
 	case LinkDirectoryRoles:
@@ -70,7 +72,9 @@ func linkHref(tenant uuid.UUID, l RunLinked) string {
 }
 
 // RelatedLinks are the pages a run relates to: its tenant's operations, the objects the
-// run linked (RunLinked), and the type's result page once the run has ended.
+// run linked (RunLinked), and the type's result page. Only pages the hub serves are
+// linked (TestEveryRunLinkLeadsToAPage walks them): restores have no page yet, and a
+// provider connection's is the tenant's list of verifications until issue 12.
 func RelatedLinks(r *Run) []NextStep {
 	links := []NextStep{}
 	if r.TenantID != uuid.Nil {
@@ -103,10 +107,8 @@ func RelatedLinks(r *Run) []NextStep {
 		page = NextStep{Label: "Drift findings", Href: base + "/drift?run=" + r.ID.String()}
 	case "backup.set", "backup.schedule":
 		page = NextStep{Label: "Backups", Href: base + "/backups"}
-	case "restore":
-		page = NextStep{Label: "Restores", Href: base + "/restores"}
 	case "provider.connection":
-		page = NextStep{Label: "Provider connections", Href: base + "/provider-connections"}
+		page = NextStep{Label: "Provider verifications", Href: base + "/operations?type=provider.verify"}
 	default:
 		return links
 	}

@@ -78,6 +78,12 @@ func newFixture(t testing.TB, pool *pgxpool.Pool, opts ...fixtureOpt) *fixture {
 		f(&o)
 	}
 	ops := operations.New(pool, store, ten, audit.NewRecorder(store), o)
+	// The fixture's gate admits every type, as if the deployment's workers ran them all
+	// (tests that work runs register their handlers; TestStartRefusesUnrunnableType
+	// wires a service that declares nothing).
+	for _, ti := range operations.Types() {
+		ops.DeclareRunnable(ti.Type)
+	}
 	f := &fixture{ctx: ctx, pool: pool, store: store, ten: ten, runs: projections.NewRunReader(pool), ops: ops, clock: clk, users: map[string]tenancy.User{}}
 
 	ws, err := ten.CreateWorkspace(ctx, "system:test", "ws-"+uuid.NewString()[:8])

@@ -50,6 +50,12 @@ const (
 	// ReasonDriftBaselineMissing — drift needs two successful inventory snapshots of the
 	// tenant and there are fewer (start gate: the run is recorded as blocked).
 	ReasonDriftBaselineMissing ReasonCode = "drift_baseline_missing"
+	// ReasonOperationTypeUnavailable — no worker of this deployment runs the type, so
+	// the start gate refuses it (422, nothing recorded).
+	ReasonOperationTypeUnavailable ReasonCode = "operation_type_unavailable"
+	// ReasonStartSurfaceNotAllowed — the type is started from its own page or by the
+	// scheduler, not from the hub's start form or the generic API (422, nothing recorded).
+	ReasonStartSurfaceNotAllowed ReasonCode = "start_surface_not_allowed"
 )
 
 // reasonText is the operator-facing text of a reason code.
@@ -64,6 +70,7 @@ var reasonOrder = []ReasonCode{
 	ReasonRunContextMissing, ReasonWorkerLost, ReasonStaleQueuedTimeout, ReasonDispatchFailed,
 	ReasonInternalError, ReasonValidationFailed, ReasonItemFailed, ReasonCancelled,
 	ReasonScopeBusy, ReasonPermissionDenied, ReasonUnknownError, ReasonDriftBaselineMissing,
+	ReasonOperationTypeUnavailable, ReasonStartSurfaceNotAllowed,
 }
 
 // reasons holds the label and next step of every known code.
@@ -112,6 +119,10 @@ var reasons = map[ReasonCode]reasonText{
 		"Start the operation again; report the run ID to support if it fails again."},
 	ReasonDriftBaselineMissing: {"Inventory baseline missing",
 		"Run an inventory sync (twice, if the tenant has none yet), then generate drift again."},
+	ReasonOperationTypeUnavailable: {"Operation not available",
+		"No worker of this deployment runs this operation yet; start one the hub's start form offers."},
+	ReasonStartSurfaceNotAllowed: {"Started from its own page",
+		"Start this operation from its own page (or let its schedule start it)."},
 }
 
 // ReasonCodes returns every known reason code in documentation order (a fresh slice).

@@ -294,6 +294,7 @@ var stableCodes = []string{
 	"run_context_missing", "worker_lost", "stale_queued_timeout", "dispatch_failed",
 	"internal_error", "validation_failed", "item_failed", "cancelled", "scope_busy",
 	"permission_denied", "unknown_error", "drift_baseline_missing",
+	"operation_type_unavailable", "start_surface_not_allowed",
 }
 
 func TestReasonCodes(t *testing.T) {

@@ -26,6 +26,12 @@ var (
 	ErrNotFound = errors.New("operations: not found")
 	// ErrForbidden: the caller is a member but lacks the capability (403).
 	ErrForbidden = errors.New("operations: forbidden")
+	// ErrTypeUnavailable: no worker of this deployment runs the type (422,
+	// ReasonOperationTypeUnavailable); nothing is recorded.
+	ErrTypeUnavailable = errors.New("operations: no worker runs this operation type")
+	// ErrSurfaceNotAllowed: the type is not started from this surface (422,
+	// ReasonStartSurfaceNotAllowed); nothing is recorded.
+	ErrSurfaceNotAllowed = errors.New("operations: this operation type is not started from here")
 )
 
 // RunURL is the canonical viewer of a run.
@@ -67,6 +73,9 @@ type Service struct {
 	validators    map[string]ContextValidator
 	// connCheck is the gate's check of a provider-backed start's connection (gate.go).
 	connCheck ConnectionCheck
+	// declared are types this process handles none of but the deployment's workers do
+	// (runnable.go).
+	declared map[string]bool
 }
 
 // New returns the operations service.
@@ -95,6 +104,7 @@ func New(pool *pgxpool.Pool, store *eventstore.Store, ten *tenancy.Service, rec 
 	s := &Service{pool: pool, store: store, tenancy: ten, audit: rec, log: opts.Logger,
 		now: opts.Now, opts: opts, handlers: map[string]Handler{},
 		preconditions: map[string]Precondition{}, validators: map[string]ContextValidator{}}
+	s.declared = map[string]bool{}
 	s.dispatch = opts.Dispatcher
 	if s.dispatch == nil {
 		s.dispatch = outboxDispatcher{}

@@ -1,0 +1,41 @@
+package web
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/tenantatlas/ops/modules/operations"
+)
+
+// startRefusal maps a start the deployment cannot serve to its reason code and the
+// operator's words: a type no worker runs (operations.ErrTypeUnavailable) or a type
+// started from its own page, not from this surface (operations.ErrSurfaceNotAllowed).
+// Both answer 422 and record nothing.
+func startRefusal(err error) (operations.ReasonCode, string, bool) {
+	var code operations.ReasonCode
+	switch {
+	case errors.Is(err, operations.ErrTypeUnavailable):
+		code = operations.ReasonOperationTypeUnavailable
+	case errors.Is(err, operations.ErrSurfaceNotAllowed):
+		code = operations.ReasonStartSurfaceNotAllowed
+	default:
+		return "", "", false
+	}
+	label, next := operations.ReasonInfo(code)
+	return code, label + ". " + next, true
+}
+
+// handleStartRefusal answers a refused start: {"error":{"code":<reason code>,…}} on the
+// API, the error page (422) in the hub. It reports false for any other error.
+func (s *Server) handleStartRefusal(c *fiber.Ctx, err error) (bool, error) {
+	code, msg, ok := startRefusal(err)
+	if !ok {
+		return false, nil
+	}
+	if strings.HasPrefix(c.Path(), "/admin") {
+		return true, s.renderError(c, fiber.NewError(fiber.StatusUnprocessableEntity, msg))
+	}
+	return true, c.Status(fiber.StatusUnprocessableEntity).JSON(apiError{Error: apiErrorBody{Code: string(code), Message: msg}})
+}
