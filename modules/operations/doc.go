@@ -14,5 +14,5 @@
 // they register their Handler with Service.Handle instead), projections,
 // modules/monolith, web or cmd; architecture_test.go checks this. Issue 10 point 1
 // moves the sanitizer and reason codes into a leaf package, and legacy import and the
-// history generator out of this one.
+// history writer out of this one.
 package operations
