@@ -5,4 +5,9 @@
 // NOTIFY with a polling fallback, and resumes from the checkpoint after a crash.
 // Each projection is advanced by one process at a time (a PostgreSQL advisory lock);
 // the others stand by and take over when it goes away.
+//
+// Layering (README.md, "Architecture: layers and imports"): floor 4: it imports the
+// event store and the events and public types of the modules it projects (operations,
+// notify), and must not import a module's internal packages, modules/monolith, web or
+// cmd/. No module but the wiring (modules/monolith) imports projections.
 package projections

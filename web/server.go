@@ -1,6 +1,14 @@
-// Package web is the HTTP edge of TenantAtlas Ops: the Fiber app, its routes, the JSON
-// API and (later) the server-rendered hub. Handlers stay thin: parse, authorize, call a
-// module, render. No SQL lives here.
+// Package web is the HTTP edge of TenantAtlas Ops: the Fiber app, its routes
+// (routes.go), the JSON API, the server-rendered hub under /admin (sign-in and
+// sessions, tenants, operations list and run viewer with its live SSE stream, legacy
+// runs, the inventory, directory, drift and backup pages), /metrics and the health
+// checks, with the templates and static assets embedded. Handlers stay thin: parse,
+// authorize, call a module, render. No SQL lives here: run lists come from the
+// projections' read models, everything else from the modules' Go APIs.
+//
+// Layering (README.md, "Architecture: layers and imports"): floor 6, the top but for
+// cmd/. It may import modules/..., projections and eventstore; nothing but cmd/ imports
+// web, and web never imports cmd/. architecture_test.go checks this.
 package web
 
 import (

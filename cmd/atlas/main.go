@@ -2,6 +2,10 @@
 // migrations and the operator tools. Run `atlas help` for the list of commands.
 //
 // Exit codes: 0 success, 1 failure (one line on stderr), 2 bad usage.
+//
+// It owns the command line only (flags, output, exit codes); the work is in the packages
+// it calls. Layering (README.md, "Architecture: layers and imports"): floor 7, the top:
+// it may import any package of the module, and nothing imports it.
 package main
 
 import (

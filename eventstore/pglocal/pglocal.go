@@ -6,6 +6,9 @@
 // directory, created with initdb and started with pg_ctl on first use. The private
 // cluster keeps running after the process exits and is reused by the next run; call
 // StopPrivate to stop it.
+//
+// Layering (README.md, "Architecture: layers and imports"): floor 0, a leaf: it imports
+// nothing of the project and must never import modules/..., projections, web or cmd/.
 package pglocal
 
 import (

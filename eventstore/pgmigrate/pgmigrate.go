@@ -5,6 +5,10 @@
 // The migrations are run by jackc/tern (from the author of pgx): it works on a *pgx.Conn,
 // reads an fs.FS, keeps one version row per set and serialises concurrent migrators with
 // an advisory lock, which is all this project needs and nothing it would have to write.
+//
+// Layering (README.md, "Architecture: layers and imports"): floor 0, a leaf: it imports
+// nothing of the project and must never import modules/..., projections, web or cmd/;
+// the owners hand it their Set instead.
 package pgmigrate
 
 import (

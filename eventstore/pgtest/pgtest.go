@@ -19,6 +19,10 @@
 //
 // Tests never skip for lack of a database: they fail with a message saying what to set
 // up.
+//
+// Layering (README.md, "Architecture: layers and imports"): floor 0: it imports only
+// pglocal and must never import modules/..., projections, web or cmd/; a module's tests
+// register their migrations with Setup instead.
 package pgtest
 
 import (

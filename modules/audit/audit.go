@@ -1,6 +1,10 @@
 // Package audit records security-relevant actions as AuditRecorded events: start
 // attempts and their outcome, denied access, blocked writes, logins, runbook steps,
 // legacy imports. Replay, verification and export build on the event log.
+//
+// Layering (README.md, "Architecture: layers and imports"): floor 1: it imports only the
+// event store and must not import operations or any module above it (operations imports
+// audit to record start attempts), projections, web or cmd/.
 package audit
 
 import (

@@ -1,6 +1,10 @@
 // Package backup is backup_set.add_policies: it captures the full payload of each
 // policy the start context names (graph.Client.Get) into a new backup set, sealed when
 // the run ends; the database refuses to change or delete a sealed set's items.
+//
+// Layering (README.md, "Architecture: layers and imports"): floor 3, a run-type module:
+// it imports graph, operations, provider and inventory, and must not import projections,
+// modules/monolith, web or cmd/.
 package backup
 
 import (

@@ -1,6 +1,10 @@
 // Package directory keeps per-tenant caches of Entra groups and role definitions,
 // refreshed by directory.groups.sync and directory.role_definitions.sync, and answers
 // the pickers' searches from them (never from Graph at render time).
+//
+// Layering (README.md, "Architecture: layers and imports"): floor 3, a run-type module:
+// it imports graph, operations and provider, and must not import the other run-type
+// modules, projections, modules/monolith, web or cmd/.
 package directory
 
 import (

@@ -1,6 +1,10 @@
 // Package drift is drift.generate: it compares a tenant's latest two complete
 // inventory snapshots (through the inventory module's Go API) and stores the policies
 // that were added, removed or changed, with the changed fields, keyed by the run.
+//
+// Layering (README.md, "Architecture: layers and imports"): floor 3, a run-type module:
+// it imports operations and inventory (its Go API, never its tables), and must not
+// import projections, modules/monolith, web or cmd/.
 package drift
 
 import (

@@ -3,6 +3,10 @@
 // interface every Graph call goes through. The msgraph-sdk-go implementation lives in
 // graph/msgraph (the only package that imports the SDK, to keep its build cost in one
 // place); the Graph simulator lives in graph/graphsim.
+//
+// Layering (README.md, "Architecture: layers and imports"): floor 0, a leaf library: it
+// imports nothing of the project and must not import the event store or any module;
+// callers hand it a Connection.
 package graph
 
 import (

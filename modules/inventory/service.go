@@ -2,6 +2,10 @@
 // PolicyTypes type through Microsoft Graph and keeps their whitelisted metadata as one
 // snapshot per run, in the module's own tables (inv_snapshots, inv_items). Drift
 // compares snapshots through this package's Go API.
+//
+// Layering (README.md, "Architecture: layers and imports"): floor 3, a run-type module:
+// it imports graph, operations and provider, and must not import drift or backup (they
+// build on it), projections, modules/monolith, web or cmd/.
 package inventory
 
 import (

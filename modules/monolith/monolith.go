@@ -1,6 +1,10 @@
 // Package monolith wires the modules together over one connection pool: the event
 // registry of every module, every migration set, and the services. `atlas` and the
 // end-to-end tests build the system through it, so both run the same wiring.
+//
+// Layering (README.md, "Architecture: layers and imports"): floor 5: it imports the
+// event store, every module and projections, and must not import web or cmd/ (they are
+// built on it).
 package monolith
 
 import (

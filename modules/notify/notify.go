@@ -1,6 +1,10 @@
 // Package notify delivers in-app notifications: each is a NotificationSent event in the
 // stream of what it is about; the recipient's inbox is a read model built from those
 // events (projections.Notifications, read with RunReader.Notifications).
+//
+// Layering (README.md, "Architecture: layers and imports"): floor 1: it imports only the
+// event store and must not import operations or any other module (operations and
+// projections build on it), projections, web or cmd/.
 package notify
 
 import (

@@ -3,6 +3,10 @@
 // kinds to run reason codes (recording consent and permission failures on the
 // connection, so the start gate blocks what would fail next), and runs
 // provider.verify.
+//
+// Layering (README.md, "Architecture: layers and imports"): floor 3, a run-type module:
+// it imports graph, tenancy and operations, and must not import projections,
+// modules/monolith, web or cmd/; the run types that need it import it.
 package provider
 
 import (

@@ -55,4 +55,11 @@
 // every session of the user at once; a disabled user's API tokens stop working too.
 // API tokens are "atl_" + base64url(32 random bytes); only their SHA-256 is stored and
 // looked up, so no comparison ever runs on the secret itself.
+//
+// # Layering
+//
+// Floor 1 (README.md, "Architecture: layers and imports"): it imports the event store,
+// audit (same floor) and graph (floor 0, to check endpoints and secret references), and
+// must not import operations or any module above it, projections, web or cmd/: the
+// others ask tenancy, never the reverse.
 package tenancy

@@ -1,6 +1,12 @@
 // Package replay reconstructs what TenantAtlas knew from the event log alone, for
 // compliance: a run from its stream, a tenant as of a point in time, and the tenant's
 // events as an export. It reads the sealed log (global order) and no read model.
+//
+// Layering (README.md, "Architecture: layers and imports"): floor 1, with audit; it
+// imports operations (floor 2) to rebuild runs with operations.RunFromEvents, the one
+// upward import, allow-listed in architecture_test.go until issue 10 point 1 moves this
+// package. It reads the log, never a read model, so it must not import projections,
+// modules/monolith, web or cmd/.
 package replay
 
 import (

@@ -14,6 +14,10 @@
 // Data is deterministic per (Config.Seed, tenant id). Faults (throttling, 503 bursts,
 // missing consent, denied permissions, latency, leaking error bodies) are switched per
 // tenant or for all tenants with SetFaults.
+//
+// Layering (README.md, "Architecture: layers and imports"): floor 0: it imports only
+// graph and must not import the event store or any other module, so any test or command
+// can run it.
 package graphsim
 
 import (

@@ -12,6 +12,9 @@
 // package builds the middleware list without it and puts graph.RetryTransport under the
 // kiota pipeline as the one retry layer (see middlewares and the tests counting the
 // simulator's requests).
+//
+// Layering (README.md, "Architecture: layers and imports"): floor 0: of the project it
+// imports only graph, and must not import the event store or any other module.
 package msgraph
 
 import (

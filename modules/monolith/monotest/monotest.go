@@ -2,6 +2,10 @@
 // simulator (graphsim), the msgraph client pointed at it, the wired app with its
 // workers, and a tenant whose default provider connection is the simulator. Only tests
 // import it.
+//
+// Layering (README.md, "Architecture: layers and imports"): floor 5, with the monolith:
+// it imports the monolith, graph, graphsim, msgraph, operations and tenancy, and must
+// not import web or cmd/.
 package monotest
 
 import (
