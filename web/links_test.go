@@ -28,7 +28,7 @@ var (
 	hrefRe = regexp.MustCompile(`href="([^"]*)"`)
 )
 
-// follow GETs path as b, following the app's redirects (each to a path of the app),
+// followLink GETs path as b, following the app's redirects (each to a path of the app),
 // and answers the final status.
 func followLink(t *testing.T, b *browser, path string) int {
 	t.Helper()
