@@ -22,6 +22,7 @@ type runDetail struct {
 	Bucket      operations.Bucket     `json:"bucket"`
 	Counts      operations.Counts     `json:"counts"`
 	Failures    []operations.Failure  `json:"failures"`
+	Omitted     int64                 `json:"failuresOmitted"` // failures past the first 100, only counted
 	ReasonCode  operations.ReasonCode `json:"reasonCode,omitempty"`
 	Message     string                `json:"message,omitempty"`
 	Initiator   initiatorView         `json:"initiator"`
@@ -57,7 +58,7 @@ func uuidPtr(id uuid.UUID) *uuid.UUID {
 
 func detailOf(r *operations.Run) runDetail {
 	d := runDetail{ID: r.ID, Type: r.Type, TypeLabel: r.Type, WorkspaceID: r.WorkspaceID, TenantID: uuidPtr(r.TenantID),
-		Status: r.Status, Outcome: r.Outcome, Bucket: r.Bucket(), Counts: r.Counts, Failures: r.Failures,
+		Status: r.Status, Outcome: r.Outcome, Bucket: r.Bucket(), Counts: r.Counts, Failures: r.Failures, Omitted: r.FailuresOmitted,
 		ReasonCode: r.ReasonCode, Message: r.Message,
 		Initiator: initiatorView{Kind: r.Initiator.Kind, UserID: uuidPtr(r.Initiator.UserID), Name: r.Initiator.Name},
 		QueuedAt:  timePtr(r.QueuedAt), StartedAt: timePtr(r.StartedAt), CompletedAt: timePtr(r.CompletedAt),
