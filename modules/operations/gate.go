@@ -127,6 +127,9 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (StartOutcome, er
 	if err != nil {
 		return StartOutcome{}, err
 	}
+	if err := info.Context.Check(ctxJSON); err != nil {
+		return StartOutcome{}, fmt.Errorf("%w: %w", ErrInvalidContext, err)
+	}
 	if v := s.validators[info.Type]; v != nil {
 		if err := v(ctxJSON); err != nil {
 			return StartOutcome{}, fmt.Errorf("%w: %w", ErrInvalidContext, err)

@@ -70,7 +70,7 @@ func TestContextValidator(t *testing.T) {
 	var got json.RawMessage
 	f.ops.ValidateContext("backup_set.add_policies", func(c json.RawMessage) error {
 		got = c
-		var v struct{ Policies []string }
+		var v struct{ Policies []any }
 		if err := json.Unmarshal(c, &v); err != nil || len(v.Policies) == 0 {
 			return errors.New("name at least one policy")
 		}
@@ -84,7 +84,7 @@ func TestContextValidator(t *testing.T) {
 	var runs int
 	require.NoError(t, f.pool.QueryRow(f.ctx, `SELECT count(*) FROM ops_runs WHERE tenant_id = $1`, f.tenant).Scan(&runs))
 	require.Zero(t, runs)
-	require.Equal(t, operations.StartAccepted, f.start(t, "operator", "backup_set.add_policies", f.tenant, `{"policies":["a"]}`).Status)
+	require.Equal(t, operations.StartAccepted, f.start(t, "operator", "backup_set.add_policies", f.tenant, `{"policies":[{"type":"a","id":"x"}]}`).Status)
 }
 
 // TestVerifyStartsOnABrokenConnection: provider.verify is how a connection recovers, so
@@ -125,7 +125,7 @@ func TestReporterLink(t *testing.T) {
 		return operations.OutcomeSucceeded, nil
 	})
 	runWorkers(t, f)
-	out := f.start(t, "operator", "backup_set.add_policies", f.tenant, `{}`)
+	out := f.start(t, "operator", "backup_set.add_policies", f.tenant, `{"policies":[{"type":"deviceConfigurations","id":"p1"}]}`)
 	run := waitTerminal(t, f, out.Run.ID)
 	require.Equal(t, operations.OutcomeSucceeded, run.Outcome)
 	require.Equal(t, []operations.RunLinked{{Kind: operations.LinkBackupSet, ID: setID}}, run.Links)
