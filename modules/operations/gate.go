@@ -492,7 +492,7 @@ func (s *Service) block(ctx context.Context, info TypeInfo, req StartRequest, ct
 	}
 	steps = append(steps, NextStep{Label: "View run", Href: RunURL(runID)})
 	return StartOutcome{Status: StartBlocked, OperationType: info.Type, ReasonCode: reason,
-		OperatorMessage: fmt.Sprintf("%s was blocked: %s", info.Label, msg), ShortReason: label,
+		OperatorMessage: Sanitize(fmt.Sprintf("%s was blocked: %s", info.Label, msg)), ShortReason: label,
 		Run: &RunRef{ID: runID, URL: RunURL(runID), Status: StatusCompleted}, NextSteps: steps}, nil
 }
 

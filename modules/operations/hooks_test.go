@@ -147,3 +147,24 @@ func TestReporterLink(t *testing.T) {
 		{Label: "Drift findings", Href: base + "/drift?run=" + drift.ID.String()},
 	}, operations.RelatedLinks(drift))
 }
+
+// TestBlockedOperatorMessageIsSanitized: a precondition's message built from a provider
+// error reaches the start outcome's operator message only sanitized, as it reaches the
+// stored run.
+func TestBlockedOperatorMessageIsSanitized(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, pgtest.DB(t))
+	f.ops.Precondition("drift.generate", func(context.Context, operations.StartRequest) (*operations.RunError, error) {
+		return &operations.RunError{Code: operations.ReasonDriftBaselineMissing,
+			Message: "inventory said 401: {\"client_secret\": \"Zx8Q~s3cr3t.V4lue\"}\nAuthorization: Bearer abcdefghijklmnop"}, nil
+	})
+	out := f.start(t, "operator", "drift.generate", f.bare, `{}`)
+	require.Equal(t, operations.StartBlocked, out.Status)
+	for _, leak := range []string{"Zx8Q~s3cr3t.V4lue", "abcdefghijklmnop", "\n"} {
+		require.NotContains(t, out.OperatorMessage, leak)
+	}
+	require.Contains(t, out.OperatorMessage, "Drift generation was blocked: inventory said 401")
+	run, err := f.ops.Load(f.ctx, out.Run.ID)
+	require.NoError(t, err)
+	require.NotContains(t, run.Message, "Zx8Q~s3cr3t.V4lue")
+}
