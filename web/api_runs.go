@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"encoding/hex"
 	"encoding/json"
 	"time"
@@ -115,7 +116,7 @@ func (s *Server) handleAPIRunEvents(c *fiber.Ctx) error {
 	out := make([]eventView, len(envs))
 	for i, e := range envs {
 		v := eventView{EventID: e.EventID, Type: e.Type, SchemaVersion: e.SchemaVersion, StreamVersion: e.StreamVersion,
-			RecordedAt: e.RecordedAt, Data: e.RawData, Metadata: e.Metadata, Hash: hex.EncodeToString(e.Hash)}
+			RecordedAt: e.RecordedAt, Data: redactedData(e.RawData), Metadata: e.Metadata, Hash: hex.EncodeToString(e.Hash)}
 		if e.Position > 0 {
 			p := e.Position
 			v.Position = &p
@@ -127,6 +128,36 @@ func (s *Server) handleAPIRunEvents(c *fiber.Ctx) error {
 		out[i] = v
 	}
 	return c.JSON(fiber.Map{"runId": id, "events": out})
+}
+
+// redactedData is an event's payload as the API shows it: an "initiator" object (the
+// RunQueued of a web or API start) loses its ip and userAgent, so the events answer
+// shows the initiator as the RunDetail does. The hash stays the stored event's.
+func redactedData(raw json.RawMessage) json.RawMessage {
+	if !bytes.Contains(raw, []byte(`"initiator"`)) {
+		return raw
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &obj); err != nil {
+		return json.RawMessage(`{}`)
+	}
+	ini, ok := obj["initiator"]
+	if !ok {
+		return raw
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(ini, &fields); err != nil || fields == nil {
+		delete(obj, "initiator")
+	} else {
+		delete(fields, "ip")
+		delete(fields, "userAgent")
+		obj["initiator"], _ = json.Marshal(fields)
+	}
+	out, err := json.Marshal(obj)
+	if err != nil {
+		return json.RawMessage(`{}`)
+	}
+	return out
 }
 
 // handleAPINotifications answers the caller's notifications, newest first.
