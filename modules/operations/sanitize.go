@@ -39,7 +39,9 @@ const (
 // key in key=value, key: value, "key":"value" and escaped-JSON forms (password, pwd,
 // secret, client_secret, api keys, *token, sig, signature, assertion, Authorization and
 // Cookie headers with their scheme, connection-string passwords up to the next ";", and
-// code/key only as key=value), Bearer tokens, JWTs, hex runs of 32+ characters mixing
+// code/key only as key=value; keys holding secret, password or credential and the key
+// "key" when quoted, JSON style; URL-encoded delimiters and quotes count the same),
+// Bearer tokens, bare Basic credentials, JWTs, hex runs of 32+ characters mixing
 // letters and digits, and random-looking base64 runs of 32+ characters. A JSON object or array longer than 200
 // characters becomes "[payload omitted]". The result is cut to MaxMessageLen runes at a
 // rune boundary (never inside a marker) with "…" appended.
