@@ -31,7 +31,7 @@ func TestRunFailuresBoundedAndInitiatorRedacted(t *testing.T) {
 	})
 	owner := h.seed.Users["owner"]
 	out, err := h.app.Operations.Start(t.Context(), operations.StartRequest{Type: "restore.execute", TenantID: h.seed.Tenants[0].ID,
-		Initiator: operations.Initiator{Kind: "user", UserID: owner.ID, Name: owner.Email, IP: "203.0.113.77", UserAgent: "AtlasSecretAgent/9.1"},
+		Initiator:     operations.Initiator{Kind: "user", UserID: owner.ID, Name: owner.Email, IP: "203.0.113.77", UserAgent: "AtlasSecretAgent/9.1"},
 		SourceSurface: "api"})
 	require.NoError(t, err)
 	require.Equal(t, operations.StartAccepted, out.Status, out.OperatorMessage)
