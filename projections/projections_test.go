@@ -66,7 +66,7 @@ func (w *world) runSome(t *testing.T, n int) []uuid.UUID {
 	var ids []uuid.UUID
 	for i := range n {
 		out, err := w.app.Operations.Start(w.ctx, operations.StartRequest{Type: "drift.generate", TenantID: w.seed.Tenants[i%3].ID,
-			Context: []byte(fmt.Sprintf(`{"n":%d}`, i)), Initiator: operations.Initiator{Kind: "user", UserID: op.ID, Name: op.Email}})
+			Context: []byte(fmt.Sprintf(`{"baseline":"n%d"}`, i)), Initiator: operations.Initiator{Kind: "user", UserID: op.ID, Name: op.Email}})
 		require.NoError(t, err)
 		ids = append(ids, out.Run.ID)
 		if i%2 == 0 {

@@ -66,6 +66,9 @@ func Summarize(e eventstore.Envelope) string {
 		}
 		return "Progress: " + strings.Join(parts, ", ")
 	case operations.RunFailuresAppended:
+		if ev.Omitted > 0 {
+			return fmt.Sprintf("%d item failure(s) recorded, %d more counted only", len(ev.Failures), ev.Omitted)
+		}
 		return fmt.Sprintf("%d item failure(s) recorded", len(ev.Failures))
 	case operations.RunCompleted:
 		return "Completed: " + string(ev.Outcome)

@@ -25,7 +25,7 @@ func TestAPIListRuns(t *testing.T) {
 			tenant = t1
 		}
 		code, out := h.call(t, "operator", "POST", "/api/v1/tenants/"+tenant.String()+"/operations/drift.generate/start",
-			fmt.Sprintf(`{"context":{"i":%d}}`, i))
+			fmt.Sprintf(`{"context":{"baseline":"i%d"}}`, i))
 		require.Equal(t, 200, code)
 		started = append(started, out["run"].(map[string]any)["id"].(string))
 		time.Sleep(2 * time.Millisecond) // distinct queued_at

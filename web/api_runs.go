@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"encoding/hex"
 	"encoding/json"
 	"time"
@@ -22,6 +23,7 @@ type runDetail struct {
 	Bucket      operations.Bucket     `json:"bucket"`
 	Counts      operations.Counts     `json:"counts"`
 	Failures    []operations.Failure  `json:"failures"`
+	Omitted     int64                 `json:"failuresOmitted"` // failures past the first 100, only counted
 	ReasonCode  operations.ReasonCode `json:"reasonCode,omitempty"`
 	Message     string                `json:"message,omitempty"`
 	Initiator   initiatorView         `json:"initiator"`
@@ -57,7 +59,7 @@ func uuidPtr(id uuid.UUID) *uuid.UUID {
 
 func detailOf(r *operations.Run) runDetail {
 	d := runDetail{ID: r.ID, Type: r.Type, TypeLabel: r.Type, WorkspaceID: r.WorkspaceID, TenantID: uuidPtr(r.TenantID),
-		Status: r.Status, Outcome: r.Outcome, Bucket: r.Bucket(), Counts: r.Counts, Failures: r.Failures,
+		Status: r.Status, Outcome: r.Outcome, Bucket: r.Bucket(), Counts: r.Counts, Failures: r.Failures, Omitted: r.FailuresOmitted,
 		ReasonCode: r.ReasonCode, Message: r.Message,
 		Initiator: initiatorView{Kind: r.Initiator.Kind, UserID: uuidPtr(r.Initiator.UserID), Name: r.Initiator.Name},
 		QueuedAt:  timePtr(r.QueuedAt), StartedAt: timePtr(r.StartedAt), CompletedAt: timePtr(r.CompletedAt),
@@ -114,7 +116,7 @@ func (s *Server) handleAPIRunEvents(c *fiber.Ctx) error {
 	out := make([]eventView, len(envs))
 	for i, e := range envs {
 		v := eventView{EventID: e.EventID, Type: e.Type, SchemaVersion: e.SchemaVersion, StreamVersion: e.StreamVersion,
-			RecordedAt: e.RecordedAt, Data: e.RawData, Metadata: e.Metadata, Hash: hex.EncodeToString(e.Hash)}
+			RecordedAt: e.RecordedAt, Data: redactedData(e.RawData), Metadata: e.Metadata, Hash: hex.EncodeToString(e.Hash)}
 		if e.Position > 0 {
 			p := e.Position
 			v.Position = &p
@@ -126,6 +128,36 @@ func (s *Server) handleAPIRunEvents(c *fiber.Ctx) error {
 		out[i] = v
 	}
 	return c.JSON(fiber.Map{"runId": id, "events": out})
+}
+
+// redactedData is an event's payload as the API shows it: an "initiator" object (the
+// RunQueued of a web or API start) loses its ip and userAgent, so the events answer
+// shows the initiator as the RunDetail does. The hash stays the stored event's.
+func redactedData(raw json.RawMessage) json.RawMessage {
+	if !bytes.Contains(raw, []byte(`"initiator"`)) {
+		return raw
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &obj); err != nil {
+		return json.RawMessage(`{}`)
+	}
+	ini, ok := obj["initiator"]
+	if !ok {
+		return raw
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(ini, &fields); err != nil || fields == nil {
+		delete(obj, "initiator")
+	} else {
+		delete(fields, "ip")
+		delete(fields, "userAgent")
+		obj["initiator"], _ = json.Marshal(fields)
+	}
+	out, err := json.Marshal(obj)
+	if err != nil {
+		return json.RawMessage(`{}`)
+	}
+	return out
 }
 
 // handleAPINotifications answers the caller's notifications, newest first.

@@ -442,7 +442,7 @@ func runBenchLag(ctx context.Context, env *cli, args []string) error {
 		wg.Go(func() {
 			// A context of its own per start: no start is deduped against an earlier one.
 			out, err := a.Operations.Start(loadCtx, operations.StartRequest{Type: benchType, WorkspaceID: wsIDs[0],
-				Context:   []byte(fmt.Sprintf(`{"bench":"%s-%d"}`, benchID, i)),
+				Context:   []byte(fmt.Sprintf(`{"reasonText":"bench %s-%d"}`, benchID, i)),
 				Initiator: operations.Initiator{Kind: "user", UserID: u.ID, Name: "Bench Owner"}, SourceSurface: "cli"})
 			if err != nil || out.Status != operations.StartAccepted {
 				notAccepted.Add(1)

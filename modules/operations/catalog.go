@@ -43,24 +43,45 @@ type TypeInfo struct {
 	ChecksConnection bool
 	// Related names the page a finished run links to, if any ("drift findings" …).
 	Related string
+	// Context declares the start context's fields; nil accepts only {}.
+	Context ContextSchema
 }
+
+// The declared start contexts. Only backup_set.add_policies reads its context today;
+// the other declared fields are recorded with the run and shown on it (and take part in
+// its dedupe identity), and a later handler may narrow its work by them.
+var (
+	// inventorySyncContext names the policy types an inventory sync is asked for.
+	inventorySyncContext = ContextSchema{{Name: "policyTypes", Kind: KindStrings}}
+	// driftContext labels the baseline an operator compares against.
+	driftContext = ContextSchema{{Name: "baseline", Kind: KindString}}
+	// backupSetContext is backup.Context: the set's name and the policies to capture.
+	backupSetContext = ContextSchema{{Name: "name", Kind: KindString},
+		{Name: "policies", Kind: KindObjects, Required: true, Fields: []Field{
+			{Name: "type", Kind: KindString, Required: true}, {Name: "id", Kind: KindString, Required: true}}}}
+	// scheduleContext names the backup schedule a run-now or retry acts on.
+	scheduleContext = ContextSchema{{Name: "scheduleId", Kind: KindUUID, Required: true}}
+	// backfillContext is the runbook's scope and the operator's reason (spec 113).
+	backfillContext = ContextSchema{{Name: "scope", Kind: KindString}, {Name: "targetTenantId", Kind: KindUUID},
+		{Name: "reasonCode", Kind: KindString}, {Name: "reasonText", Kind: KindString}}
+)
 
 // catalog is the closed set of run types.
 var catalog = map[string]TypeInfo{}
 
 func init() {
 	for _, t := range []TypeInfo{
-		{Type: "inventory.sync", Label: "Inventory sync", StartCapability: tenancy.CapInventorySync, ProviderBacked: true, Related: "inventory"},
+		{Type: "inventory.sync", Label: "Inventory sync", StartCapability: tenancy.CapInventorySync, ProviderBacked: true, Related: "inventory", Context: inventorySyncContext},
 		{Type: "directory.groups.sync", Label: "Directory groups sync", StartCapability: tenancy.CapDirectorySync, ProviderBacked: true, Related: "directory.groups"},
 		{Type: "directory.role_definitions.sync", Label: "Role definitions sync", StartCapability: tenancy.CapDirectorySync, ProviderBacked: true, Related: "directory.roles"},
-		{Type: "drift.generate", Label: "Drift generation", StartCapability: tenancy.CapDriftGenerate, Related: "drift.findings"},
-		{Type: "backup_set.add_policies", Label: "Backup set: add policies", StartCapability: tenancy.CapBackupManage, ProviderBacked: true, Related: "backup.set"},
-		{Type: "backup_schedule.run_now", Label: "Backup schedule: run now", StartCapability: tenancy.CapBackupManage, ProviderBacked: true, Identity: IdentityNonce, Related: "backup.schedule"},
-		{Type: "backup_schedule.retry", Label: "Backup schedule: retry", StartCapability: tenancy.CapBackupManage, ProviderBacked: true, Identity: IdentityNonce, Related: "backup.schedule"},
+		{Type: "drift.generate", Label: "Drift generation", StartCapability: tenancy.CapDriftGenerate, Related: "drift.findings", Context: driftContext},
+		{Type: "backup_set.add_policies", Label: "Backup set: add policies", StartCapability: tenancy.CapBackupManage, ProviderBacked: true, Related: "backup.set", Context: backupSetContext},
+		{Type: "backup_schedule.run_now", Label: "Backup schedule: run now", StartCapability: tenancy.CapBackupManage, ProviderBacked: true, Identity: IdentityNonce, Related: "backup.schedule", Context: scheduleContext},
+		{Type: "backup_schedule.retry", Label: "Backup schedule: retry", StartCapability: tenancy.CapBackupManage, ProviderBacked: true, Identity: IdentityNonce, Related: "backup.schedule", Context: scheduleContext},
 		{Type: "backup_schedule.scheduled", Label: "Scheduled backup", StartCapability: tenancy.CapBackupManage, ProviderBacked: true, Identity: IdentityScheduled, Related: "backup.schedule"},
 		{Type: "restore.execute", Label: "Restore", StartCapability: tenancy.CapRestoreExecute, ProviderBacked: true, Identity: IdentityNonce, Related: "restore"},
 		{Type: "provider.verify", Label: "Provider verification", StartCapability: tenancy.CapProviderVerify, ProviderBacked: true, ChecksConnection: true, Related: "provider.connection"},
-		{Type: "findings.lifecycle.backfill", Label: "Findings lifecycle backfill", StartCapability: tenancy.CapMembersManage, WorkspaceScoped: true},
+		{Type: "findings.lifecycle.backfill", Label: "Findings lifecycle backfill", StartCapability: tenancy.CapMembersManage, WorkspaceScoped: true, Context: backfillContext},
 	} {
 		t.ViewCapability = tenancy.CapOperationsView
 		catalog[t.Type] = t

@@ -67,9 +67,12 @@ type RunProgressed struct {
 	Delta Counts `json:"delta"`
 }
 
-// RunFailuresAppended adds sanitized per-item failures.
+// RunFailuresAppended adds sanitized per-item failures. A run records at most
+// MaxRunFailures entries; Omitted counts the failures past them, reported as a number
+// only.
 type RunFailuresAppended struct {
 	Failures []Failure `json:"failures"`
+	Omitted  int64     `json:"omitted,omitempty"`
 }
 
 // RunCompleted records that the work ended with an outcome (succeeded or partially_succeeded).

@@ -146,6 +146,9 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (StartOutcome, er
 	if err != nil {
 		return StartOutcome{}, err
 	}
+	if err := info.Context.Check(ctxJSON); err != nil {
+		return StartOutcome{}, fmt.Errorf("%w: %w", ErrInvalidContext, err)
+	}
 	if v := s.validators[info.Type]; v != nil {
 		if err := v(ctxJSON); err != nil {
 			return StartOutcome{}, fmt.Errorf("%w: %w", ErrInvalidContext, err)
@@ -513,7 +516,7 @@ func (s *Service) block(ctx context.Context, info TypeInfo, req StartRequest, ct
 	}
 	steps = append(steps, NextStep{Label: "View run", Href: RunURL(runID)})
 	return StartOutcome{Status: StartBlocked, OperationType: info.Type, ReasonCode: reason,
-		OperatorMessage: fmt.Sprintf("%s was blocked: %s", info.Label, msg), ShortReason: label,
+		OperatorMessage: Sanitize(fmt.Sprintf("%s was blocked: %s", info.Label, msg)), ShortReason: label,
 		Run: &RunRef{ID: runID, URL: RunURL(runID), Status: StatusCompleted}, NextSteps: steps}, nil
 }
 

@@ -72,7 +72,7 @@ func TestConcurrentIdenticalStarts(t *testing.T) {
 		wg.Go(func() {
 			<-gate
 			outs[i], errs[i] = f.ops.Start(f.ctx, operations.StartRequest{Type: "inventory.sync", TenantID: f.tenant,
-				Context: []byte(`{"scope":"all"}`), Initiator: f.initiator("operator"), SourceSurface: "test"})
+				Context: []byte(`{"policyTypes":["deviceConfigurations"]}`), Initiator: f.initiator("operator"), SourceSurface: "test"})
 		})
 	}
 	close(gate)
@@ -193,7 +193,7 @@ func TestNonceAndScheduledIdentities(t *testing.T) {
 	f := newFixture(t, pgtest.DB(t))
 	runNow := func(nonce string) operations.StartOutcome {
 		out, err := f.ops.Start(f.ctx, operations.StartRequest{Type: "backup_schedule.run_now", TenantID: f.tenant,
-			Context: []byte(`{"scheduleId":"s1"}`), Nonce: nonce, Initiator: f.initiator("operator")})
+			Context: []byte(`{"scheduleId":"7c9e6679-7425-40de-944b-e07fc1f90ae7"}`), Nonce: nonce, Initiator: f.initiator("operator")})
 		require.NoError(t, err)
 		return out
 	}

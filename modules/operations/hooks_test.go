@@ -70,7 +70,7 @@ func TestContextValidator(t *testing.T) {
 	var got json.RawMessage
 	f.ops.ValidateContext("backup_set.add_policies", func(c json.RawMessage) error {
 		got = c
-		var v struct{ Policies []string }
+		var v struct{ Policies []any }
 		if err := json.Unmarshal(c, &v); err != nil || len(v.Policies) == 0 {
 			return errors.New("name at least one policy")
 		}
@@ -84,7 +84,7 @@ func TestContextValidator(t *testing.T) {
 	var runs int
 	require.NoError(t, f.pool.QueryRow(f.ctx, `SELECT count(*) FROM ops_runs WHERE tenant_id = $1`, f.tenant).Scan(&runs))
 	require.Zero(t, runs)
-	require.Equal(t, operations.StartAccepted, f.start(t, "operator", "backup_set.add_policies", f.tenant, `{"policies":["a"]}`).Status)
+	require.Equal(t, operations.StartAccepted, f.start(t, "operator", "backup_set.add_policies", f.tenant, `{"policies":[{"type":"a","id":"x"}]}`).Status)
 }
 
 // TestVerifyStartsOnABrokenConnection: provider.verify is how a connection recovers, so
@@ -125,7 +125,7 @@ func TestReporterLink(t *testing.T) {
 		return operations.OutcomeSucceeded, nil
 	})
 	runWorkers(t, f)
-	out := f.start(t, "operator", "backup_set.add_policies", f.tenant, `{}`)
+	out := f.start(t, "operator", "backup_set.add_policies", f.tenant, `{"policies":[{"type":"deviceConfigurations","id":"p1"}]}`)
 	run := waitTerminal(t, f, out.Run.ID)
 	require.Equal(t, operations.OutcomeSucceeded, run.Outcome)
 	require.Equal(t, []operations.RunLinked{{Kind: operations.LinkBackupSet, ID: setID}}, run.Links)
@@ -146,4 +146,25 @@ func TestReporterLink(t *testing.T) {
 		{Label: "Tenant operations", Href: base + "/operations"},
 		{Label: "Drift findings", Href: base + "/drift?run=" + drift.ID.String()},
 	}, operations.RelatedLinks(drift))
+}
+
+// TestBlockedOperatorMessageIsSanitized: a precondition's message built from a provider
+// error reaches the start outcome's operator message only sanitized, as it reaches the
+// stored run.
+func TestBlockedOperatorMessageIsSanitized(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, pgtest.DB(t))
+	f.ops.Precondition("drift.generate", func(context.Context, operations.StartRequest) (*operations.RunError, error) {
+		return &operations.RunError{Code: operations.ReasonDriftBaselineMissing,
+			Message: "inventory said 401: {\"client_secret\": \"Zx8Q~s3cr3t.V4lue\"}\nAuthorization: Bearer abcdefghijklmnop"}, nil
+	})
+	out := f.start(t, "operator", "drift.generate", f.bare, `{}`)
+	require.Equal(t, operations.StartBlocked, out.Status)
+	for _, leak := range []string{"Zx8Q~s3cr3t.V4lue", "abcdefghijklmnop", "\n"} {
+		require.NotContains(t, out.OperatorMessage, leak)
+	}
+	require.Contains(t, out.OperatorMessage, "Drift generation was blocked: inventory said 401")
+	run, err := f.ops.Load(f.ctx, out.Run.ID)
+	require.NoError(t, err)
+	require.NotContains(t, run.Message, "Zx8Q~s3cr3t.V4lue")
 }

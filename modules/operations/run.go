@@ -18,6 +18,7 @@ type Run struct {
 	Outcome              Outcome
 	Counts               Counts
 	Failures             []Failure
+	FailuresOmitted      int64 // failures past the first MaxRunFailures, only counted
 	ReasonCode           ReasonCode
 	Message              string
 	NextSteps            []NextStep
@@ -33,6 +34,10 @@ type Run struct {
 	Links                []RunLinked
 	Version              int64
 }
+
+// MaxRunFailures is how many failure entries a run keeps; the rest are only counted
+// (Run.FailuresOmitted).
+const MaxRunFailures = 100
 
 // Bucket is the run's status bucket.
 func (r *Run) Bucket() Bucket { return StatusBucket(r.Status, r.Outcome, r.Counts) }
@@ -56,7 +61,7 @@ func (r *Run) Apply(env eventstore.Envelope) {
 	case RunProgressed:
 		r.Counts = r.Counts.Add(e.Delta)
 	case RunFailuresAppended:
-		r.Failures = append(r.Failures, e.Failures...)
+		r.addFailures(e.Failures, e.Omitted)
 	case RunCompleted:
 		r.Status, r.Outcome, r.CompletedAt = StatusCompleted, e.Outcome, e.CompletedAt
 	case RunFailed:
@@ -73,7 +78,9 @@ func (r *Run) Apply(env eventstore.Envelope) {
 		r.ReasonCode, r.Message = e.ReasonCode, e.Message
 	case LegacyRunImported:
 		r.ID, r.Type, r.WorkspaceID, r.TenantID = env.StreamIDUUID(), e.Type, e.WorkspaceID, e.TenantID
-		r.Status, r.Outcome, r.Counts, r.Failures = e.Status, e.Outcome, e.Counts, e.Failures
+		r.Status, r.Outcome, r.Counts = e.Status, e.Outcome, e.Counts
+		r.Failures, r.FailuresOmitted = nil, 0
+		r.addFailures(e.Failures, 0)
 		r.StartedAt, r.CompletedAt, r.QueuedAt, r.Context = e.StartedAt, e.FinishedAt, e.StartedAt, e.Context
 		r.Initiator = Initiator{Kind: "system", Name: "legacy import"}
 		r.SourceSurface = "legacy." + e.Table
@@ -83,6 +90,14 @@ func (r *Run) Apply(env eventstore.Envelope) {
 	case RunLinked:
 		r.Links = append(r.Links, e)
 	}
+}
+
+// addFailures keeps failures up to MaxRunFailures and counts the rest, with omitted
+// more that were never recorded one by one.
+func (r *Run) addFailures(fs []Failure, omitted int64) {
+	keep := min(max(MaxRunFailures-len(r.Failures), 0), len(fs))
+	r.Failures = append(r.Failures, fs[:keep]...)
+	r.FailuresOmitted = addSaturating(r.FailuresOmitted, addSaturating(int64(len(fs)-keep), max(omitted, 0)))
 }
 
 // RunFromEvents folds a whole stream into a run.

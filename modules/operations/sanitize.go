@@ -1,6 +1,8 @@
 package operations
 
 import (
+	"bytes"
+	"encoding/base64"
 	"regexp"
 	"strings"
 	"unicode"
@@ -37,7 +39,9 @@ const (
 // key in key=value, key: value, "key":"value" and escaped-JSON forms (password, pwd,
 // secret, client_secret, api keys, *token, sig, signature, assertion, Authorization and
 // Cookie headers with their scheme, connection-string passwords up to the next ";", and
-// code/key only as key=value), Bearer tokens, JWTs, hex runs of 32+ characters mixing
+// code/key only as key=value; keys holding secret, password or credential and the key
+// "key" when quoted, JSON style; URL-encoded delimiters and quotes count the same),
+// Bearer tokens, bare Basic credentials, JWTs, hex runs of 32+ characters mixing
 // letters and digits, and random-looking base64 runs of 32+ characters. A JSON object or array longer than 200
 // characters becomes "[payload omitted]". The result is cut to MaxMessageLen runes at a
 // rune boundary (never inside a marker) with "…" appended.
@@ -129,6 +133,9 @@ func redact(s string) string {
 	if containsFold(s, "bearer") {
 		s = replaceGroup(bearerRe, s, 2)
 	}
+	if containsFold(s, "basic") {
+		s = redactBasic(s)
+	}
 	s = replaceSpans(s, eyJSpans(s))
 	if longestRun(s, isJWTChar) >= 3*16+2 {
 		s = replaceGroup(jwtGenericRe, s, 0)
@@ -142,6 +149,40 @@ var (
 	// jwtGenericRe finds three or more long base64url segments joined by dots.
 	jwtGenericRe = regexp.MustCompile(`[A-Za-z0-9_-]{16,}(?:\.[A-Za-z0-9_-]{16,}){2,}=*`)
 )
+
+// basicRe finds a bare "Basic <credentials>" (group 2), the credentials being
+// base64 (or base64url) of 8+ characters.
+var basicRe = regexp.MustCompile(`(?i)(\bbasic\s+)([A-Za-z0-9+/_-]{8,}={0,2})`)
+
+// redactBasic replaces the credentials of a bare "Basic <base64>" that basicLike
+// accepts: "Basic authentication is disabled" stays.
+func redactBasic(s string) string {
+	ms := basicRe.FindAllStringSubmatchIndex(s, -1)
+	var spans [][2]int
+	for _, m := range ms {
+		if end := m[5]; (end == len(s) || !isTokenChar(s[end])) && basicLike(s[m[4]:end]) {
+			spans = append(spans, [2]int{m[4], end})
+		}
+	}
+	return replaceSpans(s, spans)
+}
+
+// basicLike reports whether v looks like Basic credentials rather than a word: it
+// decodes as base64 to text holding "user:password", or it has a digit, "+", "/",
+// "=", "_", "-" or an upper-case letter past the first character.
+func basicLike(v string) bool {
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(v); err == nil && bytes.IndexByte(b, ':') >= 0 {
+			return true
+		}
+	}
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c >= '0' && c <= '9' || strings.IndexByte("+/=_-", c) >= 0 || i > 0 && c >= 'A' && c <= 'Z' {
+			return true
+		}
+	}
+	return false
+}
 
 // userinfoSpans returns the userinfo of every URL in s: scheme://userinfo@host, up to
 // the last "@" before the path, query, fragment or a space.
@@ -371,6 +412,16 @@ var secretExact = map[string]bool{"sig": true, "sas": true}
 // string or form): "code: Authorization_RequestDenied" is useful context.
 var secretExactEquals = map[string]bool{"code": true, "key": true, "pass": true, "auth": true}
 
+// secretExactQuoted are whole keys whose value is secret as a quoted JSON key too
+// ("key": "…"); "code" is not among them, Graph's JSON errors carry it.
+var secretExactQuoted = map[string]bool{"key": true, "pass": true, "auth": true}
+
+// secretContains are key parts (lowercase, without "_" and "-") that make a quoted
+// (JSON) key or a key=value key secret wherever they stand: "secretText",
+// "passwordValue", "credentials". Unquoted before ":" they do not: that is how SDKs
+// name things ("ClientSecretCredential: authentication failed").
+var secretContains = []string{"secret", "password", "passwd", "credential", "privatekey"}
+
 // authSchemes are the HTTP auth schemes whose credentials follow a space.
 var authSchemes = map[string]bool{
 	"bearer": true, "basic": true, "digest": true, "negotiate": true, "ntlm": true,
@@ -378,8 +429,9 @@ var authSchemes = map[string]bool{
 	"token": true, "mac": true, "hoba": true,
 }
 
-// classifyKey says how the value of key (followed by delim) is redacted, or 0.
-func classifyKey(key string, delim byte) keyKind {
+// classifyKey says how the value of key (followed by delim; quoted when the key is in
+// quotes, JSON style) is redacted, or 0.
+func classifyKey(key string, delim byte, quoted bool) keyKind {
 	key = strings.TrimRight(key, ".-")
 	if i := strings.LastIndexByte(key, '.'); i >= 0 {
 		key = key[i+1:]
@@ -399,11 +451,16 @@ func classifyKey(key string, delim byte) keyKind {
 		return keyAuth
 	case strings.HasSuffix(k, "cookie"):
 		return keyCookie
-	case secretExact[k], delim == '=' && secretExactEquals[k]:
+	case secretExact[k], delim == '=' && secretExactEquals[k], quoted && secretExactQuoted[k]:
 		return keyPlain
 	}
 	for _, suf := range secretSuffixes {
 		if strings.HasSuffix(k, suf) {
+			return keyPlain
+		}
+	}
+	for _, part := range secretContains {
+		if (quoted || delim == '=') && strings.Contains(k, part) {
 			return keyPlain
 		}
 	}
@@ -412,7 +469,7 @@ func classifyKey(key string, delim byte) keyKind {
 
 // redactKeyValues replaces the values of secret-like keys; see Sanitize.
 func redactKeyValues(s string) string {
-	if strings.IndexAny(s, ":=") < 0 {
+	if strings.IndexAny(s, ":=") < 0 && !containsFold(s, "%3a") && !containsFold(s, "%3d") {
 		return s
 	}
 	var b strings.Builder
@@ -425,7 +482,7 @@ func redactKeyValues(s string) string {
 		if !ok {
 			continue
 		}
-		kind := classifyKey(s[m[0]:m[1]], delim)
+		kind := classifyKey(s[m[0]:m[1]], delim, quotedBefore(s, m[0]))
 		if kind == 0 {
 			continue
 		}
@@ -449,6 +506,10 @@ func redactKeyValues(s string) string {
 func idents(s string) [][2]int {
 	var out [][2]int
 	for i := 0; i < len(s); {
+		if pctEscape(s, i) >= 0 {
+			i += 3 // "%2Ckey": the escape's hex letter does not start the key
+			continue
+		}
 		if c := s[i]; !(c == '_' || c|0x20 >= 'a' && c|0x20 <= 'z') {
 			i++
 			continue
@@ -473,7 +534,8 @@ func isIdent(s string) bool {
 }
 
 // valueStart finds the delimiter after a key ending at e (an optional closing quote,
-// possibly escaped, spaces, then ":" or "=") and returns where the value starts.
+// possibly escaped or URL-encoded, spaces, then ":" or "=", or their URL escapes "%3A"
+// and "%3D") and returns where the value starts.
 func valueStart(s string, e int) (int, byte, bool) {
 	j := e
 	k := j
@@ -482,22 +544,72 @@ func valueStart(s string, e int) (int, byte, bool) {
 	}
 	if k < len(s) && (s[k] == '"' || s[k] == '\'') {
 		j = k + 1
+	} else if c := pctEscape(s, j); c == '"' || c == '\'' {
+		j += 3
 	}
-	for j < len(s) && s[j] == ' ' {
+	j = skipSpaces(s, j)
+	var delim byte
+	switch {
+	case j < len(s) && (s[j] == ':' || s[j] == '='):
+		delim = s[j]
 		j++
-	}
-	if j >= len(s) || (s[j] != ':' && s[j] != '=') {
+	case pctEscape(s, j) == ':' || pctEscape(s, j) == '=':
+		delim = byte(pctEscape(s, j))
+		j += 3
+	default:
 		return 0, 0, false
 	}
-	delim := s[j]
-	j++
-	if delim == ':' && (strings.HasPrefix(s[j:], "//") || strings.HasPrefix(s[j:], ":")) {
+	if delim == ':' && (strings.HasPrefix(s[j:], "//") || strings.HasPrefix(s[j:], ":") || pctEscape(s, j) == '/') {
 		return 0, 0, false // a URL scheme or "::"
 	}
-	for j < len(s) && s[j] == ' ' {
-		j++
+	return skipSpaces(s, j), delim, true
+}
+
+// skipSpaces skips spaces and their URL escape "%20" from i.
+func skipSpaces(s string, i int) int {
+	for i < len(s) {
+		switch {
+		case s[i] == ' ':
+			i++
+		case pctEscape(s, i) == ' ':
+			i += 3
+		default:
+			return i
+		}
 	}
-	return j, delim, true
+	return i
+}
+
+// pctEscape returns the byte of the URL escape ("%3D") at s[i], or -1 when there is none.
+func pctEscape(s string, i int) int {
+	if i+2 >= len(s) || s[i] != '%' || !isHexChar(s[i+1]) || !isHexChar(s[i+2]) {
+		return -1
+	}
+	return int(unhex(s[i+1])<<4 | unhex(s[i+2]))
+}
+
+// unhex is the value of the hex digit c.
+func unhex(c byte) byte {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0'
+	case c|0x20 >= 'a' && c|0x20 <= 'f':
+		return (c | 0x20) - 'a' + 10
+	}
+	return 0
+}
+
+// quotedBefore reports whether the key starting at i is in quotes: a quote (possibly
+// escaped) or its URL escape "%22" right before it.
+func quotedBefore(s string, i int) bool {
+	if i > 0 && (s[i-1] == '"' || s[i-1] == '\'') {
+		return true
+	}
+	if i >= 3 {
+		c := pctEscape(s, i-3)
+		return c == '"' || c == '\''
+	}
+	return false
 }
 
 // isValueEnd reports whether c ends an unquoted value.
@@ -523,6 +635,18 @@ func tokenEnd(s string, i int) int {
 func valueSpan(s string, j int, kind keyKind, delim byte) (from, to int) {
 	if j >= len(s) || strings.HasPrefix(s[j:], redactedMarker) || strings.HasPrefix(s[j:], payloadMarker) {
 		return j, j
+	}
+	// Quoted with a URL-encoded quote: %22value%22.
+	if q := pctEscape(s, j); q == '"' || q == '\'' {
+		start := j + 3
+		end := start
+		for end < len(s) && pctEscape(s, end) != q && !isValueEnd(s[end]) {
+			end++
+		}
+		if v := s[start:end]; v == "" || isMarker(v) {
+			return j, j
+		}
+		return start, end
 	}
 	// Quoted, possibly escaped ("\"value\"" inside a JSON string).
 	k := j
@@ -561,7 +685,7 @@ func valueSpan(s string, j int, kind keyKind, delim byte) (from, to int) {
 	if tok := s[j:end]; len(tok) > 1 {
 		// "token: password: x", "token: apikey='x'": the token is the next secret key.
 		if key, d := tok[:len(tok)-1], tok[len(tok)-1]; (d == ':' || d == '=') &&
-			isIdent(key) && classifyKey(key, d) != 0 {
+			isIdent(key) && classifyKey(key, d, false) != 0 {
 			return j, j
 		}
 	}

@@ -2,6 +2,7 @@ package operations_test
 
 import (
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"os"
 	"regexp"
@@ -222,6 +223,61 @@ func TestSanitize(t *testing.T) {
 			in:   "Authorization: [redacted] password=[redacted] [payload omitted] postgres://[redacted]@db/x",
 			want: "Authorization: [redacted] password=[redacted] [payload omitted] postgres://[redacted]@db/x",
 		},
+		{
+			name: "json secretText with spaces",
+			in:   `graph said {"secretText": "Zx8Q~abc.DEF_ghi-1", "hint": "Zx8"}`,
+			want: `graph said {"secretText": "[redacted]", "hint": "Zx8"}`,
+		},
+		{
+			name: "json credential in escaped quotes",
+			in:   `body: {\"credential\":\"p4ss-W0rd\",\"type\":\"x\"}`,
+			want: `body: {\"credential\":\"[redacted]\",\"type\":\"x\"}`,
+		},
+		{
+			name: "json key, but json code stays",
+			in:   `{"key" : "abc123", "code": "Authorization_RequestDenied"}`,
+			want: `{"key" : "[redacted]", "code": "Authorization_RequestDenied"}`,
+		},
+		{
+			name: "json client_secret and password without spaces",
+			in:   `{"client_secret":"s3cr3t","password":"hunter2"}`,
+			want: `{"client_secret":"[redacted]","password":"[redacted]"}`,
+		},
+		{
+			name: "url-encoded equals",
+			in:   "POST body grant_type=client_credentials&client_secret%3Dabc-DEF~1",
+			want: "POST body grant_type=client_credentials&client_secret%3D[redacted]",
+		},
+		{
+			name: "url-encoded colon",
+			in:   "form password%3Ahunter2 rejected",
+			want: "form password%3A[redacted] rejected",
+		},
+		{
+			name: "url-encoded json",
+			in:   "q=%7B%22secret%22%3A%22abc%22%2C%22id%22%3A%221%22%7D",
+			want: "q=%7B%22secret%22%3A%22[redacted]%22%2C%22id%22%3A%221%22%7D",
+		},
+		{
+			name: "url-encoded json key with spaces",
+			in:   "q=%7B%22key%22%20%3A%20%22abc%22%7D",
+			want: "q=%7B%22key%22%20%3A%20%22[redacted]%22%7D",
+		},
+		{
+			name: "bare basic credentials",
+			in:   "proxy login with Basic dXNlcjpwYXNzd29yZA== was refused",
+			want: "proxy login with Basic [redacted] was refused",
+		},
+		{
+			name: "bare basic, lower-case credentials that decode to user:password",
+			in:   "sent basic YWxpY2U6cGFzcw",
+			want: "sent basic [redacted]",
+		},
+		{
+			name: "basic as a word stays",
+			in:   "Basic authentication is disabled for this tenant; ClientSecretCredential: authentication failed",
+			want: "Basic authentication is disabled for this tenant; ClientSecretCredential: authentication failed",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -421,6 +477,24 @@ var secretTemplates = []secretTemplate{
 		h := hex.EncodeToString(sum[:])
 		return "certificate thumbprint " + h + " expired", []string{h}
 	}},
+	{"json secretText", secretAlphabet, func(s string) (string, []string) {
+		return `{"displayName":"atlas","secretText": "` + s + `"}`, []string{s}
+	}},
+	{"escaped json credential", secretAlphabet, func(s string) (string, []string) {
+		return `body: {\"credential\" : \"` + s + `\"}`, []string{s}
+	}},
+	{"json key", secretAlphabet, func(s string) (string, []string) { return `{"id":"1","key":"` + s + `"}`, []string{s} }},
+	{"url-encoded equals", secretAlphabet, func(s string) (string, []string) {
+		return "grant_type=client_credentials&client_secret%3D" + s + "&scope=x", []string{s}
+	}},
+	{"url-encoded colon", secretAlphabet, func(s string) (string, []string) { return "password%3A" + s + " rejected", []string{s} }},
+	{"url-encoded json", secretAlphabet, func(s string) (string, []string) {
+		return "q=%7B%22secret%22%3A%22" + s + "%22%7D", []string{s}
+	}},
+	{"bare basic", secretAlphabet, func(s string) (string, []string) {
+		b := base64.StdEncoding.EncodeToString([]byte("admin:" + s))
+		return "login refused: Basic " + b + " (proxy)", []string{b}
+	}},
 	{"payload", secretAlphabet, func(s string) (string, []string) {
 		return `response: {"value":[` + strings.Repeat(`{"id":1},`, 25) + `{"id":2}],"refresh_token":"` + s + `"} end`, []string{s}
 	}},
@@ -472,6 +546,11 @@ var sanitizeSeeds = [][2]string{
 	{"\\", "00000000"},
 	{"0", "0A00A0A0A00000A0000A0X00A0000000"},
 	{"00000000000X00000000000000000000", "00\x10010000"},
+	// The JSON-style keys, URL escapes and bare Basic credentials.
+	{"%22", "S3cr3t.Value~1"},
+	{"%3D", "abcdefghij"},
+	{"basic", "dXNlcjpw"},
+	{`"key":`, "password%3Dx"},
 }
 
 func TestSanitizeSecretTemplates(t *testing.T) {

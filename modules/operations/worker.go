@@ -91,7 +91,7 @@ func (s *Service) Execute(ctx context.Context, run *Run, workerID string) {
 func (s *Service) execute(ctx context.Context, run *Run, workerID string, acquire func() func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	rep := &Reporter{s: s, run: run, cancel: cancel, last: s.now()}
+	rep := &Reporter{s: s, run: run, cancel: cancel, last: s.now(), kept: len(run.Failures)}
 	stopBeat := s.heartbeat(ctx, rep)
 	if acquire != nil {
 		release := acquire()
@@ -196,7 +196,11 @@ type Reporter struct {
 	links    []RunLinked
 	calls    int
 	failed   int
-	last     time.Time
+	// kept counts the failure entries of the run (recorded or pending); past
+	// MaxRunFailures a failure only adds to omitted.
+	kept    int
+	omitted int64
+	last    time.Time
 }
 
 // Progress adds count deltas (keys from SummaryKeys; zero deltas are dropped, so a key
@@ -223,10 +227,16 @@ func (r *Reporter) Progress(ctx context.Context, delta Counts) error {
 	return nil
 }
 
-// Fail records one item failure (sanitized). It may flush.
+// Fail records one item failure (sanitized): the run's first MaxRunFailures are kept
+// with their message, later ones are only counted. It may flush.
 func (r *Reporter) Fail(ctx context.Context, code ReasonCode, msg string) error {
 	r.mu.Lock()
-	r.failures = append(r.failures, SanitizeFailure(code, msg))
+	if r.kept < MaxRunFailures {
+		r.failures = append(r.failures, SanitizeFailure(code, msg))
+		r.kept++
+	} else {
+		r.omitted++
+	}
 	r.failed++
 	r.calls++
 	due := r.calls >= r.s.opts.FlushEvery || r.s.now().Sub(r.last) >= r.s.opts.FlushInterval
@@ -255,7 +265,7 @@ func (r *Reporter) Flush(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.last = r.s.now()
-	if len(r.delta) == 0 && len(r.failures) == 0 && len(r.links) == 0 {
+	if len(r.delta) == 0 && len(r.failures) == 0 && r.omitted == 0 && len(r.links) == 0 {
 		return nil
 	}
 	meta := systemMeta(r.run, "worker")
@@ -263,8 +273,12 @@ func (r *Reporter) Flush(ctx context.Context) error {
 	if len(r.delta) > 0 {
 		evs = append(evs, eventstore.NewEvent{Data: RunProgressed{Delta: r.delta}, Metadata: meta})
 	}
-	if len(r.failures) > 0 {
-		evs = append(evs, eventstore.NewEvent{Data: RunFailuresAppended{Failures: r.failures}, Metadata: meta})
+	if len(r.failures) > 0 || r.omitted > 0 {
+		fs := r.failures
+		if fs == nil {
+			fs = []Failure{}
+		}
+		evs = append(evs, eventstore.NewEvent{Data: RunFailuresAppended{Failures: fs, Omitted: r.omitted}, Metadata: meta})
 	}
 	for _, l := range r.links {
 		evs = append(evs, eventstore.NewEvent{Data: l, Metadata: meta})
@@ -287,6 +301,6 @@ func (r *Reporter) Flush(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("operations: flush progress: %w", err)
 	}
-	r.delta, r.failures, r.links, r.calls = nil, nil, nil, 0
+	r.delta, r.failures, r.links, r.calls, r.omitted = nil, nil, nil, 0, 0
 	return nil
 }

@@ -2,6 +2,7 @@ package operations_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tenantatlas/ops/eventstore"
 	"github.com/tenantatlas/ops/eventstore/pgtest"
 	"github.com/tenantatlas/ops/modules/operations"
 )
@@ -219,13 +221,13 @@ func TestBusyWorkerKeepsTheLogMoving(t *testing.T) {
 	})
 	defer func() { free(); cancel(); wg.Wait() }()
 
-	first := f.start(t, "operator", "drift.generate", f.tenant, `{"n":1}`)
+	first := f.start(t, "operator", "drift.generate", f.tenant, `{"baseline":"1"}`)
 	require.Eventually(t, func() bool {
 		r, err := f.ops.Load(f.ctx, first.Run.ID)
 		require.NoError(t, err)
 		return r.Status == operations.StatusRunning
 	}, 20*time.Second, 10*time.Millisecond)
-	second := f.start(t, "operator", "drift.generate", f.tenant, `{"n":2}`)
+	second := f.start(t, "operator", "drift.generate", f.tenant, `{"baseline":"2"}`)
 	require.Eventually(t, func() bool { // claimed, waiting for the slot
 		r, err := f.ops.Load(f.ctx, second.Run.ID)
 		require.NoError(t, err)
@@ -240,4 +242,60 @@ func TestBusyWorkerKeepsTheLogMoving(t *testing.T) {
 	waitTerminal(t, f, first.Run.ID)
 	r := waitTerminal(t, f, second.Run.ID)
 	require.Equal(t, operations.OutcomeSucceeded, r.Outcome)
+}
+
+// TestWorkerKeepsTheFirstHundredFailures: a handler reporting 250 failures leaves a run
+// with the first 100 and a count of the other 150, and no event carries more than 100
+// failure entries (the Reporter stops collecting details once the run has 100).
+func TestWorkerKeepsTheFirstHundredFailures(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, pgtest.Fresh(t), func(o *operations.Options) { o.FlushEvery = 40 })
+	f.ops.Handle("inventory.sync", func(ctx context.Context, run *operations.Run, rep *operations.Reporter) (operations.Outcome, error) {
+		for i := range 250 {
+			if err := rep.Fail(ctx, operations.ReasonItemFailed, fmt.Sprintf("policy %d failed", i)); err != nil {
+				return "", err
+			}
+		}
+		return operations.OutcomeSucceeded, nil
+	})
+	runWorkers(t, f)
+
+	out := f.start(t, "operator", "inventory.sync", f.tenant, `{}`)
+	run := waitTerminal(t, f, out.Run.ID)
+	require.Equal(t, operations.OutcomePartiallySucceeded, run.Outcome)
+	require.Len(t, run.Failures, operations.MaxRunFailures)
+	require.Equal(t, "policy 0 failed", run.Failures[0].Message)
+	require.Equal(t, "policy 99 failed", run.Failures[99].Message)
+	require.EqualValues(t, 150, run.FailuresOmitted)
+
+	envs, err := f.ops.Events(f.ctx, out.Run.ID)
+	require.NoError(t, err)
+	var entries int
+	var omitted int64
+	for _, e := range envs {
+		if fa, ok := e.Data.(operations.RunFailuresAppended); ok {
+			entries += len(fa.Failures)
+			omitted += fa.Omitted
+			require.LessOrEqual(t, len(e.RawData), 100*64, "a failures event stays small")
+		}
+	}
+	require.Equal(t, operations.MaxRunFailures, entries, "the log holds only the first 100 messages")
+	require.EqualValues(t, 150, omitted)
+}
+
+// TestRunApplyCapsFailures: the fold keeps at most MaxRunFailures entries whatever the
+// events carry (an event written before the Reporter capped them, a legacy import).
+func TestRunApplyCapsFailures(t *testing.T) {
+	t.Parallel()
+	fs := make([]operations.Failure, 70)
+	for i := range fs {
+		fs[i] = operations.Failure{ReasonCode: operations.ReasonItemFailed, Message: fmt.Sprint(i)}
+	}
+	r := &operations.Run{}
+	for v := int64(1); v <= 3; v++ {
+		r.Apply(eventstore.Envelope{StreamVersion: v, Data: operations.RunFailuresAppended{Failures: fs, Omitted: 5}})
+	}
+	require.Len(t, r.Failures, operations.MaxRunFailures)
+	require.Equal(t, "29", r.Failures[99].Message)
+	require.EqualValues(t, 3*70-100+3*5, r.FailuresOmitted)
 }
