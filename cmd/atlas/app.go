@@ -26,7 +26,7 @@ func newApp(pool *pgxpool.Pool, log *slog.Logger) *monolith.App {
 // newWorkingApp wires every module with the Microsoft Graph client, so the run types
 // doing real work have their handlers: for the processes that run workers.
 func newWorkingApp(env *cli, pool *pgxpool.Pool, log *slog.Logger) *monolith.App {
-	return monolith.New(pool, monolith.Options{Logger: log, Graph: newGraph(env, log)})
+	return monolith.New(pool, monolith.Options{Logger: log, Graph: newGraph(env, log), StallThreshold: stallThreshold(env, log)})
 }
 
 // newGraph is the msgraph-sdk-go client. Requests for the demo tenants' Graph host are
@@ -68,12 +68,14 @@ func databaseURL(ctx context.Context, env *cli, log *slog.Logger, discover bool)
 	return srv.URL, nil
 }
 
-// openPool connects to url and checks the connection.
-func openPool(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error) {
+// openPool connects to url and checks the connection. Every connection sets the
+// server-side timeouts (dbTimeouts).
+func openPool(ctx context.Context, url string, maxConns int32, timeouts dbTimeouts) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("invalid database URL")
 	}
+	timeouts.apply(cfg)
 	if maxConns <= 0 {
 		// serve and worker hold some connections for long: one per projection leader
 		// (LISTEN + advisory lock) and one per watermill subscriber while it hands a
@@ -150,7 +152,11 @@ func openCommand(ctx context.Context, env *cli, name string, args []string, maxC
 	if err != nil {
 		return nil, err
 	}
-	pool, err := openPool(ctx, url, maxConns)
+	timeouts, err := dbTimeoutsFor(env, name)
+	if err != nil {
+		return nil, err
+	}
+	pool, err := openPool(ctx, url, maxConns, timeouts)
 	if err != nil {
 		return nil, err
 	}

@@ -4,9 +4,13 @@
 package monolith
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -59,25 +63,105 @@ func Projections() []projections.Projection {
 // ready: events keep arriving while a busy system serves.
 const MaxReadyLag = 1000
 
-// Ready reports an error while any projection trails the log by more than MaxReadyLag.
+// DefaultStallThreshold is how long sealing or a projection may stand still, with work
+// waiting, before the process reports not ready.
+const DefaultStallThreshold = 30 * time.Second
+
+// NotReadyError names the readiness checks that failed, each with what was found
+// (never SQL or internals): "sealing", "projection:<name>".
+type NotReadyError struct {
+	// Failed maps each failed check to its finding.
+	Failed map[string]string
+}
+
+// Error implements error.
+func (e *NotReadyError) Error() string {
+	names := slices.Sorted(maps.Keys(e.Failed))
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = n + ": " + e.Failed[n]
+	}
+	return "not ready: " + strings.Join(parts, "; ")
+}
+
+// Checks returns the failed checks (what /readyz lists).
+func (e *NotReadyError) Checks() map[string]string { return e.Failed }
+
+// stallWatch remembers, per projection, the checkpoint it last saw behind the head
+// and since when, so a projection is stuck only when it had work and did not move for
+// the threshold (an idle projection, lag 0, is never stuck).
+type stallWatch struct {
+	mu   sync.Mutex
+	seen map[string]stallSeen
+}
+
+type stallSeen struct {
+	checkpoint int64
+	since      time.Time
+}
+
+// stuckFor returns how long the projection has stood at checkpoint with lag > 0.
+func (w *stallWatch) stuckFor(name string, checkpoint, lag int64, now time.Time) time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if lag <= 0 {
+		delete(w.seen, name)
+		return 0
+	}
+	s, ok := w.seen[name]
+	if !ok || s.checkpoint != checkpoint {
+		w.seen[name] = stallSeen{checkpoint: checkpoint, since: now}
+		return 0
+	}
+	return now.Sub(s.since)
+}
+
+// Ready reports a *NotReadyError while sealing is stuck (a committed event has waited
+// for its global position longer than the stall threshold: some transaction holds the
+// seal horizon), a projection is stuck (events wait for it and its checkpoint has not
+// moved for the threshold), or a projection trails the log by more than MaxReadyLag.
+// A projection version being rebuilt does not count: its older version serves the
+// reads meanwhile (an upgrade would otherwise take every instance out of rotation).
 func (a *App) Ready(ctx context.Context) error {
+	failed := map[string]string{}
+	seal, err := a.Store.SealStatus(ctx)
+	if err != nil {
+		return err
+	}
+	if seal.OldestUnsealedAge > a.stallThreshold {
+		msg := fmt.Sprintf("stuck for %ds: %d committed events wait for a global position; the oldest open transaction on the server holds the seal horizon",
+			int64(seal.OldestUnsealedAge.Seconds()), seal.Unsealed)
+		if seal.Blocker != "" {
+			msg += " (" + seal.Blocker + ")"
+		}
+		failed["sealing"] = msg
+	}
 	st, err := a.Runner.Status(ctx, Projections()...)
 	if err != nil {
 		return err
 	}
+	now := time.Now()
 	for _, s := range st {
-		// A version being rebuilt does not count: its older version serves the reads
-		// meanwhile (an upgrade would otherwise take every instance out of rotation).
-		if !s.Rebuilding && s.Lag > MaxReadyLag {
-			return fmt.Errorf("projection %s is %d events behind", s.Name, s.Lag)
+		if s.Rebuilding {
+			a.stalls.stuckFor(s.Name, s.Checkpoint, 0, now)
+			continue
 		}
+		if d := a.stalls.stuckFor(s.Name, s.Checkpoint, s.Lag, now); d > a.stallThreshold {
+			failed["projection:"+s.Name] = fmt.Sprintf("stuck for %ds at position %d, %d events behind", int64(d.Seconds()), s.Checkpoint, s.Lag)
+		} else if s.Lag > MaxReadyLag {
+			failed["projection:"+s.Name] = fmt.Sprintf("%d events behind (catching up)", s.Lag)
+		}
+	}
+	if len(failed) > 0 {
+		return &NotReadyError{Failed: failed}
 	}
 	return nil
 }
 
 // Collectors are the Prometheus collectors of the monolith.
 func (a *App) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{projections.NewCollector(a.Runner, Projections()...), projections.AppliedEvents()}
+	return []prometheus.Collector{projections.NewCollector(a.Runner, Projections()...), projections.AppliedEvents(),
+		eventstore.NewCollector(a.Store)}
 }
 
 // Options tune the wiring (tests shorten timeouts and cheapen password hashing).
@@ -88,6 +172,9 @@ type Options struct {
 	BcryptCost int
 	// Operations are passed to the operations module (Logger is filled in).
 	Operations operations.Options
+	// StallThreshold is how long sealing or a projection may stand still with work
+	// waiting before Ready fails (0: DefaultStallThreshold).
+	StallThreshold time.Duration
 	// Graph is the Microsoft Graph client of the run types doing real work
 	// (provider.verify, inventory.sync, the directory syncs, drift.generate,
 	// backup_set.add_policies). Nil registers none of their handlers: runs of those
@@ -113,6 +200,9 @@ type App struct {
 	// Provider is the Graph glue of the run types; nil without Options.Graph.
 	Provider *provider.Service
 	log      *slog.Logger
+	// stallThreshold and stalls serve Ready.
+	stallThreshold time.Duration
+	stalls         stallWatch
 }
 
 // New wires every module over pool.
@@ -129,7 +219,8 @@ func New(pool *pgxpool.Pool, opts Options) *App {
 	ops := operations.New(pool, store, ten, rec, opOpts)
 	runner := projections.NewRunner(pool, store, projections.Options{Logger: log})
 	app := &App{Pool: pool, Store: store, Tenancy: ten, Audit: rec, Operations: ops,
-		Runner: runner, Runs: projections.NewRunReader(pool), log: log}
+		Runner: runner, Runs: projections.NewRunReader(pool), log: log,
+		stallThreshold: cmp.Or(opts.StallThreshold, DefaultStallThreshold), stalls: stallWatch{seen: map[string]stallSeen{}}}
 	if opts.Graph != nil {
 		app.Provider = provider.New(ten, opts.Graph, log)
 	}
