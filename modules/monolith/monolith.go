@@ -238,7 +238,11 @@ func New(pool *pgxpool.Pool, opts Options) *App {
 	return app
 }
 
-// Background starts the sealer, the run workers, the sweeper and the projections; they stop when ctx
+// OutboxSweepInterval is how often Background sweeps the outbox tables
+// (eventstore.SweepOutbox).
+const OutboxSweepInterval = time.Minute
+
+// Background starts the sealer, the run workers, the sweeper, the outbox sweeper and the projections; they stop when ctx
 // ends, and wg.Wait() waits for them.
 func (a *App) Background(ctx context.Context, wg *sync.WaitGroup, workers operations.WorkerOptions) {
 	wg.Go(func() { _ = a.Store.RunSealer(ctx, 50*time.Millisecond) })
@@ -248,6 +252,7 @@ func (a *App) Background(ctx context.Context, wg *sync.WaitGroup, workers operat
 		}
 	})
 	wg.Go(func() { a.Operations.RunSweeper(ctx, 30*time.Second) })
+	wg.Go(func() { a.Store.RunOutboxSweeper(ctx, OutboxSweepInterval, eventstore.DefaultOutboxMaxAge) })
 	wg.Go(func() {
 		if err := a.Runner.Run(ctx, Projections()...); err != nil {
 			a.log.Error("projections stopped", "error", operations.Sanitize(err.Error()))
