@@ -18,9 +18,11 @@ const (
 )
 
 // longCommands run statements that may legitimately take minutes (a migration over a
-// big table, a rebuild's swap, the benchmarks' bulk loads): their connections run
-// without a statement timeout. The idle-in-transaction timeout stays.
+// big table, a rebuild's swap, an export or a walk of the whole log, a big legacy file,
+// the benchmarks' bulk loads): their connections run without a statement timeout. The
+// idle-in-transaction timeout stays.
 var longCommands = map[string]bool{"migrate": true, "projections rebuild": true,
+	"audit verify": true, "audit replay": true, "audit export": true, "legacy import": true,
 	"bench seed": true, "bench rebuild": true, "bench list": true, "bench lag": true, "bench http": true}
 
 // dbTimeouts are set on every connection of a pool (pgx RuntimeParams): a statement
