@@ -46,7 +46,7 @@ func (s *Server) handleReadyz(c *fiber.Ctx) error {
 			}
 			for name, finding := range named.Checks() {
 				checks[name] = finding
-				if strings.HasPrefix(name, "projection:") {
+				if strings.HasPrefix(name, "projection:") && checks["projections"] == "ok" {
 					checks["projections"] = "not ready"
 				}
 			}

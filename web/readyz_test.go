@@ -11,13 +11,29 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/tenantatlas/ops/eventstore/pgtest"
+	"github.com/tenantatlas/ops/modules/audit"
 	"github.com/tenantatlas/ops/modules/monolith"
 )
+
+// pollReadyz asks /readyz until it answers want, for at most 20 seconds.
+func pollReadyz(t *testing.T, h *hub, want int) (int, map[string]any) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		code, body := h.call(t, "", "GET", "/readyz", "")
+		if code == want || time.Now().After(deadline) {
+			require.Equal(t, want, code, body)
+			return code, body
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
 
 // TestReadyzNamesAStuckProjection starts a run and seals its events with no runner
 // advancing the projections: once they have had work and stood still for the (test's
 // short) stall threshold, /readyz answers 503 naming each stuck projection, without SQL;
-// when they catch up it answers 200 again. /metrics exports the sealing figures.
+// when they catch up it answers 200 again. An event nobody seals for the threshold
+// turns it 503 naming sealing. /metrics exports the sealing figures.
 func TestReadyzNamesAStuckProjection(t *testing.T) {
 	t.Parallel()
 	pool := pgtest.Fresh(t)
@@ -43,15 +59,7 @@ func TestReadyzNamesAStuckProjection(t *testing.T) {
 	require.Equal(t, 200, code)
 	require.NoError(t, a.Store.SealCommitted(t.Context()))
 
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		code, body = h.call(t, "", "GET", "/readyz", "")
-		if code == 503 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	require.Equal(t, 503, code, body)
+	code, body = pollReadyz(t, h, 503)
 	require.Equal(t, "not_ready", body["status"])
 	checks := body["checks"].(map[string]any)
 	require.Equal(t, "not ready", checks["projections"])
@@ -61,6 +69,15 @@ func TestReadyzNamesAStuckProjection(t *testing.T) {
 
 	catchUp()
 	code, body = h.call(t, "", "GET", "/readyz", "")
+	require.Equal(t, 200, code, body)
+
+	// No sealer runs here: a committed event left unsealed past the threshold is stuck
+	// sealing (named as such, whatever else holds the horizon on the server).
+	require.NoError(t, a.Audit.Record(t.Context(), audit.AuditRecorded{Action: "test.unsealed", Outcome: "ok", Actor: "system:test"}))
+	code, body = pollReadyz(t, h, 503)
+	require.Regexp(t, `^stuck for \d+s: 1 committed events wait for a global position; `, body["checks"].(map[string]any)["sealing"])
+	catchUp()
+	code, body = pollReadyz(t, h, 200)
 	require.Equal(t, 200, code, body)
 
 	resp, err := http.Get(h.base + "/metrics")

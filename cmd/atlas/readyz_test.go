@@ -74,7 +74,7 @@ func TestReadyzRedWhileATransactionHoldsSealing(t *testing.T) {
 	require.Equal(t, "not_ready", body["status"])
 	sealing, _ := body["checks"].(map[string]any)["sealing"].(string)
 	require.Regexp(t, `^stuck for \d+s: \d+ committed events wait for a global position`, sealing)
-	require.Contains(t, sealing, "(open ", "the oldest transaction holding an id is described (ours, or an older one elsewhere on the server)")
+	require.Contains(t, sealing, "holds the seal horizon (open ", "the oldest transaction holding an id is described (ours, or an older one elsewhere on the server)")
 	for _, leak := range []string{"SELECT", "SQLSTATE", "es_events", "txid"} {
 		require.NotContains(t, raw, leak)
 	}

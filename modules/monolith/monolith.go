@@ -120,25 +120,30 @@ func (w *stallWatch) stuckFor(name string, checkpoint, lag int64, now time.Time)
 // for its global position longer than the stall threshold: some transaction holds the
 // seal horizon), a projection is stuck (events wait for it and its checkpoint has not
 // moved for the threshold), or a projection trails the log by more than MaxReadyLag.
+// A check that cannot be made (a query failed) is reported as failed, "unknown".
 // A projection version being rebuilt does not count: its older version serves the
 // reads meanwhile (an upgrade would otherwise take every instance out of rotation).
 func (a *App) Ready(ctx context.Context) error {
 	failed := map[string]string{}
 	seal, err := a.Store.SealStatus(ctx)
 	if err != nil {
-		return err
-	}
-	if seal.OldestUnsealedAge > a.stallThreshold {
-		msg := fmt.Sprintf("stuck for %ds: %d committed events wait for a global position; the oldest open transaction on the server holds the seal horizon",
-			int64(seal.OldestUnsealedAge.Seconds()), seal.Unsealed)
+		a.log.Warn("readiness: sealing check failed", "error", operations.Sanitize(err.Error()))
+		failed["sealing"] = "unknown: the check failed"
+	} else if seal.OldestUnsealedAge > a.stallThreshold {
+		// Sealing passes no transaction that holds an id; with none open, the sealer
+		// itself is not running (or failing).
+		msg := fmt.Sprintf("stuck for %ds: %d committed events wait for a global position", int64(seal.OldestUnsealedAge.Seconds()), seal.Unsealed)
 		if seal.Blocker != "" {
-			msg += " (" + seal.Blocker + ")"
+			msg += "; the oldest transaction holding an id on the server holds the seal horizon (" + seal.Blocker + ")"
+		} else {
+			msg += "; no transaction holds the seal horizon: is a sealer (atlas serve or worker) running?"
 		}
 		failed["sealing"] = msg
 	}
 	st, err := a.Runner.Status(ctx, Projections()...)
 	if err != nil {
-		return err
+		a.log.Warn("readiness: projections check failed", "error", operations.Sanitize(err.Error()))
+		failed["projections"] = "unknown: the check failed"
 	}
 	now := time.Now()
 	for _, s := range st {
