@@ -64,4 +64,3 @@ func TestBatch(t *testing.T) {
 	require.NoError(t, b.pool.QueryRow(b.ctx, `SELECT count(*) FROM batch_rows WHERE id = $1`, other).Scan(&n))
 	require.Zero(t, n)
 }
-
