@@ -41,7 +41,7 @@ func (s *Server) handleReadyz(c *fiber.Ctx) error {
 			if !errors.As(err, &named) {
 				// Not a finding but a failure to look (its text may carry SQL).
 				s.deps.Logger.Warn("readiness check failed", "error", operations.Sanitize(err.Error()))
-				checks["projections"] = "unavailable"
+				checks["projections"] = "unknown: the check failed"
 				return notReady(c, checks)
 			}
 			for name, finding := range named.Checks() {
