@@ -21,9 +21,8 @@ import (
 // sending. Appends in a batch need a known expected version (NoStream or exact): an
 // AnyVersion append must first read the version, which a batch cannot do.
 type Batch struct {
-	s        *Store
-	items    []batchItem
-	noOutbox bool
+	s     *Store
+	items []batchItem
 }
 
 type batchItem struct {
@@ -45,14 +44,6 @@ type ExecResult struct {
 // NewBatch returns an empty batch.
 func (s *Store) NewBatch() *Batch { return &Batch{s: s} }
 
-// WithoutOutbox makes the batch's appends write no outbox message: for history that is
-// imported or generated (legacy rows, benchmark data), whose events are facts of the
-// past that nothing downstream should react to. Projections still read them from the log.
-func (b *Batch) WithoutOutbox() *Batch {
-	b.noOutbox = true
-	return b
-}
-
 // Exec queues a statement of the caller's own.
 func (b *Batch) Exec(sql string, args ...any) *ExecResult {
 	r := &ExecResult{}
@@ -60,8 +51,7 @@ func (b *Batch) Exec(sql string, args ...any) *ExecResult {
 	return r
 }
 
-// Append queues an append (and its outbox message) and returns the events as they
-// will be stored.
+// Append queues an append and returns the events as they will be stored.
 func (b *Batch) Append(ctx context.Context, stream StreamID, expectedVersion int64, events ...NewEvent) (AppendResult, error) {
 	if err := checkAppend(stream, expectedVersion, events); err != nil {
 		return AppendResult{}, err
@@ -74,16 +64,6 @@ func (b *Batch) Append(ctx context.Context, stream StreamID, expectedVersion int
 		return AppendResult{}, err
 	}
 	b.items = append(b.items, batchItem{args: args, append: true, stream: stream, expect: expectedVersion, n: int64(len(events))})
-	if b.noOutbox {
-		return AppendResult{Version: expectedVersion + int64(len(events)), Events: envs}, nil
-	}
-	m, err := outboxMessage(ctx, envs)
-	if err != nil {
-		return AppendResult{}, err
-	}
-	if err := b.Publish(OutboxTopic, m); err != nil {
-		return AppendResult{}, err
-	}
 	return AppendResult{Version: expectedVersion + int64(len(events)), Events: envs}, nil
 }
 

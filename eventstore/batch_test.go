@@ -15,7 +15,10 @@ import (
 func TestBatch(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	_, err := b.pool.Exec(b.ctx, `CREATE TABLE IF NOT EXISTS batch_rows (id uuid PRIMARY KEY)`)
+	_, err := b.pool.Exec(b.ctx, `CREATE TABLE IF NOT EXISTS batch_rows (id uuid PRIMARY KEY);
+		CREATE TABLE IF NOT EXISTS "watermill_batch_topic" ("offset" BIGSERIAL, "uuid" VARCHAR(36) NOT NULL,
+			"created_at" TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, "payload" JSON DEFAULT NULL, "metadata" JSON DEFAULT NULL,
+			"transaction_id" xid8 NOT NULL, PRIMARY KEY ("transaction_id", "offset"))`)
 	require.NoError(t, err)
 
 	s1, s2, rowID := newStream(), newStream(), uuid.New()
@@ -27,7 +30,8 @@ func TestBatch(t *testing.T) {
 	require.NoError(t, err)
 	_, err = batch.Append(b.ctx, s2, eventstore.NoStream, created("three"))
 	require.NoError(t, err)
-	require.NoError(t, batch.Publish(eventstore.OutboxTopic, message.NewMessage(uuid.NewString(), []byte(`{"k":1}`))))
+	msgID := uuid.NewString()
+	require.NoError(t, batch.Publish("batch_topic", message.NewMessage(msgID, []byte(`{"k":1}`))))
 	_, err = batch.Append(b.ctx, s2, eventstore.AnyVersion, created("x"))
 	require.Error(t, err, "AnyVersion cannot be batched")
 	require.NoError(t, batch.Send(b.ctx, tx))
@@ -40,9 +44,8 @@ func TestBatch(t *testing.T) {
 	require.Len(t, envs, 2)
 	require.Equal(t, r1.Events[1].Hash, envs[1].Hash)
 	var outbox int
-	require.NoError(t, b.pool.QueryRow(b.ctx, `SELECT count(*) FROM watermill_atlas_events WHERE uuid = ANY($1)`,
-		[]string{r1.Events[0].EventID.String()}).Scan(&outbox))
-	require.Equal(t, 1, outbox)
+	require.NoError(t, b.pool.QueryRow(b.ctx, `SELECT count(*) FROM watermill_batch_topic WHERE uuid = $1`, msgID).Scan(&outbox))
+	require.Equal(t, 1, outbox, "the message of the batch committed with it")
 
 	// Conflict: s1 is at version 2, not new.
 	tx, err = b.pool.Begin(b.ctx)
@@ -60,27 +63,4 @@ func TestBatch(t *testing.T) {
 	var n int
 	require.NoError(t, b.pool.QueryRow(b.ctx, `SELECT count(*) FROM batch_rows WHERE id = $1`, other).Scan(&n))
 	require.Zero(t, n)
-}
-
-// TestBatchWithoutOutbox appends history: the events are stored and readable, and no
-// outbox message is written for them.
-func TestBatchWithoutOutbox(t *testing.T) {
-	t.Parallel()
-	b := setup(t)
-	s := newStream()
-	batch := b.store.NewBatch().WithoutOutbox()
-	r, err := batch.Append(b.ctx, s, eventstore.NoStream, created("old"), created("older"))
-	require.NoError(t, err)
-	conn, err := b.pool.Acquire(b.ctx)
-	require.NoError(t, err)
-	defer conn.Release()
-	require.NoError(t, batch.Commit(b.ctx, conn.Conn()))
-
-	envs, err := b.store.ReadStream(b.ctx, s, 0)
-	require.NoError(t, err)
-	require.Len(t, envs, 2)
-	var outbox int
-	require.NoError(t, b.pool.QueryRow(b.ctx, `SELECT count(*) FROM watermill_atlas_events WHERE uuid = ANY($1)`,
-		[]string{r.Events[0].EventID.String()}).Scan(&outbox))
-	require.Zero(t, outbox)
 }

@@ -9,8 +9,8 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// Migrations is the event store's migration set: the log, the streams, the seal head
-// and the watermill outbox tables.
+// Migrations is the event store's migration set: the log, the streams and the seal
+// head (the per-append outbox topic atlas_events is gone since migration 004).
 func Migrations() pgmigrate.Set {
 	return pgmigrate.Embedded("eventstore", migrationFiles)
 }

@@ -6,21 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
 	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
-	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
-
-// OutboxTopic is the watermill topic every appended event is published to.
-const OutboxTopic = "atlas_events"
 
 // Options configure a Store.
 type Options struct {
@@ -90,8 +84,9 @@ func (s *Store) Append(ctx context.Context, stream StreamID, expectedVersion int
 }
 
 // AppendTx appends events inside the caller's transaction, so a module can write its
-// own rows, events and outbox messages atomically. A *ConcurrencyError leaves the
-// transaction usable.
+// own rows, events and outbox messages (Publisher, Batch.Publish) atomically. An append
+// writes no outbox message of its own: readers follow the log by global position.
+// A *ConcurrencyError leaves the transaction usable.
 func (s *Store) AppendTx(ctx context.Context, tx pgx.Tx, stream StreamID, expectedVersion int64, events ...NewEvent) (AppendResult, error) {
 	if err := checkAppend(stream, expectedVersion, events); err != nil {
 		return AppendResult{}, err
@@ -119,9 +114,6 @@ func (s *Store) AppendTx(ctx context.Context, tx pgx.Tx, stream StreamID, expect
 	}
 	if tag.RowsAffected() != n {
 		return AppendResult{}, conflictVersion(ctx, tx, stream, expectedVersion)
-	}
-	if err := s.publish(ctx, tx, envs); err != nil {
-		return AppendResult{}, err
 	}
 	return AppendResult{Version: base + n, Events: envs}, nil
 }
@@ -244,74 +236,6 @@ func (s *Store) prepare(stream StreamID, base int64, events []NewEvent) ([]Envel
 		hashes[i] = env.Hash
 	}
 	return envs, []any{string(stream), base, stream.Type(), int64(n), ids, types, versions, datas, actors, wss, tenants, corrs, causes, times, hashes}, nil
-}
-
-// OutboxEvent references one event inside an outbox message.
-type OutboxEvent struct {
-	// EventID is the event's id.
-	EventID uuid.UUID `json:"eventId"`
-	// StreamVersion is the event's version in its stream.
-	StreamVersion int64 `json:"streamVersion"`
-	// Type is the event type name.
-	Type string `json:"type"`
-	// SchemaVersion is the payload's schema version.
-	SchemaVersion int `json:"schemaVersion"`
-}
-
-// OutboxMessage is the payload of one watermill message on OutboxTopic: what one
-// Append wrote to one stream. The append, not the single event, is the unit published:
-// it is what committed atomically. The message names the events (id, version, type)
-// and does not copy their payloads: a consumer that needs them reads the stream, so
-// an append writes its data once (see README, Benchmarks).
-type OutboxMessage struct {
-	// StreamID is the stream appended to.
-	StreamID StreamID `json:"streamId"`
-	// RecordedAt is when the append happened.
-	RecordedAt time.Time `json:"recordedAt"`
-	// Metadata is the first event's metadata (who, where, correlation).
-	Metadata Metadata `json:"metadata"`
-	// Events are the appended events in stream order.
-	Events []OutboxEvent `json:"events"`
-}
-
-// publish writes the append's outbox message inside tx.
-func (s *Store) publish(ctx context.Context, tx pgx.Tx, envs []Envelope) error {
-	m, err := outboxMessage(ctx, envs)
-	if err != nil {
-		return err
-	}
-	pub, err := s.Publisher(tx)
-	if err != nil {
-		return err
-	}
-	if err := pub.Publish(OutboxTopic, m); err != nil {
-		return fmt.Errorf("eventstore: publish to outbox: %w", err)
-	}
-	return nil
-}
-
-// outboxMessage is the watermill message of one append. Its id is the first event's
-// id; its metadata names the stream and the event types.
-func outboxMessage(ctx context.Context, envs []Envelope) (*message.Message, error) {
-	om := OutboxMessage{StreamID: envs[0].StreamID, RecordedAt: envs[0].RecordedAt, Metadata: envs[0].Metadata,
-		Events: make([]OutboxEvent, len(envs))}
-	types := make([]string, 0, 1)
-	for i := range envs {
-		e := &envs[i]
-		om.Events[i] = OutboxEvent{EventID: e.EventID, StreamVersion: e.StreamVersion, Type: e.Type, SchemaVersion: e.SchemaVersion}
-		if !slices.Contains(types, e.Type) {
-			types = append(types, e.Type)
-		}
-	}
-	payload, err := json.Marshal(om)
-	if err != nil {
-		return nil, fmt.Errorf("eventstore: encode outbox message: %w", err)
-	}
-	m := message.NewMessage(envs[0].EventID.String(), payload)
-	m.Metadata.Set("stream_id", string(om.StreamID))
-	m.Metadata.Set("event_types", strings.Join(types, ","))
-	m.SetContext(ctx)
-	return m, nil
 }
 
 // Publisher returns a watermill-sql publisher that writes into tx, for modules that

@@ -96,7 +96,12 @@ func (r *Runner) Rebuild(ctx context.Context, p Projection, progress func(Rebuil
 		if pg.err != nil {
 			return RebuildResult{}, fmt.Errorf("projections: rebuild %s at %d: %w", p.Name(), pos, pg.err)
 		}
-		err := pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error { return p.Apply(ctx, tx, shadow, pg.envs) })
+		err := pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
+			if err := liftTimeouts(ctx, tx); err != nil {
+				return err
+			}
+			return p.Apply(ctx, tx, shadow, pg.envs)
+		})
 		if err != nil {
 			return RebuildResult{}, fmt.Errorf("projections: rebuild %s at %d: %w", p.Name(), pos, err)
 		}
@@ -107,6 +112,9 @@ func (r *Runner) Rebuild(ctx context.Context, p Projection, progress func(Rebuil
 		}
 	}
 	err = pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
+		if err := liftTimeouts(ctx, tx); err != nil {
+			return err
+		}
 		// Hold the live checkpoint: the runner's next batch waits, then finds it moved.
 		if _, err := tx.Exec(ctx, `INSERT INTO proj_checkpoints (name, version) VALUES ($1, $2) ON CONFLICT DO NOTHING`, p.Name(), p.Version()); err != nil {
 			return err
@@ -138,6 +146,15 @@ func (r *Runner) Rebuild(ctx context.Context, p Projection, progress func(Rebuil
 		return RebuildResult{}, fmt.Errorf("projections: rebuild %s: swap: %w", p.Name(), err)
 	}
 	return RebuildResult{Events: done, Duration: time.Since(start)}, nil
+}
+
+// liftTimeouts turns off the connection's statement and idle-in-transaction timeouts
+// for the rest of tx: a rebuild's batch over a big log, and its swap (which waits for
+// the readers of the live tables and applies the last events while holding the
+// checkpoint), may legitimately outlast the limits the app's connections set.
+func liftTimeouts(ctx context.Context, tx pgx.Tx) error {
+	_, err := tx.Exec(ctx, `SET LOCAL statement_timeout = 0; SET LOCAL idle_in_transaction_session_timeout = 0`)
+	return err
 }
 
 // ActiveVersion is the version of p whose tables the views serve (0 if none yet).

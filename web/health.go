@@ -2,9 +2,15 @@ package web
 
 import (
 	"context"
+	"errors"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/tenantatlas/ops/modules/operations"
 )
 
 // handleHealthz answers 200 while the process runs.
@@ -12,18 +18,52 @@ func (s *Server) handleHealthz(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"status": "ok"})
 }
 
-// handleReadyz answers 200 when the database answers and the read models have caught
-// up with the log, 503 otherwise.
+// namedChecks is what a readiness error may carry: each failed check with what was
+// found (monolith.NotReadyError), so /readyz names what is stuck.
+type namedChecks interface{ Checks() map[string]string }
+
+// handleReadyz answers 200 when the database answers, sealing moves and the read models
+// have caught up with the log (and are not stuck), 503 otherwise. The 503 body lists
+// every check, the failed ones with what was found, and carries the usual error object:
+// {"status":"not_ready","checks":{"sealing":"stuck for 41s: …"},"error":{…}}.
 func (s *Server) handleReadyz(c *fiber.Ctx) error {
 	ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
 	defer cancel()
+	checks := map[string]string{"database": "ok"}
 	if s.deps.Database == nil || s.deps.Database.Ping(ctx) != nil {
-		return fiber.NewError(fiber.StatusServiceUnavailable, "database unavailable")
+		checks["database"] = "unavailable"
+		return notReady(c, checks)
 	}
 	if s.deps.Ready != nil {
+		checks["sealing"], checks["projections"] = "ok", "ok"
 		if err := s.deps.Ready(ctx); err != nil {
-			return fiber.NewError(fiber.StatusServiceUnavailable, "projections catching up")
+			var named namedChecks
+			if !errors.As(err, &named) {
+				// Not a finding but a failure to look (its text may carry SQL).
+				s.deps.Logger.Warn("readiness check failed", "error", operations.Sanitize(err.Error()))
+				checks["projections"] = "unknown: the check failed"
+				return notReady(c, checks)
+			}
+			for name, finding := range named.Checks() {
+				checks[name] = finding
+				if strings.HasPrefix(name, "projection:") && checks["projections"] == "ok" {
+					checks["projections"] = "not ready"
+				}
+			}
+			return notReady(c, checks)
 		}
 	}
-	return c.JSON(fiber.Map{"status": "ready", "checks": fiber.Map{"database": "ok", "projections": "ok"}})
+	return c.JSON(fiber.Map{"status": "ready", "checks": checks})
+}
+
+// notReady answers 503 naming the checks that are not "ok".
+func notReady(c *fiber.Ctx, checks map[string]string) error {
+	var failed []string
+	for _, name := range slices.Sorted(maps.Keys(checks)) {
+		if checks[name] != "ok" {
+			failed = append(failed, name)
+		}
+	}
+	return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"status": "not_ready", "checks": checks,
+		"error": apiErrorBody{Code: "not_ready", Message: "not ready: " + strings.Join(failed, ", ")}})
 }

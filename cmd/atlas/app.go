@@ -28,7 +28,8 @@ func newApp(pool *pgxpool.Pool, log *slog.Logger) *monolith.App {
 // routes the demo tenants' Graph host to the in-process simulator (`atlas dev`,
 // --demo-graph); without it their connections are refused.
 func newWorkingApp(env *cli, pool *pgxpool.Pool, log *slog.Logger, demoGraph bool) *monolith.App {
-	return monolith.New(pool, monolith.Options{Logger: log, Graph: newGraph(env, log, demoGraph), DemoGraph: demoGraph})
+	return monolith.New(pool, monolith.Options{Logger: log, Graph: newGraph(env, log, demoGraph), DemoGraph: demoGraph,
+		StallThreshold: stallThreshold(env, log)})
 }
 
 // newGraph is the msgraph-sdk-go client. Secret references resolve from the process
@@ -77,12 +78,14 @@ func databaseURL(ctx context.Context, env *cli, log *slog.Logger, discover bool)
 	return srv.URL, nil
 }
 
-// openPool connects to url and checks the connection.
-func openPool(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error) {
+// openPool connects to url and checks the connection. Every connection sets the
+// server-side timeouts (dbTimeouts).
+func openPool(ctx context.Context, url string, maxConns int32, timeouts dbTimeouts) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("invalid database URL")
 	}
+	timeouts.apply(cfg)
 	if maxConns <= 0 {
 		// serve and worker hold some connections for long: one per projection leader
 		// (LISTEN + advisory lock) and one per watermill subscriber while it hands a
@@ -159,7 +162,11 @@ func openCommand(ctx context.Context, env *cli, name string, args []string, maxC
 	if err != nil {
 		return nil, err
 	}
-	pool, err := openPool(ctx, url, maxConns)
+	timeouts, err := dbTimeoutsFor(env, name)
+	if err != nil {
+		return nil, err
+	}
+	pool, err := openPool(ctx, url, maxConns, timeouts)
 	if err != nil {
 		return nil, err
 	}

@@ -60,7 +60,11 @@ func runDev(ctx context.Context, env *cli, args []string) error {
 			return err
 		}
 	}
-	pool, err := openPool(ctx, url, 0)
+	timeouts, err := dbTimeoutsFor(env, "dev")
+	if err != nil {
+		return err
+	}
+	pool, err := openPool(ctx, url, 0, timeouts)
 	if err != nil {
 		return err
 	}

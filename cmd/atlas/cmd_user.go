@@ -86,7 +86,11 @@ func openUserCommand(ctx context.Context, env *cli, name string, args []string, 
 	if err != nil {
 		return "", nil, err
 	}
-	pool, err := openPool(ctx, url, 2)
+	timeouts, err := dbTimeoutsFor(env, "user")
+	if err != nil {
+		return "", nil, err
+	}
+	pool, err := openPool(ctx, url, 2, timeouts)
 	if err != nil {
 		return "", nil, err
 	}

@@ -8,9 +8,13 @@
 package monolith
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -63,18 +67,102 @@ func Projections() []projections.Projection {
 // ready: events keep arriving while a busy system serves.
 const MaxReadyLag = 1000
 
-// Ready reports an error while any projection trails the log by more than MaxReadyLag.
+// DefaultStallThreshold is how long sealing or a projection may stand still, with work
+// waiting, before the process reports not ready.
+const DefaultStallThreshold = 30 * time.Second
+
+// NotReadyError names the readiness checks that failed, each with what was found
+// (never SQL or internals): "sealing", "projection:<name>".
+type NotReadyError struct {
+	// Failed maps each failed check to its finding.
+	Failed map[string]string
+}
+
+// Error implements error.
+func (e *NotReadyError) Error() string {
+	names := slices.Sorted(maps.Keys(e.Failed))
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = n + ": " + e.Failed[n]
+	}
+	return "not ready: " + strings.Join(parts, "; ")
+}
+
+// Checks returns the failed checks (what /readyz lists).
+func (e *NotReadyError) Checks() map[string]string { return e.Failed }
+
+// stallWatch remembers, per projection, the checkpoint it last saw behind the head
+// and since when, so a projection is stuck only when it had work and did not move for
+// the threshold (an idle projection, lag 0, is never stuck).
+type stallWatch struct {
+	mu   sync.Mutex
+	seen map[string]stallSeen
+}
+
+type stallSeen struct {
+	checkpoint int64
+	since      time.Time
+}
+
+// stuckFor returns how long the projection has stood at checkpoint with lag > 0.
+func (w *stallWatch) stuckFor(name string, checkpoint, lag int64, now time.Time) time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if lag <= 0 {
+		delete(w.seen, name)
+		return 0
+	}
+	s, ok := w.seen[name]
+	if !ok || s.checkpoint != checkpoint {
+		w.seen[name] = stallSeen{checkpoint: checkpoint, since: now}
+		return 0
+	}
+	return now.Sub(s.since)
+}
+
+// Ready reports a *NotReadyError while sealing is stuck (a committed event has waited
+// for its global position longer than the stall threshold: some transaction holds the
+// seal horizon), a projection is stuck (events wait for it and its checkpoint has not
+// moved for the threshold), or a projection trails the log by more than MaxReadyLag.
+// A check that cannot be made (a query failed) is reported as failed, "unknown".
+// A projection version being rebuilt does not count: its older version serves the
+// reads meanwhile (an upgrade would otherwise take every instance out of rotation).
 func (a *App) Ready(ctx context.Context) error {
+	failed := map[string]string{}
+	seal, err := a.Store.SealStatus(ctx)
+	if err != nil {
+		a.log.Warn("readiness: sealing check failed", "error", operations.Sanitize(err.Error()))
+		failed["sealing"] = "unknown: the check failed"
+	} else if seal.OldestUnsealedAge > a.stallThreshold {
+		// Sealing passes no transaction that holds an id; with none open, the sealer
+		// itself is not running (or failing).
+		msg := fmt.Sprintf("stuck for %ds: %d committed events wait for a global position", int64(seal.OldestUnsealedAge.Seconds()), seal.Unsealed)
+		if seal.Blocker != "" {
+			msg += "; the oldest transaction holding an id on the server holds the seal horizon (" + seal.Blocker + ")"
+		} else {
+			msg += "; no transaction holds the seal horizon: is a sealer (atlas serve or worker) running?"
+		}
+		failed["sealing"] = msg
+	}
 	st, err := a.Runner.Status(ctx, Projections()...)
 	if err != nil {
-		return err
+		a.log.Warn("readiness: projections check failed", "error", operations.Sanitize(err.Error()))
+		failed["projections"] = "unknown: the check failed"
 	}
+	now := time.Now()
 	for _, s := range st {
-		// A version being rebuilt does not count: its older version serves the reads
-		// meanwhile (an upgrade would otherwise take every instance out of rotation).
-		if !s.Rebuilding && s.Lag > MaxReadyLag {
-			return fmt.Errorf("projection %s is %d events behind", s.Name, s.Lag)
+		if s.Rebuilding {
+			a.stalls.stuckFor(s.Name, s.Checkpoint, 0, now)
+			continue
 		}
+		if d := a.stalls.stuckFor(s.Name, s.Checkpoint, s.Lag, now); d > a.stallThreshold {
+			failed["projection:"+s.Name] = fmt.Sprintf("stuck for %ds at position %d, %d events behind", int64(d.Seconds()), s.Checkpoint, s.Lag)
+		} else if s.Lag > MaxReadyLag {
+			failed["projection:"+s.Name] = fmt.Sprintf("%d events behind (catching up)", s.Lag)
+		}
+	}
+	if len(failed) > 0 {
+		return &NotReadyError{Failed: failed}
 	}
 	return nil
 }
@@ -82,7 +170,7 @@ func (a *App) Ready(ctx context.Context) error {
 // Collectors are the Prometheus collectors of the monolith.
 func (a *App) Collectors() []prometheus.Collector {
 	return []prometheus.Collector{projections.NewCollector(a.Runner, Projections()...), projections.AppliedEvents(),
-		tenancy.LoginAttempts()}
+		tenancy.LoginAttempts(), eventstore.NewCollector(a.Store)}
 }
 
 // Options tune the wiring (tests shorten timeouts and cheapen password hashing).
@@ -96,6 +184,9 @@ type Options struct {
 	// Tenancy are passed to the tenancy module (Logger is filled in, and BcryptCost
 	// from the field above when unset): the sign-in bcrypt cap, its wait and test hook.
 	Tenancy tenancy.Options
+	// StallThreshold is how long sealing or a projection may stand still with work
+	// waiting before Ready fails (0: DefaultStallThreshold).
+	StallThreshold time.Duration
 	// Graph is the Microsoft Graph client of the run types doing real work
 	// (provider.verify, inventory.sync, the directory syncs, drift.generate,
 	// backup_set.add_policies). Nil registers none of their handlers and declares
@@ -126,6 +217,9 @@ type App struct {
 	// Provider is the Graph glue of the run types; nil without Options.Graph.
 	Provider *provider.Service
 	log      *slog.Logger
+	// stallThreshold and stalls serve Ready.
+	stallThreshold time.Duration
+	stalls         stallWatch
 }
 
 // New wires every module over pool.
@@ -147,7 +241,8 @@ func New(pool *pgxpool.Pool, opts Options) *App {
 	ops := operations.New(pool, store, ten, rec, opOpts)
 	runner := projections.NewRunner(pool, store, projections.Options{Logger: log})
 	app := &App{Pool: pool, Store: store, Tenancy: ten, Audit: rec, Operations: ops,
-		Runner: runner, Runs: projections.NewRunReader(pool), log: log}
+		Runner: runner, Runs: projections.NewRunReader(pool), log: log,
+		stallThreshold: cmp.Or(opts.StallThreshold, DefaultStallThreshold), stalls: stallWatch{seen: map[string]stallSeen{}}}
 	if opts.Graph != nil {
 		app.Provider = provider.New(ten, opts.Graph, log)
 		if !opts.DemoGraph {
@@ -183,7 +278,11 @@ func WorkerTypes() []string {
 		"drift.generate", "inventory.sync", "provider.verify"}
 }
 
-// Background starts the sealer, the run workers, the sweeper and the projections; they stop when ctx
+// OutboxSweepInterval is how often Background sweeps the outbox tables
+// (eventstore.SweepOutbox).
+const OutboxSweepInterval = time.Minute
+
+// Background starts the sealer, the run workers, the sweeper, the outbox sweeper and the projections; they stop when ctx
 // ends, and wg.Wait() waits for them.
 func (a *App) Background(ctx context.Context, wg *sync.WaitGroup, workers operations.WorkerOptions) {
 	wg.Go(func() { _ = a.Store.RunSealer(ctx, 50*time.Millisecond) })
@@ -193,6 +292,7 @@ func (a *App) Background(ctx context.Context, wg *sync.WaitGroup, workers operat
 		}
 	})
 	wg.Go(func() { a.Operations.RunSweeper(ctx, 30*time.Second) })
+	wg.Go(func() { a.Store.RunOutboxSweeper(ctx, OutboxSweepInterval, eventstore.DefaultOutboxMaxAge) })
 	wg.Go(func() {
 		if err := a.Runner.Run(ctx, Projections()...); err != nil {
 			a.log.Error("projections stopped", "error", operations.Sanitize(err.Error()))

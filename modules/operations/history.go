@@ -87,7 +87,7 @@ func historyEvents(h HistoricRun) ([]eventstore.NewEvent, error) {
 // AppendHistory writes finished runs to the log in one transaction, one stream each.
 // A run whose stream exists already fails the whole call (eventstore.ErrConcurrency).
 func (s *Service) AppendHistory(ctx context.Context, runs []HistoricRun) error {
-	b := s.store.NewBatch().WithoutOutbox()
+	b := s.store.NewBatch()
 	for _, h := range runs {
 		evs, err := historyEvents(h)
 		if err != nil {

@@ -1,0 +1,50 @@
+package main
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tenantatlas/ops/modules/operations"
+)
+
+// TestWorkersLeaveNoDispatchRows: runs are dispatched through the watermill outbox and
+// worked by `atlas worker`; the next worker process's outbox sweeper (started by
+// monolith.Background, first sweep at start-up) deletes every consumed dispatch message,
+// so the dispatch table does not grow with the runs. The sweep keeps nothing else:
+// the log (es_events) is kept by design.
+func TestWorkersLeaveNoDispatchRows(t *testing.T) {
+	t.Parallel()
+	pool, env, a, seed := seededFresh(t)
+	op := seed.Users["operator"]
+	var ids []string
+	for i := range 5 {
+		out, err := a.Operations.Start(t.Context(), operations.StartRequest{Type: "drift.generate", TenantID: seed.Tenants[i%3].ID,
+			Context: []byte(fmt.Sprintf(`{"n":%d}`, i)), Initiator: operations.Initiator{Kind: "user", UserID: op.ID, Name: op.Email}, SourceSurface: "cli"})
+		require.NoError(t, err)
+		require.Equal(t, operations.StartAccepted, out.Status)
+		ids = append(ids, out.Run.ID.String())
+	}
+	count := func(table string) int {
+		var n int
+		require.NoError(t, pool.QueryRow(t.Context(), `SELECT count(*) FROM `+table).Scan(&n))
+		return n
+	}
+	require.Equal(t, 5, count("watermill_ops_dispatch"))
+
+	worker := startAtlas(t, env, "worker")
+	require.Eventually(t, func() bool {
+		var ended int
+		require.NoError(t, pool.QueryRow(t.Context(), `SELECT count(*) FROM ops_runs WHERE run_id::text = ANY($1) AND status = 'completed'`, ids).Scan(&ended))
+		return ended == len(ids)
+	}, 60*time.Second, 20*time.Millisecond, "the worker never finished the runs: %s", worker.stderr.String())
+	worker.stop(t)
+
+	next := startAtlas(t, env, "worker")
+	require.Eventually(t, func() bool { return count("watermill_ops_dispatch") == 0 }, 30*time.Second, 20*time.Millisecond,
+		"consumed dispatch messages are swept")
+	require.Zero(t, count("watermill_ops_dispatch_poison"))
+	next.stop(t)
+}
