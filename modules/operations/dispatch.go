@@ -63,6 +63,9 @@ type WorkerOptions struct {
 // cancelled at the shutdown deadline before it returns without them.
 const shutdownGrace = 5 * time.Second
 
+// claimTimeout bounds one claim transaction.
+const claimTimeout = 30 * time.Second
+
 // RunWorkers executes queued runs until ctx ends, never holding more than Concurrency
 // of them: it claims runs only for free slots, straight from ops_runs (oldest queued
 // first, FOR UPDATE SKIP LOCKED, so several processes never claim the same run), in one
@@ -202,7 +205,11 @@ func (s *Service) claimLoop(ctx context.Context, opts WorkerOptions, pool *runPo
 	backoff := time.Duration(0)
 	for ctx.Err() == nil {
 		if n := pool.reserve(); n > 0 {
-			runs, err := s.claimQueued(ctx, n, opts.WorkerID)
+			// The claim is not cut short by ctx: a commit interrupted by a cancellation
+			// may still have claimed runs nobody would then execute.
+			claimCtx, cancelClaim := context.WithTimeout(context.WithoutCancel(ctx), claimTimeout)
+			runs, err := s.claimQueued(claimCtx, n, opts.WorkerID)
+			cancelClaim()
 			pool.unreserve(n - len(runs))
 			if err != nil {
 				if ctx.Err() != nil {
