@@ -250,7 +250,9 @@ func TestWorkerShutdownDeadline(t *testing.T) {
 	})
 	gctx, gcancel := context.WithCancel(f.ctx)
 	var wg sync.WaitGroup
-	wg.Go(func() { _ = g.ops.RunWorkers(gctx, operations.WorkerOptions{WorkerID: "w2", PollInterval: 10 * time.Millisecond}) })
+	wg.Go(func() {
+		_ = g.ops.RunWorkers(gctx, operations.WorkerOptions{WorkerID: "w2", PollInterval: 10 * time.Millisecond})
+	})
 	defer func() { gcancel(); wg.Wait() }()
 	require.Equal(t, operations.OutcomeSucceeded, waitTerminal(t, f, second.Run.ID).Outcome)
 }
