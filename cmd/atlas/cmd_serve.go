@@ -26,14 +26,19 @@ func defaultAddr(env *cli) string {
 
 func runServe(ctx context.Context, env *cli, args []string) error {
 	var addr string
+	var workers operations.WorkerOptions
 	c, err := openCommand(ctx, env, "serve", args, 0, false, func(fs *flag.FlagSet) {
 		fs.StringVar(&addr, "addr", defaultAddr(env), "listen address (env ATLAS_ADDR)")
+		shutdownFlag(fs, &workers)
 	})
 	if err != nil {
 		return err
 	}
 	defer c.pool.Close()
-	return serve(ctx, env, c.log, c.pool, addr, nil)
+	if err := checkShutdown(workers); err != nil {
+		return err
+	}
+	return serve(ctx, env, c.log, c.pool, addr, nil, workers)
 }
 
 func runDev(ctx context.Context, env *cli, args []string) error {
@@ -79,12 +84,13 @@ func runDev(ctx context.Context, env *cli, args []string) error {
 			listenAddr, listenAddr, listenAddr, monolith.DemoGraphURL, redact(url))
 		printLogins(env.stdout, seed)
 		fmt.Fprintln(env.stdout, "Press Ctrl+C to stop.")
-	})
+	}, operations.WorkerOptions{})
 }
 
 // serve runs the HTTP server, the workers, the sweeper and the sealer until ctx ends.
 // ready, if set, is called with the bound address once the listener is up.
-func serve(ctx context.Context, env *cli, log *slog.Logger, pool *pgxpool.Pool, addr string, ready func(string)) error {
+// workers configure its run workers.
+func serve(ctx context.Context, env *cli, log *slog.Logger, pool *pgxpool.Pool, addr string, ready func(string), workers operations.WorkerOptions) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
@@ -96,7 +102,7 @@ func serve(ctx context.Context, env *cli, log *slog.Logger, pool *pgxpool.Pool, 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	a.Background(ctx, &wg, operations.WorkerOptions{})
+	a.Background(ctx, &wg, workers)
 	wg.Go(func() { servePprof(ctx, env.getenv("ATLAS_PPROF_ADDR"), log) })
 
 	errc := make(chan error, 1)
@@ -120,19 +126,38 @@ func serve(ctx context.Context, env *cli, log *slog.Logger, pool *pgxpool.Pool, 
 }
 
 func runWorker(ctx context.Context, env *cli, args []string) error {
-	c, err := openCommand(ctx, env, "worker", args, 0, false, nil)
+	var workers operations.WorkerOptions
+	c, err := openCommand(ctx, env, "worker", args, 0, false, func(fs *flag.FlagSet) { shutdownFlag(fs, &workers) })
 	if err != nil {
 		return err
 	}
 	defer c.pool.Close()
+	if err := checkShutdown(workers); err != nil {
+		return err
+	}
 	log := c.log
 	a := newWorkingApp(env, c.pool, log)
 	var wg sync.WaitGroup
-	a.Background(ctx, &wg, operations.WorkerOptions{})
+	a.Background(ctx, &wg, workers)
 	log.Info("worker running")
 	<-ctx.Done()
 	wg.Wait()
 	log.Info("stopped")
+	return nil
+}
+
+// shutdownFlag adds --shutdown-timeout: how long running handlers may go on after
+// SIGTERM before their contexts are cancelled.
+func shutdownFlag(fs *flag.FlagSet, workers *operations.WorkerOptions) {
+	fs.DurationVar(&workers.ShutdownTimeout, "shutdown-timeout", 30*time.Second,
+		"on SIGTERM, how long running runs may finish before they are cancelled (the sweeper then ends them)")
+}
+
+// checkShutdown refuses a shutdown timeout that is not positive.
+func checkShutdown(workers operations.WorkerOptions) error {
+	if workers.ShutdownTimeout <= 0 {
+		return usageError{"--shutdown-timeout must be positive"}
+	}
 	return nil
 }
 
