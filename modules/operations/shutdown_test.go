@@ -2,6 +2,7 @@ package operations_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -10,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
+	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
@@ -318,4 +321,41 @@ func TestClaimRetriedThenSucceeds(t *testing.T) {
 	run := waitTerminal(t, f, out.Run.ID)
 	require.Equal(t, operations.OutcomeSucceeded, run.Outcome)
 	require.Equal(t, []string{"RunQueued", "NotificationSent", "RunStarted", "RunCompleted", "NotificationSent"}, f.eventTypes(t, out.Run.ID))
+}
+
+// TestDispatchJobWithoutARunIsRejected: a dispatch job naming no run (or not a job at
+// all) is acknowledged and dropped with run_context_missing in the log, not retried or
+// poisoned, and nothing is created for it; a real run queued after it still runs.
+func TestDispatchJobWithoutARunIsRejected(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, pgtest.Fresh(t))
+	logs := &logLines{}
+	w := newWorkerProcess(t, f, slog.New(logs))
+	w.ops.Handle("drift.generate", func(context.Context, *operations.Run, *operations.Reporter) (operations.Outcome, error) {
+		return operations.OutcomeSucceeded, nil
+	})
+	pub, err := wsql.NewPublisher(wsql.BeginnerFromPgx(f.pool), wsql.PublisherConfig{SchemaAdapter: wsql.DefaultPostgreSQLSchema{}}, nil)
+	require.NoError(t, err)
+	missing := uuid.New()
+	payload, err := json.Marshal(operations.Job{RunID: missing, Type: "drift.generate"})
+	require.NoError(t, err)
+	require.NoError(t, pub.Publish(operations.DispatchTopic, message.NewMessage(missing.String(), payload),
+		message.NewMessage(uuid.NewString(), []byte(`{"runId":"not a uuid"}`))))
+	out := f.start(t, "operator", "drift.generate", f.tenant, `{}`)
+
+	ctx, cancel := context.WithCancel(f.ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- w.ops.RunWorkers(ctx, operations.WorkerOptions{WorkerID: "w1", PollInterval: 10 * time.Millisecond})
+	}()
+	defer func() { cancel(); <-done }()
+	require.Equal(t, operations.OutcomeSucceeded, waitTerminal(t, f, out.Run.ID).Outcome)
+	require.Eventually(t, func() bool {
+		return logs.count("dispatch job rejected") == 1 && logs.count("dispatch message rejected") == 1
+	}, 20*time.Second, 10*time.Millisecond, "the bad jobs were not rejected")
+	var streams, poisoned int
+	require.NoError(t, f.pool.QueryRow(f.ctx, `SELECT count(*) FROM es_streams WHERE stream_id = $1`, string(operations.RunStream(missing))).Scan(&streams))
+	require.Zero(t, streams, "a worker never creates a run")
+	require.NoError(t, f.pool.QueryRow(f.ctx, `SELECT count(*) FROM watermill_ops_dispatch_poison`).Scan(&poisoned))
+	require.Zero(t, poisoned)
 }
