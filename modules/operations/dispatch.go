@@ -104,7 +104,13 @@ func (s *Service) RunWorkers(ctx context.Context, opts WorkerOptions) error {
 		return err
 	}
 	routerDone := make(chan error, 1)
-	go func() { routerDone <- router.Run(ctx) }()
+	go func() {
+		err := router.Run(ctx)
+		if err != nil && ctx.Err() == nil {
+			s.log.Error("dispatch router stopped; runs are still claimed every poll interval", "error", Sanitize(err.Error()))
+		}
+		routerDone <- err
+	}()
 
 	// Handlers run under their own context: ctx ending stops the claiming, not the
 	// runs; runCtx is cancelled only at the shutdown deadline.
