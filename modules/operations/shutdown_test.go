@@ -291,11 +291,13 @@ func (l *logLines) count(prefix string) int {
 	return n
 }
 
-// TestClaimRetriedThenSucceeds: claiming fails for a while (the run table is renamed
-// away under a queued run, a real infrastructure failure) and then recovers: the worker
-// keeps retrying with backoff, and once the table is back the run completes. Without
-// the retry (a claim loop that gives up on an error) the run would stay queued.
-func TestClaimRetriedThenSucceeds(t *testing.T) {
+// TestDispatchRetriedThenSucceeds: dispatch fails for a while (the run table is
+// renamed away under a queued run, a real infrastructure failure) and then recovers.
+// Both retries are exercised: the claim loop's (it keeps claiming with backoff, and once
+// the table is back the run completes; a loop that gave up on an error would leave it
+// queued) and the dispatch router's middleware (the job's check failed, was retried and
+// acknowledged; without the retry the job would have gone to the poison queue at once).
+func TestDispatchRetriedThenSucceeds(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, pgtest.Fresh(t))
 	logs := &logLines{}
@@ -314,13 +316,28 @@ func TestClaimRetriedThenSucceeds(t *testing.T) {
 		done <- w.ops.RunWorkers(ctx, operations.WorkerOptions{WorkerID: "w1", PollInterval: 10 * time.Millisecond})
 	}()
 	defer func() { cancel(); <-done }()
-	require.Eventually(t, func() bool { return logs.count("claim failed") >= 3 }, 30*time.Second, 10*time.Millisecond,
-		"the claim never failed (or was not retried)")
+	poisoned := func() int {
+		var n int
+		require.NoError(t, f.pool.QueryRow(f.ctx, `SELECT count(*) FROM watermill_ops_dispatch_poison`).Scan(&n))
+		return n
+	}
+	require.Eventually(t, func() bool { // both have failed (the job: retried, or poisoned)
+		return logs.count("claim failed") >= 1 && (logs.count("Error occurred, retrying") >= 1 || poisoned() > 0)
+	}, 30*time.Second, 2*time.Millisecond, "the claim or the dispatch job never failed")
 	_, err = f.pool.Exec(f.ctx, `ALTER TABLE ops_runs_away RENAME TO ops_runs`)
 	require.NoError(t, err)
 	run := waitTerminal(t, f, out.Run.ID)
 	require.Equal(t, operations.OutcomeSucceeded, run.Outcome)
 	require.Equal(t, []string{"RunQueued", "NotificationSent", "RunStarted", "RunCompleted", "NotificationSent"}, f.eventTypes(t, out.Run.ID))
+	require.Greater(t, logs.count("claim failed"), 0)
+
+	require.Eventually(t, func() bool {
+		var acked bool
+		require.NoError(t, f.pool.QueryRow(f.ctx, `SELECT EXISTS (SELECT 1 FROM watermill_ops_dispatch d, watermill_offsets_ops_dispatch o
+			WHERE d.uuid = $1 AND o.consumer_group = 'workers' AND o.offset_acked >= d."offset")`, out.Run.ID.String()).Scan(&acked))
+		return acked
+	}, 20*time.Second, 10*time.Millisecond, "the dispatch job was never acknowledged")
+	require.Zero(t, poisoned(), "a failure that went away does not poison the job")
 }
 
 // TestDispatchJobWithoutARunIsRejected: a dispatch job naming no run (or not a job at
