@@ -63,7 +63,9 @@ func TestTwoWorkerCommands(t *testing.T) {
 		require.NoError(t, pool.QueryRow(t.Context(), q, args...).Scan(&n))
 		return n
 	}
-	completed := func() int { return count(`SELECT count(*) FROM ops_runs WHERE status = 'completed' AND type = 'drift.generate'`) }
+	completed := func() int {
+		return count(`SELECT count(*) FROM ops_runs WHERE status = 'completed' AND type = 'drift.generate'`)
+	}
 
 	first := startAtlas(t, env, "worker", "--shutdown-timeout", "10s")
 	require.Eventually(t, func() bool { return completed() >= 20 }, 60*time.Second, 5*time.Millisecond, "%s", first.stderr.String())
