@@ -49,6 +49,17 @@ func newWorkerProcess(t *testing.T, f *fixture, log *slog.Logger) *workerProcess
 	return &workerProcess{pool: pool, ops: ops}
 }
 
+// handleAtTheGate registers do-nothing handlers for types on f's own service (which
+// runs no workers here), so a gate that admits only types with a handler in its
+// process admits the starts of these tests.
+func handleAtTheGate(f *fixture, types ...string) {
+	for _, typ := range types {
+		f.ops.Handle(typ, func(context.Context, *operations.Run, *operations.Reporter) (operations.Outcome, error) {
+			return operations.OutcomeSucceeded, nil
+		})
+	}
+}
+
 // gauge tracks how many handlers run at once and the most it has seen.
 type gauge struct {
 	now, peak atomic.Int64
@@ -76,6 +87,7 @@ func TestTwoWorkersTakeOnlyWhatTheyCanRun(t *testing.T) {
 	t.Parallel()
 	const runs, slots = 200, 3
 	f := newFixture(t, pgtest.Fresh(t))
+	handleAtTheGate(f, "drift.generate")
 	a, b := newWorkerProcess(t, f, nil), newWorkerProcess(t, f, nil)
 	sampler := newWorkerProcess(t, f, nil).pool
 	gauges := map[string]*gauge{"worker-a": {}, "worker-b": {}}
@@ -301,6 +313,7 @@ func TestDispatchRetriedThenSucceeds(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, pgtest.Fresh(t))
 	logs := &logLines{}
+	handleAtTheGate(f, "drift.generate")
 	w := newWorkerProcess(t, f, slog.New(logs))
 	w.ops.Handle("drift.generate", func(context.Context, *operations.Run, *operations.Reporter) (operations.Outcome, error) {
 		return operations.OutcomeSucceeded, nil
@@ -347,6 +360,7 @@ func TestDispatchJobWithoutARunIsRejected(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, pgtest.Fresh(t))
 	logs := &logLines{}
+	handleAtTheGate(f, "drift.generate")
 	w := newWorkerProcess(t, f, slog.New(logs))
 	w.ops.Handle("drift.generate", func(context.Context, *operations.Run, *operations.Reporter) (operations.Outcome, error) {
 		return operations.OutcomeSucceeded, nil

@@ -42,6 +42,7 @@ func (f *fixture) reason(t *testing.T, id uuid.UUID) (operations.Status, operati
 func TestSweeperRulesApartAndAtTheirBounds(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, pgtest.Fresh(t))
+	handleAtTheGate(f, "drift.generate", "inventory.sync")
 	queued := f.start(t, "operator", "drift.generate", f.tenant, `{}`).Run.ID // queued at T0
 	lost := f.start(t, "operator", "drift.generate", f.bare, `{}`).Run.ID     // queued at T0
 	beating := f.start(t, "operator", "inventory.sync", f.tenant, `{}`).Run.ID
@@ -120,6 +121,7 @@ func TestSweeperRechecksUnderTheRowLock(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, pgtest.Fresh(t))
+			handleAtTheGate(f, "drift.generate")
 			id := f.start(t, "operator", "drift.generate", f.tenant, `{}`).Run.ID
 			if tc.claimed {
 				run, err := f.ops.Claim(f.ctx, operations.Job{RunID: id}, "w1")
