@@ -27,6 +27,17 @@ func (s *Store) ReadStream(ctx context.Context, stream StreamID, afterVersion in
 	return s.collect(rows, true, 0)
 }
 
+// ReadStreamTx is ReadStream inside the caller's transaction: it sees the events that
+// transaction appended, so a module can change a stream and load it in one transaction.
+func (s *Store) ReadStreamTx(ctx context.Context, tx pgx.Tx, stream StreamID, afterVersion int64) ([]Envelope, error) {
+	rows, err := tx.Query(ctx, `SELECT `+selectColumns+` FROM es_events
+		WHERE stream_id = $1 AND stream_version > $2 ORDER BY stream_version`, string(stream), afterVersion)
+	if err != nil {
+		return nil, fmt.Errorf("eventstore: read stream %s: %w", stream, err)
+	}
+	return s.collect(rows, true, 0)
+}
+
 // ReadAll returns up to limit sealed events with a global position greater than
 // afterPosition, in global order. It never returns an event past one whose transaction
 // may still commit: positions are only given to events of ended transactions (see Seal),

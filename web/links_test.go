@@ -102,8 +102,11 @@ func TestEveryRunLinkLeadsToAPage(t *testing.T) {
 			require.NoError(t, err)
 			req.ProviderConnectionID = pc.ID
 		}
-		if ti.Type == "backup_set.add_policies" {
+		switch ti.Type {
+		case "backup_set.add_policies":
 			req.Context = []byte(`{"policies":[{"type":"deviceConfigurations","id":"p1"}]}`)
+		case "backup_schedule.run_now", "backup_schedule.retry":
+			req.Context = []byte(`{"scheduleId":"` + uuid.NewString() + `"}`)
 		}
 		out, err := ops.Start(ctx, req)
 		require.NoError(t, err, ti.Type)

@@ -27,15 +27,20 @@ func defaultAddr(env *cli) string {
 func runServe(ctx context.Context, env *cli, args []string) error {
 	var addr string
 	var demoGraph bool
+	var workers operations.WorkerOptions
 	c, err := openCommand(ctx, env, "serve", args, 0, false, func(fs *flag.FlagSet) {
 		fs.StringVar(&addr, "addr", defaultAddr(env), "listen address (env ATLAS_ADDR)")
 		fs.BoolVar(&demoGraph, "demo-graph", false, demoGraphUsage)
+		shutdownFlag(fs, &workers)
 	})
 	if err != nil {
 		return err
 	}
 	defer c.pool.Close()
-	return serve(ctx, env, c.log, c.pool, addr, demoGraph, nil)
+	if err := checkShutdown(workers); err != nil {
+		return err
+	}
+	return serve(ctx, env, c.log, c.pool, addr, demoGraph, nil, workers)
 }
 
 func runDev(ctx context.Context, env *cli, args []string) error {
@@ -85,7 +90,7 @@ func runDev(ctx context.Context, env *cli, args []string) error {
 			listenAddr, listenAddr, listenAddr, monolith.DemoGraphURL, redact(url))
 		printLogins(env.stdout, seed)
 		fmt.Fprintln(env.stdout, "Press Ctrl+C to stop.")
-	})
+	}, operations.WorkerOptions{})
 }
 
 // demoGraphUsage documents --demo-graph of serve and worker.
@@ -93,8 +98,9 @@ const demoGraphUsage = "route the demo tenants' Graph host (" + monolith.DemoGra
 
 // serve runs the HTTP server, the workers, the sweeper and the sealer until ctx ends.
 // demoGraph routes the demo Graph host to the in-process simulator. ready, if set, is
-// called with the bound address once the listener is up.
-func serve(ctx context.Context, env *cli, log *slog.Logger, pool *pgxpool.Pool, addr string, demoGraph bool, ready func(string)) error {
+// called with the bound address once the listener is up. workers configure its run
+// workers.
+func serve(ctx context.Context, env *cli, log *slog.Logger, pool *pgxpool.Pool, addr string, demoGraph bool, ready func(string), workers operations.WorkerOptions) error {
 	proxies, requestTimeout, err := webEdge(env)
 	if err != nil {
 		return err
@@ -117,7 +123,7 @@ func serve(ctx context.Context, env *cli, log *slog.Logger, pool *pgxpool.Pool, 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	a.Background(ctx, &wg, operations.WorkerOptions{})
+	a.Background(ctx, &wg, workers)
 	wg.Go(func() { servePprof(ctx, env.getenv("ATLAS_PPROF_ADDR"), log) })
 	wg.Go(func() { srv.ListenRunChanges(ctx) })
 
@@ -143,21 +149,41 @@ func serve(ctx context.Context, env *cli, log *slog.Logger, pool *pgxpool.Pool, 
 
 func runWorker(ctx context.Context, env *cli, args []string) error {
 	var demoGraph bool
+	var workers operations.WorkerOptions
 	c, err := openCommand(ctx, env, "worker", args, 0, false, func(fs *flag.FlagSet) {
 		fs.BoolVar(&demoGraph, "demo-graph", false, demoGraphUsage)
+		shutdownFlag(fs, &workers)
 	})
 	if err != nil {
 		return err
 	}
 	defer c.pool.Close()
+	if err := checkShutdown(workers); err != nil {
+		return err
+	}
 	log := c.log
 	a := newWorkingApp(env, c.pool, log, demoGraph)
 	var wg sync.WaitGroup
-	a.Background(ctx, &wg, operations.WorkerOptions{})
+	a.Background(ctx, &wg, workers)
 	log.Info("worker running")
 	<-ctx.Done()
 	wg.Wait()
 	log.Info("stopped")
+	return nil
+}
+
+// shutdownFlag adds --shutdown-timeout: how long running handlers may go on after
+// SIGTERM before their contexts are cancelled.
+func shutdownFlag(fs *flag.FlagSet, workers *operations.WorkerOptions) {
+	fs.DurationVar(&workers.ShutdownTimeout, "shutdown-timeout", 30*time.Second,
+		"on SIGTERM, how long running runs may finish before they are cancelled (the sweeper then ends them)")
+}
+
+// checkShutdown refuses a shutdown timeout that is not positive.
+func checkShutdown(workers operations.WorkerOptions) error {
+	if workers.ShutdownTimeout <= 0 {
+		return usageError{"--shutdown-timeout must be positive"}
+	}
 	return nil
 }
 

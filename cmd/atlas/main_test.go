@@ -303,7 +303,14 @@ func TestWorkerCommand(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, operations.StartAccepted, out.Status)
 
-	worker := startAtlas(t, env, "worker")
+	for _, cmd := range []string{"worker", "serve"} {
+		for _, bad := range []string{"0s", "-1s", "soon"} {
+			code, _, stderr := atlas(t.Context(), env, cmd, "--shutdown-timeout", bad)
+			require.Equal(t, 2, code, "%s --shutdown-timeout %s: %s", cmd, bad, stderr)
+			require.Contains(t, stderr, "shutdown-timeout")
+		}
+	}
+	worker := startAtlas(t, env, "worker", "--shutdown-timeout", "5s")
 	require.Eventually(t, func() bool {
 		r, err := a.Operations.Load(t.Context(), out.Run.ID)
 		require.NoError(t, err)

@@ -22,7 +22,7 @@ func TestWorkersLeaveNoDispatchRows(t *testing.T) {
 	var ids []string
 	for i := range 5 {
 		out, err := a.Operations.Start(t.Context(), operations.StartRequest{Type: "drift.generate", TenantID: seed.Tenants[i%3].ID,
-			Context: []byte(fmt.Sprintf(`{"n":%d}`, i)), Initiator: operations.Initiator{Kind: "user", UserID: op.ID, Name: op.Email}, SourceSurface: "cli"})
+			Context: []byte(fmt.Sprintf(`{"baseline":"%d"}`, i)), Initiator: operations.Initiator{Kind: "user", UserID: op.ID, Name: op.Email}, SourceSurface: "cli"})
 		require.NoError(t, err)
 		require.Equal(t, operations.StartAccepted, out.Status)
 		ids = append(ids, out.Run.ID.String())

@@ -285,8 +285,12 @@ const OutboxSweepInterval = time.Minute
 // Background starts the sealer, the run workers, the sweeper, the outbox sweeper and the projections; they stop when ctx
 // ends, and wg.Wait() waits for them.
 func (a *App) Background(ctx context.Context, wg *sync.WaitGroup, workers operations.WorkerOptions) {
-	wg.Go(func() { _ = a.Store.RunSealer(ctx, 50*time.Millisecond) })
+	// The sealer outlives ctx until the workers have stopped: runs finishing within
+	// their shutdown timeout still get their events sealed.
+	sealCtx, stopSealer := context.WithCancel(context.WithoutCancel(ctx))
+	wg.Go(func() { _ = a.Store.RunSealer(sealCtx, 50*time.Millisecond) })
 	wg.Go(func() {
+		defer stopSealer()
 		if err := a.Operations.RunWorkers(ctx, workers); err != nil {
 			a.log.Error("workers stopped", "error", operations.Sanitize(err.Error()))
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/tenantatlas/ops/eventstore"
 )
 
@@ -46,17 +48,43 @@ func (outboxDispatcher) QueueDispatch(ctx context.Context, b *eventstore.Batch, 
 type WorkerOptions struct {
 	// WorkerID names this process in RunStarted (default: a random id).
 	WorkerID string
-	// Concurrency is how many runs execute at once (default 4).
+	// Concurrency is how many runs execute at once (default 4); a worker never holds
+	// more claimed runs than that.
 	Concurrency int
-	// PollInterval is how often an idle subscriber looks for jobs (default 100ms).
+	// PollInterval is how often an idle worker looks for queued runs and an idle
+	// dispatch subscriber for jobs (default 100ms).
 	PollInterval time.Duration
+	// ShutdownTimeout is how long running handlers may go on once ctx ends (default
+	// 30s); then their contexts are cancelled and their runs left to the sweeper.
+	ShutdownTimeout time.Duration
 }
 
-// RunWorkers consumes dispatch jobs until ctx ends. A watermill router delivers each
-// job once across all worker processes (one consumer group), retries infrastructure
-// errors with exponential backoff and jitter, and moves a job that still fails to the
-// poison topic. Claiming a run is the job: once RunStarted is written the message is
-// acknowledged and the run executes on a bounded pool, watched by its heartbeat.
+// shutdownGrace is how long RunWorkers still waits for handlers whose context it has
+// cancelled at the shutdown deadline before it returns without them.
+const shutdownGrace = 5 * time.Second
+
+// claimTimeout bounds one claim transaction.
+const claimTimeout = 30 * time.Second
+
+// RunWorkers executes queued runs until ctx ends, never holding more than Concurrency
+// of them: it claims runs only for free slots, straight from ops_runs (oldest queued
+// first, FOR UPDATE SKIP LOCKED, so several processes never claim the same run), in one
+// short transaction that marks them running, appends RunStarted and loads them. A run
+// waiting for a slot anywhere stays queued, and another process may take it. A claim
+// that fails (an infrastructure error) is retried with exponential backoff and jitter.
+//
+// The dispatch job on the watermill-sql outbox is the wake-up: a watermill router (one
+// consumer group, so each job reaches one process) checks that the job names a run
+// (a job without one is dropped: a worker never creates a run), retries infrastructure
+// errors with backoff, moves a job that still fails to the poison topic, and wakes the
+// claim loop. The handler never waits for a slot: the subscriber holds a transaction
+// open until the message is acknowledged, and an open transaction holds back
+// pg_snapshot_xmin, which the event store's sealer and every outbox reader wait on.
+//
+// When ctx ends the worker stops claiming at once; running handlers get
+// ShutdownTimeout to finish, then their contexts are cancelled. A run whose handler
+// was cancelled that way is left running without a heartbeat: the sweeper ends it
+// (worker_lost) and the same start is accepted again.
 func (s *Service) RunWorkers(ctx context.Context, opts WorkerOptions) error {
 	if opts.WorkerID == "" {
 		opts.WorkerID = "worker-" + uuid.NewString()[:8]
@@ -64,9 +92,63 @@ func (s *Service) RunWorkers(ctx context.Context, opts WorkerOptions) error {
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 4
 	}
-	if opts.PollInterval == 0 {
+	if opts.PollInterval <= 0 {
 		opts.PollInterval = 100 * time.Millisecond
 	}
+	if opts.ShutdownTimeout <= 0 {
+		opts.ShutdownTimeout = 30 * time.Second
+	}
+	wake := make(chan struct{}, 1)
+	router, err := s.dispatchRouter(ctx, opts, wake)
+	if err != nil {
+		return err
+	}
+	routerDone := make(chan error, 1)
+	go func() {
+		err := router.Run(ctx)
+		if err != nil && ctx.Err() == nil {
+			s.log.Error("dispatch router stopped; runs are still claimed every poll interval", "error", Sanitize(err.Error()))
+		}
+		routerDone <- err
+	}()
+
+	// Handlers run under their own context: ctx ending stops the claiming, not the
+	// runs; runCtx is cancelled only at the shutdown deadline.
+	runCtx, cancelRuns := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelRuns()
+	pool := newRunPool(opts.Concurrency)
+	var running sync.WaitGroup
+	s.claimLoop(ctx, opts, pool, wake, func(run *Run) {
+		running.Go(func() {
+			defer pool.release(1)
+			s.execute(runCtx, run, opts.WorkerID)
+		})
+	})
+
+	done := make(chan struct{})
+	go func() { running.Wait(); close(done) }()
+	deadline := time.NewTimer(opts.ShutdownTimeout)
+	defer deadline.Stop()
+	select {
+	case <-done:
+	case <-deadline.C:
+		s.log.Warn("shutdown deadline passed: cancelling the running handlers; the sweeper ends their runs",
+			"worker", opts.WorkerID, "running", pool.busyCount())
+		cancelRuns()
+		select {
+		case <-done:
+		case <-time.After(shutdownGrace):
+			s.log.Error("handlers ignored their cancelled context; stopping without them", "worker", opts.WorkerID, "running", pool.busyCount())
+		}
+	}
+	if err := <-routerDone; err != nil && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("operations: workers: %w", err)
+	}
+	return nil
+}
+
+// dispatchRouter is the watermill router that consumes dispatch jobs as wake-ups.
+func (s *Service) dispatchRouter(ctx context.Context, opts WorkerOptions, wake chan<- struct{}) (*message.Router, error) {
 	wmLog := watermill.NewSlogLogger(s.log)
 	sub, err := wsql.NewSubscriber(wsql.BeginnerFromPgx(s.pool), wsql.SubscriberConfig{
 		ConsumerGroup:  workerGroup,
@@ -76,27 +158,24 @@ func (s *Service) RunWorkers(ctx context.Context, opts WorkerOptions) error {
 		ResendInterval: 250 * time.Millisecond,
 	}, wmLog)
 	if err != nil {
-		return fmt.Errorf("operations: subscriber: %w", err)
+		return nil, fmt.Errorf("operations: subscriber: %w", err)
 	}
 	pub, err := wsql.NewPublisher(wsql.BeginnerFromPgx(s.pool), wsql.PublisherConfig{SchemaAdapter: wsql.DefaultPostgreSQLSchema{}}, wmLog)
 	if err != nil {
-		return fmt.Errorf("operations: publisher: %w", err)
+		return nil, fmt.Errorf("operations: publisher: %w", err)
 	}
 	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: 10 * time.Second}, wmLog)
 	if err != nil {
-		return fmt.Errorf("operations: router: %w", err)
+		return nil, fmt.Errorf("operations: router: %w", err)
 	}
 	poison, err := middleware.PoisonQueue(pub, PoisonTopic)
 	if err != nil {
-		return fmt.Errorf("operations: poison queue: %w", err)
+		return nil, fmt.Errorf("operations: poison queue: %w", err)
 	}
 	router.AddMiddleware(poison, middleware.Retry{
 		MaxRetries: 4, InitialInterval: 100 * time.Millisecond, MaxInterval: 2 * time.Second,
 		Multiplier: 2, RandomizationFactor: 0.5, Logger: wmLog,
 	}.Middleware)
-
-	pool := newRunPool(opts.Concurrency)
-	var running sync.WaitGroup
 	router.AddConsumerHandler("ops_dispatch", DispatchTopic, sub, func(msg *message.Message) error {
 		var job Job
 		if err := json.Unmarshal(msg.Payload, &job); err != nil || job.RunID == uuid.Nil {
@@ -104,38 +183,114 @@ func (s *Service) RunWorkers(ctx context.Context, opts WorkerOptions) error {
 			s.log.Warn("dispatch message rejected", "message", msg.UUID, "reason", ReasonRunContextMissing)
 			return nil
 		}
-		// The handler only claims, and never waits for a free run slot: the subscriber
-		// holds a transaction open until the message is acknowledged (a nack is resent
-		// in the same transaction), and an open transaction holds back
-		// pg_snapshot_xmin, which the event store's sealer and every outbox reader wait
-		// on. A claimed run heart-beats while it waits for a slot in this process.
-		run, err := s.Claim(ctx, job, opts.WorkerID)
-		if err != nil {
-			return err // infrastructure error: retried, then poisoned
+		var status string
+		err := s.pool.QueryRow(ctx, `SELECT status FROM ops_runs WHERE run_id = $1`, job.RunID).Scan(&status)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			s.log.Warn("dispatch job rejected", "run", job.RunID, "reason", ReasonRunContextMissing)
+			return nil
+		case err != nil:
+			return fmt.Errorf("operations: dispatch job %s: %w", job.RunID, err) // retried, then poisoned
+		case status == "queued":
+			select {
+			case wake <- struct{}{}:
+			default:
+			}
 		}
-		if run == nil {
-			return nil // rejected (missing, ended or already claimed): acknowledged
-		}
-		running.Go(func() { s.execute(context.WithoutCancel(ctx), run, opts.WorkerID, pool.acquire) })
 		return nil
 	})
-	err = router.Run(ctx)
-	running.Wait()
-	if err != nil && !errors.Is(err, context.Canceled) {
-		return fmt.Errorf("operations: workers: %w", err)
+	return router, nil
+}
+
+// claimLoop claims queued runs for the free slots of pool and hands each to start,
+// until ctx ends. It looks again when a slot frees up, when a job wakes it and every
+// PollInterval; a failed claim is retried with exponential backoff and jitter.
+func (s *Service) claimLoop(ctx context.Context, opts WorkerOptions, pool *runPool, wake <-chan struct{}, start func(*Run)) {
+	poll := time.NewTicker(opts.PollInterval)
+	defer poll.Stop()
+	backoff := time.Duration(0)
+	for ctx.Err() == nil {
+		if n := pool.reserve(); n > 0 {
+			// The claim is not cut short by ctx: a commit interrupted by a cancellation
+			// may still have claimed runs nobody would then execute.
+			claimCtx, cancelClaim := context.WithTimeout(context.WithoutCancel(ctx), claimTimeout)
+			runs, err := s.claimQueued(claimCtx, n, opts.WorkerID)
+			cancelClaim()
+			pool.unreserve(n - len(runs))
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				backoff = min(max(2*backoff, 100*time.Millisecond), 5*time.Second)
+				wait := backoff/2 + rand.N(backoff/2+1)
+				s.log.Warn("claim failed; retrying", "worker", opts.WorkerID, "in", wait.String(), "error", Sanitize(err.Error()))
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(wait):
+				}
+				continue
+			}
+			backoff = 0
+			for _, run := range runs {
+				start(run)
+			}
+			if len(runs) == n {
+				continue // maybe more queued; a full pool waits below for a slot
+			}
+		}
+		select {
+		case <-ctx.Done():
+		case <-pool.freed:
+		case <-wake:
+		case <-poll.C:
+		}
 	}
-	return nil
 }
 
-// runPool bounds the runs executing at once.
+// runPool counts the run slots of one worker process.
 type runPool struct {
-	slots chan struct{}
+	mu    sync.Mutex
+	size  int
+	busy  int
+	freed chan struct{} // signalled when a slot frees up
 }
 
-func newRunPool(n int) *runPool { return &runPool{slots: make(chan struct{}, n)} }
+func newRunPool(n int) *runPool { return &runPool{size: n, freed: make(chan struct{}, 1)} }
 
-// acquire waits for a free slot and returns its release.
-func (p *runPool) acquire() func() {
-	p.slots <- struct{}{}
-	return func() { <-p.slots }
+// reserve takes every free slot and returns how many it took.
+func (p *runPool) reserve() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := p.size - p.busy
+	p.busy = p.size
+	return n
+}
+
+// release gives n slots back.
+func (p *runPool) release(n int) {
+	if n <= 0 {
+		return
+	}
+	p.mu.Lock()
+	p.busy -= n
+	p.mu.Unlock()
+	select {
+	case p.freed <- struct{}{}:
+	default:
+	}
+}
+
+// unreserve gives back n reserved slots that were not used, without waking the loop.
+func (p *runPool) unreserve(n int) {
+	p.mu.Lock()
+	p.busy -= n
+	p.mu.Unlock()
+}
+
+// busyCount is the number of slots taken.
+func (p *runPool) busyCount() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.busy
 }

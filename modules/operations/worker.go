@@ -41,62 +41,87 @@ func (s *Service) Handle(runType string, h Handler) {
 	s.handlers[runType] = h
 }
 
-// Claim turns a dispatch job into a running run: RunStarted is appended and the row
-// marked running in one transaction. It returns nil (and writes nothing) when the run
-// does not exist, has ended or was claimed already: a worker never creates a run.
+// Claim turns a dispatch job into a running run: the row is marked running, RunStarted
+// appended and the run loaded, in one transaction. It returns nil (and writes nothing)
+// when the run does not exist, has ended or was claimed already: a worker never creates
+// a run.
 func (s *Service) Claim(ctx context.Context, job Job, workerID string) (*Run, error) {
+	runs, err := s.claim(ctx, workerID, `UPDATE ops_runs SET status = 'running', started_at = $1, heartbeat_at = $1, worker_id = $2
+		WHERE run_id = $3 AND status = 'queued'
+		RETURNING run_id, workspace_id, COALESCE(tenant_id, '00000000-0000-0000-0000-000000000000'::uuid)`, job.RunID)
+	if err != nil {
+		return nil, err
+	}
+	if len(runs) == 0 {
+		s.log.Warn("dispatch job rejected", "run", job.RunID, "reason", ReasonRunContextMissing)
+		return nil, nil
+	}
+	return runs[0], nil
+}
+
+// claimQueued claims up to n queued runs, oldest first, skipping rows another worker
+// has locked, and returns them loaded; see claim.
+func (s *Service) claimQueued(ctx context.Context, n int, workerID string) ([]*Run, error) {
+	return s.claim(ctx, workerID, `UPDATE ops_runs r SET status = 'running', started_at = $1, heartbeat_at = $1, worker_id = $2
+		FROM (SELECT run_id FROM ops_runs WHERE status = 'queued' ORDER BY queued_at, run_id LIMIT $3 FOR UPDATE SKIP LOCKED) q
+		WHERE r.run_id = q.run_id
+		RETURNING r.run_id, r.workspace_id, COALESCE(r.tenant_id, '00000000-0000-0000-0000-000000000000'::uuid)`, n)
+}
+
+// claim runs update (which marks rows running with $1 = now and $2 = workerID and
+// returns run_id, workspace_id, tenant_id) and, in the same transaction, appends
+// RunStarted to each claimed run and loads it.
+func (s *Service) claim(ctx context.Context, workerID, update string, args ...any) ([]*Run, error) {
 	now := s.now().UTC()
-	var claimed bool
+	var runs []*Run
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var meta eventstore.Metadata
-		err := tx.QueryRow(ctx, `UPDATE ops_runs SET status = 'running', started_at = $2, heartbeat_at = $2, worker_id = $3
-			WHERE run_id = $1 AND status = 'queued'
-			RETURNING workspace_id, COALESCE(tenant_id, '00000000-0000-0000-0000-000000000000'::uuid)`, job.RunID, now, workerID).
-			Scan(&meta.WorkspaceID, &meta.TenantID)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil // missing, ended or claimed already
-		}
+		runs = nil
+		rows, err := tx.Query(ctx, update, append([]any{now, workerID}, args...)...)
 		if err != nil {
 			return fmt.Errorf("operations: claim: %w", err)
 		}
-		claimed = true
-		meta.Actor, meta.CorrelationID = "system:"+workerID, job.RunID
-		_, err = s.store.AppendTx(ctx, tx, RunStream(job.RunID), eventstore.AnyVersion,
-			eventstore.NewEvent{Data: RunStarted{WorkerID: workerID, StartedAt: now}, Metadata: meta})
-		return err
+		metas, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (eventstore.Metadata, error) {
+			var m eventstore.Metadata
+			return m, r.Scan(&m.CorrelationID, &m.WorkspaceID, &m.TenantID)
+		})
+		if err != nil {
+			return fmt.Errorf("operations: claim: %w", err)
+		}
+		for _, meta := range metas {
+			id := meta.CorrelationID
+			meta.Actor = "system:" + workerID
+			if _, err := s.store.AppendTx(ctx, tx, RunStream(id), eventstore.AnyVersion,
+				eventstore.NewEvent{Data: RunStarted{WorkerID: workerID, StartedAt: now}, Metadata: meta}); err != nil {
+				return fmt.Errorf("operations: claim run %s: %w", id, err)
+			}
+			envs, err := s.store.ReadStreamTx(ctx, tx, RunStream(id), 0)
+			if err != nil {
+				return fmt.Errorf("operations: claim run %s: %w", id, err)
+			}
+			runs = append(runs, RunFromEvents(envs))
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	if !claimed {
-		s.log.Warn("dispatch job rejected", "run", job.RunID, "reason", ReasonRunContextMissing)
-		return nil, nil
-	}
-	run, err := s.Load(ctx, job.RunID)
-	if err != nil {
-		return nil, err
-	}
-	return run, nil
+	return runs, nil
 }
 
 // Execute runs a claimed run's handler and ends the run: RunCompleted, or RunFailed
 // with the handler's reason, internal_error for a panic or an unknown error. Progress is
-// flushed first. If the sweeper ended the run meanwhile, nothing more is written.
+// flushed first. If the sweeper ended the run meanwhile, nothing more is written; if
+// ctx was cancelled (a worker's shutdown deadline) and the handler failed, the run is
+// left to the sweeper (worker_lost) rather than failed for a reason of its own.
 func (s *Service) Execute(ctx context.Context, run *Run, workerID string) {
-	s.execute(ctx, run, workerID, nil)
+	s.execute(ctx, run, workerID)
 }
 
-// execute is Execute with a wait for an execution slot (acquire, if not nil) between
-// the start of the heartbeat and the handler.
-func (s *Service) execute(ctx context.Context, run *Run, workerID string, acquire func() func()) {
-	ctx, cancel := context.WithCancel(ctx)
+func (s *Service) execute(parent context.Context, run *Run, workerID string) {
+	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	rep := &Reporter{s: s, run: run, cancel: cancel, last: s.now(), kept: len(run.Failures)}
 	stopBeat := s.heartbeat(ctx, rep)
-	if acquire != nil {
-		release := acquire()
-		defer release()
-	}
 
 	outcome, err := s.invoke(ctx, run, rep)
 	stopBeat()
@@ -105,6 +130,10 @@ func (s *Service) execute(ctx context.Context, run *Run, workerID string, acquir
 			return
 		}
 		s.log.Error("progress flush failed", "run", run.ID, "error", Sanitize(ferr.Error()))
+	}
+	if err != nil && parent.Err() != nil {
+		s.log.Warn("run abandoned at the shutdown deadline; the sweeper ends it", "run", run.ID, "worker", workerID)
+		return
 	}
 	meta := systemMeta(run, workerID)
 	now := s.now().UTC()
@@ -130,8 +159,9 @@ func (s *Service) execute(ctx context.Context, run *Run, workerID string, acquir
 		}
 		ev = RunCompleted{Outcome: outcome, CompletedAt: now}
 	}
-	err = pgx.BeginFunc(context.WithoutCancel(ctx), s.pool, func(tx pgx.Tx) error {
-		_, err := s.finishTx(ctx, tx, run, outcome, ev, meta)
+	fctx := context.WithoutCancel(ctx)
+	err = pgx.BeginFunc(fctx, s.pool, func(tx pgx.Tx) error {
+		_, err := s.finishTx(fctx, tx, run, outcome, ev, meta)
 		return err
 	})
 	if err != nil {

@@ -200,9 +200,10 @@ func TestInfrastructureErrorsAreRetriedThenPoisoned(t *testing.T) {
 }
 
 // TestBusyWorkerKeepsTheLogMoving fills the only run slot with a run that waits,
-// queues a second one, and checks that meanwhile no dispatch subscriber sits in an open
-// transaction (which would hold back sealing for the whole server), then that the
-// second run is executed once the first finishes.
+// queues a second one, and checks that it stays queued (not claimed by a worker with
+// no free slot), that meanwhile no dispatch subscriber sits in an open transaction
+// (which would hold back sealing for the whole server), then that the second run is
+// executed once the first finishes.
 func TestBusyWorkerKeepsTheLogMoving(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, pgtest.Fresh(t))
@@ -228,19 +229,28 @@ func TestBusyWorkerKeepsTheLogMoving(t *testing.T) {
 		return r.Status == operations.StatusRunning
 	}, 20*time.Second, 10*time.Millisecond)
 	second := f.start(t, "operator", "drift.generate", f.tenant, `{"baseline":"2"}`)
-	require.Eventually(t, func() bool { // claimed, waiting for the slot
-		r, err := f.ops.Load(f.ctx, second.Run.ID)
-		require.NoError(t, err)
-		return r.Status == operations.StatusRunning
-	}, 20*time.Second, 10*time.Millisecond)
+	// The worker has no free slot: the second run is not claimed and stays queued
+	// (its dispatch job is consumed meanwhile), visible as queued in the hub.
+	require.Eventually(t, func() bool {
+		var acked bool
+		require.NoError(t, f.pool.QueryRow(f.ctx, `SELECT EXISTS (SELECT 1 FROM watermill_ops_dispatch d, watermill_offsets_ops_dispatch o
+			WHERE d.uuid = $1 AND o.consumer_group = 'workers' AND o.offset_acked >= d."offset")`, second.Run.ID.String()).Scan(&acked))
+		return acked
+	}, 20*time.Second, 10*time.Millisecond, "the second job was never consumed")
 	time.Sleep(500 * time.Millisecond)
+	r, err := f.ops.Load(f.ctx, second.Run.ID)
+	require.NoError(t, err)
+	require.Equal(t, operations.StatusQueued, r.Status, "a run waiting for a slot stays queued")
+	var state string
+	require.NoError(t, f.pool.QueryRow(f.ctx, `SELECT status || coalesce(worker_id, '') FROM ops_runs WHERE run_id = $1`, second.Run.ID).Scan(&state))
+	require.Equal(t, "queued", state)
 	var oldest float64
 	require.NoError(t, f.pool.QueryRow(f.ctx, `SELECT COALESCE(max(extract(epoch from now() - xact_start)), 0) FROM pg_stat_activity
 		WHERE datname = current_database() AND state = 'idle in transaction'`).Scan(&oldest))
 	require.Less(t, oldest, 0.4, "no subscriber sits in an open transaction waiting for a slot")
 	free()
 	waitTerminal(t, f, first.Run.ID)
-	r := waitTerminal(t, f, second.Run.ID)
+	r = waitTerminal(t, f, second.Run.ID)
 	require.Equal(t, operations.OutcomeSucceeded, r.Outcome)
 }
 
