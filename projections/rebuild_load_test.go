@@ -40,7 +40,7 @@ func contentSums(t *testing.T, pool *pgxpool.Pool, ps []projections.Projection) 
 func (w *world) startAndMaybeFinish(ctx context.Context, i int, started *atomic.Int64) error {
 	op := w.seed.Users["operator"]
 	out, err := w.app.Operations.Start(ctx, operations.StartRequest{Type: "drift.generate", TenantID: w.seed.Tenants[i%3].ID,
-		Context: []byte(fmt.Sprintf(`{"load":%d}`, i)), Initiator: operations.Initiator{Kind: "user", UserID: op.ID, Name: op.Email}})
+		Context: []byte(fmt.Sprintf(`{"baseline":"load%d"}`, i)), Initiator: operations.Initiator{Kind: "user", UserID: op.ID, Name: op.Email}})
 	if err != nil {
 		return err
 	}

@@ -69,7 +69,7 @@ func TestRunChangesNotifiedAtCommit(t *testing.T) {
 	op := w.seed.Users["operator"]
 	start := func(i int) uuid.UUID {
 		out, err := w.app.Operations.Start(w.ctx, operations.StartRequest{Type: "drift.generate", TenantID: w.seed.Tenants[i%3].ID,
-			Context: []byte(fmt.Sprintf(`{"n":%d}`, i)), Initiator: operations.Initiator{Kind: "user", UserID: op.ID, Name: op.Email}})
+			Context: []byte(fmt.Sprintf(`{"baseline":"n%d"}`, i)), Initiator: operations.Initiator{Kind: "user", UserID: op.ID, Name: op.Email}})
 		require.NoError(t, err)
 		return out.Run.ID
 	}
