@@ -417,7 +417,7 @@ func TestImportRules(t *testing.T) {
 
 	// Every floor of the README's diagram is where the layer table says.
 	for p, want := range map[string]int{
-		"eventstore": 0, "eventstore/pgtest": 0, "modules/graph/msgraph": 0, "modules": 0,
+		"eventstore": 0, "eventstore/pgtest": 0, "eventstore/sqlfile": 0, "modules/graph/msgraph": 0, "modules": 0,
 		"modules/tenancy": 1, "modules/audit/replay": 1, "modules/notify": 1,
 		"modules/operations": 2, "modules/provider": 3, "modules/backup": 3,
 		"projections": 4, "modules/monolith/monotest": 5, "web": 6, "cmd/atlas": 7, ".": 7,

@@ -14,6 +14,12 @@ import (
 	"github.com/tenantatlas/ops/modules/operations"
 )
 
+// The statements of apply.sql for hub_runs, on the table ApplyTo is given.
+var (
+	sqlHubRunsLoad   = sqlQueries.Table("HubRunsLoad")
+	sqlHubRunsUpsert = sqlQueries.Table("HubRunsUpsert")
+)
+
 // HubRuns is the hub's run list and detail: one row per run, folded with the run
 // aggregate itself (operations.Run.Apply), so the hub and the module can never
 // disagree on what an event means. Version 2 keeps the list columns only; the row is
@@ -48,7 +54,6 @@ func (h HubRuns) Apply(ctx context.Context, tx pgx.Tx, target Target, events []e
 // ApplyTo folds a batch into the named table (a version or shadow copy of rm_runs_v2's
 // layout).
 func (h HubRuns) ApplyTo(ctx context.Context, tx pgx.Tx, table string, events []eventstore.Envelope) error {
-	table = pgx.Identifier{table}.Sanitize()
 	ids := make([]uuid.UUID, 0, len(events))
 	seen := map[uuid.UUID]bool{}
 	for _, e := range events {
@@ -65,9 +70,7 @@ func (h HubRuns) ApplyTo(ctx context.Context, tx pgx.Tx, table string, events []
 		return nil
 	}
 	runs := make(map[uuid.UUID]*operations.Run, len(ids))
-	rows, err := tx.Query(ctx, `SELECT run_id, type, workspace_id, tenant_id, status, outcome, reason_code,
-			initiator_user_id, initiator_name, queued_at, started_at, completed_at, counts
-		FROM `+table+` WHERE run_id = ANY($1)`, eventstore.UUIDArray(ids))
+	rows, err := tx.Query(ctx, sqlHubRunsLoad.For(table), eventstore.UUIDArray(ids))
 	if err != nil {
 		return err
 	}
@@ -124,17 +127,7 @@ func (h HubRuns) ApplyTo(ctx context.Context, tx pgx.Tx, table string, events []
 	if len(c.id) == 0 {
 		return nil
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO `+table+` (run_id, type, workspace_id, tenant_id, status, outcome, bucket, reason_code,
-			initiator_user_id, initiator_name, queued_at, started_at, completed_at, counts, position)
-		SELECT v.run_id, v.type, v.workspace_id, v.tenant_id, v.status, v.outcome, v.bucket, v.reason_code,
-			v.initiator_user_id, v.initiator_name, v.queued_at, v.started_at, v.completed_at, v.counts::jsonb, v.position
-		FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[],
-			$9::uuid[], $10::text[], $11::timestamptz[], $12::timestamptz[], $13::timestamptz[], $14::text[], $15::bigint[])
-			AS v(run_id, type, workspace_id, tenant_id, status, outcome, bucket, reason_code,
-			initiator_user_id, initiator_name, queued_at, started_at, completed_at, counts, position)
-		ON CONFLICT (run_id) DO UPDATE SET status = EXCLUDED.status, outcome = EXCLUDED.outcome,
-			bucket = EXCLUDED.bucket, reason_code = EXCLUDED.reason_code, started_at = EXCLUDED.started_at,
-			completed_at = EXCLUDED.completed_at, counts = EXCLUDED.counts, position = EXCLUDED.position`,
+	_, err = tx.Exec(ctx, sqlHubRunsUpsert.For(table),
 		eventstore.UUIDArray(c.id), c.typ, eventstore.UUIDArray(c.workspace), c.tenant, c.status, c.outcome, c.bucket, c.reason,
 		c.initiator, c.initiatorName, c.queued, c.started, c.completed, c.counts, c.position)
 	return err

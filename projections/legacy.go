@@ -12,6 +12,12 @@ import (
 	"github.com/tenantatlas/ops/modules/operations"
 )
 
+// The statements of legacy_runs: its Apply (apply.sql) and its reader (readers.sql).
+var (
+	sqlLegacyRunsUpsert = sqlQueries.Table("LegacyRunsUpsert")
+	sqlLegacyRun        = sqlQueries.Get("LegacyRun")
+)
+
 // LegacyRuns maps legacy run rows to operation runs (spec 086): an imported row maps to
 // the run it became, a linked row to the run it was linked to.
 type LegacyRuns struct{}
@@ -29,7 +35,7 @@ func (LegacyRuns) Tables() []Table {
 
 // Apply implements Projection.
 func (p LegacyRuns) Apply(ctx context.Context, tx pgx.Tx, target Target, events []eventstore.Envelope) error {
-	table := pgx.Identifier{target.Table(p.Tables()[0].Name)}.Sanitize()
+	upsert := sqlLegacyRunsUpsert.For(target.Table(p.Tables()[0].Name))
 	b := &pgx.Batch{}
 	for _, e := range events {
 		var legacyTable string
@@ -43,9 +49,7 @@ func (p LegacyRuns) Apply(ctx context.Context, tx pgx.Tx, target Target, events 
 		default:
 			continue
 		}
-		b.Queue(`INSERT INTO `+table+` (legacy_table, legacy_id, operation_run_id, imported, recorded_at)
-			VALUES ($1, $2, $3, $4, $5) ON CONFLICT (legacy_table, legacy_id) DO UPDATE
-			SET operation_run_id = EXCLUDED.operation_run_id, imported = EXCLUDED.imported, recorded_at = EXCLUDED.recorded_at`,
+		b.Queue(upsert,
 			legacyTable, legacyID, e.StreamIDUUID(), imported, e.RecordedAt)
 	}
 	if b.Len() == 0 {
@@ -60,7 +64,7 @@ var ErrNoMapping = errors.New("projections: legacy run has no operation run")
 // LegacyRun returns the operation run a legacy row maps to.
 func (q *RunReader) LegacyRun(ctx context.Context, table string, id int64) (uuid.UUID, error) {
 	var run uuid.UUID
-	err := q.pool.QueryRow(ctx, `SELECT operation_run_id FROM rm_legacy_runs WHERE legacy_table = $1 AND legacy_id = $2`, table, id).Scan(&run)
+	err := q.pool.QueryRow(ctx, sqlLegacyRun, table, id).Scan(&run)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return uuid.Nil, ErrNoMapping
 	}

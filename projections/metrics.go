@@ -7,6 +7,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
+// sqlRunsByBucket (runner.sql) feeds the atlas_runs gauge.
+var sqlRunsByBucket = sqlQueries.Get("RunsByBucket")
+
 // Status is a projection's position relative to the log.
 type Status struct {
 	// Name and Version identify the projection.
@@ -81,7 +84,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(c.cp, prometheus.GaugeValue, float64(s.Checkpoint), s.Name)
 		}
 	}
-	rows, err := c.runner.pool.Query(ctx, `SELECT bucket, count(*) FROM rm_runs GROUP BY bucket`)
+	rows, err := c.runner.pool.Query(ctx, sqlRunsByBucket)
 	if err != nil {
 		return
 	}

@@ -13,6 +13,12 @@ import (
 	"github.com/tenantatlas/ops/modules/notify"
 )
 
+// The statements of notifications: its Apply (apply.sql) and its reader (readers.sql).
+var (
+	sqlNotificationsInsert = sqlQueries.Table("NotificationsInsert")
+	sqlNotifications       = sqlQueries.Get("Notifications")
+)
+
 // Notifications is every user's inbox: one row per NotificationSent event, whatever
 // stream it is in (a run's notifications live in the run's stream).
 // RunReader.Notifications reads it. Being a projection, it is rebuilt from the log like any read model and
@@ -50,10 +56,7 @@ func (p Notifications) Apply(ctx context.Context, tx pgx.Tx, target Target, even
 	if len(ids) == 0 {
 		return nil
 	}
-	table := pgx.Identifier{target.Table(p.Tables()[0].Name)}.Sanitize()
-	_, err := tx.Exec(ctx, `INSERT INTO `+table+` (id, user_id, run_id, kind, title, body, url, created_at)
-		SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[])
-		ON CONFLICT (id) DO NOTHING`,
+	_, err := tx.Exec(ctx, sqlNotificationsInsert.For(target.Table(p.Tables()[0].Name)),
 		eventstore.UUIDArray(ids), eventstore.UUIDArray(users), runs, kinds, titles, bodies, urls, at)
 	return err
 }
@@ -74,8 +77,7 @@ func (q *RunReader) Notifications(ctx context.Context, userID uuid.UUID, limit i
 	if limit <= 0 || limit > 200 {
 		limit = 50
 	}
-	rows, err := q.pool.Query(ctx, `SELECT id, run_id, kind, title, body, url, created_at
-		FROM rm_notifications WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2`, userID, limit)
+	rows, err := q.pool.Query(ctx, sqlNotifications, userID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("projections: notifications: %w", err)
 	}

@@ -10,6 +10,17 @@ import (
 	"github.com/tenantatlas/ops/eventstore"
 )
 
+// The statements of runner.sql for rebuilds and version swaps. The shadow-table DDL
+// stays in Go below: it names the live, shadow and view identifiers of each table.
+var (
+	sqlInsertRebuildCheckpoint = sqlQueries.Get("InsertRebuildCheckpoint")
+	sqlLockRebuildCheckpoint   = sqlQueries.Get("LockRebuildCheckpoint")
+	sqlSetRebuildCheckpoint    = sqlQueries.Get("SetRebuildCheckpoint")
+	sqlLiftTimeouts            = sqlQueries.Get("LiftTimeouts")
+	sqlActiveVersion           = sqlQueries.Get("ActiveVersion")
+	sqlActivateVersion         = sqlQueries.Get("ActivateVersion")
+)
+
 // rebuildBatch is the least number of events a rebuild applies per transaction.
 const rebuildBatch = 10000
 
@@ -45,6 +56,7 @@ func (r *Runner) Rebuild(ctx context.Context, p Projection, progress func(Rebuil
 	}
 	for _, t := range p.Tables() {
 		next := shadow.Table(t.Name)
+		// DDL stays in Go: it names the shadow and the live table, from Tables().
 		if _, err := r.pool.Exec(ctx, `DROP TABLE IF EXISTS `+pgx.Identifier{next}.Sanitize()+`;
 			CREATE TABLE `+pgx.Identifier{next}.Sanitize()+` (LIKE `+pgx.Identifier{t.Name}.Sanitize()+` INCLUDING ALL)`); err != nil {
 			return RebuildResult{}, fmt.Errorf("projections: rebuild %s: shadow table: %w", p.Name(), err)
@@ -116,10 +128,10 @@ func (r *Runner) Rebuild(ctx context.Context, p Projection, progress func(Rebuil
 			return err
 		}
 		// Hold the live checkpoint: the runner's next batch waits, then finds it moved.
-		if _, err := tx.Exec(ctx, `INSERT INTO proj_checkpoints (name, version) VALUES ($1, $2) ON CONFLICT DO NOTHING`, p.Name(), p.Version()); err != nil {
+		if _, err := tx.Exec(ctx, sqlInsertRebuildCheckpoint, p.Name(), p.Version()); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `SELECT 1 FROM proj_checkpoints WHERE name = $1 AND version = $2 FOR UPDATE`, p.Name(), p.Version()); err != nil {
+		if _, err := tx.Exec(ctx, sqlLockRebuildCheckpoint, p.Name(), p.Version()); err != nil {
 			return err
 		}
 		for {
@@ -132,13 +144,14 @@ func (r *Runner) Rebuild(ctx context.Context, p Projection, progress func(Rebuil
 			}
 		}
 		for _, t := range p.Tables() {
+			// The swap stays in Go: it names the view, the live and the shadow table.
 			live, next, view := pgx.Identifier{t.Name}.Sanitize(), pgx.Identifier{shadow.Table(t.Name)}.Sanitize(), pgx.Identifier{t.View}.Sanitize()
 			if _, err := tx.Exec(ctx, `DROP VIEW IF EXISTS `+view+`; DROP TABLE `+live+`;
 				ALTER TABLE `+next+` RENAME TO `+live+`; CREATE VIEW `+view+` AS SELECT * FROM `+live); err != nil {
 				return err
 			}
 		}
-		_, err := tx.Exec(ctx, `UPDATE proj_checkpoints SET position = $3, updated_at = now() WHERE name = $1 AND version = $2`,
+		_, err := tx.Exec(ctx, sqlSetRebuildCheckpoint,
 			p.Name(), p.Version(), pos)
 		return err
 	})
@@ -153,14 +166,14 @@ func (r *Runner) Rebuild(ctx context.Context, p Projection, progress func(Rebuil
 // the readers of the live tables and applies the last events while holding the
 // checkpoint), may legitimately outlast the limits the app's connections set.
 func liftTimeouts(ctx context.Context, tx pgx.Tx) error {
-	_, err := tx.Exec(ctx, `SET LOCAL statement_timeout = 0; SET LOCAL idle_in_transaction_session_timeout = 0`)
+	_, err := tx.Exec(ctx, sqlLiftTimeouts)
 	return err
 }
 
 // ActiveVersion is the version of p whose tables the views serve (0 if none yet).
 func (r *Runner) ActiveVersion(ctx context.Context, p Projection) (int, error) {
 	var v int
-	err := r.pool.QueryRow(ctx, `SELECT version FROM proj_active WHERE name = $1`, p.Name()).Scan(&v)
+	err := r.pool.QueryRow(ctx, sqlActiveVersion, p.Name()).Scan(&v)
 	if err == pgx.ErrNoRows {
 		return 0, nil
 	}
@@ -184,8 +197,7 @@ func (r *Runner) EnsureVersion(ctx context.Context, p Projection) error {
 	if err != nil {
 		return err
 	}
-	if _, err := r.pool.Exec(ctx, `INSERT INTO proj_active (name, version) VALUES ($1, $2)
-		ON CONFLICT (name) DO UPDATE SET version = EXCLUDED.version`, p.Name(), p.Version()); err != nil {
+	if _, err := r.pool.Exec(ctx, sqlActivateVersion, p.Name(), p.Version()); err != nil {
 		return fmt.Errorf("projections: activate %s v%d: %w", p.Name(), p.Version(), err)
 	}
 	r.log.Info("projection version swapped in", "projection", p.Name(), "version", p.Version(), "events", res.Events,

@@ -16,6 +16,9 @@ import (
 	"github.com/tenantatlas/ops/modules/operations"
 )
 
+// sqlNotifyRunChanges (apply.sql) sends the payloads on a channel.
+var sqlNotifyRunChanges = sqlQueries.Get("NotifyRunChanges")
+
 // RunChangedChannel is the LISTEN channel the hub_runs projection notifies, in the
 // transaction that applies a batch, with the ids of the runs the batch touched
 // (comma-separated). NOTIFY is delivered at commit: a listener that reads a run after a
@@ -55,7 +58,7 @@ func notifyRunChanges(ctx context.Context, tx pgx.Tx, events []eventstore.Envelo
 	if len(payloads) == 0 {
 		return nil
 	}
-	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p`, RunChangedChannel, payloads); err != nil {
+	if _, err := tx.Exec(ctx, sqlNotifyRunChanges, RunChangedChannel, payloads); err != nil {
 		return fmt.Errorf("hub_runs: notify: %w", err)
 	}
 	return nil
@@ -114,6 +117,7 @@ func (l *RunChanges) listenOnce(ctx context.Context, changed func(ids []uuid.UUI
 		defer cancel()
 		_ = conn.Close(closeCtx)
 	}()
+	// LISTEN takes no parameter: the channel is the Go constant, so this stays in Go.
 	if _, err := conn.Exec(ctx, "LISTEN "+RunChangedChannel); err != nil {
 		return fmt.Errorf("projections: run change listener: listen: %w", err)
 	}

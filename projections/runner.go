@@ -17,6 +17,15 @@ import (
 	"github.com/tenantatlas/ops/eventstore/pgmigrate"
 )
 
+// The statements of runner.sql that the runner itself runs.
+var (
+	sqlCheckpoint        = sqlQueries.Get("Checkpoint")
+	sqlAdvanceCheckpoint = sqlQueries.Get("AdvanceCheckpoint")
+	sqlTryLeaderLock     = sqlQueries.Get("TryLeaderLock")
+	sqlLeaderUnlock      = sqlQueries.Get("LeaderUnlock")
+	sqlUnlistenAll       = sqlQueries.Get("UnlistenAll")
+)
+
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
@@ -93,7 +102,7 @@ func NewRunner(pool *pgxpool.Pool, store *eventstore.Store, opts Options) *Runne
 // Checkpoint returns the position a projection version has applied up to.
 func (r *Runner) Checkpoint(ctx context.Context, p Projection) (int64, error) {
 	var pos int64
-	err := r.pool.QueryRow(ctx, `SELECT position FROM proj_checkpoints WHERE name = $1 AND version = $2`, p.Name(), p.Version()).Scan(&pos)
+	err := r.pool.QueryRow(ctx, sqlCheckpoint, p.Name(), p.Version()).Scan(&pos)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, nil
 	}
@@ -129,9 +138,7 @@ func (r *Runner) step(ctx context.Context, p Projection, size int) (int, error) 
 	err = pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
 		// The checkpoint row is locked first: if two runners ever raced, the second
 		// would wait here and then find the checkpoint moved.
-		tag, err := tx.Exec(ctx, `INSERT INTO proj_checkpoints (name, version, position) VALUES ($1, $2, $3)
-			ON CONFLICT (name, version) DO UPDATE SET position = EXCLUDED.position, updated_at = now()
-			WHERE proj_checkpoints.position = $4`, p.Name(), p.Version(), last, from)
+		tag, err := tx.Exec(ctx, sqlAdvanceCheckpoint, p.Name(), p.Version(), last, from)
 		if err != nil {
 			return err
 		}
@@ -224,23 +231,24 @@ func (r *Runner) leadOne(ctx context.Context, p Projection) error {
 	}
 	defer conn.Release()
 	var got bool
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, lockKey(p.Name())).Scan(&got); err != nil {
+	if err := conn.QueryRow(ctx, sqlTryLeaderLock, lockKey(p.Name())).Scan(&got); err != nil {
 		return err
 	}
 	if !got {
 		return nil // someone else leads; stand by
 	}
 	defer func() {
-		_, _ = conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, lockKey(p.Name()))
+		_, _ = conn.Exec(context.WithoutCancel(ctx), sqlLeaderUnlock, lockKey(p.Name()))
 	}()
 	// The leader builds a new version first; readers keep the old one until the swap.
 	if err := r.EnsureVersion(ctx, p); err != nil {
 		return err
 	}
+	// LISTEN takes no parameter: the channel is the event store's constant (stays in Go).
 	if _, err := conn.Exec(ctx, "LISTEN "+eventstore.SealNotifyChannel); err != nil {
 		return err
 	}
-	defer func() { _, _ = conn.Exec(context.WithoutCancel(ctx), "UNLISTEN *") }()
+	defer func() { _, _ = conn.Exec(context.WithoutCancel(ctx), sqlUnlistenAll) }()
 	r.log.Info("projection leading", "projection", p.Name(), "version", p.Version())
 	for ctx.Err() == nil {
 		n, err := r.CatchUp(ctx, p)

@@ -77,6 +77,8 @@ func (q *RunReader) List(ctx context.Context, f RunFilter) ([]RunSummary, string
 		f.Limit = 50
 	}
 	f.Limit = min(f.Limit, 200)
+	// The query stays in Go (not in readers.sql): its WHERE and parameters are assembled
+	// from the optional filters, and the per-workspace form wraps it.
 	var where []string
 	var args []any
 	arg := func(v any) string {

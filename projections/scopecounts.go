@@ -12,6 +12,17 @@ import (
 	"github.com/tenantatlas/ops/modules/operations"
 )
 
+// The statements of scope_counts: its Apply (apply.sql) and its readers (readers.sql, with
+// the timeline's reader).
+var (
+	sqlScopeCountsLoadStates  = sqlQueries.Table("ScopeCountsLoadStates")
+	sqlScopeCountsMove        = sqlQueries.Table("ScopeCountsMove")
+	sqlScopeCountsSaveState   = sqlQueries.Table("ScopeCountsSaveState")
+	sqlScopeCountsDeleteEmpty = sqlQueries.Table("ScopeCountsDeleteEmpty")
+	sqlScopeCounts            = sqlQueries.Get("ScopeCounts")
+	sqlTimeline               = sqlQueries.Get("Timeline")
+)
+
 // ScopeCounts counts runs per tenant (or workspace, for workspace-scoped runs) and
 // status bucket, for dashboards and the list pages' bucket tabs.
 type ScopeCounts struct{}
@@ -38,8 +49,7 @@ type runState struct {
 // aggregate), then moves each run whose bucket changed from the old bucket's count to
 // the new one's.
 func (p ScopeCounts) Apply(ctx context.Context, tx pgx.Tx, target Target, events []eventstore.Envelope) error {
-	counts := pgx.Identifier{target.Table(p.Tables()[0].Name)}.Sanitize()
-	states := pgx.Identifier{target.Table(p.Tables()[1].Name)}.Sanitize()
+	counts, states := target.Table(p.Tables()[0].Name), target.Table(p.Tables()[1].Name)
 	type tracked struct {
 		run       operations.Run
 		scope     uuid.UUID
@@ -60,7 +70,7 @@ func (p ScopeCounts) Apply(ctx context.Context, tx pgx.Tx, target Target, events
 	if len(ids) == 0 {
 		return nil
 	}
-	rows, err := tx.Query(ctx, `SELECT run_id, scope_id, state FROM `+states+` WHERE run_id = ANY($1)`, eventstore.UUIDArray(ids))
+	rows, err := tx.Query(ctx, sqlScopeCountsLoadStates.For(states), eventstore.UUIDArray(ids))
 	if err != nil {
 		return err
 	}
@@ -98,9 +108,9 @@ func (p ScopeCounts) Apply(ctx context.Context, tx pgx.Tx, target Target, events
 		}
 	}
 	b := &pgx.Batch{}
+	moveSQL, saveSQL := sqlScopeCountsMove.For(counts), sqlScopeCountsSaveState.For(states)
 	move := func(scope uuid.UUID, bucket operations.Bucket, delta int) {
-		b.Queue(`INSERT INTO `+counts+` (scope_id, bucket, runs) VALUES ($1, $2, $3)
-			ON CONFLICT (scope_id, bucket) DO UPDATE SET runs = `+counts+`.runs + EXCLUDED.runs`, scope, string(bucket), delta)
+		b.Queue(moveSQL, scope, string(bucket), delta)
 	}
 	for _, id := range ids {
 		t := runs[id]
@@ -119,12 +129,11 @@ func (p ScopeCounts) Apply(ctx context.Context, tx pgx.Tx, target Target, events
 		if err != nil {
 			return err
 		}
-		b.Queue(`INSERT INTO `+states+` (run_id, scope_id, state) VALUES ($1, $2, $3)
-			ON CONFLICT (run_id) DO UPDATE SET state = EXCLUDED.state`, id, t.scope, raw)
+		b.Queue(saveSQL, id, t.scope, raw)
 	}
 	// A bucket a run passed through within the batch may be left at zero: drop it, so
 	// the table does not depend on how the log was cut into batches.
-	b.Queue(`DELETE FROM ` + counts + ` WHERE runs = 0`)
+	b.Queue(sqlScopeCountsDeleteEmpty.For(counts))
 	return tx.SendBatch(ctx, b).Close()
 }
 
@@ -136,8 +145,7 @@ type ScopeCount struct {
 
 // Counts returns the runs by bucket of the given scopes (tenants or workspaces).
 func (q *RunReader) Counts(ctx context.Context, scopes []uuid.UUID) ([]ScopeCount, error) {
-	rows, err := q.pool.Query(ctx, `SELECT scope_id, bucket, runs FROM rm_scope_counts WHERE scope_id = ANY($1)
-		ORDER BY scope_id, bucket`, eventstore.UUIDArray(scopes))
+	rows, err := q.pool.Query(ctx, sqlScopeCounts, eventstore.UUIDArray(scopes))
 	if err != nil {
 		return nil, fmt.Errorf("projections: counts: %w", err)
 	}
@@ -160,8 +168,7 @@ func (q *RunReader) Counts(ctx context.Context, scopes []uuid.UUID) ([]ScopeCoun
 
 // Timeline returns a run's timeline rows in order.
 func (q *RunReader) Timeline(ctx context.Context, runID uuid.UUID) ([]TimelineEntry, error) {
-	rows, err := q.pool.Query(ctx, `SELECT stream_version, position, event_type, recorded_at, actor, summary
-		FROM rm_run_timeline WHERE run_id = $1 ORDER BY stream_version`, runID)
+	rows, err := q.pool.Query(ctx, sqlTimeline, runID)
 	if err != nil {
 		return nil, fmt.Errorf("projections: timeline: %w", err)
 	}

@@ -14,6 +14,11 @@ import (
 	"github.com/tenantatlas/ops/modules/operations"
 )
 
+// sqlTimelineInsert (apply.sql) is run_timeline's Apply.
+var (
+	sqlTimelineInsert = sqlQueries.Table("TimelineInsert")
+)
+
 // RunTimeline is the viewer's event timeline: one row per run event with a one-line
 // summary an operator can read.
 type RunTimeline struct{}
@@ -31,14 +36,13 @@ func (RunTimeline) Tables() []Table {
 
 // Apply implements Projection: one insert per run event, sent as one batch.
 func (p RunTimeline) Apply(ctx context.Context, tx pgx.Tx, target Target, events []eventstore.Envelope) error {
-	table := pgx.Identifier{target.Table(p.Tables()[0].Name)}.Sanitize()
+	insert := sqlTimelineInsert.For(target.Table(p.Tables()[0].Name))
 	b := &pgx.Batch{}
 	for _, e := range events {
 		if e.StreamType != operations.StreamType {
 			continue
 		}
-		b.Queue(`INSERT INTO `+table+` (run_id, stream_version, position, event_type, recorded_at, actor, summary)
-			VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
+		b.Queue(insert,
 			e.StreamIDUUID(), e.StreamVersion, e.Position, e.Type, e.RecordedAt, e.Metadata.Actor, Summarize(e))
 	}
 	if b.Len() == 0 {

@@ -10,6 +10,16 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
+// The statements of authorize.sql; a user's effective role on a tenant is written out there.
+var (
+	sqlAuthorizeTenant    = sqlQueries.Get("AuthorizeTenant")
+	sqlAuthorizeWorkspace = sqlQueries.Get("AuthorizeWorkspace")
+	sqlRoleFor            = sqlQueries.Get("RoleFor")
+	sqlVisibleTenants     = sqlQueries.Get("VisibleTenants")
+	sqlVisibleWorkspaces  = sqlQueries.Get("VisibleWorkspaces")
+	sqlMemberWorkspaces   = sqlQueries.Get("MemberWorkspaces")
+)
+
 // Decision is the answer of Authorize: Allowed, NotFound or Forbidden. The zero value
 // is no decision (returned with an error) and must be treated as a denial.
 type Decision int
@@ -50,12 +60,6 @@ func (d Decision) Err() error {
 	return ErrForbidden
 }
 
-// effectiveRole is the SQL that picks a user's role on tenant t: the tenant-level
-// membership if there is one, else the workspace-level one ($user is the user id).
-const effectiveRole = `(SELECT m.role FROM tn_memberships m
-	WHERE m.user_id = $2 AND m.workspace_id = t.workspace_id AND (m.tenant_id = t.id OR m.tenant_id IS NULL)
-	ORDER BY m.tenant_id IS NULL LIMIT 1)`
-
 // Authorize is the tenant-scoped authorization function: it answers whether userID may
 // use capability c on tenantID, returning the tenant when the user is a member.
 //
@@ -72,8 +76,7 @@ func (s *Service) Authorize(ctx context.Context, userID, tenantID uuid.UUID, c C
 		return Tenant{}, 0, fmt.Errorf("tenancy: authorize: capability %q: %w", c, ErrInvalid)
 	}
 	var role pgtype.Text
-	t, err := scanTenant(s.pool.QueryRow(ctx, `SELECT `+tenantColumns+`, `+effectiveRole+`
-		FROM tn_tenants t WHERE t.id = $1`, tenantID, userID), &role)
+	t, err := scanTenant(s.pool.QueryRow(ctx, sqlAuthorizeTenant, tenantID, userID), &role)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Tenant{}, NotFound, nil
 	}
@@ -106,10 +109,7 @@ func (s *Service) AuthorizeWorkspace(ctx context.Context, userID, workspaceID uu
 		role   pgtype.Text
 		member bool
 	)
-	err := s.pool.QueryRow(ctx, `SELECT
-			(SELECT m.role FROM tn_memberships m WHERE m.user_id = $2 AND m.workspace_id = w.id AND m.tenant_id IS NULL),
-			EXISTS (SELECT 1 FROM tn_memberships m WHERE m.user_id = $2 AND m.workspace_id = w.id)
-		FROM tn_workspaces w WHERE w.id = $1`, workspaceID, userID).Scan(&role, &member)
+	err := s.pool.QueryRow(ctx, sqlAuthorizeWorkspace, workspaceID, userID).Scan(&role, &member)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return NotFound, nil
 	}
@@ -129,7 +129,7 @@ func (s *Service) AuthorizeWorkspace(ctx context.Context, userID, workspaceID uu
 // the user has none there or the tenant does not exist.
 func (s *Service) RoleFor(ctx context.Context, userID, tenantID uuid.UUID) (Role, bool, error) {
 	var role pgtype.Text
-	err := s.pool.QueryRow(ctx, `SELECT `+effectiveRole+` FROM tn_tenants t WHERE t.id = $1`, tenantID, userID).Scan(&role)
+	err := s.pool.QueryRow(ctx, sqlRoleFor, tenantID, userID).Scan(&role)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", false, nil
 	}
@@ -148,10 +148,7 @@ func (s *Service) VisibleTenants(ctx context.Context, userID uuid.UUID, c Capabi
 	if !c.Valid() {
 		return nil, fmt.Errorf("tenancy: visible tenants: capability %q: %w", c, ErrInvalid)
 	}
-	rows, err := s.pool.Query(ctx, `SELECT t.id FROM tn_tenants t
-		WHERE t.workspace_id IN (SELECT workspace_id FROM tn_memberships WHERE user_id = $2)
-		  AND `+effectiveRole+` = ANY($1)
-		ORDER BY t.created_at, t.id`, rolesWith(c), userID)
+	rows, err := s.pool.Query(ctx, sqlVisibleTenants, rolesWith(c), userID)
 	if err != nil {
 		return nil, fmt.Errorf("tenancy: visible tenants: %w", err)
 	}
@@ -172,8 +169,7 @@ func (s *Service) VisibleWorkspaces(ctx context.Context, userID uuid.UUID, c Cap
 	if !c.Valid() {
 		return nil, fmt.Errorf("tenancy: visible workspaces: capability %q: %w", c, ErrInvalid)
 	}
-	rows, err := s.pool.Query(ctx, `SELECT workspace_id FROM tn_memberships
-		WHERE user_id = $1 AND tenant_id IS NULL AND role = ANY($2) ORDER BY workspace_id`, userID, rolesWith(c))
+	rows, err := s.pool.Query(ctx, sqlVisibleWorkspaces, userID, rolesWith(c))
 	if err != nil {
 		return nil, fmt.Errorf("tenancy: visible workspaces: %w", err)
 	}
@@ -190,7 +186,7 @@ func (s *Service) VisibleWorkspaces(ctx context.Context, userID uuid.UUID, c Cap
 // MemberWorkspaces lists the workspaces userID belongs to, with any role, at workspace
 // or tenant level: everything the user can see lies in them.
 func (s *Service) MemberWorkspaces(ctx context.Context, userID uuid.UUID) ([]uuid.UUID, error) {
-	rows, err := s.pool.Query(ctx, `SELECT DISTINCT workspace_id FROM tn_memberships WHERE user_id = $1 ORDER BY workspace_id`, userID)
+	rows, err := s.pool.Query(ctx, sqlMemberWorkspaces, userID)
 	if err != nil {
 		return nil, fmt.Errorf("tenancy: member workspaces: %w", err)
 	}

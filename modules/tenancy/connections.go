@@ -15,6 +15,20 @@ import (
 	"github.com/tenantatlas/ops/modules/graph"
 )
 
+// The statements of connections.sql.
+var (
+	sqlLockTenantForConnection      = sqlQueries.Get("LockTenantForConnection")
+	sqlTenantHasNoDefaultConnection = sqlQueries.Get("TenantHasNoDefaultConnection")
+	sqlInsertConnection             = sqlQueries.Get("InsertConnection")
+	sqlLockConnectionStatus         = sqlQueries.Get("LockConnectionStatus")
+	sqlUpdateConnectionStatus       = sqlQueries.Get("UpdateConnectionStatus")
+	sqlLockConnectionEndpoint       = sqlQueries.Get("LockConnectionEndpoint")
+	sqlUpdateConnectionEndpoint     = sqlQueries.Get("UpdateConnectionEndpoint")
+	sqlDefaultConnection            = sqlQueries.Get("DefaultConnection")
+	sqlConnectionByID               = sqlQueries.Get("ConnectionByID")
+	sqlConnectionsOfTenant          = sqlQueries.Get("ConnectionsOfTenant")
+)
+
 // ConnectionStatus is whether a provider connection can be used right now.
 type ConnectionStatus string
 
@@ -162,20 +176,17 @@ func (s *Service) AddProviderConnection(ctx context.Context, actor Actor, pc Pro
 		// Lock the tenant row so concurrent adds decide "first = default" one at a time;
 		// the partial unique index is the backstop.
 		var workspaceID uuid.UUID
-		err := tx.QueryRow(ctx, `SELECT workspace_id FROM tn_tenants WHERE id = $1 FOR NO KEY UPDATE`, pc.TenantID).Scan(&workspaceID)
+		err := tx.QueryRow(ctx, sqlLockTenantForConnection, pc.TenantID).Scan(&workspaceID)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("tenant %s: %w", pc.TenantID, ErrNotFound)
 		}
 		if err != nil {
 			return err
 		}
-		if err := tx.QueryRow(ctx, `SELECT NOT EXISTS (SELECT 1 FROM tn_provider_connections WHERE tenant_id = $1 AND is_default)`,
-			pc.TenantID).Scan(&pc.IsDefault); err != nil {
+		if err := tx.QueryRow(ctx, sqlTenantHasNoDefaultConnection, pc.TenantID).Scan(&pc.IsDefault); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO tn_provider_connections (id, tenant_id, provider, display_name, is_default,
-				status, status_reason, entra_tenant_id, client_id, secret_ref, graph_base_url, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)`,
+		if _, err := tx.Exec(ctx, sqlInsertConnection,
 			pc.ID, pc.TenantID, pc.Provider, pc.DisplayName, pc.IsDefault, string(pc.Status), pc.StatusReason,
 			pc.EntraTenantID, pc.ClientID, pc.SecretRef, pc.GraphBaseURL, pc.UpdatedAt); err != nil {
 			return mapDBError(err)
@@ -213,9 +224,7 @@ func (s *Service) SetConnectionStatus(ctx context.Context, actor Actor, connID u
 			tenantID, workspaceID uuid.UUID
 			from, fromReason      string
 		)
-		err := tx.QueryRow(ctx, `SELECT c.tenant_id, t.workspace_id, c.status, c.status_reason
-			FROM tn_provider_connections c JOIN tn_tenants t ON t.id = c.tenant_id
-			WHERE c.id = $1 FOR NO KEY UPDATE OF c`, connID).Scan(&tenantID, &workspaceID, &from, &fromReason)
+		err := tx.QueryRow(ctx, sqlLockConnectionStatus, connID).Scan(&tenantID, &workspaceID, &from, &fromReason)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("provider connection %s: %w", connID, ErrNotFound)
 		}
@@ -225,8 +234,7 @@ func (s *Service) SetConnectionStatus(ctx context.Context, actor Actor, connID u
 		if ConnectionStatus(from) == status && fromReason == reason {
 			return nil
 		}
-		if _, err := tx.Exec(ctx, `UPDATE tn_provider_connections SET status = $2, status_reason = $3, updated_at = $4
-			WHERE id = $1`, connID, string(status), reason, s.clock()); err != nil {
+		if _, err := tx.Exec(ctx, sqlUpdateConnectionStatus, connID, string(status), reason, s.clock()); err != nil {
 			return err
 		}
 		return s.appendEvent(ctx, tx, eventstore.NewStreamID(StreamProviderConnection, connID), eventstore.AnyVersion,
@@ -254,17 +262,14 @@ func (s *Service) SetConnectionEndpoint(ctx context.Context, actor Actor, connID
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		var tenantID, workspaceID uuid.UUID
 		var from string
-		err := tx.QueryRow(ctx, `SELECT c.tenant_id, t.workspace_id, c.graph_base_url
-			FROM tn_provider_connections c JOIN tn_tenants t ON t.id = c.tenant_id
-			WHERE c.id = $1 FOR NO KEY UPDATE OF c`, connID).Scan(&tenantID, &workspaceID, &from)
+		err := tx.QueryRow(ctx, sqlLockConnectionEndpoint, connID).Scan(&tenantID, &workspaceID, &from)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("provider connection %s: %w", connID, ErrNotFound)
 		}
 		if err != nil || from == baseURL {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE tn_provider_connections SET graph_base_url = $2, updated_at = $3 WHERE id = $1`,
-			connID, baseURL, s.clock()); err != nil {
+		if _, err := tx.Exec(ctx, sqlUpdateConnectionEndpoint, connID, baseURL, s.clock()); err != nil {
 			return err
 		}
 		return s.appendEvent(ctx, tx, eventstore.NewStreamID(StreamProviderConnection, connID), eventstore.AnyVersion,
@@ -277,9 +282,7 @@ func (s *Service) SetConnectionEndpoint(ctx context.Context, actor Actor, connID
 	return nil
 }
 
-const connectionColumns = `id, tenant_id, provider, display_name, is_default, status, entra_tenant_id,
-	client_id, secret_ref, graph_base_url, status_reason, updated_at`
-
+// scanConnection reads a connection from the columns connections.sql lists.
 func scanConnection(row pgx.Row) (ProviderConnection, error) {
 	var pc ProviderConnection
 	var status string
@@ -293,8 +296,7 @@ func scanConnection(row pgx.Row) (ProviderConnection, error) {
 // DefaultConnection returns the tenant's default provider connection, whatever its
 // status, or ErrNotFound when the tenant has none.
 func (s *Service) DefaultConnection(ctx context.Context, tenantID uuid.UUID) (ProviderConnection, error) {
-	pc, err := scanConnection(s.pool.QueryRow(ctx, `SELECT `+connectionColumns+`
-		FROM tn_provider_connections WHERE tenant_id = $1 AND is_default`, tenantID))
+	pc, err := scanConnection(s.pool.QueryRow(ctx, sqlDefaultConnection, tenantID))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return ProviderConnection{}, fmt.Errorf("tenancy: default connection of tenant %s: %w", tenantID, ErrNotFound)
 	}
@@ -306,8 +308,7 @@ func (s *Service) DefaultConnection(ctx context.Context, tenantID uuid.UUID) (Pr
 
 // Connection returns the provider connection with the given id, or ErrNotFound.
 func (s *Service) Connection(ctx context.Context, connID uuid.UUID) (ProviderConnection, error) {
-	pc, err := scanConnection(s.pool.QueryRow(ctx, `SELECT `+connectionColumns+`
-		FROM tn_provider_connections WHERE id = $1`, connID))
+	pc, err := scanConnection(s.pool.QueryRow(ctx, sqlConnectionByID, connID))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return ProviderConnection{}, fmt.Errorf("tenancy: provider connection %s: %w", connID, ErrNotFound)
 	}
@@ -319,8 +320,7 @@ func (s *Service) Connection(ctx context.Context, connID uuid.UUID) (ProviderCon
 
 // ConnectionsOf returns a tenant's provider connections, the default first.
 func (s *Service) ConnectionsOf(ctx context.Context, tenantID uuid.UUID) ([]ProviderConnection, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+connectionColumns+`
-		FROM tn_provider_connections WHERE tenant_id = $1 ORDER BY is_default DESC, created_at, id`, tenantID)
+	rows, err := s.pool.Query(ctx, sqlConnectionsOfTenant, tenantID)
 	if err != nil {
 		return nil, fmt.Errorf("tenancy: connections of tenant %s: %w", tenantID, err)
 	}

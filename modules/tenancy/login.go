@@ -17,6 +17,15 @@ import (
 	"github.com/tenantatlas/ops/modules/audit"
 )
 
+// The statements of login.sql (the throttle).
+var (
+	sqlSweepLoginThrottle      = sqlQueries.Get("SweepLoginThrottle")
+	sqlInsertLoginThrottleKeys = sqlQueries.Get("InsertLoginThrottleKeys")
+	sqlLockLoginThrottleKeys   = sqlQueries.Get("LockLoginThrottleKeys")
+	sqlUpdateLoginThrottle     = sqlQueries.Get("UpdateLoginThrottle")
+	sqlRefundLoginThrottle     = sqlQueries.Get("RefundLoginThrottle")
+)
+
 // Sign-in throttling: each client address and each account (normalized email) may fail
 // LoginFailureLimit times in a window of LoginFailureWindow starting at its first failure;
 // further attempts are refused without running bcrypt until the window has passed.
@@ -211,17 +220,13 @@ func (s *Service) reserveLogin(ctx context.Context, keys []string) (reservation,
 	cut := now.Add(-LoginFailureWindow)
 	var res reservation
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `DELETE FROM tn_login_throttle WHERE key IN (
-			SELECT key FROM tn_login_throttle WHERE window_start <= $1 AND NOT key = ANY($2)
-			ORDER BY window_start LIMIT 100 FOR UPDATE SKIP LOCKED)`, cut, keys); err != nil {
+		if _, err := tx.Exec(ctx, sqlSweepLoginThrottle, cut, keys); err != nil {
 			return fmt.Errorf("sweep throttle: %w", err)
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO tn_login_throttle (key, window_start, failures)
-			SELECT k, $2, 0 FROM unnest($1::text[]) AS k ORDER BY k ON CONFLICT (key) DO NOTHING`, keys, now); err != nil {
+		if _, err := tx.Exec(ctx, sqlInsertLoginThrottleKeys, keys, now); err != nil {
 			return fmt.Errorf("throttle: %w", err)
 		}
-		rows, err := tx.Query(ctx, `SELECT key, window_start, failures, refused FROM tn_login_throttle
-			WHERE key = ANY($1) ORDER BY key FOR UPDATE`, keys)
+		rows, err := tx.Query(ctx, sqlLockLoginThrottleKeys, keys)
 		if err != nil {
 			return fmt.Errorf("throttle: %w", err)
 		}
@@ -268,9 +273,7 @@ func (s *Service) reserveLogin(ctx context.Context, keys []string) (reservation,
 			}
 			ks, starts, fs, rf = append(ks, r.key), append(starts, r.start), append(fs, r.failures), append(rf, r.refused)
 		}
-		_, err = tx.Exec(ctx, `UPDATE tn_login_throttle t SET window_start = v.ws, failures = v.f, refused = v.r
-			FROM unnest($1::text[], $2::timestamptz[], $3::int[], $4::int[]) AS v(key, ws, f, r) WHERE t.key = v.key`,
-			ks, starts, fs, rf)
+		_, err = tx.Exec(ctx, sqlUpdateLoginThrottle, ks, starts, fs, rf)
 		if err != nil {
 			return fmt.Errorf("throttle: %w", err)
 		}
@@ -289,8 +292,7 @@ func (s *Service) reserveLogin(ctx context.Context, keys []string) (reservation,
 func (s *Service) refundLogin(ctx context.Context, keys []string) {
 	// A refund must happen even when the request was cancelled meanwhile.
 	ctx = context.WithoutCancel(ctx)
-	if _, err := s.pool.Exec(ctx, `UPDATE tn_login_throttle SET failures = failures - 1
-		WHERE key = ANY($1) AND failures > 0`, keys); err != nil {
+	if _, err := s.pool.Exec(ctx, sqlRefundLoginThrottle, keys); err != nil {
 		s.log.Error("tenancy: sign-in throttle refund failed", "error", err.Error())
 	}
 }
@@ -304,7 +306,7 @@ func (s *Service) passwordRow(ctx context.Context, email string) (User, []byte, 
 		u      User
 		stored string
 	)
-	err := s.pool.QueryRow(ctx, `SELECT `+userColumns+`, password_hash FROM tn_users WHERE email = $1`, email).
+	err := s.pool.QueryRow(ctx, sqlUserPasswordByEmail, email).
 		Scan(u.scanTargets(&stored)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return User{}, nil, false, nil

@@ -12,6 +12,14 @@ import (
 	"github.com/tenantatlas/ops/eventstore"
 )
 
+// The statements of memberships.sql.
+var (
+	sqlUpsertMembership       = sqlQueries.Get("UpsertMembership")
+	sqlMembershipScope        = sqlQueries.Get("MembershipScope")
+	sqlDeleteMembership       = sqlQueries.Get("DeleteMembership")
+	sqlMembershipsOfWorkspace = sqlQueries.Get("MembershipsOfWorkspace")
+)
+
 // GrantMembership gives m.UserID the role m.Role on the workspace (m.TenantID = Nil)
 // or on one of its tenants, replacing the role that membership had; granting the same
 // role again changes nothing and appends nothing. Unknown user, workspace or tenant →
@@ -29,17 +37,7 @@ func (s *Service) GrantMembership(ctx context.Context, actor Actor, m Membership
 			return err
 		}
 		var previous pgtype.Text
-		err := tx.QueryRow(ctx, `
-			WITH old AS (
-				SELECT role FROM tn_memberships
-				WHERE user_id = $1 AND workspace_id = $2 AND tenant_id IS NOT DISTINCT FROM $3
-			)
-			INSERT INTO tn_memberships (user_id, workspace_id, tenant_id, role, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $5)
-			ON CONFLICT ON CONSTRAINT tn_memberships_key DO UPDATE
-				SET role = EXCLUDED.role, updated_at = EXCLUDED.updated_at
-				WHERE tn_memberships.role <> EXCLUDED.role
-			RETURNING (SELECT role FROM old)`,
+		err := tx.QueryRow(ctx, sqlUpsertMembership,
 			m.UserID, m.WorkspaceID, nullUUID(m.TenantID), string(m.Role), now).Scan(&previous)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil // the membership already has this role
@@ -63,10 +61,7 @@ func (s *Service) GrantMembership(ctx context.Context, actor Actor, m Membership
 func checkMembershipScope(ctx context.Context, tx pgx.Tx, userID, workspaceID, tenantID uuid.UUID) error {
 	var userOK, workspaceOK bool
 	var tenantWorkspace pgtype.UUID
-	err := tx.QueryRow(ctx, `SELECT
-			EXISTS (SELECT 1 FROM tn_users WHERE id = $1),
-			EXISTS (SELECT 1 FROM tn_workspaces WHERE id = $2),
-			(SELECT workspace_id FROM tn_tenants WHERE id = $3)`,
+	err := tx.QueryRow(ctx, sqlMembershipScope,
 		userID, workspaceID, tenantID).Scan(&userOK, &workspaceOK, &tenantWorkspace)
 	if err != nil {
 		return err
@@ -94,9 +89,7 @@ func (s *Service) RevokeMembership(ctx context.Context, actor Actor, userID, wor
 	}
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var role string
-		err := tx.QueryRow(ctx, `DELETE FROM tn_memberships
-			WHERE user_id = $1 AND workspace_id = $2 AND tenant_id IS NOT DISTINCT FROM $3
-			RETURNING role`, userID, workspaceID, nullUUID(tenantID)).Scan(&role)
+		err := tx.QueryRow(ctx, sqlDeleteMembership, userID, workspaceID, nullUUID(tenantID)).Scan(&role)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("membership of user %s: %w", userID, ErrNotFound)
 		}
@@ -116,8 +109,7 @@ func (s *Service) RevokeMembership(ctx context.Context, actor Actor, userID, wor
 // Memberships returns the memberships of a workspace (workspace-level first, then by
 // tenant), for the members page.
 func (s *Service) Memberships(ctx context.Context, workspaceID uuid.UUID) ([]Membership, error) {
-	rows, err := s.pool.Query(ctx, `SELECT user_id, workspace_id, tenant_id, role FROM tn_memberships
-		WHERE workspace_id = $1 ORDER BY tenant_id NULLS FIRST, user_id`, workspaceID)
+	rows, err := s.pool.Query(ctx, sqlMembershipsOfWorkspace, workspaceID)
 	if err != nil {
 		return nil, fmt.Errorf("tenancy: memberships of %s: %w", workspaceID, err)
 	}

@@ -25,7 +25,7 @@ type Origin struct {
 func (s *Service) Logout(ctx context.Context, userID uuid.UUID, from Origin) error {
 	actor := UserActor(userID)
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		version, err := bumpSessionVersion(ctx, tx, "id = $1", userID, false)
+		version, err := bumpSessionVersion(ctx, tx, userID, sqlBumpSessionVersion, userID)
 		if err != nil {
 			return err
 		}
@@ -55,7 +55,7 @@ func (s *Service) DisableUser(ctx context.Context, actor Actor, email string) (U
 		return User{}, fmt.Errorf("tenancy: disable user: %w", err)
 	}
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
-		version, err := bumpSessionVersion(ctx, tx, "id = $1 AND disabled_at IS NULL", u.ID, true, s.clock())
+		version, err := bumpSessionVersion(ctx, tx, u.ID, sqlDisableUser, u.ID, s.clock())
 		if errors.Is(err, ErrNotFound) { // already disabled
 			return nil
 		}
@@ -96,10 +96,10 @@ func (s *Service) SetPassword(ctx context.Context, actor Actor, email, password 
 		return User{}, fmt.Errorf("tenancy: set password: %w", err)
 	}
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `UPDATE tn_users SET password_hash = $2 WHERE id = $1`, u.ID, string(hash)); err != nil {
+		if _, err := tx.Exec(ctx, sqlSetPasswordHash, u.ID, string(hash)); err != nil {
 			return err
 		}
-		version, err := bumpSessionVersion(ctx, tx, "id = $1", u.ID, false)
+		version, err := bumpSessionVersion(ctx, tx, u.ID, sqlBumpSessionVersion, u.ID)
 		if err != nil {
 			return err
 		}
@@ -116,18 +116,12 @@ func (s *Service) SetPassword(ctx context.Context, actor Actor, email, password 
 	return s.User(ctx, u.ID)
 }
 
-// bumpSessionVersion raises the session version of the user row matching where (and, when
-// disable is set, marks it disabled at the extra argument's time); ErrNotFound when no
-// row matches.
-func bumpSessionVersion(ctx context.Context, tx pgx.Tx, where string, id uuid.UUID, disable bool, at ...any) (int64, error) {
-	set := `session_version = session_version + 1`
-	args := []any{id}
-	if disable {
-		set += `, disabled_at = $2`
-		args = append(args, at...)
-	}
+// bumpSessionVersion runs query, BumpSessionVersion or DisableUser of users.sql, which
+// raises the session version of user id (DisableUser also marks it disabled, unless it
+// already is) and returns the new one; ErrNotFound when no row matches.
+func bumpSessionVersion(ctx context.Context, tx pgx.Tx, id uuid.UUID, query string, args ...any) (int64, error) {
 	var version int64
-	err := tx.QueryRow(ctx, `UPDATE tn_users SET `+set+` WHERE `+where+` RETURNING session_version`, args...).Scan(&version)
+	err := tx.QueryRow(ctx, query, args...).Scan(&version)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, fmt.Errorf("user %s: %w", id, ErrNotFound)
 	}

@@ -16,6 +16,16 @@ import (
 	"github.com/tenantatlas/ops/eventstore"
 )
 
+// The statements of tokens.sql.
+var (
+	sqlUserExists        = sqlQueries.Get("UserExists")
+	sqlTokenByHash       = sqlQueries.Get("TokenByHash")
+	sqlInsertToken       = sqlQueries.Get("InsertToken")
+	sqlLockToken         = sqlQueries.Get("LockToken")
+	sqlRevokeToken       = sqlQueries.Get("RevokeToken")
+	sqlAuthenticateToken = sqlQueries.Get("AuthenticateToken")
+)
+
 // TokenPrefix starts every API token; the rest is 32 to 128 characters of base64url
 // (an issued token has 43: 32 random bytes).
 const TokenPrefix = "atl_"
@@ -95,7 +105,7 @@ func (s *Service) storeToken(ctx context.Context, actor Actor, userID uuid.UUID,
 	hash := hashToken(plaintext)
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		var userOK bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM tn_users WHERE id = $1)`, userID).Scan(&userOK); err != nil {
+		if err := tx.QueryRow(ctx, sqlUserExists, userID).Scan(&userOK); err != nil {
 			return err
 		}
 		if !userOK {
@@ -106,7 +116,7 @@ func (s *Service) storeToken(ctx context.Context, actor Actor, userID uuid.UUID,
 				existing, owner uuid.UUID
 				revoked         pgtype.Timestamptz
 			)
-			err := tx.QueryRow(ctx, `SELECT id, user_id, revoked_at FROM tn_api_tokens WHERE token_hash = $1`, hash).
+			err := tx.QueryRow(ctx, sqlTokenByHash, hash).
 				Scan(&existing, &owner, &revoked)
 			switch {
 			case err == nil && owner == userID && !revoked.Valid:
@@ -118,8 +128,7 @@ func (s *Service) storeToken(ctx context.Context, actor Actor, userID uuid.UUID,
 				return err
 			}
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO tn_api_tokens (id, user_id, name, token_hash, created_at)
-			VALUES ($1, $2, $3, $4, $5)`, id, userID, name, hash, s.clock()); err != nil {
+		if _, err := tx.Exec(ctx, sqlInsertToken, id, userID, name, hash, s.clock()); err != nil {
 			return mapDBError(err)
 		}
 		return s.appendEvent(ctx, tx, eventstore.NewStreamID(StreamUser, userID), eventstore.AnyVersion,
@@ -143,7 +152,7 @@ func (s *Service) RevokeToken(ctx context.Context, actor Actor, tokenID uuid.UUI
 			userID  uuid.UUID
 			revoked pgtype.Timestamptz
 		)
-		err := tx.QueryRow(ctx, `SELECT user_id, revoked_at FROM tn_api_tokens WHERE id = $1 FOR UPDATE`, tokenID).
+		err := tx.QueryRow(ctx, sqlLockToken, tokenID).
 			Scan(&userID, &revoked)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("token %s: %w", tokenID, ErrNotFound)
@@ -154,7 +163,7 @@ func (s *Service) RevokeToken(ctx context.Context, actor Actor, tokenID uuid.UUI
 		if revoked.Valid {
 			return nil
 		}
-		if _, err := tx.Exec(ctx, `UPDATE tn_api_tokens SET revoked_at = $2 WHERE id = $1`, tokenID, s.clock()); err != nil {
+		if _, err := tx.Exec(ctx, sqlRevokeToken, tokenID, s.clock()); err != nil {
 			return err
 		}
 		return s.appendEvent(ctx, tx, eventstore.NewStreamID(StreamUser, userID), eventstore.AnyVersion,
@@ -175,9 +184,7 @@ func (s *Service) AuthenticateToken(ctx context.Context, plaintext string) (User
 		return User{}, fmt.Errorf("tenancy: authenticate token: %w", ErrUnauthenticated)
 	}
 	var u User
-	err := s.pool.QueryRow(ctx, `SELECT u.id, u.email, u.display_name, u.created_at, u.session_version, false
-		FROM tn_api_tokens k JOIN tn_users u ON u.id = k.user_id
-		WHERE k.token_hash = $1 AND k.revoked_at IS NULL AND u.disabled_at IS NULL`, hashToken(plaintext)).
+	err := s.pool.QueryRow(ctx, sqlAuthenticateToken, hashToken(plaintext)).
 		Scan(u.scanTargets()...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return User{}, fmt.Errorf("tenancy: authenticate token: %w", ErrUnauthenticated)

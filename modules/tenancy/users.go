@@ -15,6 +15,17 @@ import (
 	"github.com/tenantatlas/ops/eventstore"
 )
 
+// The statements of users.sql.
+var (
+	sqlInsertUser          = sqlQueries.Get("InsertUser")
+	sqlUserByID            = sqlQueries.Get("UserByID")
+	sqlUserByEmail         = sqlQueries.Get("UserByEmail")
+	sqlUserPasswordByEmail = sqlQueries.Get("UserPasswordByEmail")
+	sqlSetPasswordHash     = sqlQueries.Get("SetPasswordHash")
+	sqlBumpSessionVersion  = sqlQueries.Get("BumpSessionVersion")
+	sqlDisableUser         = sqlQueries.Get("DisableUser")
+)
+
 // Password rules: at least MinPasswordLength characters, and at most 72 bytes, which
 // is all bcrypt looks at (a longer one would be silently truncated, so it is refused).
 const (
@@ -65,8 +76,7 @@ func (s *Service) RegisterUser(ctx context.Context, actor Actor, email, displayN
 	}
 	u := User{ID: id, Email: email, DisplayName: displayName, CreatedAt: s.clock(), SessionVersion: 1}
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO tn_users (id, email, display_name, password_hash, created_at)
-			VALUES ($1, $2, $3, $4, $5)`, u.ID, u.Email, u.DisplayName, string(hash), u.CreatedAt); err != nil {
+		if _, err := tx.Exec(ctx, sqlInsertUser, u.ID, u.Email, u.DisplayName, string(hash), u.CreatedAt); err != nil {
 			return mapDBError(err)
 		}
 		return s.appendEvent(ctx, tx, eventstore.NewStreamID(StreamUser, u.ID), eventstore.NoStream,
@@ -128,7 +138,7 @@ func (s *Service) AuthenticatePassword(ctx context.Context, email, password stri
 
 // User returns the user with the given id, or ErrNotFound.
 func (s *Service) User(ctx context.Context, id uuid.UUID) (User, error) {
-	return s.userWhere(ctx, "id = $1", id)
+	return s.userWhere(ctx, sqlUserByID, id)
 }
 
 // UserByEmail returns the user with the given email (any case), or ErrNotFound.
@@ -137,12 +147,13 @@ func (s *Service) UserByEmail(ctx context.Context, email string) (User, error) {
 	if err != nil {
 		return User{}, fmt.Errorf("tenancy: user by email: %w", ErrNotFound)
 	}
-	return s.userWhere(ctx, "email = $1", e)
+	return s.userWhere(ctx, sqlUserByEmail, e)
 }
 
-func (s *Service) userWhere(ctx context.Context, where string, arg any) (User, error) {
+// userWhere reads the one user query (UserByID or UserByEmail) finds by arg.
+func (s *Service) userWhere(ctx context.Context, query string, arg any) (User, error) {
 	var u User
-	err := s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM tn_users WHERE `+where, arg).Scan(u.scanTargets()...)
+	err := s.pool.QueryRow(ctx, query, arg).Scan(u.scanTargets()...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return User{}, fmt.Errorf("tenancy: user %v: %w", arg, ErrNotFound)
 	}
@@ -153,10 +164,8 @@ func (s *Service) userWhere(ctx context.Context, where string, arg any) (User, e
 	return u, nil
 }
 
-// userColumns are the tn_users columns a User is scanned from (scanTargets, in order).
-const userColumns = `id, email, display_name, created_at, session_version, disabled_at IS NOT NULL`
-
-// scanTargets are the Scan destinations of userColumns, followed by extra.
+// scanTargets are the Scan destinations of the user columns users.sql lists (id, email,
+// display_name, created_at, session_version, disabled_at IS NOT NULL), followed by extra.
 func (u *User) scanTargets(extra ...any) []any {
 	return append([]any{&u.ID, &u.Email, &u.DisplayName, &u.CreatedAt, &u.SessionVersion, &u.Disabled}, extra...)
 }

@@ -11,6 +11,17 @@ import (
 	"github.com/tenantatlas/ops/eventstore"
 )
 
+// The statements of workspaces.sql.
+var (
+	sqlInsertWorkspace    = sqlQueries.Get("InsertWorkspace")
+	sqlInsertTenant       = sqlQueries.Get("InsertTenant")
+	sqlWorkspaceByID      = sqlQueries.Get("WorkspaceByID")
+	sqlWorkspaceByName    = sqlQueries.Get("WorkspaceByName")
+	sqlTenantByID         = sqlQueries.Get("TenantByID")
+	sqlTenantsOfWorkspace = sqlQueries.Get("TenantsOfWorkspace")
+	sqlTenantsByID        = sqlQueries.Get("TenantsByID")
+)
+
 // CreateWorkspace creates a workspace with a unique name (ErrConflict when taken).
 func (s *Service) CreateWorkspace(ctx context.Context, actor Actor, name string) (Workspace, error) {
 	if err := checkActor(actor); err != nil {
@@ -26,7 +37,7 @@ func (s *Service) CreateWorkspace(ctx context.Context, actor Actor, name string)
 	}
 	ws := Workspace{ID: id, Name: name, CreatedAt: s.clock()}
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO tn_workspaces (id, name, created_at) VALUES ($1, $2, $3)`,
+		if _, err := tx.Exec(ctx, sqlInsertWorkspace,
 			ws.ID, ws.Name, ws.CreatedAt); err != nil {
 			return mapDBError(err)
 		}
@@ -59,8 +70,7 @@ func (s *Service) AddTenant(ctx context.Context, actor Actor, workspaceID uuid.U
 	}
 	t := Tenant{ID: id, WorkspaceID: workspaceID, Name: name, ExternalTenantID: ext, CreatedAt: s.clock()}
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `INSERT INTO tn_tenants (id, workspace_id, name, external_tenant_id, created_at)
-			SELECT $1, w.id, $3, $4, $5 FROM tn_workspaces w WHERE w.id = $2`,
+		tag, err := tx.Exec(ctx, sqlInsertTenant,
 			t.ID, t.WorkspaceID, t.Name, t.ExternalTenantID, t.CreatedAt)
 		if err != nil {
 			return mapDBError(err)
@@ -80,17 +90,18 @@ func (s *Service) AddTenant(ctx context.Context, actor Actor, workspaceID uuid.U
 
 // Workspace returns the workspace with the given id, or ErrNotFound.
 func (s *Service) Workspace(ctx context.Context, id uuid.UUID) (Workspace, error) {
-	return s.workspaceWhere(ctx, "id = $1", id)
+	return s.workspaceWhere(ctx, sqlWorkspaceByID, id)
 }
 
 // WorkspaceByName returns the workspace with the given name, or ErrNotFound.
 func (s *Service) WorkspaceByName(ctx context.Context, name string) (Workspace, error) {
-	return s.workspaceWhere(ctx, "name = $1", name)
+	return s.workspaceWhere(ctx, sqlWorkspaceByName, name)
 }
 
-func (s *Service) workspaceWhere(ctx context.Context, where string, arg any) (Workspace, error) {
+// workspaceWhere reads the one workspace query (WorkspaceByID or WorkspaceByName) finds by arg.
+func (s *Service) workspaceWhere(ctx context.Context, query string, arg any) (Workspace, error) {
 	var w Workspace
-	err := s.pool.QueryRow(ctx, `SELECT id, name, created_at FROM tn_workspaces WHERE `+where, arg).
+	err := s.pool.QueryRow(ctx, query, arg).
 		Scan(&w.ID, &w.Name, &w.CreatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Workspace{}, fmt.Errorf("tenancy: workspace %v: %w", arg, ErrNotFound)
@@ -102,8 +113,7 @@ func (s *Service) workspaceWhere(ctx context.Context, where string, arg any) (Wo
 	return w, nil
 }
 
-const tenantColumns = `t.id, t.workspace_id, t.name, t.external_tenant_id, t.created_at`
-
+// scanTenant reads a tenant from the columns workspaces.sql lists, followed by extra.
 func scanTenant(row pgx.Row, extra ...any) (Tenant, error) {
 	var t Tenant
 	err := row.Scan(append([]any{&t.ID, &t.WorkspaceID, &t.Name, &t.ExternalTenantID, &t.CreatedAt}, extra...)...)
@@ -114,7 +124,7 @@ func scanTenant(row pgx.Row, extra ...any) (Tenant, error) {
 // Tenant returns the tenant with the given id, or ErrNotFound. It does not authorize:
 // handlers use Authorize.
 func (s *Service) Tenant(ctx context.Context, id uuid.UUID) (Tenant, error) {
-	t, err := scanTenant(s.pool.QueryRow(ctx, `SELECT `+tenantColumns+` FROM tn_tenants t WHERE t.id = $1`, id))
+	t, err := scanTenant(s.pool.QueryRow(ctx, sqlTenantByID, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Tenant{}, fmt.Errorf("tenancy: tenant %s: %w", id, ErrNotFound)
 	}
@@ -127,7 +137,7 @@ func (s *Service) Tenant(ctx context.Context, id uuid.UUID) (Tenant, error) {
 // TenantsOf returns the tenants of a workspace sorted by name (ErrNotFound for an
 // unknown workspace).
 func (s *Service) TenantsOf(ctx context.Context, workspaceID uuid.UUID) ([]Tenant, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+tenantColumns+` FROM tn_tenants t WHERE t.workspace_id = $1 ORDER BY t.name, t.id`, workspaceID)
+	rows, err := s.pool.Query(ctx, sqlTenantsOfWorkspace, workspaceID)
 	if err != nil {
 		return nil, fmt.Errorf("tenancy: tenants of %s: %w", workspaceID, err)
 	}
@@ -147,7 +157,7 @@ func (s *Service) TenantsOf(ctx context.Context, workspaceID uuid.UUID) ([]Tenan
 // TenantsByID returns the tenants with these ids, sorted by name (unknown ids are left
 // out). Callers pass ids they are allowed to show, e.g. from VisibleTenants.
 func (s *Service) TenantsByID(ctx context.Context, ids []uuid.UUID) ([]Tenant, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+tenantColumns+` FROM tn_tenants t WHERE t.id = ANY($1) ORDER BY t.name, t.id`, eventstore.UUIDArray(ids))
+	rows, err := s.pool.Query(ctx, sqlTenantsByID, eventstore.UUIDArray(ids))
 	if err != nil {
 		return nil, fmt.Errorf("tenancy: tenants by id: %w", err)
 	}

@@ -1,0 +1,45 @@
+-- Authorization (authorize.go). A user's effective role on tenant t is the tenant-level
+-- membership's role if there is one, else the workspace-level one: the subquery
+--   (SELECT m.role FROM tn_memberships m WHERE m.user_id = <user> AND m.workspace_id = t.workspace_id
+--     AND (m.tenant_id = t.id OR m.tenant_id IS NULL) ORDER BY m.tenant_id IS NULL LIMIT 1)
+-- written out in AuthorizeTenant, RoleFor and VisibleTenants; keep the three alike.
+
+-- name: AuthorizeTenant
+-- $1 tenant, $2 user: the tenant (the columns scanTenant reads) and the user's effective role on it.
+SELECT t.id, t.workspace_id, t.name, t.external_tenant_id, t.created_at,
+	(SELECT m.role FROM tn_memberships m
+		WHERE m.user_id = $2 AND m.workspace_id = t.workspace_id AND (m.tenant_id = t.id OR m.tenant_id IS NULL)
+		ORDER BY m.tenant_id IS NULL LIMIT 1)
+FROM tn_tenants t WHERE t.id = $1;
+
+-- name: AuthorizeWorkspace
+-- $1 workspace, $2 user: the workspace-level role (NULL when none) and whether any membership exists.
+SELECT
+	(SELECT m.role FROM tn_memberships m WHERE m.user_id = $2 AND m.workspace_id = w.id AND m.tenant_id IS NULL),
+	EXISTS (SELECT 1 FROM tn_memberships m WHERE m.user_id = $2 AND m.workspace_id = w.id)
+FROM tn_workspaces w WHERE w.id = $1;
+
+-- name: RoleFor
+-- $1 tenant, $2 user: the user's effective role on the tenant.
+SELECT
+	(SELECT m.role FROM tn_memberships m
+		WHERE m.user_id = $2 AND m.workspace_id = t.workspace_id AND (m.tenant_id = t.id OR m.tenant_id IS NULL)
+		ORDER BY m.tenant_id IS NULL LIMIT 1)
+FROM tn_tenants t WHERE t.id = $1;
+
+-- name: VisibleTenants
+-- $1 roles having the capability, $2 user.
+SELECT t.id FROM tn_tenants t
+WHERE t.workspace_id IN (SELECT workspace_id FROM tn_memberships WHERE user_id = $2)
+	AND (SELECT m.role FROM tn_memberships m
+		WHERE m.user_id = $2 AND m.workspace_id = t.workspace_id AND (m.tenant_id = t.id OR m.tenant_id IS NULL)
+		ORDER BY m.tenant_id IS NULL LIMIT 1) = ANY($1)
+ORDER BY t.created_at, t.id;
+
+-- name: VisibleWorkspaces
+-- $1 user, $2 roles having the capability: workspaces where a workspace-level membership has it.
+SELECT workspace_id FROM tn_memberships
+WHERE user_id = $1 AND tenant_id IS NULL AND role = ANY($2) ORDER BY workspace_id;
+
+-- name: MemberWorkspaces
+SELECT DISTINCT workspace_id FROM tn_memberships WHERE user_id = $1 ORDER BY workspace_id;

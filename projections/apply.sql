@@ -1,0 +1,57 @@
+-- What each projection's Apply runs. {{table}} is the table a batch goes to: the live
+-- table of the projection's version, or its shadow copy during a rebuild
+-- (sqlfile.PerTable: the text per table is built once).
+
+-- name: HubRunsLoad
+SELECT run_id, type, workspace_id, tenant_id, status, outcome, reason_code,
+	initiator_user_id, initiator_name, queued_at, started_at, completed_at, counts
+FROM {{table}} WHERE run_id = ANY($1);
+
+-- name: HubRunsUpsert
+INSERT INTO {{table}} (run_id, type, workspace_id, tenant_id, status, outcome, bucket, reason_code,
+	initiator_user_id, initiator_name, queued_at, started_at, completed_at, counts, position)
+SELECT v.run_id, v.type, v.workspace_id, v.tenant_id, v.status, v.outcome, v.bucket, v.reason_code,
+	v.initiator_user_id, v.initiator_name, v.queued_at, v.started_at, v.completed_at, v.counts::jsonb, v.position
+FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[],
+	$9::uuid[], $10::text[], $11::timestamptz[], $12::timestamptz[], $13::timestamptz[], $14::text[], $15::bigint[])
+	AS v(run_id, type, workspace_id, tenant_id, status, outcome, bucket, reason_code,
+	initiator_user_id, initiator_name, queued_at, started_at, completed_at, counts, position)
+ON CONFLICT (run_id) DO UPDATE SET status = EXCLUDED.status, outcome = EXCLUDED.outcome,
+	bucket = EXCLUDED.bucket, reason_code = EXCLUDED.reason_code, started_at = EXCLUDED.started_at,
+	completed_at = EXCLUDED.completed_at, counts = EXCLUDED.counts, position = EXCLUDED.position;
+
+-- name: NotifyRunChanges
+-- $1 the channel (RunChangedChannel), $2 the payloads.
+SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p;
+
+-- name: LegacyRunsUpsert
+INSERT INTO {{table}} (legacy_table, legacy_id, operation_run_id, imported, recorded_at)
+VALUES ($1, $2, $3, $4, $5) ON CONFLICT (legacy_table, legacy_id) DO UPDATE
+SET operation_run_id = EXCLUDED.operation_run_id, imported = EXCLUDED.imported, recorded_at = EXCLUDED.recorded_at;
+
+-- name: NotificationsInsert
+INSERT INTO {{table}} (id, user_id, run_id, kind, title, body, url, created_at)
+SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[])
+ON CONFLICT (id) DO NOTHING;
+
+-- name: ScopeCountsLoadStates
+-- {{table}} is rm_scope_counts_runs (a run's last state and scope).
+SELECT run_id, scope_id, state FROM {{table}} WHERE run_id = ANY($1);
+
+-- name: ScopeCountsMove
+-- {{table}} is rm_scope_counts: adds $3 runs to scope $1's bucket $2.
+INSERT INTO {{table}} (scope_id, bucket, runs) VALUES ($1, $2, $3)
+ON CONFLICT (scope_id, bucket) DO UPDATE SET runs = {{table}}.runs + EXCLUDED.runs;
+
+-- name: ScopeCountsSaveState
+-- {{table}} is rm_scope_counts_runs.
+INSERT INTO {{table}} (run_id, scope_id, state) VALUES ($1, $2, $3)
+ON CONFLICT (run_id) DO UPDATE SET state = EXCLUDED.state;
+
+-- name: ScopeCountsDeleteEmpty
+-- {{table}} is rm_scope_counts.
+DELETE FROM {{table}} WHERE runs = 0;
+
+-- name: TimelineInsert
+INSERT INTO {{table}} (run_id, stream_version, position, event_type, recorded_at, actor, summary)
+VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING;

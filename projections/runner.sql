@@ -1,0 +1,47 @@
+-- The runner (runner.go, rebuild.go, metrics.go): checkpoints, the leader lock, rebuilds
+-- and version swaps. The shadow-table DDL of a rebuild is built in Go (rebuild.go): it
+-- names several tables per projection.
+
+-- name: Checkpoint
+-- $1 projection name, $2 version.
+SELECT position FROM proj_checkpoints WHERE name = $1 AND version = $2;
+
+-- name: AdvanceCheckpoint
+-- Moves the checkpoint from $4 to $3; no row when another runner moved it meanwhile.
+INSERT INTO proj_checkpoints (name, version, position) VALUES ($1, $2, $3)
+ON CONFLICT (name, version) DO UPDATE SET position = EXCLUDED.position, updated_at = now()
+	WHERE proj_checkpoints.position = $4;
+
+-- name: TryLeaderLock
+SELECT pg_try_advisory_lock($1);
+
+-- name: LeaderUnlock
+SELECT pg_advisory_unlock($1);
+
+-- name: UnlistenAll
+UNLISTEN *;
+
+-- name: InsertRebuildCheckpoint
+INSERT INTO proj_checkpoints (name, version) VALUES ($1, $2) ON CONFLICT DO NOTHING;
+
+-- name: LockRebuildCheckpoint
+-- Serialises the swap with a runner stepping the same version.
+SELECT 1 FROM proj_checkpoints WHERE name = $1 AND version = $2 FOR UPDATE;
+
+-- name: SetRebuildCheckpoint
+UPDATE proj_checkpoints SET position = $3, updated_at = now() WHERE name = $1 AND version = $2;
+
+-- name: LiftTimeouts
+-- A rebuild's transactions may run long: no statement or idle timeout for them.
+SET LOCAL statement_timeout = 0; SET LOCAL idle_in_transaction_session_timeout = 0;
+
+-- name: ActiveVersion
+SELECT version FROM proj_active WHERE name = $1;
+
+-- name: ActivateVersion
+INSERT INTO proj_active (name, version) VALUES ($1, $2)
+ON CONFLICT (name) DO UPDATE SET version = EXCLUDED.version;
+
+-- name: RunsByBucket
+-- The atlas_runs gauge.
+SELECT bucket, count(*) FROM rm_runs GROUP BY bucket;
