@@ -15,7 +15,7 @@ import (
 // operationsPage is the data of the operations template.
 type operationsPage struct {
 	Tenant     *tenancy.Tenant
-	Runs       []projections.RunSummary
+	Runs       []runRow
 	NextURL    string
 	Filtered   bool
 	Types      []operations.TypeInfo
@@ -64,7 +64,9 @@ func (s *Server) renderOperations(c *fiber.Ctx, tenant *tenancy.Tenant) error {
 	if err != nil {
 		return err
 	}
-	data.Runs = runs
+	if data.Runs, err = s.withTenantNames(ctx, runs, tenant); err != nil {
+		return err
+	}
 	if next != "" {
 		data.NextURL = c.Path() + "?" + q.values(next).Encode()
 	}

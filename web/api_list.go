@@ -28,12 +28,13 @@ func (s *Server) handleAPIRuns(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if runs == nil {
-		runs = []projections.RunSummary{}
+	rows, err := s.withTenantNames(ctx, runs, nil)
+	if err != nil {
+		return err
 	}
 	var cursor *string
 	if next != "" {
 		cursor = &next
 	}
-	return c.JSON(fiber.Map{"runs": runs, "nextCursor": cursor})
+	return c.JSON(fiber.Map{"runs": rows, "nextCursor": cursor})
 }
