@@ -19,6 +19,25 @@ var partialFuncs = template.FuncMap{
 	"cat":         catHTML,
 	"em":          func(s string) template.HTML { return "<em>" + template.HTML(template.HTMLEscapeString(s)) + "</em>" },
 	"link":        linkHTML,
+	"tenantpages": func() []tenantPage { return tenantPages },
+	"tenantdata":  func() []tenantPage { return tenantPages[1:] },
+}
+
+// tenantPage is one of a tenant's pages as the navigation lists it: Nav is the page's
+// page.Nav, Path follows /admin/t/{tenant}.
+type tenantPage struct {
+	Nav, Label, Path string
+}
+
+// tenantPages are a tenant's pages in the order every navigation lists them (the
+// sidebar, the tenant's sub-navigation, the tenants list): its operations first, then
+// its data (tenantdata).
+var tenantPages = []tenantPage{
+	{"operations", "Operations", "/operations"},
+	{"inventory", "Inventory", "/inventory"},
+	{"directory", "Directory", "/directory/groups"},
+	{"drift", "Drift", "/drift"},
+	{"backups", "Backups", "/backups"},
 }
 
 // column is a table's header cell; a Num column holds numbers (right-aligned).
