@@ -42,12 +42,13 @@ type pages map[string]*template.Template
 var pageNames = []string{"login", "operations", "run", "error",
 	"inventory", "snapshot", "directory", "drift", "drift_report", "backups", "backup_set", "backup_item", "tenants"}
 
-// mustParsePages parses every page with the layout; a broken template is a build bug.
+// mustParsePages parses every page with the layout and the partials (partials.html);
+// a broken template is a build bug.
 func mustParsePages() pages {
 	p := pages{}
 	for _, name := range pageNames {
-		t := template.New("layout.html").Funcs(templateFuncs)
-		p[name] = template.Must(t.ParseFS(templateFiles, "templates/layout.html", "templates/"+name+".html"))
+		t := template.New("layout.html").Funcs(templateFuncs).Funcs(partialFuncs)
+		p[name] = template.Must(t.ParseFS(templateFiles, "templates/layout.html", "templates/partials.html", "templates/"+name+".html"))
 	}
 	return p
 }
