@@ -195,7 +195,11 @@ func TestHostileParametersNeverFail(t *testing.T) {
 		}
 		_ = resp.Body.Close()
 		where := r.method + " " + path + "?" + rawQuery
-		require.Less(t, resp.StatusCode, 500, "%.300s answered %d: %.500s", where, resp.StatusCode, raw)
+		// Readiness may honestly answer 503 (this hub runs no sealer, so a slow run of the
+		// suite can find sealing stalled); every other route must not fail.
+		if !(path == "/readyz" && resp.StatusCode == http.StatusServiceUnavailable) {
+			require.Less(t, resp.StatusCode, 500, "%.300s answered %d: %.500s", where, resp.StatusCode, raw)
+		}
 		if resp.StatusCode >= 400 {
 			for _, leak := range []string{"goroutine", "SQLSTATE", "panic", ".go:"} {
 				require.NotContains(t, string(raw), leak, "%.300s", where)

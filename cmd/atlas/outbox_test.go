@@ -40,6 +40,14 @@ func TestWorkersLeaveNoDispatchRows(t *testing.T) {
 		require.NoError(t, pool.QueryRow(t.Context(), `SELECT count(*) FROM ops_runs WHERE run_id::text = ANY($1) AND status = 'completed'`, ids).Scan(&ended))
 		return ended == len(ids)
 	}, 60*time.Second, 20*time.Millisecond, "the worker never finished the runs: %s", worker.stderr.String())
+	// The runs are claimed from ops_runs; their jobs are only wake-ups, consumed by the
+	// worker's router on its own schedule: wait until the group has passed them all.
+	require.Eventually(t, func() bool {
+		var passed bool
+		require.NoError(t, pool.QueryRow(t.Context(), `SELECT COALESCE((SELECT max(o.offset_acked) FROM watermill_offsets_ops_dispatch o
+			WHERE o.consumer_group = 'workers'), 0) >= (SELECT max("offset") FROM watermill_ops_dispatch)`).Scan(&passed))
+		return passed
+	}, 60*time.Second, 20*time.Millisecond, "the worker never consumed the jobs: %s", worker.stderr.String())
 	worker.stop(t)
 
 	next := startAtlas(t, env, "worker")
