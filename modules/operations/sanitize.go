@@ -469,7 +469,7 @@ func classifyKey(key string, delim byte, quoted bool) keyKind {
 
 // redactKeyValues replaces the values of secret-like keys; see Sanitize.
 func redactKeyValues(s string) string {
-	if strings.IndexAny(s, ":=") < 0 && !containsFold(s, "%3a") && !containsFold(s, "%3d") {
+	if !strings.ContainsAny(s, ":=") && !containsFold(s, "%3a") && !containsFold(s, "%3d") {
 		return s
 	}
 	var b strings.Builder
