@@ -5,7 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -89,12 +90,7 @@ func checkObject(fields []Field, obj map[string]json.RawMessage, path string, er
 	for _, f := range fields {
 		byName[f.Name] = f
 	}
-	keys := make([]string, 0, len(obj))
-	for k := range obj {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(obj)) {
 		f, ok := byName[k]
 		if !ok {
 			*errs = append(*errs, &fieldError{path: fieldPath(path, k), problem: "unknown field"})
