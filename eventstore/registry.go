@@ -2,12 +2,13 @@ package eventstore
 
 import (
 	"encoding/json"
-
 	"fmt"
-	gojson "github.com/goccy/go-json"
+	"maps"
 	"reflect"
-	"sort"
+	"slices"
 	"sync"
+
+	gojson "github.com/goccy/go-json"
 )
 
 // Upcaster turns a payload written at schema version From into version From+1.
@@ -83,12 +84,7 @@ func (r *Registry) SchemaVersion(eventType string) (int, error) {
 func (r *Registry) Types() []string {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	out := make([]string, 0, len(r.types))
-	for name := range r.types {
-		out = append(out, name)
-	}
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(r.types))
 }
 
 // Decode upcasts data from schemaVersion to the type's current version and decodes it.

@@ -44,29 +44,30 @@ func (s *Server) handleAdminBackups(c *fiber.Ctx) error {
 		Data: backupsPage{Tenant: t, Sets: sets}})
 }
 
-// tenantSet loads the :set of the URL's tenant t (another tenant's set is a 404).
-func (s *Server) tenantSet(c *fiber.Ctx, t tenancy.Tenant) (backup.Set, error) {
+// authorizedSet authorizes the URL's tenant for viewing operations and loads its :set
+// (another tenant's set is a 404).
+func (s *Server) authorizedSet(c *fiber.Ctx) (tenancy.Tenant, backup.Set, error) {
+	t, err := s.authorizedTenant(c, tenancy.CapOperationsView)
+	if err != nil {
+		return tenancy.Tenant{}, backup.Set{}, err
+	}
 	id, err := paramUUID(c, "set")
 	if err != nil {
-		return backup.Set{}, err
+		return tenancy.Tenant{}, backup.Set{}, err
 	}
 	set, err := s.deps.Backup.Set(c.UserContext(), id)
 	if err != nil {
-		return backup.Set{}, err
+		return tenancy.Tenant{}, backup.Set{}, err
 	}
 	if set.TenantID != t.ID {
-		return backup.Set{}, notInTenant()
+		return tenancy.Tenant{}, backup.Set{}, notInTenant()
 	}
-	return set, nil
+	return t, set, nil
 }
 
 // handleAdminBackupSet lists a backup set's items (no payloads).
 func (s *Server) handleAdminBackupSet(c *fiber.Ctx) error {
-	t, err := s.authorizedTenant(c, tenancy.CapOperationsView)
-	if err != nil {
-		return err
-	}
-	set, err := s.tenantSet(c, t)
+	t, set, err := s.authorizedSet(c)
 	if err != nil {
 		return err
 	}
@@ -81,11 +82,7 @@ func (s *Server) handleAdminBackupSet(c *fiber.Ctx) error {
 // handleAdminBackupItem shows one captured policy: its facts, whether the payload
 // still matches its sha256, and the payload itself (collapsed).
 func (s *Server) handleAdminBackupItem(c *fiber.Ctx) error {
-	t, err := s.authorizedTenant(c, tenancy.CapOperationsView)
-	if err != nil {
-		return err
-	}
-	set, err := s.tenantSet(c, t)
+	t, set, err := s.authorizedSet(c)
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,8 @@
 package web
 
 import (
-	"sort"
+	"maps"
+	"slices"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
@@ -29,12 +30,7 @@ func (s *Server) handleAdminRun(c *fiber.Ctx) error {
 		return err
 	}
 	d := detailOf(run)
-	keys := make([]string, 0, len(d.Counts))
-	for k := range d.Counts {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	data := runPage{Run: d, Terminal: run.Terminal(), CountKeys: keys, Events: envs}
+	data := runPage{Run: d, Terminal: run.Terminal(), CountKeys: slices.Sorted(maps.Keys(d.Counts)), Events: envs}
 	if !data.Terminal {
 		data.StreamURL = "/admin/operations/" + run.ID.String() + "/stream"
 	}

@@ -131,6 +131,34 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
+// parseCommand parses the flags of a command that takes no arguments: the common ones
+// and those extra adds (extra may be nil). It returns the command's logger.
+func parseCommand(env *cli, name string, args []string, extra func(*flag.FlagSet)) (*slog.Logger, error) {
+	var common commonFlags
+	fs := newFlagSet(env, name, &common)
+	if extra != nil {
+		extra(fs)
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return nil, err
+	}
+	return newLogger(env.stderr, common.logLevel)
+}
+
+// connect opens a pool of at most maxConns connections to DATABASE_URL, with the
+// database timeouts of command (dbTimeoutsFor). The caller closes it.
+func connect(ctx context.Context, env *cli, log *slog.Logger, command string, maxConns int32) (*pgxpool.Pool, error) {
+	url, err := databaseURL(ctx, env, log, false)
+	if err != nil {
+		return nil, err
+	}
+	timeouts, err := dbTimeoutsFor(env, command)
+	if err != nil {
+		return nil, err
+	}
+	return openPool(ctx, url, maxConns, timeouts)
+}
+
 // dbCommand is what a command that works on the database gets: its logger, its pool
 // and its positional arguments.
 type dbCommand struct {
@@ -158,15 +186,7 @@ func openCommand(ctx context.Context, env *cli, name string, args []string, maxC
 	if err != nil {
 		return nil, err
 	}
-	url, err := databaseURL(ctx, env, log, false)
-	if err != nil {
-		return nil, err
-	}
-	timeouts, err := dbTimeoutsFor(env, name)
-	if err != nil {
-		return nil, err
-	}
-	pool, err := openPool(ctx, url, maxConns, timeouts)
+	pool, err := connect(ctx, env, log, name, maxConns)
 	if err != nil {
 		return nil, err
 	}

@@ -8,12 +8,7 @@ import (
 )
 
 func runDBURL(ctx context.Context, env *cli, args []string) error {
-	var common commonFlags
-	fs := newFlagSet(env, "db url", &common)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	log, err := newLogger(env.stderr, common.logLevel)
+	log, err := parseCommand(env, "db url", args, nil)
 	if err != nil {
 		return err
 	}
@@ -26,12 +21,7 @@ func runDBURL(ctx context.Context, env *cli, args []string) error {
 }
 
 func runDBStop(ctx context.Context, env *cli, args []string) error {
-	var common commonFlags
-	fs := newFlagSet(env, "db stop", &common)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	log, err := newLogger(env.stderr, common.logLevel)
+	log, err := parseCommand(env, "db stop", args, nil)
 	if err != nil {
 		return err
 	}

@@ -82,15 +82,7 @@ func openUserCommand(ctx context.Context, env *cli, name string, args []string, 
 			return "", nil, err
 		}
 	}
-	url, err := databaseURL(ctx, env, log, false)
-	if err != nil {
-		return "", nil, err
-	}
-	timeouts, err := dbTimeoutsFor(env, "user")
-	if err != nil {
-		return "", nil, err
-	}
-	pool, err := openPool(ctx, url, 2, timeouts)
+	pool, err := connect(ctx, env, log, "user", 2)
 	if err != nil {
 		return "", nil, err
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // ErrNotFound: no such cached object or sync.
@@ -100,28 +101,25 @@ func limitOf(limit int) int {
 // SearchGroups returns up to limit (1..200) cached groups of the tenant whose display
 // name contains query (case-insensitive; "" matches all), names starting with it first.
 func (s *Service) SearchGroups(ctx context.Context, tenantID uuid.UUID, query string, limit int) ([]Group, error) {
-	sub, prefix := searchPatterns(query)
-	rows, err := s.pool.Query(ctx, searchSQL(groupColumns, "dir_groups", groupsKind.name), tenantID, sub, prefix, limitOf(limit))
-	if err != nil {
-		return nil, fmt.Errorf("directory: search groups: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, scanGroup)
-	if err != nil {
-		return nil, fmt.Errorf("directory: search groups: %w", err)
-	}
-	return out, nil
+	return search(ctx, s.pool, groupsKind, groupColumns, scanGroup, tenantID, query, limit)
 }
 
 // SearchRoleDefinitions is SearchGroups for role definitions.
 func (s *Service) SearchRoleDefinitions(ctx context.Context, tenantID uuid.UUID, query string, limit int) ([]RoleDefinition, error) {
+	return search(ctx, s.pool, rolesKind, roleColumns, scanRole, tenantID, query, limit)
+}
+
+// search is SearchGroups for any cached kind k, whose objects columns selects and scan
+// reads.
+func search[T any](ctx context.Context, pool *pgxpool.Pool, k kind, columns string, scan pgx.RowToFunc[T], tenantID uuid.UUID, query string, limit int) ([]T, error) {
 	sub, prefix := searchPatterns(query)
-	rows, err := s.pool.Query(ctx, searchSQL(roleColumns, "dir_role_definitions", rolesKind.name), tenantID, sub, prefix, limitOf(limit))
+	rows, err := pool.Query(ctx, searchSQL(columns, k.table, k.name), tenantID, sub, prefix, limitOf(limit))
 	if err != nil {
-		return nil, fmt.Errorf("directory: search role definitions: %w", err)
+		return nil, fmt.Errorf("directory: search %s: %w", k.name, err)
 	}
-	out, err := pgx.CollectRows(rows, scanRole)
+	out, err := pgx.CollectRows(rows, scan)
 	if err != nil {
-		return nil, fmt.Errorf("directory: search role definitions: %w", err)
+		return nil, fmt.Errorf("directory: search %s: %w", k.name, err)
 	}
 	return out, nil
 }

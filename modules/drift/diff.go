@@ -2,7 +2,9 @@ package drift
 
 import (
 	"encoding/json"
+	"maps"
 	"reflect"
+	"slices"
 	"sort"
 
 	"github.com/tenantatlas/ops/modules/inventory"
@@ -83,13 +85,8 @@ func fieldChanges(before, after map[string]any) []Change {
 	for f := range after {
 		fields[f] = true
 	}
-	names := make([]string, 0, len(fields))
-	for f := range fields {
-		names = append(names, f)
-	}
-	sort.Strings(names)
 	var out []Change
-	for _, f := range names {
+	for _, f := range slices.Sorted(maps.Keys(fields)) {
 		b, a := before[f], after[f]
 		if !sameJSON(b, a) {
 			out = append(out, Change{Field: f, Before: b, After: a})

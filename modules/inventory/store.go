@@ -156,24 +156,23 @@ func (s *Service) LatestComplete(ctx context.Context, tenantID uuid.UUID, n int)
 
 // Snapshot returns one snapshot, or ErrNotFound.
 func (s *Service) Snapshot(ctx context.Context, id uuid.UUID) (Snapshot, error) {
-	out, err := s.snapshots(ctx, `WHERE snapshot_id = $1`, id)
-	if err != nil {
-		return Snapshot{}, err
-	}
-	if len(out) == 0 {
-		return Snapshot{}, fmt.Errorf("inventory: snapshot %s: %w", id, ErrNotFound)
-	}
-	return out[0], nil
+	return s.oneSnapshot(ctx, "snapshot "+id.String(), `WHERE snapshot_id = $1`, id)
 }
 
 // SnapshotOfRun returns the snapshot an inventory.sync run wrote, or ErrNotFound.
 func (s *Service) SnapshotOfRun(ctx context.Context, runID uuid.UUID) (Snapshot, error) {
-	out, err := s.snapshots(ctx, `WHERE run_id = $1`, runID)
+	return s.oneSnapshot(ctx, "snapshot of run "+runID.String(), `WHERE run_id = $1`, runID)
+}
+
+// oneSnapshot returns the first snapshot the clause selects, or ErrNotFound (what
+// names the snapshot sought in the error).
+func (s *Service) oneSnapshot(ctx context.Context, what, where string, id uuid.UUID) (Snapshot, error) {
+	out, err := s.snapshots(ctx, where, id)
 	if err != nil {
 		return Snapshot{}, err
 	}
 	if len(out) == 0 {
-		return Snapshot{}, fmt.Errorf("inventory: snapshot of run %s: %w", runID, ErrNotFound)
+		return Snapshot{}, fmt.Errorf("inventory: %s: %w", what, ErrNotFound)
 	}
 	return out[0], nil
 }

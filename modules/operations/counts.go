@@ -3,8 +3,9 @@ package operations
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -40,13 +41,8 @@ func IsSummaryKey(key string) bool { return summaryKeySet[key] }
 // and the allowed keys) and negative values (ErrNegativeCount); several problems are
 // joined, in key order. Nil or empty counts are valid.
 func ValidateCounts(c Counts) error {
-	keys := make([]string, 0, len(c))
-	for k := range c {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	var errs []error
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(c)) {
 		switch {
 		case !summaryKeySet[k]:
 			errs = append(errs, fmt.Errorf("%w %q (allowed: %s)", ErrUnknownCountKey, k, allowedKeysText))

@@ -108,24 +108,24 @@ type ContextValidator func(ctxJSON json.RawMessage) error
 
 // Precondition registers the start precondition of a run type. Registering twice panics.
 func (s *Service) Precondition(runType string, p Precondition) {
-	if _, ok := LookupType(runType); !ok {
-		panic("operations: Precondition: unknown run type " + runType)
-	}
-	if _, dup := s.preconditions[runType]; dup {
-		panic("operations: Precondition: two preconditions for " + runType)
-	}
-	s.preconditions[runType] = p
+	registerOnce(s.preconditions, "Precondition", "preconditions", runType, p)
 }
 
 // ValidateContext registers the context validator of a run type. Registering twice panics.
 func (s *Service) ValidateContext(runType string, v ContextValidator) {
+	registerOnce(s.validators, "ValidateContext", "validators", runType, v)
+}
+
+// registerOnce sets m[runType] to v for the registration function fn; an unknown run
+// type or a second registration (of what) for the type panics.
+func registerOnce[T any](m map[string]T, fn, what, runType string, v T) {
 	if _, ok := LookupType(runType); !ok {
-		panic("operations: ValidateContext: unknown run type " + runType)
+		panic("operations: " + fn + ": unknown run type " + runType)
 	}
-	if _, dup := s.validators[runType]; dup {
-		panic("operations: ValidateContext: two validators for " + runType)
+	if _, dup := m[runType]; dup {
+		panic("operations: " + fn + ": two " + what + " for " + runType)
 	}
-	s.validators[runType] = v
+	m[runType] = v
 }
 
 // Start is the start gate: the only way to start a run. It authorizes a user

@@ -262,21 +262,39 @@ func replaceSpans(s string, spans [][2]int) string {
 	if len(spans) == 0 {
 		return s
 	}
-	var b strings.Builder
-	last := 0
-	for _, sp := range spans {
-		if v := s[sp[0]:sp[1]]; sp[0] < last || v == "" || isMarker(v) {
+	sp := splicer{s: s}
+	for _, span := range spans {
+		if v := s[span[0]:span[1]]; span[0] < sp.last || v == "" || isMarker(v) {
 			continue
 		}
-		b.WriteString(s[last:sp[0]])
-		b.WriteString(redactedMarker)
-		last = sp[1]
+		sp.replace(span[0], span[1], redactedMarker)
 	}
-	if last == 0 {
-		return s
+	return sp.String()
+}
+
+// splicer builds s with spans replaced by markers, left to right: each span replaced
+// starts at or after the end of the one before (last).
+type splicer struct {
+	s    string
+	b    strings.Builder
+	last int // where the last replaced span ended
+	done bool
+}
+
+// replace puts marker in place of s[from:to].
+func (sp *splicer) replace(from, to int, marker string) {
+	sp.b.WriteString(sp.s[sp.last:from])
+	sp.b.WriteString(marker)
+	sp.last, sp.done = to, true
+}
+
+// String returns s with the spans replaced; s itself when none was.
+func (sp *splicer) String() string {
+	if !sp.done {
+		return sp.s
 	}
-	b.WriteString(s[last:])
-	return b.String()
+	sp.b.WriteString(sp.s[sp.last:])
+	return sp.b.String()
 }
 
 // containsFold reports whether s contains the lowercase ASCII word w in any case.
@@ -326,8 +344,7 @@ func replaceRuns(s string, in func(byte) bool, secret func(string) bool) string 
 	if longestRun(s, in) < blobMinLen {
 		return s
 	}
-	var b strings.Builder
-	last := 0
+	sp := splicer{s: s}
 	for i := 0; i < len(s); {
 		if !in(s[i]) {
 			i++
@@ -339,17 +356,11 @@ func replaceRuns(s string, in func(byte) bool, secret func(string) bool) string 
 		}
 		v := strings.TrimRight(s[i:j], ".")
 		if len(v) >= blobMinLen && !isMarker(v) && secret(v) {
-			b.WriteString(s[last:i])
-			b.WriteString(redactedMarker)
-			last = i + len(v)
+			sp.replace(i, i+len(v), redactedMarker)
 		}
 		i = j
 	}
-	if last == 0 {
-		return s
-	}
-	b.WriteString(s[last:])
-	return b.String()
+	return sp.String()
 }
 
 // isMarker reports whether v is one of the sanitizer's own markers.
@@ -363,11 +374,10 @@ func replaceGroup(re *regexp.Regexp, s string, group int) string {
 	if ms == nil {
 		return s
 	}
-	var b strings.Builder
-	last := 0
+	sp := splicer{s: s}
 	for _, m := range ms {
 		gs, ge := m[2*group], m[2*group+1]
-		if gs < last || gs == ge {
+		if gs < sp.last || gs == ge {
 			continue
 		}
 		v := s[gs:ge]
@@ -378,15 +388,9 @@ func replaceGroup(re *regexp.Regexp, s string, group int) string {
 		if v == "" || isMarker(v) {
 			continue
 		}
-		b.WriteString(s[last:gs])
-		b.WriteString(redactedMarker)
-		last = ge
+		sp.replace(gs, ge, redactedMarker)
 	}
-	if last == 0 {
-		return s
-	}
-	b.WriteString(s[last:])
-	return b.String()
+	return sp.String()
 }
 
 // keyKind is how a key's value is redacted.
@@ -469,13 +473,12 @@ func classifyKey(key string, delim byte, quoted bool) keyKind {
 
 // redactKeyValues replaces the values of secret-like keys; see Sanitize.
 func redactKeyValues(s string) string {
-	if strings.IndexAny(s, ":=") < 0 && !containsFold(s, "%3a") && !containsFold(s, "%3d") {
+	if !strings.ContainsAny(s, ":=") && !containsFold(s, "%3a") && !containsFold(s, "%3d") {
 		return s
 	}
-	var b strings.Builder
-	last := 0
+	sp := splicer{s: s}
 	for _, m := range idents(s) {
-		if m[0] < last {
+		if m[0] < sp.last {
 			continue
 		}
 		vs, delim, ok := valueStart(s, m[1])
@@ -490,15 +493,9 @@ func redactKeyValues(s string) string {
 		if from == to {
 			continue
 		}
-		b.WriteString(s[last:from])
-		b.WriteString(redactedMarker)
-		last = to
+		sp.replace(from, to, redactedMarker)
 	}
-	if last == 0 {
-		return s
-	}
-	b.WriteString(s[last:])
-	return b.String()
+	return sp.String()
 }
 
 // idents returns the spans of the identifiers in s, the candidate keys: a letter or
@@ -830,8 +827,7 @@ func collapsePayloads(s string) string {
 		return s
 	}
 	closeAt := matchBrackets(s)
-	var b strings.Builder
-	last := 0
+	sp := splicer{s: s}
 	for i := 0; i < len(s); i++ {
 		end, ok := closeAt[i]
 		if !ok {
@@ -839,22 +835,16 @@ func collapsePayloads(s string) string {
 		}
 		switch {
 		case end >= 0 && end-i+1 > payloadMinLen && looksLikeJSON(s, i):
-			b.WriteString(s[last:i])
-			b.WriteString(payloadMarker)
-			last, i = end+1, end
+			sp.replace(i, end+1, payloadMarker)
+			i = end
 		case end >= 0:
 			i = end // everything inside is shorter
 		case s[i] == '{' && len(s)-i > payloadMinLen && looksLikeJSON(s, i):
-			b.WriteString(s[last:i])
-			b.WriteString(payloadMarker)
-			last, i = len(s), len(s)
+			sp.replace(i, len(s), payloadMarker)
+			i = len(s)
 		}
 	}
-	if last == 0 {
-		return s
-	}
-	b.WriteString(s[last:])
-	return b.String()
+	return sp.String()
 }
 
 // matchBrackets maps the index of every "{" and "[" outside a JSON string to the

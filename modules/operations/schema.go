@@ -5,7 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -89,12 +90,7 @@ func checkObject(fields []Field, obj map[string]json.RawMessage, path string, er
 	for _, f := range fields {
 		byName[f.Name] = f
 	}
-	keys := make([]string, 0, len(obj))
-	for k := range obj {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(obj)) {
 		f, ok := byName[k]
 		if !ok {
 			*errs = append(*errs, &fieldError{path: fieldPath(path, k), problem: "unknown field"})
@@ -118,8 +114,7 @@ func checkValue(f Field, raw json.RawMessage, path string, errs *[]error) string
 	wrong := kindWords[f.Kind]
 	switch f.Kind {
 	case KindString:
-		var s string
-		if !isJSONString(raw) || json.Unmarshal(raw, &s) != nil {
+		if _, ok := jsonString(raw); !ok {
 			return wrong
 		}
 	case KindBool:
@@ -131,16 +126,16 @@ func checkValue(f Field, raw json.RawMessage, path string, errs *[]error) string
 			return wrong
 		}
 	case KindUUID:
-		var s string
-		if !isJSONString(raw) || json.Unmarshal(raw, &s) != nil {
+		s, ok := jsonString(raw)
+		if !ok {
 			return wrong
 		}
 		if id, err := uuid.Parse(s); err != nil || id.String() != s {
 			return wrong
 		}
 	case KindStrings:
-		var list []json.RawMessage
-		if len(raw) == 0 || raw[0] != '[' || json.Unmarshal(raw, &list) != nil {
+		list, ok := jsonArray(raw)
+		if !ok {
 			return wrong
 		}
 		for _, el := range list {
@@ -149,8 +144,8 @@ func checkValue(f Field, raw json.RawMessage, path string, errs *[]error) string
 			}
 		}
 	case KindObjects:
-		var list []json.RawMessage
-		if len(raw) == 0 || raw[0] != '[' || json.Unmarshal(raw, &list) != nil {
+		list, ok := jsonArray(raw)
+		if !ok {
 			return wrong
 		}
 		for i, el := range list {
@@ -169,6 +164,18 @@ func checkValue(f Field, raw json.RawMessage, path string, errs *[]error) string
 
 // isJSONString reports whether raw is a JSON string literal.
 func isJSONString(raw []byte) bool { return len(raw) >= 2 && raw[0] == '"' }
+
+// jsonString decodes raw, a JSON string literal.
+func jsonString(raw []byte) (s string, ok bool) {
+	ok = isJSONString(raw) && json.Unmarshal(raw, &s) == nil
+	return s, ok
+}
+
+// jsonArray decodes raw, a JSON array, keeping its elements raw.
+func jsonArray(raw []byte) (list []json.RawMessage, ok bool) {
+	ok = len(raw) > 0 && raw[0] == '[' && json.Unmarshal(raw, &list) == nil
+	return list, ok
+}
 
 // fieldPath is path.key, or path["key"] (quoted, cut to 64 bytes) when key is not a
 // plain name: a key is caller input and goes back into an error message.
