@@ -18,12 +18,15 @@ import (
 	"github.com/tenantatlas/ops/modules/tenancy"
 )
 
+// StartStatus is the start gate's answer to one start, like Status is a run's.
+type StartStatus string
+
 // The four start outcomes (spec 216).
 const (
-	StartAccepted  = "accepted"
-	StartDeduped   = "deduped"
-	StartScopeBusy = "scope_busy"
-	StartBlocked   = "blocked"
+	StartAccepted  StartStatus = "accepted"
+	StartDeduped   StartStatus = "deduped"
+	StartScopeBusy StartStatus = "scope_busy"
+	StartBlocked   StartStatus = "blocked"
 )
 
 // maxContextBytes bounds a start context.
@@ -61,13 +64,13 @@ type RunRef struct {
 
 // StartOutcome is the gate's answer, the same for every surface.
 type StartOutcome struct {
-	Status          string     `json:"status"`
-	OperationType   string     `json:"operationType"`
-	OperatorMessage string     `json:"operatorMessage"`
-	ShortReason     string     `json:"shortReason"`
-	ReasonCode      ReasonCode `json:"reasonCode,omitempty"`
-	Run             *RunRef    `json:"run"`
-	NextSteps       []NextStep `json:"nextSteps"`
+	Status          StartStatus `json:"status"`
+	OperationType   string      `json:"operationType"`
+	OperatorMessage string      `json:"operatorMessage"`
+	ShortReason     string      `json:"shortReason"`
+	ReasonCode      ReasonCode  `json:"reasonCode,omitempty"`
+	Run             *RunRef     `json:"run"`
+	NextSteps       []NextStep  `json:"nextSteps"`
 }
 
 // Job is the dispatch message of an accepted run.
