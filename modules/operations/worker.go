@@ -161,7 +161,13 @@ func (s *Service) execute(parent context.Context, run *Run, workerID string) {
 	}
 	fctx := context.WithoutCancel(ctx)
 	err = pgx.BeginFunc(fctx, s.pool, func(tx pgx.Tx) error {
-		_, err := s.finishTx(fctx, tx, run, outcome, ev, meta)
+		row, found, err := lockRun(fctx, tx, run.ID, "")
+		if err != nil || !found {
+			return err
+		}
+		_, _, err = s.transition(fctx, tx, row, nil, func(agg *Run, row runRow) ([]eventstore.NewEvent, rowUpdate, error) {
+			return ending(agg, row, outcome, ev, meta)
+		})
 		return err
 	})
 	if err != nil {
