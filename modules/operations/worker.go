@@ -46,9 +46,7 @@ func (s *Service) Handle(runType string, h Handler) {
 // when the run does not exist, has ended or was claimed already: a worker never creates
 // a run.
 func (s *Service) Claim(ctx context.Context, job Job, workerID string) (*Run, error) {
-	runs, err := s.claim(ctx, workerID, `UPDATE ops_runs SET status = 'running', started_at = $1, heartbeat_at = $1, worker_id = $2
-		WHERE run_id = $3 AND status = 'queued'
-		RETURNING run_id, workspace_id, COALESCE(tenant_id, '00000000-0000-0000-0000-000000000000'::uuid)`, job.RunID)
+	runs, err := s.claim(ctx, workerID, `SELECT run_id, status FROM ops_runs WHERE run_id = $1 AND status = 'queued' FOR UPDATE`, job.RunID)
 	if err != nil {
 		return nil, err
 	}
@@ -62,43 +60,44 @@ func (s *Service) Claim(ctx context.Context, job Job, workerID string) (*Run, er
 // claimQueued claims up to n queued runs, oldest first, skipping rows another worker
 // has locked, and returns them loaded; see claim.
 func (s *Service) claimQueued(ctx context.Context, n int, workerID string) ([]*Run, error) {
-	return s.claim(ctx, workerID, `UPDATE ops_runs r SET status = 'running', started_at = $1, heartbeat_at = $1, worker_id = $2
-		FROM (SELECT run_id FROM ops_runs WHERE status = 'queued' ORDER BY queued_at, run_id LIMIT $3 FOR UPDATE SKIP LOCKED) q
-		WHERE r.run_id = q.run_id
-		RETURNING r.run_id, r.workspace_id, COALESCE(r.tenant_id, '00000000-0000-0000-0000-000000000000'::uuid)`, n)
+	return s.claim(ctx, workerID, `SELECT run_id, status FROM ops_runs WHERE status = 'queued'
+		ORDER BY queued_at, run_id LIMIT $1 FOR UPDATE SKIP LOCKED`, n)
 }
 
-// claim runs update (which marks rows running with $1 = now and $2 = workerID and
-// returns run_id, workspace_id, tenant_id) and, in the same transaction, appends
-// RunStarted to each claimed run and loads it.
-func (s *Service) claim(ctx context.Context, workerID, update string, args ...any) ([]*Run, error) {
+// claim locks queued rows with lock (which returns run_id, status) and, in the same
+// transaction, starts each run by a transition: RunStarted appended, the row marked
+// running with this worker and a first heartbeat. It returns the runs loaded.
+func (s *Service) claim(ctx context.Context, workerID, lock string, args ...any) ([]*Run, error) {
 	now := s.now().UTC()
+	start := func(run *Run, _ runRow) ([]eventstore.NewEvent, rowUpdate, error) {
+		if run.Status != StatusQueued {
+			return nil, rowUpdate{}, nil
+		}
+		return []eventstore.NewEvent{{Data: RunStarted{WorkerID: workerID, StartedAt: now}, Metadata: systemMeta(run, workerID)}},
+			rowUpdate{heartbeat: now, workerID: workerID}, nil
+	}
 	var runs []*Run
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		runs = nil
-		rows, err := tx.Query(ctx, update, append([]any{now, workerID}, args...)...)
+		rows, err := tx.Query(ctx, lock, args...)
 		if err != nil {
 			return fmt.Errorf("operations: claim: %w", err)
 		}
-		metas, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (eventstore.Metadata, error) {
-			var m eventstore.Metadata
-			return m, r.Scan(&m.CorrelationID, &m.WorkspaceID, &m.TenantID)
-		})
+		locked, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (runRow, error) { return scanRunRow(r) })
 		if err != nil {
 			return fmt.Errorf("operations: claim: %w", err)
 		}
-		for _, meta := range metas {
-			id := meta.CorrelationID
-			meta.Actor = "system:" + workerID
-			if _, err := s.store.AppendTx(ctx, tx, RunStream(id), eventstore.AnyVersion,
-				eventstore.NewEvent{Data: RunStarted{WorkerID: workerID, StartedAt: now}, Metadata: meta}); err != nil {
-				return fmt.Errorf("operations: claim run %s: %w", id, err)
-			}
-			envs, err := s.store.ReadStreamTx(ctx, tx, RunStream(id), 0)
+		for _, row := range locked {
+			run, started, err := s.transition(ctx, tx, row, nil, start)
 			if err != nil {
-				return fmt.Errorf("operations: claim run %s: %w", id, err)
+				return fmt.Errorf("operations: claim run %s: %w", row.id, err)
 			}
-			runs = append(runs, RunFromEvents(envs))
+			if !started {
+				// Cannot happen while every change goes through transition.
+				s.log.Error("a queued row whose run is not queued was not claimed", "run", row.id, "status", run.Status)
+				continue
+			}
+			runs = append(runs, run)
 		}
 		return nil
 	})
