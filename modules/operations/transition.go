@@ -12,11 +12,11 @@ import (
 )
 
 // A run changes in one way once the gate has written it: transition. The claim, the
-// worker's end of a run and the sweeper each lock the run's ops_runs row, let
-// transition bring the Run aggregate up to date from the stream, decide on the
-// aggregate, append with the aggregate's exact version and update the row, all in one
-// transaction. The stream is the write model; ops_runs is derived from it (see
-// writeRow) and serves as the lock that orders writers of one run.
+// reporter's flush, the worker's end of a run and the sweeper each lock the run's
+// ops_runs row, let transition bring the Run aggregate up to date from the stream,
+// decide on the aggregate, append with the aggregate's exact version and update the
+// row, all in one transaction. The stream is the write model; ops_runs is derived
+// from it (see writeRow) and serves as the lock that orders writers of one run.
 
 // runRow is a run's ops_runs row, locked by the transaction that changes the run.
 type runRow struct {

@@ -119,7 +119,7 @@ func (s *Service) Execute(ctx context.Context, run *Run, workerID string) {
 func (s *Service) execute(parent context.Context, run *Run, workerID string) {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
-	rep := &Reporter{s: s, run: run, cancel: cancel, last: s.now(), kept: len(run.Failures)}
+	rep := &Reporter{s: s, run: run, known: run.clone(), cancel: cancel, last: s.now(), kept: len(run.Failures)}
 	stopBeat := s.heartbeat(ctx, rep)
 
 	outcome, err := s.invoke(ctx, run, rep)
@@ -164,7 +164,7 @@ func (s *Service) execute(parent context.Context, run *Run, workerID string) {
 		if err != nil || !found {
 			return err
 		}
-		_, _, err = s.transition(fctx, tx, row, nil, func(agg *Run, row runRow) ([]eventstore.NewEvent, rowUpdate, error) {
+		_, _, err = s.transition(fctx, tx, row, rep.lastKnown(), func(agg *Run, row runRow) ([]eventstore.NewEvent, rowUpdate, error) {
 			return ending(agg, row, outcome, ev, meta)
 		})
 		return err
@@ -191,7 +191,9 @@ func (s *Service) invoke(ctx context.Context, run *Run, rep *Reporter) (out Outc
 }
 
 // heartbeat touches the run every HeartbeatInterval; when the run has been ended by
-// someone else (the sweeper) it cancels the handler.
+// someone else (the sweeper) it cancels the handler. It is a plain guarded UPDATE, not
+// a transition: heartbeat_at is the row's own (the sweeper's clock), and it changes no
+// event.
 func (s *Service) heartbeat(ctx context.Context, rep *Reporter) func() {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
@@ -224,6 +226,10 @@ type Reporter struct {
 	s      *Service
 	run    *Run
 	cancel context.CancelFunc
+	// known is the run as this worker last wrote it, a copy of its own (the handler
+	// reads run): a flush reads only the events past its version and appends with that
+	// exact expected version, never the whole stream of a long run.
+	known *Run
 
 	mu       sync.Mutex
 	delta    Counts
@@ -294,8 +300,16 @@ func (r *Reporter) Link(ctx context.Context, kind LinkKind, id uuid.UUID) error 
 	return r.Flush(ctx)
 }
 
-// Flush appends what has been collected. It returns errRunEnded (and cancels the
-// handler) when the run was ended by someone else.
+// lastKnown is the run as this worker last wrote it.
+func (r *Reporter) lastKnown() *Run {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.known
+}
+
+// Flush appends what has been collected, by a transition from the run as this worker
+// last wrote it (and beats the row). It returns errRunEnded (and cancels the handler)
+// when the run was ended by someone else.
 func (r *Reporter) Flush(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -318,15 +332,21 @@ func (r *Reporter) Flush(ctx context.Context) error {
 	for _, l := range r.links {
 		evs = append(evs, eventstore.NewEvent{Data: l, Metadata: meta})
 	}
+	var known *Run
 	err := pgx.BeginFunc(ctx, r.s.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE ops_runs SET heartbeat_at = $2 WHERE run_id = $1 AND status = 'running'`, r.run.ID, r.s.now().UTC())
+		row, found, err := lockRun(ctx, tx, r.run.ID, "")
 		if err != nil {
 			return err
 		}
-		if tag.RowsAffected() == 0 {
+		if !found {
 			return errRunEnded
 		}
-		_, err = r.s.store.AppendTx(ctx, tx, RunStream(r.run.ID), eventstore.AnyVersion, evs...)
+		known, _, err = r.s.transition(ctx, tx, row, r.known, func(run *Run, row runRow) ([]eventstore.NewEvent, rowUpdate, error) {
+			if run.Terminal() || row.status != StatusRunning {
+				return nil, rowUpdate{}, errRunEnded
+			}
+			return evs, rowUpdate{heartbeat: r.s.now().UTC()}, nil
+		})
 		return err
 	})
 	if errors.Is(err, errRunEnded) {
@@ -336,6 +356,7 @@ func (r *Reporter) Flush(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("operations: flush progress: %w", err)
 	}
+	r.known = known
 	r.delta, r.failures, r.links, r.calls, r.omitted = nil, nil, nil, 0, 0
 	return nil
 }
