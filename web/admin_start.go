@@ -44,7 +44,7 @@ func (s *Server) startFromHub(c *fiber.Ctx, tenantID uuid.UUID, typ, back string
 		f.Kind = "warning"
 	}
 	if f.Message == "" {
-		f.Message = "The start request was answered: " + out.Status + "."
+		f.Message = "The start request was answered: " + string(out.Status) + "."
 	}
 	if out.Run != nil {
 		f.Href = out.Run.URL

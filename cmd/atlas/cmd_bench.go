@@ -448,7 +448,7 @@ func runBenchLag(ctx context.Context, env *cli, args []string) error {
 				notAccepted.Add(1)
 				status := "error"
 				if err == nil {
-					status = out.Status
+					status = string(out.Status)
 				}
 				outcomes.Store(status, true)
 				return

@@ -60,7 +60,7 @@ func BenchmarkStartGate(b *testing.B) {
 		for pb.Next() {
 			t0 := time.Now()
 			out, err := f.ops.Start(f.ctx, operations.StartRequest{Type: "drift.generate", TenantID: f.tenant,
-				Context:   []byte(fmt.Sprintf(`{"baseline":"snapshot-%d","current":"latest"}`, seq.Add(1))),
+				Context:   []byte(fmt.Sprintf(`{"baseline":"snapshot-%d"}`, seq.Add(1))),
 				Initiator: f.initiator("operator"), SourceSurface: "bench"})
 			if err != nil || out.Status != operations.StartAccepted {
 				b.Errorf("start: %v %s", err, out.Status)
@@ -92,7 +92,7 @@ func BenchmarkRawStartBaseline(b *testing.B) {
 			identity := fmt.Sprintf("%064x", n)
 			payload, err := json.Marshal(operations.RunQueued{RunID: runID, Type: "drift.generate", WorkspaceID: f.workspace,
 				TenantID: f.tenant, Initiator: f.initiator("operator"), IdentityHash: identity,
-				Context: json.RawMessage(fmt.Sprintf(`{"baseline":"snapshot-%d","current":"latest"}`, n)), SourceSurface: "bench", QueuedAt: t0})
+				Context: json.RawMessage(fmt.Sprintf(`{"baseline":"snapshot-%d"}`, n)), SourceSurface: "bench", QueuedAt: t0})
 			if err != nil {
 				b.Error(err)
 				return

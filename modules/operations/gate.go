@@ -18,12 +18,15 @@ import (
 	"github.com/tenantatlas/ops/modules/tenancy"
 )
 
+// StartStatus is the start gate's answer to one start, like Status is a run's.
+type StartStatus string
+
 // The four start outcomes (spec 216).
 const (
-	StartAccepted  = "accepted"
-	StartDeduped   = "deduped"
-	StartScopeBusy = "scope_busy"
-	StartBlocked   = "blocked"
+	StartAccepted  StartStatus = "accepted"
+	StartDeduped   StartStatus = "deduped"
+	StartScopeBusy StartStatus = "scope_busy"
+	StartBlocked   StartStatus = "blocked"
 )
 
 // maxContextBytes bounds a start context.
@@ -61,13 +64,13 @@ type RunRef struct {
 
 // StartOutcome is the gate's answer, the same for every surface.
 type StartOutcome struct {
-	Status          string     `json:"status"`
-	OperationType   string     `json:"operationType"`
-	OperatorMessage string     `json:"operatorMessage"`
-	ShortReason     string     `json:"shortReason"`
-	ReasonCode      ReasonCode `json:"reasonCode,omitempty"`
-	Run             *RunRef    `json:"run"`
-	NextSteps       []NextStep `json:"nextSteps"`
+	Status          StartStatus `json:"status"`
+	OperationType   string      `json:"operationType"`
+	OperatorMessage string      `json:"operatorMessage"`
+	ShortReason     string      `json:"shortReason"`
+	ReasonCode      ReasonCode  `json:"reasonCode,omitempty"`
+	Run             *RunRef     `json:"run"`
+	NextSteps       []NextStep  `json:"nextSteps"`
 }
 
 // Job is the dispatch message of an accepted run.
@@ -163,22 +166,19 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (StartOutcome, er
 	if info.Identity == IdentityScheduled && (req.ScheduleID == uuid.Nil || req.ScheduledFor.IsZero()) {
 		return StartOutcome{}, fmt.Errorf("%w: a scheduled run needs a schedule id and a scheduled-for time", ErrInvalidContext)
 	}
-	identity := identityHash(info, req, ctxJSON)
+	a := &admission{info: info, req: req, ctxJSON: ctxJSON, identity: identityHash(info, req, ctxJSON)}
 
 	// An active run with this identity answers at once, before the connection is
 	// looked at (a deduped start is not "blocked" because the connection broke since).
 	// Other types find their duplicate in the insert itself, one round trip less.
 	if info.ProviderBacked || info.Identity == IdentityScheduled {
-		if out, found, err := s.findDuplicate(ctx, info, identity); err != nil || found {
+		if out, found, err := s.findDuplicate(ctx, a); err != nil || found {
 			return out, err
 		}
 	}
 
-	var conn tenancy.ProviderConnection
 	if info.ProviderBacked {
-		var reason ReasonCode
-		var msg string
-		conn, reason, msg, err = s.resolveConnection(ctx, info, req)
+		conn, reason, msg, err := s.resolveConnection(ctx, info, req)
 		if err != nil {
 			return StartOutcome{}, err
 		}
@@ -187,21 +187,22 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (StartOutcome, er
 				reason, msg = re.Code, re.Message
 			}
 		}
+		a.connID = conn.ID
 		if reason != "" {
-			return s.block(ctx, info, req, ctxJSON, identity, conn.ID, reason, msg)
+			return s.block(ctx, a, reason, msg)
 		}
 	}
 	if p := s.preconditions[info.Type]; p != nil {
-		req.ProviderConnectionID = conn.ID
-		re, err := p(ctx, req)
+		a.req.ProviderConnectionID = a.connID
+		re, err := p(ctx, a.req)
 		if err != nil {
 			return StartOutcome{}, fmt.Errorf("operations: precondition of %s: %w", info.Type, err)
 		}
 		if re != nil {
-			return s.block(ctx, info, req, ctxJSON, identity, conn.ID, re.Code, re.Message)
+			return s.block(ctx, a, re.Code, re.Message)
 		}
 	}
-	return s.admit(ctx, info, req, ctxJSON, identity, conn.ID)
+	return s.admit(ctx, a)
 }
 
 func (s *Service) authorizeStart(ctx context.Context, info TypeInfo, req *StartRequest) error {
@@ -293,31 +294,32 @@ func identityHash(info TypeInfo, req StartRequest, ctxJSON json.RawMessage) stri
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// findDuplicate looks for the run that already holds identity (active, or forever for
+// findDuplicate looks for the run that already holds a's identity (active, or forever for
 // scheduled identities).
-func (s *Service) findDuplicate(ctx context.Context, info TypeInfo, identity string) (StartOutcome, bool, error) {
+func (s *Service) findDuplicate(ctx context.Context, a *admission) (StartOutcome, bool, error) {
 	q := `SELECT run_id, status FROM ops_runs WHERE identity_hash = $1 AND status IN ('queued', 'running')`
-	if info.Identity == IdentityScheduled {
+	if a.info.Identity == IdentityScheduled {
 		q = `SELECT r.run_id, r.status FROM ops_permanent_identities p JOIN ops_runs r USING (run_id) WHERE p.identity_hash = $1`
 	}
 	var id uuid.UUID
 	var status string
-	err := s.pool.QueryRow(ctx, q, identity).Scan(&id, &status)
+	err := s.pool.QueryRow(ctx, q, a.identity).Scan(&id, &status)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return StartOutcome{}, false, nil
 	}
 	if err != nil {
 		return StartOutcome{}, false, fmt.Errorf("operations: dedupe lookup: %w", err)
 	}
-	return dedupedOutcome(info, id, Status(status)), true, nil
+	return a.deduped(id, Status(status)), true, nil
 }
 
-func dedupedOutcome(info TypeInfo, id uuid.UUID, status Status) StartOutcome {
-	msg := fmt.Sprintf("%s is already %s for this scope; no new run was started.", info.Label, status)
+// deduped answers a start whose identity run id holds.
+func (a *admission) deduped(id uuid.UUID, status Status) StartOutcome {
+	msg := fmt.Sprintf("%s is already %s for this scope; no new run was started.", a.info.Label, status)
 	if status == StatusCompleted {
-		msg = fmt.Sprintf("%s already ran for this schedule slot; no new run was started.", info.Label)
+		msg = fmt.Sprintf("%s already ran for this schedule slot; no new run was started.", a.info.Label)
 	}
-	return StartOutcome{Status: StartDeduped, OperationType: info.Type, OperatorMessage: msg,
+	return StartOutcome{Status: StartDeduped, OperationType: a.info.Type, OperatorMessage: msg,
 		ShortReason: "Already " + string(status), Run: &RunRef{ID: id, URL: RunURL(id), Status: status},
 		NextSteps: []NextStep{{Label: "View run", Href: RunURL(id)}}}
 }
@@ -360,18 +362,62 @@ func (s *Service) resolveConnection(ctx context.Context, info TypeInfo, req Star
 	}
 }
 
-func queuedEvent(info TypeInfo, req StartRequest, ctxJSON json.RawMessage, identity string, runID, connID uuid.UUID, at time.Time) RunQueued {
-	return RunQueued{RunID: runID, Type: info.Type, WorkspaceID: req.WorkspaceID, TenantID: req.TenantID,
-		Initiator: req.Initiator, IdentityHash: identity, Context: ctxJSON, SourceSurface: req.SourceSurface,
-		ProviderConnectionID: connID, QueuedAt: at}
+// admission is one start on its way through the gate, once it is valid and
+// authorized: the type, the request (workspace and tenant resolved), the canonical
+// context, the dedupe identity and the provider connection the run would use (uuid.Nil
+// when it uses none). admit, block and dispatchFailed write a run from it.
+type admission struct {
+	info     TypeInfo
+	req      StartRequest
+	ctxJSON  json.RawMessage
+	identity string
+	connID   uuid.UUID
 }
 
-func startMeta(req StartRequest, runID uuid.UUID) eventstore.Metadata {
-	actor := "system:" + req.Initiator.Name
-	if req.Initiator.UserID != uuid.Nil {
-		actor = req.Initiator.Kind + ":" + req.Initiator.UserID.String()
+// scope is the scope-lock key of a provider-backed start: tenant + connection.
+func (a *admission) scope() string {
+	return "tenant:" + a.req.TenantID.String() + "/connection:" + a.connID.String()
+}
+
+// insertRun is the one INSERT of a run's ops_runs row: queued (completedAt nil) or
+// ended at the gate (completedAt set).
+func (a *admission) insertRun(runID uuid.UUID, status Status, outcome Outcome, now time.Time, completedAt *time.Time) (string, []any) {
+	return `INSERT INTO ops_runs (run_id, type, workspace_id, tenant_id, status, outcome, identity_hash, initiator_user_id, queued_at, completed_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		[]any{runID, a.info.Type, a.req.WorkspaceID, nullID(a.req.TenantID), string(status), string(outcome),
+			a.identity, nullID(a.req.Initiator.UserID), now, completedAt}
+}
+
+// nullID is id, or SQL NULL for uuid.Nil.
+func nullID(id uuid.UUID) *uuid.UUID {
+	if id == uuid.Nil {
+		return nil
 	}
-	return eventstore.Metadata{Actor: actor, WorkspaceID: req.WorkspaceID, TenantID: req.TenantID, CorrelationID: runID}
+	return &id
+}
+
+// queued is the run's RunQueued.
+func (a *admission) queued(runID uuid.UUID, at time.Time) RunQueued {
+	return RunQueued{RunID: runID, Type: a.info.Type, WorkspaceID: a.req.WorkspaceID, TenantID: a.req.TenantID,
+		Initiator: a.req.Initiator, IdentityHash: a.identity, Context: a.ctxJSON, SourceSurface: a.req.SourceSurface,
+		ProviderConnectionID: a.connID, QueuedAt: at}
+}
+
+// meta is the metadata of the run's events written at the gate.
+func (a *admission) meta(runID uuid.UUID) eventstore.Metadata {
+	actor := "system:" + a.req.Initiator.Name
+	if a.req.Initiator.UserID != uuid.Nil {
+		actor = a.req.Initiator.Kind + ":" + a.req.Initiator.UserID.String()
+	}
+	return eventstore.Metadata{Actor: actor, WorkspaceID: a.req.WorkspaceID, TenantID: a.req.TenantID, CorrelationID: runID}
+}
+
+// accepted answers an admitted start.
+func (a *admission) accepted(runID uuid.UUID) StartOutcome {
+	return StartOutcome{Status: StartAccepted, OperationType: a.info.Type,
+		OperatorMessage: a.info.Label + " queued.", ShortReason: "Queued",
+		Run:       &RunRef{ID: runID, URL: RunURL(runID), Status: StatusQueued},
+		NextSteps: []NextStep{{Label: "View run", Href: RunURL(runID)}}}
 }
 
 // errRetryDedupe asks admit to look for the duplicate again (the holder ended between
@@ -381,9 +427,9 @@ var errRetryDedupe = errors.New("retry dedupe")
 // admit queues a new run: the identity row (active dedupe, enforced by the unique index),
 // the scope lock, RunQueued, the dispatch message and the initiator's notification, all
 // in one transaction.
-func (s *Service) admit(ctx context.Context, info TypeInfo, req StartRequest, ctxJSON json.RawMessage, identity string, connID uuid.UUID) (StartOutcome, error) {
+func (s *Service) admit(ctx context.Context, a *admission) (StartOutcome, error) {
 	for attempt := 0; ; attempt++ {
-		out, err := s.admitOnce(ctx, info, req, ctxJSON, identity, connID)
+		out, err := s.admitOnce(ctx, a)
 		if errors.Is(err, errRetryDedupe) && attempt < 5 {
 			continue
 		}
@@ -391,38 +437,30 @@ func (s *Service) admit(ctx context.Context, info TypeInfo, req StartRequest, ct
 	}
 }
 
-func (s *Service) admitOnce(ctx context.Context, info TypeInfo, req StartRequest, ctxJSON json.RawMessage, identity string, connID uuid.UUID) (StartOutcome, error) {
+func (s *Service) admitOnce(ctx context.Context, a *admission) (StartOutcome, error) {
 	runID, err := uuid.NewV7()
 	if err != nil {
 		return StartOutcome{}, fmt.Errorf("operations: new run id: %w", err)
 	}
 	now := s.now().UTC()
-	var initiator, tenantID *uuid.UUID
-	if req.Initiator.UserID != uuid.Nil {
-		initiator = &req.Initiator.UserID
-	}
-	if req.TenantID != uuid.Nil {
-		tenantID = &req.TenantID
-	}
-	scope := "tenant:" + req.TenantID.String() + "/connection:" + connID.String()
+	scope := a.scope()
 
 	// The whole transaction goes to PostgreSQL in one round trip (BEGIN … COMMIT). The
 	// database decides: a unique violation of the active-identity index (or of the
 	// permanent identities) means deduped, of the scope lock means scope busy; either
 	// rolls everything back.
 	b := s.store.NewBatch()
-	b.Exec(`INSERT INTO ops_runs (run_id, type, workspace_id, tenant_id, status, outcome, identity_hash, initiator_user_id, queued_at)
-		VALUES ($1, $2, $3, $4, 'queued', 'pending', $5, $6, $7)`,
-		runID, info.Type, req.WorkspaceID, tenantID, identity, initiator, now)
-	if info.Identity == IdentityScheduled {
-		b.Exec(`INSERT INTO ops_permanent_identities (identity_hash, run_id) VALUES ($1, $2)`, identity, runID)
+	q, args := a.insertRun(runID, StatusQueued, OutcomePending, now, nil)
+	b.Exec(q, args...)
+	if a.info.Identity == IdentityScheduled {
+		b.Exec(`INSERT INTO ops_permanent_identities (identity_hash, run_id) VALUES ($1, $2)`, a.identity, runID)
 	}
-	if info.ProviderBacked {
+	if a.info.ProviderBacked {
 		b.Exec(`INSERT INTO ops_scope_locks (scope_key, run_id) VALUES ($1, $2)`, scope, runID)
 	}
-	meta := startMeta(req, runID)
-	evs := []eventstore.NewEvent{{Data: queuedEvent(info, req, ctxJSON, identity, runID, connID, now), Metadata: meta}}
-	note, notifies, err := queuedNotification(info, req, runID)
+	meta := a.meta(runID)
+	evs := []eventstore.NewEvent{{Data: a.queued(runID, now), Metadata: meta}}
+	note, notifies, err := queuedNotification(a.info, a.req, runID)
 	if err != nil {
 		return StartOutcome{}, err
 	}
@@ -432,8 +470,8 @@ func (s *Service) admitOnce(ctx context.Context, info TypeInfo, req StartRequest
 	if _, err := b.Append(ctx, RunStream(runID), eventstore.NoStream, evs...); err != nil {
 		return StartOutcome{}, fmt.Errorf("operations: RunQueued: %w", err)
 	}
-	if err := s.dispatch.QueueDispatch(ctx, b, Job{RunID: runID, Type: info.Type}); err != nil {
-		return s.dispatchFailed(ctx, info, req, ctxJSON, identity, connID, err)
+	if err := s.dispatch.QueueDispatch(ctx, b, Job{RunID: runID, Type: a.info.Type}); err != nil {
+		return s.dispatchFailed(ctx, a, err)
 	}
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
@@ -453,12 +491,9 @@ func (s *Service) admitOnce(ctx context.Context, info TypeInfo, req StartRequest
 	var busy *scopeBusyError
 	switch {
 	case err == nil:
-		return StartOutcome{Status: StartAccepted, OperationType: info.Type,
-			OperatorMessage: info.Label + " queued.", ShortReason: "Queued",
-			Run:       &RunRef{ID: runID, URL: RunURL(runID), Status: StatusQueued},
-			NextSteps: []NextStep{{Label: "View run", Href: RunURL(runID)}}}, nil
+		return a.accepted(runID), nil
 	case errors.Is(err, errDuplicate):
-		o, found, ferr := s.findDuplicate(ctx, info, identity)
+		o, found, ferr := s.findDuplicate(ctx, a)
 		if ferr != nil {
 			return StartOutcome{}, ferr
 		}
@@ -467,7 +502,7 @@ func (s *Service) admitOnce(ctx context.Context, info TypeInfo, req StartRequest
 		}
 		return o, nil
 	case errors.As(err, &busy):
-		return s.scopeBusyOutcome(ctx, info, busy.scope)
+		return s.scopeBusyOutcome(ctx, a.info, busy.scope)
 	default:
 		return StartOutcome{}, err
 	}
@@ -504,10 +539,10 @@ func (s *Service) scopeBusyOutcome(ctx context.Context, info TypeInfo, scope str
 
 // block records a run that a precondition stopped: RunQueued + RunBlocked, an audit
 // entry and the initiator's notification; nothing is dispatched.
-func (s *Service) block(ctx context.Context, info TypeInfo, req StartRequest, ctxJSON json.RawMessage, identity string, connID uuid.UUID, reason ReasonCode, msg string) (StartOutcome, error) {
+func (s *Service) block(ctx context.Context, a *admission, reason ReasonCode, msg string) (StartOutcome, error) {
 	label, next := ReasonInfo(reason)
 	steps := []NextStep{{Label: next}}
-	runID, err := s.recordEnded(ctx, info, req, ctxJSON, identity, connID, OutcomeBlocked,
+	runID, err := s.recordEnded(ctx, a, OutcomeBlocked,
 		func(now time.Time) []eventstore.Event {
 			return []eventstore.Event{RunBlocked{ReasonCode: reason, Message: Sanitize(msg), NextSteps: steps, CompletedAt: now}}
 		}, "blocked", reason)
@@ -515,16 +550,16 @@ func (s *Service) block(ctx context.Context, info TypeInfo, req StartRequest, ct
 		return StartOutcome{}, err
 	}
 	steps = append(steps, NextStep{Label: "View run", Href: RunURL(runID)})
-	return StartOutcome{Status: StartBlocked, OperationType: info.Type, ReasonCode: reason,
-		OperatorMessage: Sanitize(fmt.Sprintf("%s was blocked: %s", info.Label, msg)), ShortReason: label,
+	return StartOutcome{Status: StartBlocked, OperationType: a.info.Type, ReasonCode: reason,
+		OperatorMessage: Sanitize(fmt.Sprintf("%s was blocked: %s", a.info.Label, msg)), ShortReason: label,
 		Run: &RunRef{ID: runID, URL: RunURL(runID), Status: StatusCompleted}, NextSteps: steps}, nil
 }
 
 // dispatchFailed records a run whose job could not be enqueued as failed.
-func (s *Service) dispatchFailed(ctx context.Context, info TypeInfo, req StartRequest, ctxJSON json.RawMessage, identity string, connID uuid.UUID, cause error) (StartOutcome, error) {
-	s.log.Error("dispatch failed", "type", info.Type, "error", Sanitize(cause.Error()))
+func (s *Service) dispatchFailed(ctx context.Context, a *admission, cause error) (StartOutcome, error) {
+	s.log.Error("dispatch failed", "type", a.info.Type, "error", Sanitize(cause.Error()))
 	msg := "The run could not be handed to a worker."
-	runID, err := s.recordEnded(ctx, info, req, ctxJSON, identity, connID, OutcomeFailed,
+	runID, err := s.recordEnded(ctx, a, OutcomeFailed,
 		func(now time.Time) []eventstore.Event {
 			return []eventstore.Event{RunDispatchFailed{ReasonCode: ReasonDispatchFailed, Message: msg},
 				RunFailed{ReasonCode: ReasonDispatchFailed, Message: msg, CompletedAt: now}}
@@ -533,39 +568,31 @@ func (s *Service) dispatchFailed(ctx context.Context, info TypeInfo, req StartRe
 		return StartOutcome{}, err
 	}
 	label, next := ReasonInfo(ReasonDispatchFailed)
-	return StartOutcome{Status: StartBlocked, OperationType: info.Type, ReasonCode: ReasonDispatchFailed,
-		OperatorMessage: info.Label + " could not be queued: " + msg, ShortReason: label,
+	return StartOutcome{Status: StartBlocked, OperationType: a.info.Type, ReasonCode: ReasonDispatchFailed,
+		OperatorMessage: a.info.Label + " could not be queued: " + msg, ShortReason: label,
 		Run:       &RunRef{ID: runID, URL: RunURL(runID), Status: StatusCompleted},
 		NextSteps: []NextStep{{Label: next}, {Label: "View run", Href: RunURL(runID)}}}, nil
 }
 
 // recordEnded writes a run that ends at the gate (blocked, or not dispatchable).
-func (s *Service) recordEnded(ctx context.Context, info TypeInfo, req StartRequest, ctxJSON json.RawMessage, identity string, connID uuid.UUID,
-	outcome Outcome, terminal func(now time.Time) []eventstore.Event, auditOutcome string, reason ReasonCode) (uuid.UUID, error) {
+func (s *Service) recordEnded(ctx context.Context, a *admission, outcome Outcome, terminal func(now time.Time) []eventstore.Event,
+	auditOutcome string, reason ReasonCode) (uuid.UUID, error) {
 	runID, err := uuid.NewV7()
 	if err != nil {
 		return uuid.Nil, fmt.Errorf("operations: new run id: %w", err)
 	}
 	now := s.now().UTC()
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var initiator, tenantID *uuid.UUID
-		if req.Initiator.UserID != uuid.Nil {
-			initiator = &req.Initiator.UserID
-		}
-		if req.TenantID != uuid.Nil {
-			tenantID = &req.TenantID
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO ops_runs (run_id, type, workspace_id, tenant_id, status, outcome, identity_hash, initiator_user_id, queued_at, completed_at)
-			VALUES ($1, $2, $3, $4, 'completed', $5, $6, $7, $8, $8)`,
-			runID, info.Type, req.WorkspaceID, tenantID, string(outcome), identity, initiator, now); err != nil {
+		q, args := a.insertRun(runID, StatusCompleted, outcome, now, &now)
+		if _, err := tx.Exec(ctx, q, args...); err != nil {
 			return fmt.Errorf("operations: insert run: %w", err)
 		}
-		meta := startMeta(req, runID)
-		evs := []eventstore.NewEvent{{Data: queuedEvent(info, req, ctxJSON, identity, runID, connID, now), Metadata: meta}}
+		meta := a.meta(runID)
+		evs := []eventstore.NewEvent{{Data: a.queued(runID, now), Metadata: meta}}
 		for _, e := range terminal(now) {
 			evs = append(evs, eventstore.NewEvent{Data: e, Metadata: meta})
 		}
-		run := &Run{ID: runID, Type: info.Type, WorkspaceID: req.WorkspaceID, TenantID: req.TenantID, Initiator: req.Initiator}
+		run := &Run{ID: runID, Type: a.info.Type, WorkspaceID: a.req.WorkspaceID, TenantID: a.req.TenantID, Initiator: a.req.Initiator}
 		note, notifies, err := terminalNotification(run, outcome)
 		if err != nil {
 			return err
@@ -577,8 +604,8 @@ func (s *Service) recordEnded(ctx context.Context, info TypeInfo, req StartReque
 			return fmt.Errorf("operations: append: %w", err)
 		}
 		return s.audit.RecordTx(ctx, tx, audit.AuditRecorded{Action: "operation.start", Outcome: auditOutcome,
-			Actor: meta.Actor, WorkspaceID: req.WorkspaceID, TenantID: req.TenantID, Target: "run:" + runID.String(),
-			IP: req.Initiator.IP, UserAgent: req.Initiator.UserAgent, Reason: string(reason)})
+			Actor: meta.Actor, WorkspaceID: a.req.WorkspaceID, TenantID: a.req.TenantID, Target: "run:" + runID.String(),
+			IP: a.req.Initiator.IP, UserAgent: a.req.Initiator.UserAgent, Reason: string(reason)})
 	})
 	if err != nil {
 		return uuid.Nil, err

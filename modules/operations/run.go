@@ -2,6 +2,7 @@ package operations
 
 import (
 	"encoding/json"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -98,6 +99,14 @@ func (r *Run) addFailures(fs []Failure, omitted int64) {
 	keep := min(max(MaxRunFailures-len(r.Failures), 0), len(fs))
 	r.Failures = append(r.Failures, fs[:keep]...)
 	r.FailuresOmitted = addSaturating(r.FailuresOmitted, addSaturating(int64(len(fs)-keep), max(omitted, 0)))
+}
+
+// clone returns a copy of r that Apply can change without touching r: the slices Apply
+// appends to are clipped, so an append copies them; Counts.Add returns a new map.
+func (r *Run) clone() *Run {
+	c := *r
+	c.Failures, c.Legacy, c.Links = slices.Clip(r.Failures), slices.Clip(r.Legacy), slices.Clip(r.Links)
+	return &c
 }
 
 // RunFromEvents folds a whole stream into a run.

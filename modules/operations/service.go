@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/tenantatlas/ops/eventstore"
 	"github.com/tenantatlas/ops/modules/audit"
@@ -168,35 +167,6 @@ func (s *Service) AuthorizeView(ctx context.Context, userID, runID uuid.UUID) (*
 // systemMeta is the metadata of events the module writes on its own behalf.
 func systemMeta(run *Run, component string) eventstore.Metadata {
 	return eventstore.Metadata{Actor: "system:" + component, WorkspaceID: run.WorkspaceID, TenantID: run.TenantID, CorrelationID: run.ID}
-}
-
-// finishTx ends a run inside tx: frees its identity and scope, appends the terminal
-// event and the initiator's notification. It returns false when the run had already
-// ended (someone else finished it first); then nothing is written.
-func (s *Service) finishTx(ctx context.Context, tx pgx.Tx, run *Run, outcome Outcome, ev eventstore.Event, meta eventstore.Metadata) (bool, error) {
-	tag, err := tx.Exec(ctx, `UPDATE ops_runs SET status = 'completed', outcome = $2, completed_at = $3
-		WHERE run_id = $1 AND status <> 'completed'`, run.ID, string(outcome), s.now().UTC())
-	if err != nil {
-		return false, fmt.Errorf("operations: finish run: %w", err)
-	}
-	if tag.RowsAffected() == 0 {
-		return false, nil
-	}
-	if _, err := tx.Exec(ctx, `DELETE FROM ops_scope_locks WHERE run_id = $1`, run.ID); err != nil {
-		return false, fmt.Errorf("operations: release scope: %w", err)
-	}
-	evs := []eventstore.NewEvent{{Data: ev, Metadata: meta}}
-	note, ok, err := terminalNotification(run, outcome)
-	if err != nil {
-		return false, err
-	}
-	if ok {
-		evs = append(evs, eventstore.NewEvent{Data: note, Metadata: meta})
-	}
-	if _, err := s.store.AppendTx(ctx, tx, RunStream(run.ID), eventstore.AnyVersion, evs...); err != nil {
-		return false, fmt.Errorf("operations: append %s: %w", ev.EventType(), err)
-	}
-	return true, nil
 }
 
 // terminalNotification tells a user initiator (only) how the run ended.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/tenantatlas/ops/eventstore"
 )
 
 // Sweep ends runs nobody will finish: queued longer than QueuedTimeout
@@ -36,31 +37,23 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 	}
 	ended := 0
 	for _, st := range found {
-		run, err := s.Load(ctx, st.id)
-		if err != nil {
-			return ended, err
-		}
 		code, msg := ReasonStaleQueuedTimeout, "No worker picked the run up in time; it can be started again."
+		// Re-check under the row lock: the worker may have finished or beaten meanwhile.
+		cond, cutoff := ` AND status = 'queued' AND queued_at < $2`, now.Add(-s.opts.QueuedTimeout)
 		if st.status == "running" {
 			code, msg = ReasonWorkerLost, "The worker running this operation stopped responding; it can be started again."
+			cond, cutoff = ` AND status = 'running' AND heartbeat_at < $2`, now.Add(-s.opts.HeartbeatTimeout)
 		}
 		var ok bool
 		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-			// Re-check under the row lock: the worker may have finished or beaten meanwhile.
-			var still bool
-			q := `SELECT true FROM ops_runs WHERE run_id = $1 AND status = 'queued' AND queued_at < $2 FOR UPDATE`
-			cutoff := now.Add(-s.opts.QueuedTimeout)
-			if st.status == "running" {
-				q = `SELECT true FROM ops_runs WHERE run_id = $1 AND status = 'running' AND heartbeat_at < $2 FOR UPDATE`
-				cutoff = now.Add(-s.opts.HeartbeatTimeout)
-			}
-			if err := tx.QueryRow(ctx, q, st.id, cutoff).Scan(&still); err != nil {
-				if err == pgx.ErrNoRows {
-					return nil
-				}
+			row, stillStale, err := lockRun(ctx, tx, st.id, cond, cutoff)
+			if err != nil || !stillStale {
 				return err
 			}
-			ok, err = s.finishTx(ctx, tx, run, OutcomeFailed, RunStaleTimedOut{ReasonCode: code, Message: msg, CompletedAt: now}, systemMeta(run, "sweeper"))
+			_, ok, err = s.transition(ctx, tx, row, nil, func(run *Run, row runRow) ([]eventstore.NewEvent, rowUpdate, error) {
+				return ending(run, row, OutcomeFailed, RunStaleTimedOut{ReasonCode: code, Message: msg, CompletedAt: now},
+					systemMeta(run, "sweeper"))
+			})
 			return err
 		})
 		if err != nil {

@@ -46,9 +46,7 @@ func (s *Service) Handle(runType string, h Handler) {
 // when the run does not exist, has ended or was claimed already: a worker never creates
 // a run.
 func (s *Service) Claim(ctx context.Context, job Job, workerID string) (*Run, error) {
-	runs, err := s.claim(ctx, workerID, `UPDATE ops_runs SET status = 'running', started_at = $1, heartbeat_at = $1, worker_id = $2
-		WHERE run_id = $3 AND status = 'queued'
-		RETURNING run_id, workspace_id, COALESCE(tenant_id, '00000000-0000-0000-0000-000000000000'::uuid)`, job.RunID)
+	runs, err := s.claim(ctx, workerID, `SELECT run_id, status FROM ops_runs WHERE run_id = $1 AND status = 'queued' FOR UPDATE`, job.RunID)
 	if err != nil {
 		return nil, err
 	}
@@ -62,43 +60,44 @@ func (s *Service) Claim(ctx context.Context, job Job, workerID string) (*Run, er
 // claimQueued claims up to n queued runs, oldest first, skipping rows another worker
 // has locked, and returns them loaded; see claim.
 func (s *Service) claimQueued(ctx context.Context, n int, workerID string) ([]*Run, error) {
-	return s.claim(ctx, workerID, `UPDATE ops_runs r SET status = 'running', started_at = $1, heartbeat_at = $1, worker_id = $2
-		FROM (SELECT run_id FROM ops_runs WHERE status = 'queued' ORDER BY queued_at, run_id LIMIT $3 FOR UPDATE SKIP LOCKED) q
-		WHERE r.run_id = q.run_id
-		RETURNING r.run_id, r.workspace_id, COALESCE(r.tenant_id, '00000000-0000-0000-0000-000000000000'::uuid)`, n)
+	return s.claim(ctx, workerID, `SELECT run_id, status FROM ops_runs WHERE status = 'queued'
+		ORDER BY queued_at, run_id LIMIT $1 FOR UPDATE SKIP LOCKED`, n)
 }
 
-// claim runs update (which marks rows running with $1 = now and $2 = workerID and
-// returns run_id, workspace_id, tenant_id) and, in the same transaction, appends
-// RunStarted to each claimed run and loads it.
-func (s *Service) claim(ctx context.Context, workerID, update string, args ...any) ([]*Run, error) {
+// claim locks queued rows with lock (which returns run_id, status) and, in the same
+// transaction, starts each run by a transition: RunStarted appended, the row marked
+// running with this worker and a first heartbeat. It returns the runs loaded.
+func (s *Service) claim(ctx context.Context, workerID, lock string, args ...any) ([]*Run, error) {
 	now := s.now().UTC()
+	start := func(run *Run, _ runRow) ([]eventstore.NewEvent, rowUpdate, error) {
+		if run.Status != StatusQueued {
+			return nil, rowUpdate{}, nil
+		}
+		return []eventstore.NewEvent{{Data: RunStarted{WorkerID: workerID, StartedAt: now}, Metadata: systemMeta(run, workerID)}},
+			rowUpdate{heartbeat: now, workerID: workerID}, nil
+	}
 	var runs []*Run
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		runs = nil
-		rows, err := tx.Query(ctx, update, append([]any{now, workerID}, args...)...)
+		rows, err := tx.Query(ctx, lock, args...)
 		if err != nil {
 			return fmt.Errorf("operations: claim: %w", err)
 		}
-		metas, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (eventstore.Metadata, error) {
-			var m eventstore.Metadata
-			return m, r.Scan(&m.CorrelationID, &m.WorkspaceID, &m.TenantID)
-		})
+		locked, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (runRow, error) { return scanRunRow(r) })
 		if err != nil {
 			return fmt.Errorf("operations: claim: %w", err)
 		}
-		for _, meta := range metas {
-			id := meta.CorrelationID
-			meta.Actor = "system:" + workerID
-			if _, err := s.store.AppendTx(ctx, tx, RunStream(id), eventstore.AnyVersion,
-				eventstore.NewEvent{Data: RunStarted{WorkerID: workerID, StartedAt: now}, Metadata: meta}); err != nil {
-				return fmt.Errorf("operations: claim run %s: %w", id, err)
-			}
-			envs, err := s.store.ReadStreamTx(ctx, tx, RunStream(id), 0)
+		for _, row := range locked {
+			run, started, err := s.transition(ctx, tx, row, nil, start)
 			if err != nil {
-				return fmt.Errorf("operations: claim run %s: %w", id, err)
+				return fmt.Errorf("operations: claim run %s: %w", row.id, err)
 			}
-			runs = append(runs, RunFromEvents(envs))
+			if !started {
+				// Cannot happen while every change goes through transition.
+				s.log.Error("a queued row whose run is not queued was not claimed", "run", row.id, "status", run.Status)
+				continue
+			}
+			runs = append(runs, run)
 		}
 		return nil
 	})
@@ -120,7 +119,7 @@ func (s *Service) Execute(ctx context.Context, run *Run, workerID string) {
 func (s *Service) execute(parent context.Context, run *Run, workerID string) {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
-	rep := &Reporter{s: s, run: run, cancel: cancel, last: s.now(), kept: len(run.Failures)}
+	rep := &Reporter{s: s, run: run, known: run.clone(), cancel: cancel, last: s.now(), kept: len(run.Failures)}
 	stopBeat := s.heartbeat(ctx, rep)
 
 	outcome, err := s.invoke(ctx, run, rep)
@@ -161,7 +160,13 @@ func (s *Service) execute(parent context.Context, run *Run, workerID string) {
 	}
 	fctx := context.WithoutCancel(ctx)
 	err = pgx.BeginFunc(fctx, s.pool, func(tx pgx.Tx) error {
-		_, err := s.finishTx(fctx, tx, run, outcome, ev, meta)
+		row, found, err := lockRun(fctx, tx, run.ID, "")
+		if err != nil || !found {
+			return err
+		}
+		_, _, err = s.transition(fctx, tx, row, rep.lastKnown(), func(agg *Run, row runRow) ([]eventstore.NewEvent, rowUpdate, error) {
+			return ending(agg, row, outcome, ev, meta)
+		})
 		return err
 	})
 	if err != nil {
@@ -186,7 +191,9 @@ func (s *Service) invoke(ctx context.Context, run *Run, rep *Reporter) (out Outc
 }
 
 // heartbeat touches the run every HeartbeatInterval; when the run has been ended by
-// someone else (the sweeper) it cancels the handler.
+// someone else (the sweeper) it cancels the handler. It is a plain guarded UPDATE, not
+// a transition: heartbeat_at is the row's own (the sweeper's clock), and it changes no
+// event.
 func (s *Service) heartbeat(ctx context.Context, rep *Reporter) func() {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
@@ -219,6 +226,10 @@ type Reporter struct {
 	s      *Service
 	run    *Run
 	cancel context.CancelFunc
+	// known is the run as this worker last wrote it, a copy of its own (the handler
+	// reads run): a flush reads only the events past its version and appends with that
+	// exact expected version, never the whole stream of a long run.
+	known *Run
 
 	mu       sync.Mutex
 	delta    Counts
@@ -289,8 +300,16 @@ func (r *Reporter) Link(ctx context.Context, kind LinkKind, id uuid.UUID) error 
 	return r.Flush(ctx)
 }
 
-// Flush appends what has been collected. It returns errRunEnded (and cancels the
-// handler) when the run was ended by someone else.
+// lastKnown is the run as this worker last wrote it.
+func (r *Reporter) lastKnown() *Run {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.known
+}
+
+// Flush appends what has been collected, by a transition from the run as this worker
+// last wrote it (and beats the row). It returns errRunEnded (and cancels the handler)
+// when the run was ended by someone else.
 func (r *Reporter) Flush(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -313,15 +332,21 @@ func (r *Reporter) Flush(ctx context.Context) error {
 	for _, l := range r.links {
 		evs = append(evs, eventstore.NewEvent{Data: l, Metadata: meta})
 	}
+	var known *Run
 	err := pgx.BeginFunc(ctx, r.s.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE ops_runs SET heartbeat_at = $2 WHERE run_id = $1 AND status = 'running'`, r.run.ID, r.s.now().UTC())
+		row, found, err := lockRun(ctx, tx, r.run.ID, "")
 		if err != nil {
 			return err
 		}
-		if tag.RowsAffected() == 0 {
+		if !found {
 			return errRunEnded
 		}
-		_, err = r.s.store.AppendTx(ctx, tx, RunStream(r.run.ID), eventstore.AnyVersion, evs...)
+		known, _, err = r.s.transition(ctx, tx, row, r.known, func(run *Run, row runRow) ([]eventstore.NewEvent, rowUpdate, error) {
+			if run.Terminal() || row.status != StatusRunning {
+				return nil, rowUpdate{}, errRunEnded
+			}
+			return evs, rowUpdate{heartbeat: r.s.now().UTC()}, nil
+		})
 		return err
 	})
 	if errors.Is(err, errRunEnded) {
@@ -331,6 +356,7 @@ func (r *Reporter) Flush(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("operations: flush progress: %w", err)
 	}
+	r.known = known
 	r.delta, r.failures, r.links, r.calls, r.omitted = nil, nil, nil, 0, 0
 	return nil
 }

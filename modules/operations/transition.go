@@ -1,0 +1,172 @@
+package operations
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/tenantatlas/ops/eventstore"
+)
+
+// A run changes in one way once the gate has written it: transition. The claim, the
+// reporter's flush, the worker's end of a run and the sweeper each lock the run's
+// ops_runs row, let transition bring the Run aggregate up to date from the stream,
+// decide on the aggregate, append with the aggregate's exact version and update the
+// row, all in one transaction. The stream is the write model; ops_runs is derived
+// from it (see writeRow) and serves as the lock that orders writers of one run.
+
+// runRow is a run's ops_runs row, locked by the transaction that changes the run.
+type runRow struct {
+	id     uuid.UUID
+	status Status
+}
+
+// lockRun locks the ops_runs row of run id (SELECT … FOR UPDATE: a change of one run
+// waits for the change before it, then sees it) if the row also matches cond, more of
+// the WHERE clause with its arguments from $2. found is false when no row matches.
+func lockRun(ctx context.Context, tx pgx.Tx, id uuid.UUID, cond string, args ...any) (row runRow, found bool, err error) {
+	row, err = scanRunRow(tx.QueryRow(ctx, `SELECT run_id, status FROM ops_runs WHERE run_id = $1`+cond+` FOR UPDATE`,
+		append([]any{id}, args...)...))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return runRow{}, false, nil
+	}
+	if err != nil {
+		return runRow{}, false, fmt.Errorf("operations: lock run %s: %w", id, err)
+	}
+	return row, true, nil
+}
+
+// scanRunRow scans run_id, status.
+func scanRunRow(r pgx.Row) (runRow, error) {
+	var row runRow
+	var status string
+	err := r.Scan(&row.id, &status)
+	row.status = Status(status)
+	return row, err
+}
+
+// rowUpdate is what a transition sets on the run's row beyond what the stream says:
+// the heartbeat (zero keeps it) and the worker (empty keeps it).
+type rowUpdate struct {
+	heartbeat time.Time
+	workerID  string
+}
+
+// decideFunc decides a change of run (up to date, with its version) given its locked
+// row: the events to append and the row's heartbeat and worker. No events means
+// nothing to do: nothing is written. An error is returned by transition as it is.
+type decideFunc func(run *Run, row runRow) ([]eventstore.NewEvent, rowUpdate, error)
+
+// maxTransitionConflicts bounds how often transition reloads after a concurrency error.
+const maxTransitionConflicts = 3
+
+// transition changes one run inside tx, whose row (locked by lockRun or the claim's
+// SKIP LOCKED select) is row. It brings the aggregate up to date: known (a copy the
+// caller keeps, never changed here) plus the events past its version, or the whole
+// stream when known is nil. It asks decide, appends the events with the exact
+// expected version of the aggregate and updates the row from the aggregate the events
+// make (writeRow). It returns that aggregate and whether anything was written.
+//
+// Every writer of a run's stream that changes the run holds the row lock, so under it
+// the aggregate is current; the expected version still guards the append against a
+// writer that does not take the lock (a legacy link, a stale known): on a
+// *eventstore.ConcurrencyError transition reloads the whole stream and decides again.
+func (s *Service) transition(ctx context.Context, tx pgx.Tx, row runRow, known *Run, decide decideFunc) (*Run, bool, error) {
+	run, err := s.loadTx(ctx, tx, row.id, known)
+	if err != nil {
+		return nil, false, err
+	}
+	for conflicts := 0; ; conflicts++ {
+		evs, upd, err := decide(run, row)
+		if err != nil || len(evs) == 0 {
+			return run, false, err
+		}
+		res, err := s.store.AppendTx(ctx, tx, RunStream(row.id), run.Version, evs...)
+		if errors.Is(err, eventstore.ErrConcurrency) && conflicts < maxTransitionConflicts {
+			if run, err = s.loadTx(ctx, tx, row.id, nil); err != nil {
+				return nil, false, err
+			}
+			continue
+		}
+		if err != nil {
+			return nil, false, fmt.Errorf("operations: run %s: append %s: %w", row.id, evs[0].Data.EventType(), err)
+		}
+		wasTerminal := run.Terminal()
+		for _, env := range res.Events {
+			run.Apply(env)
+		}
+		if err := writeRow(ctx, tx, row.id, run, upd, !wasTerminal && run.Terminal()); err != nil {
+			return nil, false, err
+		}
+		return run, true, nil
+	}
+}
+
+// loadTx reads run id in tx: a copy of known brought up to date with the events past
+// its version, or (known nil) the whole stream.
+func (s *Service) loadTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, known *Run) (*Run, error) {
+	run, after := &Run{}, int64(0)
+	if known != nil {
+		run, after = known.clone(), known.Version
+	}
+	envs, err := s.store.ReadStreamTx(ctx, tx, RunStream(id), after)
+	if err != nil {
+		return nil, fmt.Errorf("operations: load run %s: %w", id, err)
+	}
+	if known == nil && len(envs) == 0 {
+		return nil, fmt.Errorf("operations: run %s has a row but no events", id)
+	}
+	for _, e := range envs {
+		run.Apply(e)
+	}
+	return run, nil
+}
+
+// writeRow sets the run's row to what the aggregate says (status, outcome, started and
+// completed times) plus upd; a run that has just ended frees its scope lock.
+func writeRow(ctx context.Context, tx pgx.Tx, id uuid.UUID, run *Run, upd rowUpdate, ended bool) error {
+	var worker *string
+	if upd.workerID != "" {
+		worker = &upd.workerID
+	}
+	if _, err := tx.Exec(ctx, `UPDATE ops_runs SET status = $2, outcome = $3, started_at = $4, completed_at = $5,
+		heartbeat_at = COALESCE($6, heartbeat_at), worker_id = COALESCE($7, worker_id) WHERE run_id = $1`,
+		id, string(run.Status), string(run.Outcome), nullTime(run.StartedAt), nullTime(run.CompletedAt),
+		nullTime(upd.heartbeat), worker); err != nil {
+		return fmt.Errorf("operations: update run %s: %w", id, err)
+	}
+	if ended {
+		if _, err := tx.Exec(ctx, `DELETE FROM ops_scope_locks WHERE run_id = $1`, id); err != nil {
+			return fmt.Errorf("operations: release scope: %w", err)
+		}
+	}
+	return nil
+}
+
+// nullTime is t, or SQL NULL for the zero time.
+func nullTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+// ending decides the end of run with ev (RunCompleted, RunFailed or RunStaleTimedOut)
+// and the initiator's notification; a run that has ended already is left alone.
+func ending(run *Run, row runRow, outcome Outcome, ev eventstore.Event, meta eventstore.Metadata) ([]eventstore.NewEvent, rowUpdate, error) {
+	if run.Terminal() || row.status == StatusCompleted {
+		return nil, rowUpdate{}, nil
+	}
+	evs := []eventstore.NewEvent{{Data: ev, Metadata: meta}}
+	note, ok, err := terminalNotification(run, outcome)
+	if err != nil {
+		return nil, rowUpdate{}, err
+	}
+	if ok {
+		evs = append(evs, eventstore.NewEvent{Data: note, Metadata: meta})
+	}
+	return evs, rowUpdate{}, nil
+}
