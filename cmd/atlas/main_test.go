@@ -24,6 +24,7 @@ import (
 	"github.com/tenantatlas/ops/modules/monolith"
 	"github.com/tenantatlas/ops/modules/monolith/monotest"
 	"github.com/tenantatlas/ops/modules/operations"
+	"github.com/tenantatlas/ops/modules/tenancy"
 	"github.com/tenantatlas/ops/projections"
 )
 
@@ -255,6 +256,11 @@ func TestSeedDemoJSON(t *testing.T) {
 			Password string    `json:"password"`
 			Token    string    `json:"token"`
 		} `json:"users"`
+		Platform, PlatformViewer struct {
+			ID       uuid.UUID `json:"id"`
+			Email    string    `json:"email"`
+			Password string    `json:"password"`
+		}
 	}
 	require.NoError(t, json.Unmarshal([]byte(first), &seed))
 	require.NotEqual(t, uuid.Nil, seed.Workspace)
@@ -268,6 +274,26 @@ func TestSeedDemoJSON(t *testing.T) {
 		require.Equal(t, u.ID, got.ID)
 		_, err = a.Tenancy.AuthenticatePassword(t.Context(), u.Email, u.Password)
 		require.NoError(t, err, key)
+	}
+	// The platform users of /system: "platform" has every capability, "platform_viewer"
+	// platform.ops.view only; both sign in to /system, neither is a workspace user.
+	var raw map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal([]byte(first), &raw))
+	require.NoError(t, json.Unmarshal(raw["platform"], &seed.Platform))
+	require.NoError(t, json.Unmarshal(raw["platform_viewer"], &seed.PlatformViewer))
+	for _, pc := range []struct {
+		email, password string
+		caps            []tenancy.PlatformCapability
+	}{
+		{seed.Platform.Email, seed.Platform.Password, tenancy.PlatformCapabilities()},
+		{seed.PlatformViewer.Email, seed.PlatformViewer.Password, []tenancy.PlatformCapability{tenancy.PlatformOpsView}},
+	} {
+		require.NotEmpty(t, pc.email)
+		got, err := a.Tenancy.PlatformLogin(t.Context(), tenancy.LoginAttempt{Email: pc.email, Password: pc.password, IP: "192.0.2.1"})
+		require.NoError(t, err, pc.email)
+		require.ElementsMatch(t, pc.caps, got.Capabilities, pc.email)
+		_, err = a.Tenancy.UserByEmail(t.Context(), pc.email)
+		require.ErrorIs(t, err, tenancy.ErrNotFound, "a platform user is no workspace user")
 	}
 	for _, tn := range seed.Tenants {
 		conn, err := a.Tenancy.DefaultConnection(t.Context(), tn.ID)
