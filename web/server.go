@@ -81,6 +81,7 @@ type Server struct {
 	deps       Deps
 	metrics    *metrics
 	sessionKey []byte
+	systemKey  []byte // signs /system cookies and CSRF tokens (systemKeyOf)
 	pages      pages
 	streams    *streamHub
 }
@@ -96,6 +97,7 @@ func New(deps Deps) *Server {
 		_, _ = rand.Read(s.sessionKey)
 		deps.Logger.Warn("no session key configured: using a random one, hub sessions end when the process restarts")
 	}
+	s.systemKey = systemKeyOf(s.sessionKey)
 	s.streams = newStreamHub(deps.Streams, s.loadRunState, deps.Logger)
 	s.metrics.reg.MustRegister(s.streams.collectors()...)
 	s.app = fiber.New(fiber.Config{
@@ -154,6 +156,9 @@ func (s *Server) handleError(c *fiber.Ctx, err error) (rerr error) {
 	}
 	if strings.HasPrefix(c.Path(), "/admin") {
 		return s.renderError(c, err)
+	}
+	if isSystemPath(c.Path()) {
+		return s.renderSystemError(c, err)
 	}
 	var fe *fiber.Error
 	if errors.As(err, &fe) {
