@@ -226,6 +226,15 @@ func TestSystemCapabilities(t *testing.T) {
 	resp, body = b.get("/system/no-such-page")
 	require.Equal(t, http.StatusNotFound, resp.StatusCode)
 	require.Contains(t, body, "<html")
+
+	// Disabling the user (`atlas platform-user disable`) ends its session at once.
+	_, err = h.app.Tenancy.DisablePlatformUser(t.Context(), "system:test", email)
+	require.NoError(t, err)
+	resp, _ = b.get("/system/ops")
+	require.Equal(t, http.StatusFound, resp.StatusCode)
+	require.Equal(t, "/system/login", resp.Header.Get("Location"))
+	resp, _ = b.systemLogin(email, "a platform passphrase")
+	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
 }
 
 // TestSystemLoginRateLimit: ten failed sign-ins for one address and email, and the

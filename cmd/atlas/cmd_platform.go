@@ -86,3 +86,23 @@ func capabilityList() string {
 	}
 	return strings.Join(names, ", ")
 }
+
+// runPlatformUserDisable disables the platform user with EMAIL: every /system session
+// ends at once and sign-in is refused from then on. Disabling a disabled user changes
+// nothing.
+func runPlatformUserDisable(ctx context.Context, env *cli, args []string) error {
+	email, c, err := openUserCommand(ctx, env, "platform-user disable", args, nil)
+	if err != nil {
+		return err
+	}
+	defer c.pool.Close()
+	u, err := newApp(c.pool, c.log).Tenancy.DisablePlatformUser(ctx, cliActor, email)
+	if errors.Is(err, tenancy.ErrNotFound) {
+		return fmt.Errorf("no platform user with email %q", email)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "platform user %s disabled: every /system session ended, sign-in refused\n", u.Email)
+	return nil
+}

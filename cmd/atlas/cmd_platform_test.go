@@ -74,11 +74,26 @@ func TestPlatformUserCreate(t *testing.T) {
 	require.Equal(t, 1, code)
 	require.Equal(t, 1, strings.Count(stderr, "\n"), "%q", stderr)
 
-	// Created by the CLI, audited, the password nowhere.
+	// Disabled by the CLI: sign-in refused; again is fine; an unknown email exits 1.
+	code, stdout, stderr = atlas(t.Context(), env, "platform-user", "disable", strings.ToUpper(email))
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "platform user "+email+" disabled")
+	_, err = a.Tenancy.PlatformLogin(t.Context(), tenancy.LoginAttempt{Email: email, Password: "a platform passphrase", IP: "192.0.2.9"})
+	require.ErrorIs(t, err, tenancy.ErrUnauthenticated)
+	code, _, stderr = atlas(t.Context(), env, "platform-user", "disable", email)
+	require.Equal(t, 0, code, stderr)
+	code, _, stderr = atlas(t.Context(), env, "platform-user", "disable", "nobody-"+uuid.NewString()+"@example.com")
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr, "no platform user with email")
+	code, _, _ = atlas(t.Context(), nil, "platform-user", "disable")
+	require.Equal(t, 2, code)
+
+	// Created and disabled by the CLI, audited, the password nowhere.
 	var n int
 	require.NoError(t, pool.QueryRow(t.Context(), `SELECT count(*) FROM es_events WHERE event_type = 'AuditRecorded'
-		AND data->>'action' = 'platform.user.create' AND data->>'target' = $1 AND actor = 'system:cli'`, "platform:"+id.String()).Scan(&n))
-	require.Equal(t, 1, n)
+		AND data->>'action' IN ('platform.user.create', 'platform.user.disable') AND data->>'target' = $1 AND actor = 'system:cli'`,
+		"platform:"+id.String()).Scan(&n))
+	require.Equal(t, 2, n)
 	require.NoError(t, pool.QueryRow(t.Context(), `SELECT count(*) FROM es_events WHERE strpos(data::text, 'a platform passphrase') > 0`).Scan(&n))
 	require.Zero(t, n)
 }
