@@ -400,7 +400,7 @@ func TestProjectionsCommands(t *testing.T) {
 }
 
 // TestDev runs `atlas dev` on a database of its own: it prints the hub URL and the
-// demo logins, serves the login page, and the owner sees the demo history (48 finished
+// demo logins (the platform users of /system too), serves the login pages, and the owner sees the demo history (48 finished
 // runs) through the list API once the projections caught up.
 func TestDev(t *testing.T) {
 	t.Parallel()
@@ -420,6 +420,14 @@ func TestDev(t *testing.T) {
 	require.Contains(t, dev.stdout.String(), "graph:    https://graph-simulator.demo (simulator, in-process")
 
 	resp, err := http.Get("http://" + addr + "/admin/login")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, 200, resp.StatusCode)
+	// The /system panel and its demo platform users are printed too.
+	require.Contains(t, dev.stdout.String(), "system:   http://"+addr+"/system/login")
+	require.Regexp(t, `platform +platform@tenantatlas\.demo +password demo-platform-password`, dev.stdout.String())
+	require.Regexp(t, `platform_viewer +platform-viewer@tenantatlas\.demo +password demo-platform-viewer-password`, dev.stdout.String())
+	resp, err = http.Get("http://" + addr + "/system/login")
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, 200, resp.StatusCode)
