@@ -258,6 +258,9 @@ func TestSystemLoginRateLimit(t *testing.T) {
 	require.Contains(t, body, "Too many failed sign-ins. Try again in "+strconv.Itoa(secs)+" seconds.")
 	require.Nil(t, cookieOf(resp, "atlas_system_session"))
 	require.EqualValues(t, 10, probe.calls.Load(), "bcrypt never runs for a limited request")
+	resp, metrics := attacker.get("/metrics")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Regexp(t, `atlas_platform_login_attempts_total\{outcome="rate_limited"\} [1-9]`, metrics)
 
 	var limited []auditRow
 	for _, r := range auditEntries(t, h, tenancy.ActionPlatformLogin) {

@@ -282,6 +282,7 @@ func (s *Service) PlatformLogin(ctx context.Context, a LoginAttempt) (PlatformUs
 		return PlatformUser{}, fmt.Errorf("tenancy: platform login: %w", err)
 	}
 	if res.limited {
+		platformLoginAttempts.WithLabelValues(LoginRateLimited).Inc()
 		if res.firstRefusal {
 			entry.Outcome, entry.Reason = "failed", LoginRateLimited
 			s.recordLogin(ctx, entry)
@@ -311,6 +312,9 @@ func (s *Service) PlatformLogin(ctx context.Context, a LoginAttempt) (PlatformUs
 	match, err := s.comparePassword(ctx, s.bcryptWait, hash, a.Password)
 	if err != nil {
 		s.refundLogin(ctx, keys)
+		if errors.Is(err, ErrBusy) {
+			platformLoginAttempts.WithLabelValues("busy").Inc()
+		}
 		return PlatformUser{}, fmt.Errorf("tenancy: platform login: %w", err)
 	}
 	entry.Outcome = "failed"
@@ -324,12 +328,14 @@ func (s *Service) PlatformLogin(ctx context.Context, a LoginAttempt) (PlatformUs
 	default:
 		s.refundLogin(ctx, keys)
 		entry.Actor, entry.Outcome = PlatformActor(u.ID), "succeeded"
+		platformLoginAttempts.WithLabelValues("succeeded").Inc()
 		if err := s.audit.Record(ctx, entry); err != nil {
 			return PlatformUser{}, fmt.Errorf("tenancy: platform login: %w", err) // not audited, not signed in
 		}
 		u.CreatedAt = u.CreatedAt.UTC()
 		return u, nil
 	}
+	platformLoginAttempts.WithLabelValues(entry.Reason).Inc()
 	s.recordLogin(ctx, entry)
 	return PlatformUser{}, fmt.Errorf("tenancy: platform login: %w", ErrUnauthenticated)
 }
