@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/google/uuid"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/tenantatlas/ops/eventstore/pgtest"
 	"github.com/tenantatlas/ops/modules/tenancy"
+	"github.com/tenantatlas/ops/web"
 )
 
 // systemCSRFRe finds the hidden CSRF input of a /system form (its name contains "csrf").
@@ -321,4 +323,69 @@ func TestSystemLogoutEndsEverySession(t *testing.T) {
 	phone.platformLogin("platform")
 	resp, _ = phone.get("/system/ops")
 	require.Equal(t, http.StatusOK, resp.StatusCode, "a new sign-in works")
+}
+
+// TestSystemBehindTrustedProxy: behind a configured TLS proxy the /system cookie is
+// Secure and the audit entry names the client the proxy saw; over plain http it is not
+// Secure.
+func TestSystemBehindTrustedProxy(t *testing.T) {
+	t.Parallel()
+	login := func(h *hub, xff, proto string) *http.Cookie {
+		t.Helper()
+		b := newBrowser(t, h)
+		_, body := b.get("/system/login")
+		m := systemCSRFRe.FindStringSubmatch(body)
+		require.NotNil(t, m)
+		form := url.Values{"email": {h.seed.PlatformViewer.Email}, "password": {h.seed.PlatformViewer.Password}, m[1]: {m[2]}}
+		req, err := http.NewRequestWithContext(t.Context(), "POST", h.base+"/system/login", strings.NewReader(form.Encode()))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Forwarded-For", xff)
+		if proto != "" {
+			req.Header.Set("X-Forwarded-Proto", proto)
+		}
+		resp, _ := b.do(req)
+		require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+		c := cookieOf(resp, "atlas_system_session")
+		require.NotNil(t, c)
+		return c
+	}
+	direct, _, _ := edgeHub(t, nil)
+	require.False(t, login(direct, "203.0.113.31", "https").Secure, "no Secure flag over plain http")
+	proxied, _, _ := edgeHub(t, func(d *web.Deps) { d.TrustedProxies = []string{"127.0.0.1"} })
+	require.True(t, login(proxied, "203.0.113.32", "https").Secure, "Secure behind a trusted TLS proxy")
+	var n int
+	require.NoError(t, proxied.app.Pool.QueryRow(t.Context(), `SELECT count(*) FROM es_events WHERE event_type = 'AuditRecorded'
+		AND data->>'action' = $1 AND data->>'ip' = '203.0.113.32' AND data->>'outcome' = 'succeeded'`,
+		tenancy.ActionPlatformLogin).Scan(&n))
+	require.Equal(t, 1, n, "the audit entry names the client the proxy saw")
+}
+
+// TestSystemSecurityHeaders: /system answers carry the hub's security headers, and its
+// pages no inline script or style (the CSP has no 'unsafe-inline').
+func TestSystemSecurityHeaders(t *testing.T) {
+	t.Parallel()
+	h, _, _ := edgeHub(t, nil)
+	anon := newBrowser(t, h)
+	resp, _ := anon.get("/system/ops")
+	require.Equal(t, http.StatusFound, resp.StatusCode)
+	requireSecurityHeaders(t, "system redirect", resp, "no-store")
+	resp, body := anon.get("/system/login")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	requireSecurityHeaders(t, "system login", resp, "no-store")
+	require.NotContains(t, body, "<script")
+	require.NotContains(t, body, "<style")
+	resp, _ = anon.post("/system/login", url.Values{"email": {"x"}})
+	require.Equal(t, http.StatusForbidden, resp.StatusCode)
+	requireSecurityHeaders(t, "system 403 page", resp, "no-store")
+	b := newBrowser(t, h)
+	b.platformLogin("platform")
+	resp, body = b.get("/system/ops")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	requireSecurityHeaders(t, "system home", resp, "no-store")
+	require.NotContains(t, body, "<script")
+	require.NotContains(t, body, " style=\"")
+	resp, _ = b.get("/system/nope")
+	require.Equal(t, http.StatusNotFound, resp.StatusCode)
+	requireSecurityHeaders(t, "system 404 page", resp, "no-store")
 }
