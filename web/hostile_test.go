@@ -96,7 +96,8 @@ var hostileRawQueries = []string{
 
 // TestHostileParametersNeverFail runs hostile path and query values over every route the
 // app registers (read from the app itself, so a new route is covered without editing
-// this test), signed in as an owner: no answer is a 5xx, errors are JSON on /api, no
+// this test), signed in as an owner and, on /system, as a platform user with every
+// capability: no answer is a 5xx, errors are JSON on /api, no
 // panic or internal error is logged, and the process keeps serving. On the code before
 // the recover middleware and params.go, /admin/tenants?page=9223372036854775807 panicked
 // and ended the test binary (and `atlas serve`).
@@ -105,6 +106,7 @@ func TestHostileParametersNeverFail(t *testing.T) {
 	h, srv, logs := edgeHub(t, nil)
 	owner := newBrowser(t, h)
 	owner.login("owner")
+	owner.platformLogin("platform") // /system routes too run with a session (its own cookie)
 	token := h.seed.Users["owner"].Token
 	tenant := h.seed.Tenants[0].ID.String()
 	code, started := h.call(t, "owner", "POST", "/api/v1/tenants/"+tenant+"/operations/drift.generate/start", `{"context":{"baseline":"hostile"}}`)

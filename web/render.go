@@ -42,13 +42,21 @@ type pages map[string]*template.Template
 var pageNames = []string{"login", "operations", "run", "error",
 	"inventory", "snapshot", "directory", "drift", "drift_report", "backups", "backup_set", "backup_item", "tenants"}
 
-// mustParsePages parses every page with the layout and the partials (partials.html);
-// a broken template is a build bug.
+// systemPageNames are the /system panel's pages (system_*.html), parsed with
+// system_layout.html instead of the hub's layout.
+var systemPageNames = []string{"system_login", "system_home", "system_error"}
+
+// mustParsePages parses every page with the layout and the partials (partials.html),
+// the /system pages with system_layout.html; a broken template is a build bug.
 func mustParsePages() pages {
 	p := pages{}
 	for _, name := range pageNames {
 		t := template.New("layout.html").Funcs(templateFuncs).Funcs(partialFuncs)
 		p[name] = template.Must(t.ParseFS(templateFiles, "templates/layout.html", "templates/partials.html", "templates/"+name+".html"))
+	}
+	for _, name := range systemPageNames {
+		t := template.New("system_layout.html").Funcs(templateFuncs).Funcs(partialFuncs)
+		p[name] = template.Must(t.ParseFS(templateFiles, "templates/system_layout.html", "templates/partials.html", "templates/"+name+".html"))
 	}
 	return p
 }
@@ -176,6 +184,17 @@ type errorPage struct {
 // renderError answers an /admin request's error as an HTML page; unexpected errors are
 // logged once and never shown.
 func (s *Server) renderError(c *fiber.Ctx, err error) error {
+	e := s.errorPageOf(c, err)
+	if rerr := s.render(c, e.Status, "error", page{Title: e.Heading, Data: e}); rerr != nil {
+		s.deps.Logger.Error("render error page", "error", rerr.Error())
+		return c.Status(e.Status).SendString(e.Heading)
+	}
+	return nil
+}
+
+// errorPageOf maps an error to the error page's status and words (the hub's and
+// /system's alike), logging an unexpected one once.
+func (s *Server) errorPageOf(c *fiber.Ctx, err error) errorPage {
 	switch {
 	case errors.Is(err, tenancy.ErrNotFound):
 		err = fiber.NewError(fiber.StatusNotFound, "not found")
@@ -201,11 +220,7 @@ func (s *Server) renderError(c *fiber.Ctx, err error) error {
 	} else {
 		s.logFailure(c, err)
 	}
-	if rerr := s.render(c, e.Status, "error", page{Title: e.Heading, Data: e}); rerr != nil {
-		s.deps.Logger.Error("render error page", "error", rerr.Error())
-		return c.Status(e.Status).SendString(e.Heading)
-	}
-	return nil
+	return e
 }
 
 // relTime says how long ago t was, in words ("3 min ago").

@@ -5,6 +5,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/filesystem"
+
+	"github.com/tenantatlas/ops/modules/tenancy"
 )
 
 // routes lists every route of the app, in one place.
@@ -54,6 +56,16 @@ func (s *Server) routes() {
 	admin.Get("/t/:tenant/backups", s.handleAdminBackups)
 	admin.Get("/t/:tenant/backups/:set", s.handleAdminBackupSet)
 	admin.Get("/t/:tenant/backups/:set/items/:type/:id", s.handleAdminBackupItem)
+
+	// /system, the platform operators' panel: its own users, cookie (Path=/system) and
+	// key; the login page is public, everything else needs a platform session, and each
+	// page its capability (requirePlatform: 403 without it).
+	s.app.Get("/system/login", s.handleSystemLoginForm)
+	s.app.Post("/system/login", s.handleSystemLogin)
+	system := s.app.Group("/system", s.requirePlatformSession)
+	system.Get("/", func(c *fiber.Ctx) error { return c.Redirect("/system/ops", fiber.StatusFound) })
+	system.Post("/logout", s.handleSystemLogout)
+	system.Get("/ops", s.requirePlatform(tenancy.PlatformOpsView), s.handleSystemHome)
 
 	if s.deps.extraRoutes != nil {
 		s.deps.extraRoutes(s.app)

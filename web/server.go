@@ -1,8 +1,9 @@
 // Package web is the HTTP edge of TenantAtlas Ops: the Fiber app, its routes
 // (routes.go), the JSON API, the server-rendered hub under /admin (sign-in and
 // sessions, tenants, operations list and run viewer with its live SSE stream, legacy
-// runs, the inventory, directory, drift and backup pages), /metrics and the health
-// checks, with the templates and static assets embedded. Handlers stay thin: parse,
+// runs, the inventory, directory, drift and backup pages), the platform operators'
+// panel under /system (its own users, sign-in, cookie and key: system_*.go), /metrics
+// and the health checks, with the templates and static assets embedded. Handlers stay thin: parse,
 // authorize, call a module, render. No SQL lives here: run lists come from the
 // projections' read models, everything else from the modules' Go APIs.
 //
@@ -81,6 +82,7 @@ type Server struct {
 	deps       Deps
 	metrics    *metrics
 	sessionKey []byte
+	systemKey  []byte // signs /system cookies and CSRF tokens (systemKeyOf)
 	pages      pages
 	streams    *streamHub
 }
@@ -96,6 +98,7 @@ func New(deps Deps) *Server {
 		_, _ = rand.Read(s.sessionKey)
 		deps.Logger.Warn("no session key configured: using a random one, hub sessions end when the process restarts")
 	}
+	s.systemKey = systemKeyOf(s.sessionKey)
 	s.streams = newStreamHub(deps.Streams, s.loadRunState, deps.Logger)
 	s.metrics.reg.MustRegister(s.streams.collectors()...)
 	s.app = fiber.New(fiber.Config{
@@ -154,6 +157,9 @@ func (s *Server) handleError(c *fiber.Ctx, err error) (rerr error) {
 	}
 	if strings.HasPrefix(c.Path(), "/admin") {
 		return s.renderError(c, err)
+	}
+	if isSystemPath(c.Path()) {
+		return s.renderSystemError(c, err)
 	}
 	var fe *fiber.Error
 	if errors.As(err, &fe) {

@@ -28,9 +28,15 @@ const (
 	localCSRF     = "atlas.csrf"
 )
 
+// formExpired is the 403 message of a form POST without its CSRF token.
+const formExpired = "The form has expired or did not come from this site. Go back, reload the page and try again."
+
 // sign is the hex HMAC-SHA256 of parts under the session key.
-func (s *Server) sign(parts ...string) string {
-	m := hmac.New(sha256.New, s.sessionKey)
+func (s *Server) sign(parts ...string) string { return macHex(s.sessionKey, parts...) }
+
+// macHex is the hex HMAC-SHA256 under key of parts, each followed by a NUL.
+func macHex(key []byte, parts ...string) string {
+	m := hmac.New(sha256.New, key)
 	for _, p := range parts {
 		m.Write([]byte(p))
 		m.Write([]byte{0})
@@ -44,19 +50,30 @@ func (s *Server) validSig(sig string, parts ...string) bool {
 
 // sessionValue is the signed cookie value "userID|sessionVersion|expiryUnix|hmac".
 func (s *Server) sessionValue(userID uuid.UUID, version int64, exp time.Time) string {
-	payload := userID.String() + "|" + strconv.FormatInt(version, 10) + "|" + strconv.FormatInt(exp.Unix(), 10)
+	payload := sessionPayload(userID, version, exp)
 	return payload + "|" + s.sign("session", payload)
+}
+
+// sessionPayload is the signed part of a session cookie: "id|version|expiryUnix".
+func sessionPayload(id uuid.UUID, version int64, exp time.Time) string {
+	return id.String() + "|" + strconv.FormatInt(version, 10) + "|" + strconv.FormatInt(exp.Unix(), 10)
 }
 
 // parseSession returns the user id and session version of a valid, unexpired session
 // cookie value (whether the version is still the user's is for the caller to check).
 func (s *Server) parseSession(v string, now time.Time) (uuid.UUID, int64, bool) {
+	return parseSessionValue(v, now, func(sig, payload string) bool { return s.validSig(sig, "session", payload) })
+}
+
+// parseSessionValue splits a "payload|signature" cookie value, checks the signature
+// with valid, and returns the id and version of an unexpired payload.
+func parseSessionValue(v string, now time.Time, valid func(sig, payload string) bool) (uuid.UUID, int64, bool) {
 	i := strings.LastIndexByte(v, '|')
 	if i < 0 {
 		return uuid.Nil, 0, false
 	}
 	payload, sig := v[:i], v[i+1:]
-	if !s.validSig(sig, "session", payload) {
+	if !valid(sig, payload) {
 		return uuid.Nil, 0, false
 	}
 	parts := strings.Split(payload, "|")
@@ -137,7 +154,7 @@ func (s *Server) requireSession(c *fiber.Ctx) error {
 	token := s.sign("csrf", raw)
 	if c.Method() != fiber.MethodGet && c.Method() != fiber.MethodHead {
 		if !hmac.Equal([]byte(c.FormValue(csrfField)), []byte(token)) {
-			return fiber.NewError(fiber.StatusForbidden, "The form has expired or did not come from this site. Go back, reload the page and try again.")
+			return fiber.NewError(fiber.StatusForbidden, formExpired)
 		}
 	}
 	c.Locals(localUser, u)

@@ -86,8 +86,8 @@ func runDev(ctx context.Context, env *cli, args []string) error {
 		return err
 	}
 	return serve(ctx, env, log, pool, *addr, true, func(listenAddr string) {
-		fmt.Fprintf(env.stdout, "TenantAtlas Ops is running\n  hub:      http://%s/admin/login\n  API:      http://%s/api/v1 (Authorization: Bearer <token>)\n  health:   http://%s/healthz\n  graph:    %s (simulator, in-process, for the demo tenants)\n  database: %s\n",
-			listenAddr, listenAddr, listenAddr, monolith.DemoGraphURL, redact(url))
+		fmt.Fprintf(env.stdout, "TenantAtlas Ops is running\n  hub:      http://%s/admin/login\n  system:   http://%s/system/login (platform users)\n  API:      http://%s/api/v1 (Authorization: Bearer <token>)\n  health:   http://%s/healthz\n  graph:    %s (simulator, in-process, for the demo tenants)\n  database: %s\n",
+			listenAddr, listenAddr, listenAddr, listenAddr, monolith.DemoGraphURL, redact(url))
 		printLogins(env.stdout, seed)
 		fmt.Fprintln(env.stdout, "Press Ctrl+C to stop.")
 	}, operations.WorkerOptions{})

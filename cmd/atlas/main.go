@@ -50,6 +50,10 @@ var commands = map[string]command{
 	"user disable":        {"disable the user with EMAIL: every session ends, sign-in and API tokens are refused", runUserDisable},
 	"user password":       {"set the password of the user with EMAIL from one line on stdin; every session ends", runUserPassword},
 	"graph-sim":           {"serve the Microsoft Graph simulator (--addr, --seed, --groups, --policies, --page-size)", runGraphSim},
+
+	// The platform users of /system (its own block, so this table's alignment stays put).
+	"platform-user create":  {"create a /system platform user: --email E [--name N] [--capability C]... [--break-glass], password on stdin; prints {\"id\",\"email\"}", runPlatformUserCreate},
+	"platform-user disable": {"disable the /system platform user with EMAIL: every /system session ends, sign-in is refused", runPlatformUserDisable},
 }
 
 // usageError marks a bad invocation (exit code 2).

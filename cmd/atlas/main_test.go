@@ -24,6 +24,7 @@ import (
 	"github.com/tenantatlas/ops/modules/monolith"
 	"github.com/tenantatlas/ops/modules/monolith/monotest"
 	"github.com/tenantatlas/ops/modules/operations"
+	"github.com/tenantatlas/ops/modules/tenancy"
 	"github.com/tenantatlas/ops/projections"
 )
 
@@ -258,6 +259,11 @@ func TestSeedDemoJSON(t *testing.T) {
 			Password string    `json:"password"`
 			Token    string    `json:"token"`
 		} `json:"users"`
+		Platform, PlatformViewer struct {
+			ID       uuid.UUID `json:"id"`
+			Email    string    `json:"email"`
+			Password string    `json:"password"`
+		}
 	}
 	require.NoError(t, json.Unmarshal([]byte(first), &seed))
 	require.NotEqual(t, uuid.Nil, seed.Workspace)
@@ -271,6 +277,26 @@ func TestSeedDemoJSON(t *testing.T) {
 		require.Equal(t, u.ID, got.ID)
 		_, err = a.Tenancy.AuthenticatePassword(t.Context(), u.Email, u.Password)
 		require.NoError(t, err, key)
+	}
+	// The platform users of /system: "platform" has every capability, "platform_viewer"
+	// platform.ops.view only; both sign in to /system, neither is a workspace user.
+	var raw map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal([]byte(first), &raw))
+	require.NoError(t, json.Unmarshal(raw["platform"], &seed.Platform))
+	require.NoError(t, json.Unmarshal(raw["platform_viewer"], &seed.PlatformViewer))
+	for _, pc := range []struct {
+		email, password string
+		caps            []tenancy.PlatformCapability
+	}{
+		{seed.Platform.Email, seed.Platform.Password, tenancy.PlatformCapabilities()},
+		{seed.PlatformViewer.Email, seed.PlatformViewer.Password, []tenancy.PlatformCapability{tenancy.PlatformOpsView}},
+	} {
+		require.NotEmpty(t, pc.email)
+		got, err := a.Tenancy.PlatformLogin(t.Context(), tenancy.LoginAttempt{Email: pc.email, Password: pc.password, IP: "192.0.2.1"})
+		require.NoError(t, err, pc.email)
+		require.ElementsMatch(t, pc.caps, got.Capabilities, pc.email)
+		_, err = a.Tenancy.UserByEmail(t.Context(), pc.email)
+		require.ErrorIs(t, err, tenancy.ErrNotFound, "a platform user is no workspace user")
 	}
 	for _, tn := range seed.Tenants {
 		conn, err := a.Tenancy.DefaultConnection(t.Context(), tn.ID)
@@ -377,7 +403,7 @@ func TestProjectionsCommands(t *testing.T) {
 }
 
 // TestDev runs `atlas dev` on a database of its own: it prints the hub URL and the
-// demo logins, serves the login page, and the owner sees the demo history (48 finished
+// demo logins (the platform users of /system too), serves the login pages, and the owner sees the demo history (48 finished
 // runs) through the list API once the projections caught up.
 func TestDev(t *testing.T) {
 	t.Parallel()
@@ -397,6 +423,14 @@ func TestDev(t *testing.T) {
 	require.Contains(t, dev.stdout.String(), "graph:    https://graph-simulator.demo (simulator, in-process")
 
 	resp, err := http.Get("http://" + addr + "/admin/login")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, 200, resp.StatusCode)
+	// The /system panel and its demo platform users are printed too.
+	require.Contains(t, dev.stdout.String(), "system:   http://"+addr+"/system/login")
+	require.Regexp(t, `platform +platform@tenantatlas\.demo +password demo-platform-password`, dev.stdout.String())
+	require.Regexp(t, `platform_viewer +platform-viewer@tenantatlas\.demo +password demo-platform-viewer-password`, dev.stdout.String())
+	resp, err = http.Get("http://" + addr + "/system/login")
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, 200, resp.StatusCode)

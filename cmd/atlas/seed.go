@@ -39,4 +39,7 @@ func printLogins(w io.Writer, seed monolith.DemoSeed) {
 		u := seed.Users[key]
 		fmt.Fprintf(w, "  %-10s %-32s password %-26s token %s\n", key, u.Email, u.Password, u.Token)
 	}
+	fmt.Fprintln(w, "platform users (/system/login)")
+	fmt.Fprintf(w, "  %-16s %-34s password %s (every platform capability)\n", "platform", seed.Platform.Email, seed.Platform.Password)
+	fmt.Fprintf(w, "  %-16s %-34s password %s (platform.ops.view)\n", "platform_viewer", seed.PlatformViewer.Email, seed.PlatformViewer.Password)
 }

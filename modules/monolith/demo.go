@@ -29,6 +29,17 @@ var demoUsers = []struct {
 	{"outsider", "owner@fabrikam-partners.demo", "Fiona Fabrikam", "demo-outsider-password", "atl_demo_outsider_5e4d3c2b1a0f49e8d7c6b5a4f3e2d1c0", tenancy.RoleOwner, true},
 }
 
+// The demo's platform users (/system): "platform" has every platform capability,
+// "platform_viewer" platform.ops.view only.
+var demoPlatformUsers = []struct {
+	key, email, name, password string
+	caps                       []tenancy.PlatformCapability
+}{
+	{"platform", "platform@tenantatlas.demo", "Pat Platform", "demo-platform-password", tenancy.PlatformCapabilities()},
+	{"platform_viewer", "platform-viewer@tenantatlas.demo", "Vera Viewer", "demo-platform-viewer-password",
+		[]tenancy.PlatformCapability{tenancy.PlatformOpsView}},
+}
+
 // DemoGraphHost is the Graph host of the demo tenants' connections: no network answers
 // it. Only `atlas dev`, and `atlas serve` or `atlas worker` given --demo-graph, route it
 // to an in-process Graph simulator (graphsim.Router, Options.DemoGraph); every other
@@ -70,6 +81,13 @@ type DemoLogin struct {
 	Token    string    `json:"token"`
 }
 
+// DemoPlatformLogin is one platform user (/system) of the seed output.
+type DemoPlatformLogin struct {
+	ID       uuid.UUID `json:"id"`
+	Email    string    `json:"email"`
+	Password string    `json:"password"`
+}
+
 // DemoTenant is one tenant of the seed output.
 type DemoTenant struct {
 	ID   uuid.UUID `json:"id"`
@@ -81,10 +99,13 @@ type DemoSeed struct {
 	Workspace uuid.UUID            `json:"workspace"`
 	Tenants   []DemoTenant         `json:"tenants"`
 	Users     map[string]DemoLogin `json:"users"`
+	// Platform has every platform capability; PlatformViewer platform.ops.view only.
+	Platform       DemoPlatformLogin `json:"platform"`
+	PlatformViewer DemoPlatformLogin `json:"platform_viewer"`
 }
 
 // SeedDemo creates (or finds) the demo workspace, tenants, provider connections, users,
-// memberships and tokens. Running it again changes nothing.
+// memberships, tokens and the two platform users of /system. Running it again changes nothing.
 func SeedDemo(ctx context.Context, a *App) (DemoSeed, error) {
 	ws, err := ensureWorkspace(ctx, a, demoWorkspace)
 	if err != nil {
@@ -128,6 +149,22 @@ func SeedDemo(ctx context.Context, a *App) (DemoSeed, error) {
 			return DemoSeed{}, fmt.Errorf("seed token %s: %w", du.key, err)
 		}
 		out.Users[du.key] = DemoLogin{ID: u.ID, Email: du.email, Password: du.password, Token: du.token}
+	}
+	for _, dp := range demoPlatformUsers {
+		u, err := a.Tenancy.PlatformUserByEmail(ctx, dp.email)
+		if errors.Is(err, tenancy.ErrNotFound) {
+			u, err = a.Tenancy.CreatePlatformUser(ctx, seedActor, tenancy.NewPlatformUser{Email: dp.email, Name: dp.name,
+				Password: dp.password, Capabilities: dp.caps})
+		}
+		if err != nil {
+			return DemoSeed{}, fmt.Errorf("seed platform user %s: %w", dp.key, err)
+		}
+		login := DemoPlatformLogin{ID: u.ID, Email: dp.email, Password: dp.password}
+		if dp.key == "platform" {
+			out.Platform = login
+		} else {
+			out.PlatformViewer = login
+		}
 	}
 	return out, nil
 }

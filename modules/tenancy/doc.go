@@ -4,7 +4,7 @@
 //
 // # State and events
 //
-// The module owns the tn_ tables (migrations/001_tenancy.sql) and reads only them.
+// The module owns the tn_ tables (migrations/) and reads only them.
 // Every change writes its rows and appends one past-tense event, in the same
 // transaction, for the audit log:
 //
@@ -14,6 +14,7 @@
 //	user-<id>                   UserRegistered, APITokenIssued, APITokenRevoked, UserDisabled,
 //	                            UserPasswordChanged, UserSessionsRevoked
 //	providerconnection-<id>     ProviderConnectionAdded, ProviderConnectionStatusChanged, ProviderConnectionEndpointChanged
+//	platformuser-<id>           PlatformUserCreated, PlatformUserSessionsRevoked, PlatformUserDisabled
 //
 // Logout, SetPassword and DisableUser also append an AuditRecorded entry (modules/audit)
 // in the same transaction, and Login appends one per sign-in attempt; the sign-in
@@ -31,6 +32,18 @@
 // workspace.manage; operator operations.view, inventory.sync, directory.sync,
 // drift.generate, backup.manage and provider.verify; readonly operations.view;
 // compliance operations.view, audit.view and audit.export.
+//
+// # Platform users
+//
+// The operators of the /system panel are platform users (tn_platform_users,
+// platform.go), apart from workspace users: no membership, no API token, a set of
+// platform capabilities (PlatformCapabilities: platform.ops.view, platform.runbooks.view,
+// platform.runbooks.run, platform.runbooks.findings.lifecycle_backfill), a break-glass
+// flag, a session version and a disabled flag of their own. CreatePlatformUser,
+// PlatformLogout and DisablePlatformUser append their event and an audit entry in one
+// transaction; PlatformLogin is throttled per client address and email together (keys
+// "system:<address>|<email>" in the hub's tn_login_throttle), runs bcrypt under the same
+// cap and audits every attempt (platform.auth.login).
 //
 // # Authorization: 404 versus 403
 //

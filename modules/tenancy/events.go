@@ -18,6 +18,9 @@ const (
 	// StreamProviderConnection holds ProviderConnectionAdded, ProviderConnectionStatusChanged
 	// and ProviderConnectionEndpointChanged.
 	StreamProviderConnection = "providerconnection"
+	// StreamPlatformUser holds PlatformUserCreated, PlatformUserSessionsRevoked and
+	// PlatformUserDisabled (platform.go).
+	StreamPlatformUser = "platformuser"
 )
 
 // The event payloads below are the audit record of every tenancy change. They carry
@@ -237,4 +240,7 @@ func RegisterEvents(r *eventstore.Registry) {
 	r.Register(UserDisabled{}, 1)
 	r.Register(UserPasswordChanged{}, 1)
 	r.Register(UserSessionsRevoked{}, 1)
+	r.Register(PlatformUserCreated{}, 1)
+	r.Register(PlatformUserSessionsRevoked{}, 1)
+	r.Register(PlatformUserDisabled{}, 1)
 }

@@ -134,6 +134,36 @@ func TestEveryMutationAppendsOneEvent(t *testing.T) {
 	require.NoError(t, err)
 	expectNone("disabling again")
 
+	// Platform users: created, logged out and disabled, each with its audit entry.
+	expectPlatform := func(typ, who string, id uuid.UUID, action string) {
+		t.Helper()
+		require.Equal(t, before+2, count(), "%s appended its event and an audit entry", typ)
+		before += 2
+		envs := b.events(t, tenancy.StreamPlatformUser, id)
+		last := envs[len(envs)-1]
+		require.Equal(t, typ, last.Type)
+		require.Equal(t, who, last.Metadata.Actor)
+		var n int
+		require.NoError(t, b.pool.QueryRow(b.ctx, `SELECT count(*) FROM es_events WHERE event_type = 'AuditRecorded'
+			AND data->>'action' = $1 AND data->>'target' = $2 AND actor = $3`, action, tenancy.PlatformActor(id), who).Scan(&n))
+		require.Equal(t, 1, n, "one %s audit entry", action)
+	}
+	pu, err := b.svc.CreatePlatformUser(b.ctx, actor, tenancy.NewPlatformUser{Email: "ops@example.com", Password: testPassword,
+		Capabilities: []tenancy.PlatformCapability{tenancy.PlatformOpsView}})
+	require.NoError(t, err)
+	expectPlatform("PlatformUserCreated", actor, pu.ID, tenancy.ActionPlatformUserCreate)
+	require.NoError(t, b.svc.PlatformLogout(b.ctx, pu.ID, tenancy.Origin{IP: "192.0.2.8"}))
+	expectPlatform("PlatformUserSessionsRevoked", tenancy.PlatformActor(pu.ID), pu.ID, tenancy.ActionPlatformLogout)
+	_, err = b.svc.DisablePlatformUser(b.ctx, actor, "OPS@example.com")
+	require.NoError(t, err)
+	expectPlatform("PlatformUserDisabled", actor, pu.ID, tenancy.ActionPlatformUserDisable)
+	_, err = b.svc.DisablePlatformUser(b.ctx, actor, "ops@example.com")
+	require.NoError(t, err)
+	expectNone("disabling a platform user again")
+	_, err = b.svc.CreatePlatformUser(b.ctx, actor, tenancy.NewPlatformUser{Email: "ops@example.com", Password: testPassword})
+	require.ErrorIs(t, err, tenancy.ErrConflict)
+	expectNone("a duplicate platform user")
+
 	// Failed commands append nothing and leave no rows.
 	_, err = b.svc.CreateWorkspace(b.ctx, actor, "Events")
 	require.ErrorIs(t, err, tenancy.ErrConflict)

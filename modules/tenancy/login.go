@@ -83,8 +83,32 @@ var loginAttempts = prometheus.NewCounterVec(prometheus.CounterOpts{
 	Help: "Hub sign-in attempts by outcome: succeeded, unknown_user, bad_password, disabled, rate_limited, busy.",
 }, []string{"outcome"})
 
-// LoginAttempts is the counter of sign-in attempts by outcome, for registering with a registry.
-func LoginAttempts() prometheus.Collector { return loginAttempts }
+var platformLoginAttempts = prometheus.NewCounterVec(prometheus.CounterOpts{
+	Name: "atlas_platform_login_attempts_total",
+	Help: "/system sign-in attempts by outcome: succeeded, unknown_user, bad_password, disabled, rate_limited, busy.",
+}, []string{"outcome"})
+
+// LoginAttempts is the counters of sign-in attempts by outcome, the hub's
+// (atlas_login_attempts_total) and /system's (atlas_platform_login_attempts_total), for
+// registering with a registry.
+func LoginAttempts() prometheus.Collector { return collectors{loginAttempts, platformLoginAttempts} }
+
+// collectors is several collectors registered as one.
+type collectors []prometheus.Collector
+
+// Describe implements prometheus.Collector.
+func (cs collectors) Describe(ch chan<- *prometheus.Desc) {
+	for _, c := range cs {
+		c.Describe(ch)
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (cs collectors) Collect(ch chan<- prometheus.Metric) {
+	for _, c := range cs {
+		c.Collect(ch)
+	}
+}
 
 // LoginAttempt is one sign-in: the credentials and where the request came from.
 type LoginAttempt struct {

@@ -128,7 +128,7 @@ func (b bundle) requireNowhere(t *testing.T, s string) {
 		tables = append(tables, name)
 	}
 	require.NoError(t, rows.Err())
-	require.Len(t, tables, 7, "every tn_ table is checked")
+	require.Len(t, tables, 8, "every tn_ table is checked")
 	for _, table := range tables {
 		var n int
 		require.NoError(t, b.pool.QueryRow(b.ctx,

@@ -7,7 +7,7 @@ import (
 )
 
 // sqlFiles are the module's static statements, by area (authorize.sql, connections.sql,
-// login.sql, memberships.sql, tokens.sql, users.sql, workspaces.sql); the migrations
+// login.sql, memberships.sql, platform.sql, tokens.sql, users.sql, workspaces.sql); the migrations
 // are apart, in migrations/.
 //
 //go:embed *.sql

@@ -25,12 +25,14 @@ func TestSQLScannedColumns(t *testing.T) {
 		userColumns       = "id, email, display_name, created_at, session_version, disabled_at IS NOT NULL"
 		tokenUserColumns  = "u.id, u.email, u.display_name, u.created_at, u.session_version, false"
 		tenantColumns     = "t.id, t.workspace_id, t.name, t.external_tenant_id, t.created_at"
+		platformColumns   = "id, email, name, capabilities, break_glass, created_at, session_version, disabled_at IS NOT NULL"
 		connectionColumns = "id, tenant_id, provider, display_name, is_default, status, entra_tenant_id, client_id, secret_ref, graph_base_url, status_reason, updated_at"
 	)
 	for name, cols := range map[string]string{
 		"UserByID": userColumns, "UserByEmail": userColumns, "UserPasswordByEmail": userColumns + ", password_hash",
 		"AuthenticateToken": tokenUserColumns,
 		"AuthorizeTenant":   tenantColumns + ", (SELECT m.role", "TenantByID": tenantColumns, "TenantsOfWorkspace": tenantColumns, "TenantsByID": tenantColumns,
+		"PlatformUserByID": platformColumns, "PlatformUserByEmail": platformColumns, "PlatformUserPasswordByEmail": platformColumns + ", password_hash",
 		"DefaultConnection": connectionColumns, "ConnectionByID": connectionColumns, "ConnectionsOfTenant": connectionColumns,
 	} {
 		flat := strings.Join(strings.Fields(sqlQueries.Get(name)), " ")
