@@ -132,7 +132,9 @@ func TestAlertRuleAPIValidation(t *testing.T) {
 	} {
 		code, raw := h.rawCall(t, "owner", "POST", "/api/v1/alert-rules", c.body)
 		require.Equal(t, http.StatusUnprocessableEntity, code, c.body)
-		var e struct{ Error struct{ Code, Message string } }
+		var e struct {
+			Error struct{ Code, Message string }
+		}
 		require.NoError(t, json.Unmarshal([]byte(raw), &e))
 		require.Equal(t, "unprocessable", e.Error.Code)
 		for _, f := range c.fields {
