@@ -456,12 +456,23 @@ func TestDeliveryGivesUp(t *testing.T) {
 func TestRuleNeverReportsThePast(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, pgtest.Fresh(t))
+	w.endRun(t, "inventory.sync", w.tenants[0], failed("before any rule"))
+	// Without rules the follower skips to the head without reading the log.
+	n, err := w.follow(t)
+	require.NoError(t, err)
+	require.Zero(t, n)
+	var pos, head int64
+	require.NoError(t, w.app.Pool.QueryRow(w.ctx, `SELECT position FROM al_follower`).Scan(&pos))
+	head, err = w.app.Store.Head(w.ctx)
+	require.NoError(t, err)
+	require.Equal(t, head, pos)
+	// A run that ends before the rule, read after it: not reported.
 	w.endRun(t, "inventory.sync", w.tenants[0], failed("before"))
 	time.Sleep(2 * time.Millisecond)
-	_, err := w.app.Alerts.CreateRule(w.ctx, alerts.Actor{UserID: w.owner}, alerts.NewRule{
+	_, err = w.app.Alerts.CreateRule(w.ctx, alerts.Actor{UserID: w.owner}, alerts.NewRule{
 		Events: []string{alerts.EventRunFailed}, URL: "https://hooks.example.test/", Secret: secret})
 	require.NoError(t, err)
-	n, err := w.follow(t)
+	n, err = w.follow(t)
 	require.NoError(t, err)
 	require.Zero(t, n)
 	w.endRun(t, "inventory.sync", w.tenants[0], failed("after"))

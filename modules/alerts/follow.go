@@ -109,11 +109,26 @@ func (s *Service) followOnce(ctx context.Context) (int, bool, error) {
 	if err := s.pool.QueryRow(ctx, sqlFollowerPosition).Scan(&pos); err != nil {
 		return 0, false, fmt.Errorf("alerts: follower position: %w", err)
 	}
+	rules, err := s.allRules(ctx)
+	if err != nil {
+		return 0, false, err
+	}
+	if len(rules) == 0 {
+		// No rule, nothing to match: a rule reports only runs that end after it was
+		// created, so the follower skips to the sealed head without reading the log.
+		head, err := s.store.Head(ctx)
+		if err != nil || head <= pos {
+			return 0, false, err
+		}
+		if _, err := s.pool.Exec(ctx, sqlFollowerAdvance, pos, head); err != nil {
+			return 0, false, fmt.Errorf("alerts: advance follower: %w", err)
+		}
+		return 0, false, nil
+	}
 	envs, err := s.store.ReadAll(ctx, pos, followBatch)
 	if err != nil || len(envs) == 0 {
 		return 0, false, err
 	}
-	var rules []Rule
 	var out []delivery
 	for _, e := range envs {
 		if e.StreamType != operations.StreamType {
@@ -121,14 +136,6 @@ func (s *Service) followOnce(ctx context.Context) (int, bool, error) {
 		}
 		event := terminalEvent(e.Data)
 		if event == "" {
-			continue
-		}
-		if rules == nil {
-			if rules, err = s.allRules(ctx); err != nil {
-				return 0, false, err
-			}
-		}
-		if len(rules) == 0 {
 			continue
 		}
 		found, err := s.deliveriesFor(ctx, rules, e, event)
