@@ -21,6 +21,7 @@ import (
 	"github.com/tenantatlas/ops/eventstore"
 	"github.com/tenantatlas/ops/eventstore/pgtest"
 	"github.com/tenantatlas/ops/modules/alerts"
+	"github.com/tenantatlas/ops/modules/graph/graphsim"
 	"github.com/tenantatlas/ops/modules/monolith"
 	"github.com/tenantatlas/ops/modules/monolith/monotest"
 	"github.com/tenantatlas/ops/modules/operations"
@@ -494,4 +495,58 @@ func TestSignature(t *testing.T) {
 	require.Error(t, alerts.Verify("another-secret-of-length", h, body, now, 5*time.Minute))
 	require.Error(t, alerts.Verify(secret, h, body, now.Add(6*time.Minute), 5*time.Minute))
 	require.Error(t, alerts.Verify(secret, "v1=abc", body, now, 5*time.Minute))
+}
+
+// TestWorkerFailureIsDelivered: a run failed by a worker (provider.verify against a
+// simulator whose consent is missing) is delivered once, through the real gate, worker
+// and terminal event, with its reason code and no token of the run's Graph calls.
+func TestWorkerFailureIsDelivered(t *testing.T) {
+	t.Parallel()
+	e := monotest.New(t, pgtest.Fresh(t), monotest.Options{})
+	owner, err := e.App.Tenancy.RegisterUser(e.Ctx, "system:test", "owner-"+uuid.NewString()[:8]+"@example.test", "Owner", "correct horse battery staple")
+	require.NoError(t, err)
+	require.NoError(t, e.App.Tenancy.GrantMembership(e.Ctx, "system:test", tenancy.Membership{UserID: owner.ID, WorkspaceID: e.Workspace, Role: tenancy.RoleOwner}))
+	rc := &receiver{delivered: map[string]int{}, bodies: map[string]alerts.Payload{}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	srv := &http.Server{Handler: rc, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	rule, err := e.App.Alerts.CreateRule(e.Ctx, alerts.Actor{UserID: owner.ID}, alerts.NewRule{Events: []string{alerts.EventRunFailed},
+		URL: "http://" + ln.Addr().String() + "/hook", Secret: secret, Types: []string{"provider.verify"}, Tenants: []uuid.UUID{e.Tenant}})
+	require.NoError(t, err)
+
+	ok := e.Run(t, "provider.verify", `{}`)
+	require.Equal(t, operations.OutcomeSucceeded, ok.Outcome, ok.Message)
+	e.Sim.SetFaults(e.EntraTenant, graphsim.Faults{ConsentMissing: true})
+	bad := e.Run(t, "provider.verify", `{}`)
+	require.Equal(t, operations.OutcomeFailed, bad.Outcome)
+
+	require.NoError(t, e.App.Store.SealCommitted(e.Ctx))
+	n, err := e.App.Alerts.Follow(e.Ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, n, "the failed run only")
+	n, err = e.App.Alerts.Dispatch(e.Ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	require.Zero(t, rc.badSigs)
+	require.Len(t, rc.delivered, 1)
+	for id, p := range rc.bodies {
+		require.Equal(t, 1, rc.delivered[id])
+		require.Equal(t, bad.ID, p.Run.ID)
+		require.Equal(t, rule.ID, p.RuleID)
+		require.Equal(t, "provider.verify", p.Run.Type)
+		require.Equal(t, e.Tenant, *p.Run.TenantID)
+		require.Equal(t, string(operations.ReasonProviderConsentMissing), p.Run.ReasonCode)
+		raw, err := json.Marshal(p)
+		require.NoError(t, err)
+		require.NotContains(t, string(raw), monotest.TokenPrefix)
+	}
+	var inEvents int
+	require.NoError(t, e.Pool.QueryRow(e.Ctx, `SELECT count(*) FROM es_events ev WHERE strpos(ev::text, $1) > 0`, secret).Scan(&inEvents))
+	require.Zero(t, inEvents)
+	require.NotContains(t, e.Logs.String(), secret)
 }
