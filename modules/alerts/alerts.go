@@ -110,7 +110,8 @@ type Options struct {
 	MaxAttempts int
 	// MaxAge gives a delivery up when it is older than this after a failed attempt (0: 1 h).
 	MaxAge time.Duration
-	// Lease is how long a claimed delivery stays with its claimer (0: 1 min).
+	// Lease is how long a claimed delivery stays with its claimer (0: 1 min; at least
+	// twice Timeout).
 	Lease time.Duration
 	// Timeout bounds one POST (0: 10 s).
 	Timeout time.Duration
@@ -157,6 +158,7 @@ func New(pool *pgxpool.Pool, store *eventstore.Store, ten *tenancy.Service, rec 
 	if opts.Timeout <= 0 {
 		opts.Timeout = 10 * time.Second
 	}
+	opts.Lease = max(opts.Lease, 2*opts.Timeout+time.Second)
 	if opts.Client == nil {
 		opts.Client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}

@@ -13,6 +13,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -88,12 +89,18 @@ func (s *Service) Dispatch(ctx context.Context) (int, error) {
 		if err != nil || len(batch) == 0 {
 			return total, err
 		}
-		for _, d := range batch {
-			if err := s.attempt(ctx, d); err != nil {
-				return total, err
-			}
-			total++
+		// The batch's POSTs run at once, each bounded by Timeout, well inside the lease
+		// (New keeps Lease above twice Timeout): no claim runs out while it waits its turn.
+		errs := make([]error, len(batch))
+		var wg sync.WaitGroup
+		for i, d := range batch {
+			wg.Go(func() { errs[i] = s.attempt(ctx, d) })
 		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return total, err
+		}
+		total += len(batch)
 		if len(batch) < dispatchBatch {
 			return total, nil
 		}
