@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +20,7 @@ import (
 	"github.com/tenantatlas/ops/eventstore"
 	"github.com/tenantatlas/ops/eventstore/pgtest"
 	"github.com/tenantatlas/ops/modules/notify"
+	"github.com/tenantatlas/ops/modules/operations"
 	"github.com/tenantatlas/ops/projections"
 )
 
@@ -322,4 +325,88 @@ func TestNotificationsInbox(t *testing.T) {
 	for _, note := range notes {
 		require.NotNil(t, note.ReadAt)
 	}
+}
+
+// TestAlertDeliveriesShown: a delivery and its attempts (a 503, then a 204) appear on
+// /admin/alerts and in GET /api/v1/alert-deliveries, linked to the run.
+func TestAlertDeliveriesShown(t *testing.T) {
+	t.Parallel()
+	h := startHubTB(t, pgtest.Fresh(t)) // its own log: the follower reads all of it
+	ctx := t.Context()
+	var calls int
+	var mu sync.Mutex
+	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(rw http.ResponseWriter, _ *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		calls++
+		if calls == 1 {
+			rw.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		rw.WriteHeader(http.StatusNoContent)
+	})}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	code, raw := h.rawCall(t, "owner", "POST", "/api/v1/alert-rules",
+		`{"events":["operations.run.failed"],"url":"http://`+ln.Addr().String()+`/hook","secret":"`+alertSecret+`"}`)
+	require.Equal(t, http.StatusOK, code, raw)
+
+	run := uuid.New()
+	meta := eventstore.Metadata{Actor: "system:test", WorkspaceID: h.seed.Workspace}
+	now := time.Now().UTC()
+	_, err = h.app.Store.Append(ctx, operations.RunStream(run), eventstore.NoStream,
+		eventstore.NewEvent{Data: operations.RunQueued{RunID: run, Type: "findings.lifecycle.backfill", WorkspaceID: h.seed.Workspace,
+			Initiator: operations.Initiator{Kind: "system", Name: "test"}, IdentityHash: run.String(), Context: json.RawMessage(`{}`),
+			SourceSurface: "test", QueuedAt: now}, Metadata: meta},
+		eventstore.NewEvent{Data: operations.RunFailed{ReasonCode: operations.ReasonProviderConsentMissing, Message: "two tenants failed",
+			CompletedAt: now}, Metadata: meta})
+	require.NoError(t, err)
+	require.NoError(t, h.app.Store.SealCommitted(ctx))
+	n, err := h.app.Alerts.Follow(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	n, err = h.app.Alerts.Dispatch(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	_, err = h.app.Pool.Exec(ctx, `UPDATE al_deliveries SET next_attempt_at = now()`) // skip the backoff
+	require.NoError(t, err)
+	n, err = h.app.Alerts.Dispatch(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+
+	owner := newBrowser(t, h)
+	owner.login("owner")
+	resp, body := owner.get("/admin/alerts")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, body, `href="/admin/operations/`+run.String()+`"`)
+	require.Contains(t, body, "HTTP 503")
+	require.Contains(t, body, "HTTP 204")
+	require.Contains(t, body, `badge-delivered`)
+	require.NotContains(t, body, alertSecret)
+
+	code, raw = h.rawCall(t, "owner", "GET", "/api/v1/alert-deliveries", "")
+	require.Equal(t, http.StatusOK, code)
+	var out struct {
+		Deliveries []struct {
+			RunID    string `json:"runId"`
+			RunURL   string `json:"runUrl"`
+			Status   string `json:"status"`
+			Attempts []struct {
+				Attempt    int  `json:"attempt"`
+				StatusCode *int `json:"statusCode"`
+			} `json:"attempts"`
+		} `json:"deliveries"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(raw), &out))
+	require.Len(t, out.Deliveries, 1)
+	d := out.Deliveries[0]
+	require.Equal(t, run.String(), d.RunID)
+	require.Equal(t, "/admin/operations/"+run.String(), d.RunURL)
+	require.Equal(t, "delivered", d.Status)
+	require.Len(t, d.Attempts, 2)
+	require.Equal(t, 503, *d.Attempts[0].StatusCode)
+	require.Equal(t, 204, *d.Attempts[1].StatusCode)
+	require.NotContains(t, raw, alertSecret)
 }
