@@ -59,6 +59,7 @@ var layers = []layer{
 	{path: "modules/directory", tree: true, floor: floorRunTypes},
 	{path: "modules/drift", tree: true, floor: floorRunTypes},
 	{path: "modules/backup", tree: true, floor: floorRunTypes},
+	{path: "modules/alerts", tree: true, floor: floorRunTypes}, // follows run events, authorizes with tenancy
 
 	{path: "projections", tree: true, floor: floorReadModels},
 

@@ -2,6 +2,7 @@ package projections
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -17,6 +18,9 @@ import (
 var (
 	sqlNotificationsInsert = sqlQueries.Table("NotificationsInsert")
 	sqlNotifications       = sqlQueries.Get("Notifications")
+	sqlNotificationsUnread = sqlQueries.Get("NotificationsUnread")
+	sqlNotificationRead    = sqlQueries.Get("NotificationMarkRead")
+	sqlNotificationsRead   = sqlQueries.Get("NotificationsMarkAllRead")
 )
 
 // Notifications is every user's inbox: one row per NotificationSent event, whatever
@@ -70,24 +74,83 @@ type Notification struct {
 	Body      string     `json:"body"`
 	URL       string     `json:"url"`
 	CreatedAt time.Time  `json:"createdAt"`
+	// ReadAt is when the user marked it read; nil while unread.
+	ReadAt *time.Time `json:"readAt"`
 }
 
 // Notifications returns a user's newest notifications first.
 func (q *RunReader) Notifications(ctx context.Context, userID uuid.UUID, limit int) ([]Notification, error) {
+	list, _, err := q.NotificationsPage(ctx, userID, "", limit)
+	return list, err
+}
+
+// NotificationsPage returns one page of a user's notifications, newest first, and the
+// cursor of the next page ("" on the last); cursor "" is the first page, a cursor this
+// service did not make is ErrBadCursor.
+func (q *RunReader) NotificationsPage(ctx context.Context, userID uuid.UUID, cursor string, limit int) ([]Notification, string, error) {
 	if limit <= 0 || limit > 200 {
 		limit = 50
 	}
-	rows, err := q.pool.Query(ctx, sqlNotifications, userID, limit)
+	var after pgtype.Timestamptz
+	var afterID pgtype.UUID
+	if cursor != "" {
+		at, id, err := decodeCursor(cursor)
+		if err != nil {
+			return nil, "", err
+		}
+		after, afterID = pgtype.Timestamptz{Time: at, Valid: true}, pgtype.UUID{Bytes: id, Valid: true}
+	}
+	rows, err := q.pool.Query(ctx, sqlNotifications, userID, after, afterID, limit+1)
 	if err != nil {
-		return nil, fmt.Errorf("projections: notifications: %w", err)
+		return nil, "", fmt.Errorf("projections: notifications: %w", err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Notification, error) {
 		var n Notification
-		err := r.Scan(&n.ID, &n.RunID, &n.Kind, &n.Title, &n.Body, &n.URL, &n.CreatedAt)
+		err := r.Scan(&n.ID, &n.RunID, &n.Kind, &n.Title, &n.Body, &n.URL, &n.CreatedAt, &n.ReadAt)
 		return n, err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("projections: notifications: %w", err)
+		return nil, "", fmt.Errorf("projections: notifications: %w", err)
 	}
-	return out, nil
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		last := out[limit-1]
+		next = encodeCursor(last.CreatedAt, last.ID)
+	}
+	return out, next, nil
+}
+
+// UnreadNotifications counts the user's notifications not marked read.
+func (q *RunReader) UnreadNotifications(ctx context.Context, userID uuid.UUID) (int, error) {
+	var n int
+	if err := q.pool.QueryRow(ctx, sqlNotificationsUnread, userID).Scan(&n); err != nil {
+		return 0, fmt.Errorf("projections: unread notifications: %w", err)
+	}
+	return n, nil
+}
+
+// ErrNoNotification: no such notification among the user's (another user's is not theirs to mark).
+var ErrNoNotification = errors.New("projections: no such notification")
+
+// MarkNotificationRead marks one of the user's notifications read (again: no change).
+// The read state (inbox_reads) is the user's data, not a read model of the log: rebuilds
+// leave it alone. ErrNoNotification when the notification is not the user's.
+func (q *RunReader) MarkNotificationRead(ctx context.Context, userID, id uuid.UUID, at time.Time) error {
+	var own int
+	if err := q.pool.QueryRow(ctx, sqlNotificationRead, userID, id, at).Scan(&own); err != nil {
+		return fmt.Errorf("projections: mark notification read: %w", err)
+	}
+	if own == 0 {
+		return ErrNoNotification
+	}
+	return nil
+}
+
+// MarkAllNotificationsRead marks every notification of the user read.
+func (q *RunReader) MarkAllNotificationsRead(ctx context.Context, userID uuid.UUID, at time.Time) error {
+	if _, err := q.pool.Exec(ctx, sqlNotificationsRead, userID, at); err != nil {
+		return fmt.Errorf("projections: mark all notifications read: %w", err)
+	}
+	return nil
 }

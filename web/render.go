@@ -40,7 +40,8 @@ func staticFS() fs.FS {
 type pages map[string]*template.Template
 
 var pageNames = []string{"login", "operations", "run", "error",
-	"inventory", "snapshot", "directory", "drift", "drift_report", "backups", "backup_set", "backup_item", "tenants"}
+	"inventory", "snapshot", "directory", "drift", "drift_report", "backups", "backup_set", "backup_item", "tenants",
+	"alerts", "notifications"}
 
 // systemPageNames are the /system panel's pages (system_*.html), parsed with
 // system_layout.html instead of the hub's layout.
@@ -117,8 +118,10 @@ type page struct {
 	// page's tenant), for the tenant switcher; TenantCount is how many there are in all.
 	Tenants     []tenancy.Tenant
 	TenantCount int
-	// Notes are the user's newest notifications, for the notifications menu.
-	Notes []projections.Notification
+	// Notes are the user's newest notifications, for the notifications menu; Unread
+	// counts the user's unread ones (the menu's badge).
+	Notes  []projections.Notification
+	Unread int
 }
 
 // render writes a hub page with status.
@@ -168,6 +171,9 @@ func (s *Server) loadChrome(c *fiber.Ctx, p *page) error {
 	}
 	if s.deps.Runs != nil {
 		if p.Notes, err = s.deps.Runs.Notifications(ctx, p.User.ID, 5); err != nil {
+			return err
+		}
+		if p.Unread, err = s.deps.Runs.UnreadNotifications(ctx, p.User.ID); err != nil {
 			return err
 		}
 	}

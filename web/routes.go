@@ -27,6 +27,10 @@ func (s *Server) routes() {
 	api.Get("/operations/:run", s.handleAPIRun)
 	api.Get("/operations/:run/events", s.handleAPIRunEvents)
 	api.Get("/notifications", s.handleAPINotifications)
+	// Alerts (issue 11 point 6): workspace rules (owners) and their deliveries.
+	api.Post("/alert-rules", s.handleAPIAlertRuleCreate)
+	api.Get("/alert-rules", s.handleAPIAlertRules)
+	api.Get("/alert-deliveries", s.handleAPIAlertDeliveries)
 
 	// The hub: the login page and assets are public, everything else needs a session.
 	s.app.Use("/admin/static", filesystem.New(filesystem.Config{Root: http.FS(staticFS()), MaxAge: 3600}))
@@ -56,6 +60,12 @@ func (s *Server) routes() {
 	admin.Get("/t/:tenant/backups", s.handleAdminBackups)
 	admin.Get("/t/:tenant/backups/:set", s.handleAdminBackupSet)
 	admin.Get("/t/:tenant/backups/:set/items/:type/:id", s.handleAdminBackupItem)
+	// Alerts and the notifications inbox (issue 11 points 6, 7).
+	admin.Get("/alerts", s.handleAdminAlerts)
+	admin.Post("/alerts", s.handleAdminAlertCreate)
+	admin.Get("/notifications", s.handleAdminNotifications)
+	admin.Post("/notifications/read-all", s.handleAdminNotificationsReadAll)
+	admin.Post("/notifications/:notification/read", s.handleAdminNotificationRead)
 
 	// /system, the platform operators' panel: its own users, cookie (Path=/system) and
 	// key; the login page is public, everything else needs a platform session, and each

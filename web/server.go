@@ -22,6 +22,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/tenantatlas/ops/modules/alerts"
 	"github.com/tenantatlas/ops/modules/backup"
 	"github.com/tenantatlas/ops/modules/directory"
 	"github.com/tenantatlas/ops/modules/drift"
@@ -57,6 +58,9 @@ type Deps struct {
 	Drift *drift.Service
 	// Backup reads backup sets and their items.
 	Backup *backup.Service
+	// Alerts holds the workspaces' alert rules and their deliveries (nil: the alert
+	// routes answer 404).
+	Alerts *alerts.Service
 	// Ready reports whether the read models have caught up (for /readyz); nil means yes.
 	Ready func(ctx context.Context) error
 	// Collectors are extra Prometheus collectors exported on /metrics.

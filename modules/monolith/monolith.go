@@ -23,6 +23,7 @@ import (
 
 	"github.com/tenantatlas/ops/eventstore"
 	"github.com/tenantatlas/ops/eventstore/pgmigrate"
+	"github.com/tenantatlas/ops/modules/alerts"
 	"github.com/tenantatlas/ops/modules/audit"
 	"github.com/tenantatlas/ops/modules/backup"
 	"github.com/tenantatlas/ops/modules/directory"
@@ -39,7 +40,7 @@ import (
 // MigrationSets lists every owner's migrations, in the order they are applied.
 func MigrationSets() []pgmigrate.Set {
 	return []pgmigrate.Set{eventstore.Migrations(), tenancy.Migrations(), operations.Migrations(), notify.Migrations(), projections.Migrations(),
-		inventory.Migrations(), directory.Migrations(), drift.Migrations(), backup.Migrations()}
+		inventory.Migrations(), directory.Migrations(), drift.Migrations(), backup.Migrations(), alerts.Migrations()}
 }
 
 // Migrate applies every migration set.
@@ -54,6 +55,7 @@ func Registry() *eventstore.Registry {
 	operations.RegisterEvents(r)
 	notify.RegisterEvents(r)
 	audit.RegisterEvents(r)
+	alerts.RegisterEvents(r)
 	return r
 }
 
@@ -193,6 +195,9 @@ type Options struct {
 	// them runnable instead (WorkerTypes): a process that starts runs for the
 	// deployment's worker processes to work.
 	Graph graph.Client
+	// Alerts are passed to the alerts module (Logger is filled in): tests shorten its
+	// retry delays and inject its clock.
+	Alerts alerts.Options
 	// DemoGraph says the Graph client routes DemoGraphHost to the in-process simulator
 	// (`atlas dev`, --demo-graph). Without it the gate blocks, and the workers fail,
 	// every run of a connection aimed at the demo host (provider_connection_invalid).
@@ -216,7 +221,9 @@ type App struct {
 	Backup    *backup.Service
 	// Provider is the Graph glue of the run types; nil without Options.Graph.
 	Provider *provider.Service
-	log      *slog.Logger
+	// Alerts holds the workspaces' alert rules and sends their deliveries.
+	Alerts *alerts.Service
+	log    *slog.Logger
 	// stallThreshold and stalls serve Ready.
 	stallThreshold time.Duration
 	stalls         stallWatch
@@ -253,6 +260,9 @@ func New(pool *pgxpool.Pool, opts Options) *App {
 	app.Directory = directory.New(pool, app.Provider, log)
 	app.Drift = drift.New(pool, app.Inventory, log)
 	app.Backup = backup.New(pool, app.Provider, log)
+	alOpts := opts.Alerts
+	alOpts.Logger = log
+	app.Alerts = alerts.New(pool, store, ten, rec, ops, alOpts)
 	if opts.Graph != nil {
 		app.Provider.Register(ops)
 		app.Inventory.Register(ops)
@@ -282,8 +292,13 @@ func WorkerTypes() []string {
 // (eventstore.SweepOutbox).
 const OutboxSweepInterval = time.Minute
 
-// Background starts the sealer, the run workers, the sweeper, the outbox sweeper and the projections; they stop when ctx
-// ends, and wg.Wait() waits for them.
+// AlertsInterval is how often Background follows the log for alert deliveries and
+// sends those due.
+const AlertsInterval = time.Second
+
+// Background starts the sealer, the run workers, the sweeper, the outbox sweeper, the
+// alerts (follower and dispatcher) and the projections; they stop when ctx ends, and
+// wg.Wait() waits for them.
 func (a *App) Background(ctx context.Context, wg *sync.WaitGroup, workers operations.WorkerOptions) {
 	// The sealer outlives ctx until the workers have stopped: runs finishing within
 	// their shutdown timeout still get their events sealed.
@@ -297,6 +312,7 @@ func (a *App) Background(ctx context.Context, wg *sync.WaitGroup, workers operat
 	})
 	wg.Go(func() { a.Operations.RunSweeper(ctx, 30*time.Second) })
 	wg.Go(func() { a.Store.RunOutboxSweeper(ctx, OutboxSweepInterval, eventstore.DefaultOutboxMaxAge) })
+	wg.Go(func() { a.Alerts.Run(ctx, AlertsInterval) })
 	wg.Go(func() {
 		if err := a.Runner.Run(ctx, Projections()...); err != nil {
 			a.log.Error("projections stopped", "error", operations.Sanitize(err.Error()))
