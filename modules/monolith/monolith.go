@@ -27,6 +27,7 @@ import (
 	"github.com/tenantatlas/ops/modules/backup"
 	"github.com/tenantatlas/ops/modules/directory"
 	"github.com/tenantatlas/ops/modules/drift"
+	"github.com/tenantatlas/ops/modules/failure"
 	"github.com/tenantatlas/ops/modules/graph"
 	"github.com/tenantatlas/ops/modules/inventory"
 	"github.com/tenantatlas/ops/modules/notify"
@@ -131,7 +132,7 @@ func (a *App) Ready(ctx context.Context) error {
 	failed := map[string]string{}
 	seal, err := a.Store.SealStatus(ctx)
 	if err != nil {
-		a.log.Warn("readiness: sealing check failed", "error", operations.Sanitize(err.Error()))
+		a.log.Warn("readiness: sealing check failed", "error", failure.Sanitize(err.Error()))
 		failed["sealing"] = "unknown: the check failed"
 	} else if seal.OldestUnsealedAge > a.stallThreshold {
 		// Sealing passes no transaction that holds an id; with none open, the sealer
@@ -146,7 +147,7 @@ func (a *App) Ready(ctx context.Context) error {
 	}
 	st, err := a.Runner.Status(ctx, Projections()...)
 	if err != nil {
-		a.log.Warn("readiness: projections check failed", "error", operations.Sanitize(err.Error()))
+		a.log.Warn("readiness: projections check failed", "error", failure.Sanitize(err.Error()))
 		failed["projections"] = "unknown: the check failed"
 	}
 	now := time.Now()
@@ -292,14 +293,14 @@ func (a *App) Background(ctx context.Context, wg *sync.WaitGroup, workers operat
 	wg.Go(func() {
 		defer stopSealer()
 		if err := a.Operations.RunWorkers(ctx, workers); err != nil {
-			a.log.Error("workers stopped", "error", operations.Sanitize(err.Error()))
+			a.log.Error("workers stopped", "error", failure.Sanitize(err.Error()))
 		}
 	})
 	wg.Go(func() { a.Operations.RunSweeper(ctx, 30*time.Second) })
 	wg.Go(func() { a.Store.RunOutboxSweeper(ctx, OutboxSweepInterval, eventstore.DefaultOutboxMaxAge) })
 	wg.Go(func() {
 		if err := a.Runner.Run(ctx, Projections()...); err != nil {
-			a.log.Error("projections stopped", "error", operations.Sanitize(err.Error()))
+			a.log.Error("projections stopped", "error", failure.Sanitize(err.Error()))
 		}
 	})
 }
