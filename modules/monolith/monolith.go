@@ -30,6 +30,7 @@ import (
 	"github.com/tenantatlas/ops/modules/failure"
 	"github.com/tenantatlas/ops/modules/graph"
 	"github.com/tenantatlas/ops/modules/inventory"
+	"github.com/tenantatlas/ops/modules/legacy"
 	"github.com/tenantatlas/ops/modules/notify"
 	"github.com/tenantatlas/ops/modules/operations"
 	"github.com/tenantatlas/ops/modules/provider"
@@ -209,6 +210,8 @@ type App struct {
 	Operations *operations.Service
 	Runner     *projections.Runner
 	Runs       *projections.RunReader
+	// Legacy imports the legacy system's run rows as run events (`atlas legacy import`).
+	Legacy *legacy.Importer
 	// Inventory, Directory, Drift and Backup read their modules' tables for the hub
 	// (always set; their handlers only run when Options.Graph is set).
 	Inventory *inventory.Service
@@ -241,7 +244,7 @@ func New(pool *pgxpool.Pool, opts Options) *App {
 	opOpts.Logger = log
 	ops := operations.New(pool, store, ten, rec, opOpts)
 	runner := projections.NewRunner(pool, store, projections.Options{Logger: log})
-	app := &App{Pool: pool, Store: store, Tenancy: ten, Audit: rec, Operations: ops,
+	app := &App{Pool: pool, Store: store, Tenancy: ten, Audit: rec, Operations: ops, Legacy: legacy.New(pool, store, ten, rec, ops),
 		Runner: runner, Runs: projections.NewRunReader(pool), log: log,
 		stallThreshold: cmp.Or(opts.StallThreshold, DefaultStallThreshold), stalls: stallWatch{seen: map[string]stallSeen{}}}
 	if opts.Graph != nil {
