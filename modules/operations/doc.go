@@ -4,8 +4,9 @@
 // locks (Start), dispatch through the watermill-sql outbox, the run workers and their
 // heartbeats (RunWorkers, Handler, Reporter), the stale-run sweeper, run links, the
 // legacy-run events (LegacyRunImported, LegacyRunLinked; package legacy maps the legacy
-// rows to them) and the history writer behind the demo and the benchmarks
-// (AppendHistory). It owns the ops_ tables (migrations/) and reads only them. The failure
+// rows to them). Every run a start surface records goes through the gate (Start); the
+// bench/demo writer that appends finished runs without it is package historygen, outside
+// this one. It owns the ops_ tables (migrations/) and reads only them. The failure
 // vocabulary (reason codes, failure entries, the sanitizer) lives in the leaf package
 // failure; this package re-exports it under its run names (ReasonCode, Failure,
 // Sanitize: aliases, failure.go).
@@ -15,6 +16,5 @@
 // authorization and provider connections, audit for start attempts, notify for run
 // notifications); it must not import the run-type modules (provider, inventory,
 // directory, drift, backup: they register their Handler with Service.Handle instead),
-// projections, modules/monolith, web or cmd; architecture_test.go checks this. Issue 10
-// point 1 moves the history writer out of this package.
+// projections, modules/monolith, web or cmd; architecture_test.go checks this.
 package operations
