@@ -144,6 +144,8 @@ func ban(from, to string) string {
 		return "eventstore/ must not import modules/ or projections/"
 	case under(from, "projections") && isModuleInternal(to):
 		return "projections/ must not import a module's internal packages"
+	case under(from, "modules/failure") && !under(to, "modules/failure"):
+		return "modules/failure is a leaf: it imports nothing of this module"
 	}
 	return ""
 }
@@ -364,6 +366,14 @@ func TestImportRules(t *testing.T) {
 				"modules/operations (floor 2) imports projections (floor 4)",
 				"modules/tenancy (floor 1) imports modules/operations (floor 2)",
 				"projections (floor 4) imports modules/monolith (floor 5)",
+			},
+		},
+		{
+			name: "the failure leaf imports a floor-0 package",
+			pkgs: []pkg{{ImportPath: "modules/failure", Imports: []string{"modules/graph"}, XTestImports: []string{"modules/operations"}}},
+			want: []string{
+				"modules/failure (tests) imports modules/operations: modules/failure is a leaf",
+				"modules/failure imports modules/graph: modules/failure is a leaf",
 			},
 		},
 		{

@@ -57,8 +57,3 @@ func ReasonCodes() []ReasonCode { return failure.Codes() }
 
 // ReasonInfo returns the operator-facing label and next step of r: failure.Info.
 func ReasonInfo(r ReasonCode) (label, nextStep string) { return failure.Info(r) }
-
-// isAlnum reports whether c is an ASCII letter or digit.
-func isAlnum(c byte) bool {
-	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
-}
