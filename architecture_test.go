@@ -31,10 +31,10 @@ type layer struct {
 // Floors, lowest first. A package may import packages on its own floor or below;
 // an import of a higher floor is a violation unless allowUp names it.
 const (
-	floorFoundation = 0 // the event store and leaf libraries: eventstore/..., modules/graph/...
+	floorFoundation = 0 // the event store and leaf libraries: eventstore/..., modules/graph/..., modules/failure
 	floorCore       = 1 // what every module needs: tenancy, audit, notify
 	floorOperations = 2 // the run aggregate, start gate, workers, sweeper
-	floorRunTypes   = 3 // the work behind each run type: provider, inventory, directory, drift, backup
+	floorRunTypes   = 3 // the work behind each run type: provider, inventory, directory, drift, backup; legacy import, the history generator, replay
 	floorReadModels = 4 // projections
 	floorWiring     = 5 // modules/monolith (and monotest): builds the system from every part
 	floorEdge       = 6 // web: the HTTP edge
@@ -46,6 +46,7 @@ const (
 var layers = []layer{
 	{path: "eventstore", tree: true, floor: floorFoundation},
 	{path: "modules/graph", tree: true, floor: floorFoundation},
+	{path: "modules/failure", tree: true, floor: floorFoundation},
 	{path: "modules", tree: false, floor: floorFoundation}, // the doc-only parent package
 
 	{path: "modules/tenancy", tree: true, floor: floorCore},
@@ -60,6 +61,9 @@ var layers = []layer{
 	{path: "modules/drift", tree: true, floor: floorRunTypes},
 	{path: "modules/backup", tree: true, floor: floorRunTypes},
 	{path: "modules/alerts", tree: true, floor: floorRunTypes}, // follows run events, authorizes with tenancy
+	{path: "modules/legacy", tree: true, floor: floorRunTypes},
+	{path: "modules/historygen", tree: true, floor: floorRunTypes},
+	{path: "modules/replay", tree: true, floor: floorRunTypes},
 
 	{path: "projections", tree: true, floor: floorReadModels},
 
@@ -79,9 +83,8 @@ type edge struct{ from, to string }
 // ban, and an entry whose edge no longer exists (or no longer climbs) fails the check:
 // delete it when the edge goes.
 var allowUp = map[edge]string{
-	// replay rebuilds runs from their events with operations.RunFromEvents, so the audit
-	// tree (floor 1) reaches up to operations (floor 2), which itself imports audit.
-	{"modules/audit/replay", "modules/operations"}: "issue 10 point 1 removes this",
+	// None today: issue 10 point 1 moved replay (which rebuilds runs with
+	// operations.RunFromEvents) from the audit tree (floor 1) to modules/replay (floor 3).
 }
 
 // pkg is what the check needs of one package of `go list -json`.
@@ -142,6 +145,8 @@ func ban(from, to string) string {
 		return "eventstore/ must not import modules/ or projections/"
 	case under(from, "projections") && isModuleInternal(to):
 		return "projections/ must not import a module's internal packages"
+	case under(from, "modules/failure") && !under(to, "modules/failure"):
+		return "modules/failure is a leaf: it imports nothing of this module"
 	}
 	return ""
 }
@@ -365,6 +370,14 @@ func TestImportRules(t *testing.T) {
 			},
 		},
 		{
+			name: "the failure leaf imports a floor-0 package",
+			pkgs: []pkg{{ImportPath: "modules/failure", Imports: []string{"modules/graph"}, XTestImports: []string{"modules/operations"}}},
+			want: []string{
+				"modules/failure (tests) imports modules/operations: modules/failure is a leaf",
+				"modules/failure imports modules/graph: modules/failure is a leaf",
+			},
+		},
+		{
 			name:  "an allowed upward import passes",
 			pkgs:  []pkg{{ImportPath: "modules/audit/replay", Imports: []string{"modules/operations", "modules/tenancy"}}},
 			allow: replayEdge,
@@ -418,9 +431,9 @@ func TestImportRules(t *testing.T) {
 
 	// Every floor of the README's diagram is where the layer table says.
 	for p, want := range map[string]int{
-		"eventstore": 0, "eventstore/pgtest": 0, "eventstore/sqlfile": 0, "modules/graph/msgraph": 0, "modules": 0,
+		"eventstore": 0, "eventstore/pgtest": 0, "eventstore/sqlfile": 0, "modules/graph/msgraph": 0, "modules": 0, "modules/failure": 0,
 		"modules/tenancy": 1, "modules/audit/replay": 1, "modules/notify": 1,
-		"modules/operations": 2, "modules/provider": 3, "modules/backup": 3,
+		"modules/operations": 2, "modules/provider": 3, "modules/backup": 3, "modules/legacy": 3, "modules/historygen": 3, "modules/replay": 3,
 		"projections": 4, "modules/monolith/monotest": 5, "web": 6, "cmd/atlas": 7, ".": 7,
 	} {
 		if got, ok := floorOf(p); !ok || got != want {

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/tenantatlas/ops/eventstore"
+	"github.com/tenantatlas/ops/modules/failure"
 	"github.com/tenantatlas/ops/modules/operations"
 )
 
@@ -85,7 +86,7 @@ func (h HubRuns) ApplyTo(ctx context.Context, tx pgx.Tx, table string, events []
 			return fmt.Errorf("hub_runs: load rows: %w", err)
 		}
 		r.TenantID, r.Initiator.UserID = tenant.Bytes, initiator.Bytes
-		r.ReasonCode = operations.ReasonCode(reason.String)
+		r.ReasonCode = failure.Code(reason.String)
 		r.StartedAt, r.CompletedAt = started.Time, completed.Time
 		runs[r.ID] = r
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/tenantatlas/ops/eventstore"
 	"github.com/tenantatlas/ops/eventstore/pgmigrate"
 	"github.com/tenantatlas/ops/eventstore/pgtest"
+	"github.com/tenantatlas/ops/modules/failure"
 	"github.com/tenantatlas/ops/modules/monolith"
 	"github.com/tenantatlas/ops/modules/operations"
 	"github.com/tenantatlas/ops/projections"
@@ -53,7 +54,7 @@ func newWorld(t *testing.T) *world {
 				return "", err
 			}
 		}
-		return operations.OutcomeSucceeded, rep.Fail(ctx, operations.ReasonItemFailed, "one finding could not be compared")
+		return operations.OutcomeSucceeded, rep.Fail(ctx, failure.ItemFailed, "one finding could not be compared")
 	})
 	return &world{ctx: t.Context(), pool: pool, app: a, seed: seed}
 }

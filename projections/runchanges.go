@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tenantatlas/ops/eventstore"
+	"github.com/tenantatlas/ops/modules/failure"
 	"github.com/tenantatlas/ops/modules/operations"
 )
 
@@ -97,7 +98,7 @@ func (l *RunChanges) Listen(ctx context.Context, changed func(ids []uuid.UUID)) 
 		if time.Since(start) > time.Minute {
 			delay = l.retry // it had been working: retry soon
 		}
-		l.log.Warn("run change listener reconnecting", "error", operations.Sanitize(err.Error()), "in", delay.String())
+		l.log.Warn("run change listener reconnecting", "error", failure.Sanitize(err.Error()), "in", delay.String())
 		select {
 		case <-ctx.Done():
 		case <-time.After(delay):

@@ -6,6 +6,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/tenantatlas/ops/modules/legacy"
 	"github.com/tenantatlas/ops/modules/operations"
 	"github.com/tenantatlas/ops/projections"
 )
@@ -17,7 +18,7 @@ import (
 func (s *Server) handleAdminLegacyRun(c *fiber.Ctx) error {
 	table := c.Params("table")
 	id, err := paramInt64(c, "id")
-	if err != nil || !slices.Contains(operations.LegacyTables(), table) {
+	if err != nil || !slices.Contains(legacy.Tables(), table) {
 		return fiber.NewError(fiber.StatusNotFound, "not found")
 	}
 	runID, err := s.deps.Runs.LegacyRun(c.UserContext(), table, id)

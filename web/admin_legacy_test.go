@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantatlas/ops/eventstore/pgtest"
+	"github.com/tenantatlas/ops/modules/legacy"
 	"github.com/tenantatlas/ops/modules/operations"
 	"github.com/tenantatlas/ops/projections"
 )
@@ -18,10 +19,10 @@ import (
 func TestAdminLegacyRunRedirect(t *testing.T) {
 	t.Parallel()
 	h := startHubTB(t, pgtest.Fresh(t))
-	res, err := h.app.Operations.ImportLegacy(t.Context(), operations.LegacyRow{Table: "entra_group_sync_runs", ID: 7,
+	res, err := h.app.Legacy.Import(t.Context(), legacy.Row{Table: "entra_group_sync_runs", ID: 7,
 		TenantID: h.seed.Tenants[0].ID, Status: "completed", StartedAt: time.Now().Add(-time.Hour), FinishedAt: time.Now()})
 	require.NoError(t, err)
-	require.Equal(t, operations.LegacyImported, res)
+	require.Equal(t, legacy.Imported, res)
 	require.Eventually(t, func() bool {
 		_, err := h.app.Runner.CatchUp(t.Context(), projections.LegacyRuns{})
 		require.NoError(t, err)
@@ -33,7 +34,7 @@ func TestAdminLegacyRunRedirect(t *testing.T) {
 	owner.login("owner")
 	resp, _ := owner.get("/admin/legacy/entra_group_sync_runs/7")
 	require.Equal(t, http.StatusFound, resp.StatusCode)
-	require.Equal(t, operations.RunURL(operations.LegacyRunID("entra_group_sync_runs", 7)), resp.Header.Get("Location"))
+	require.Equal(t, operations.RunURL(legacy.RunID("entra_group_sync_runs", 7)), resp.Header.Get("Location"))
 	resp, body := owner.get(resp.Header.Get("Location"))
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Contains(t, body, "legacy import", "the viewer shows the imported run's history")

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantatlas/ops/eventstore/pgtest"
+	"github.com/tenantatlas/ops/modules/failure"
 	"github.com/tenantatlas/ops/modules/operations"
 )
 
@@ -23,7 +24,7 @@ func TestRunFailuresBoundedAndInitiatorRedacted(t *testing.T) {
 	h := startHubTB(t, pgtest.Fresh(t))
 	h.app.Operations.Handle("restore.execute", func(ctx context.Context, run *operations.Run, rep *operations.Reporter) (operations.Outcome, error) {
 		for i := range 250 {
-			if err := rep.Fail(ctx, operations.ReasonItemFailed, fmt.Sprintf("item %d could not be restored", i)); err != nil {
+			if err := rep.Fail(ctx, failure.ItemFailed, fmt.Sprintf("item %d could not be restored", i)); err != nil {
 				return "", err
 			}
 		}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
+	"github.com/tenantatlas/ops/modules/failure"
 	"github.com/tenantatlas/ops/modules/operations"
 )
 
@@ -22,9 +23,9 @@ type runDetail struct {
 	Outcome     operations.Outcome    `json:"outcome"`
 	Bucket      operations.Bucket     `json:"bucket"`
 	Counts      operations.Counts     `json:"counts"`
-	Failures    []operations.Failure  `json:"failures"`
+	Failures    []failure.Entry       `json:"failures"`
 	Omitted     int64                 `json:"failuresOmitted"` // failures past the first 100, only counted
-	ReasonCode  operations.ReasonCode `json:"reasonCode,omitempty"`
+	ReasonCode  failure.Code          `json:"reasonCode,omitempty"`
 	Message     string                `json:"message,omitempty"`
 	Initiator   initiatorView         `json:"initiator"`
 	QueuedAt    *time.Time            `json:"queuedAt"`
@@ -71,7 +72,7 @@ func detailOf(r *operations.Run) runDetail {
 		d.Counts = operations.Counts{}
 	}
 	if d.Failures == nil {
-		d.Failures = []operations.Failure{}
+		d.Failures = []failure.Entry{}
 	}
 	if len(d.Context) == 0 {
 		d.Context = json.RawMessage("{}")

@@ -6,6 +6,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
+	"github.com/tenantatlas/ops/modules/failure"
 	"github.com/tenantatlas/ops/modules/operations"
 )
 
@@ -72,7 +73,7 @@ func operationsError(err error) (*fiber.Error, bool) {
 	case errors.Is(err, operations.ErrUnknownType):
 		return fiber.NewError(fiber.StatusUnprocessableEntity, "unknown operation type"), true
 	case errors.Is(err, operations.ErrInvalidContext):
-		return fiber.NewError(fiber.StatusUnprocessableEntity, operations.Sanitize(err.Error())), true
+		return fiber.NewError(fiber.StatusUnprocessableEntity, failure.Sanitize(err.Error())), true
 	}
 	return nil, false
 }

@@ -10,7 +10,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/tenantatlas/ops/modules/operations"
+	"github.com/tenantatlas/ops/modules/failure"
 )
 
 // handleHealthz answers 200 while the process runs.
@@ -40,7 +40,7 @@ func (s *Server) handleReadyz(c *fiber.Ctx) error {
 			var named namedChecks
 			if !errors.As(err, &named) {
 				// Not a finding but a failure to look (its text may carry SQL).
-				s.deps.Logger.Warn("readiness check failed", "error", operations.Sanitize(err.Error()))
+				s.deps.Logger.Warn("readiness check failed", "error", failure.Sanitize(err.Error()))
 				checks["projections"] = "unknown: the check failed"
 				return notReady(c, checks)
 			}

@@ -20,9 +20,9 @@ import (
 
 	"github.com/tenantatlas/ops/eventstore/pgtest"
 	"github.com/tenantatlas/ops/modules/inventory"
+	"github.com/tenantatlas/ops/modules/legacy"
 	"github.com/tenantatlas/ops/modules/monolith"
 	"github.com/tenantatlas/ops/modules/monolith/monotest"
-	"github.com/tenantatlas/ops/modules/operations"
 	"github.com/tenantatlas/ops/web"
 )
 
@@ -116,7 +116,7 @@ func TestHostileParametersNeverFail(t *testing.T) {
 	csrfToken := csrf(t, page)
 
 	valid := map[string]string{"tenant": tenant, "run": runID, "snapshot": uuid.NewString(), "set": uuid.NewString(),
-		"table": operations.LegacyTables()[0], "id": "1", "notification": uuid.NewString()}
+		"table": legacy.Tables()[0], "id": "1", "notification": uuid.NewString()}
 	validFor := func(path, param string) string {
 		if param == "type" {
 			if strings.Contains(path, "/items/") {

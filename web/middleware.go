@@ -12,7 +12,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/tenantatlas/ops/modules/operations"
+	"github.com/tenantatlas/ops/modules/failure"
 )
 
 // defaultRequestTimeout bounds a request's context when Deps.RequestTimeout is zero.
@@ -48,10 +48,10 @@ func (s *Server) logPanic(c *fiber.Ctx, r any) {
 	lines := strings.Split(strings.TrimSpace(string(debug.Stack())), "\n")
 	lines = lines[:min(len(lines), maxStackLines)]
 	for i, l := range lines {
-		lines[i] = operations.Sanitize(l)
+		lines[i] = failure.Sanitize(l)
 	}
-	s.deps.Logger.Error("request panicked", "method", c.Method(), "path", operations.Sanitize(c.Path()),
-		"panic", operations.Sanitize(fmt.Sprint(r)), "stack", lines)
+	s.deps.Logger.Error("request panicked", "method", c.Method(), "path", failure.Sanitize(c.Path()),
+		"panic", failure.Sanitize(fmt.Sprint(r)), "stack", lines)
 }
 
 // logFailure logs an unexpected request error once (a recovered panic was logged already).
@@ -59,7 +59,7 @@ func (s *Server) logFailure(c *fiber.Ctx, err error) {
 	if errors.Is(err, errRecovered) {
 		return
 	}
-	s.deps.Logger.Error("request failed", "method", c.Method(), "path", operations.Sanitize(c.Path()), "error", operations.Sanitize(err.Error()))
+	s.deps.Logger.Error("request failed", "method", c.Method(), "path", failure.Sanitize(c.Path()), "error", failure.Sanitize(err.Error()))
 }
 
 // contentSecurityPolicy allows the hub's own scripts, styles and images only: no inline

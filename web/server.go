@@ -26,6 +26,7 @@ import (
 	"github.com/tenantatlas/ops/modules/backup"
 	"github.com/tenantatlas/ops/modules/directory"
 	"github.com/tenantatlas/ops/modules/drift"
+	"github.com/tenantatlas/ops/modules/failure"
 	"github.com/tenantatlas/ops/modules/inventory"
 	"github.com/tenantatlas/ops/modules/operations"
 	"github.com/tenantatlas/ops/modules/tenancy"
@@ -151,7 +152,7 @@ func (s *Server) handleError(c *fiber.Ctx, err error) (rerr error) {
 		return rerr
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
-		s.deps.Logger.Warn("request deadline exceeded", "method", c.Method(), "path", operations.Sanitize(c.Path()))
+		s.deps.Logger.Warn("request deadline exceeded", "method", c.Method(), "path", failure.Sanitize(c.Path()))
 		err = fiber.NewError(fiber.StatusServiceUnavailable, "The request took too long; try again in a moment.")
 	}
 	if mapped, ok := operationsError(err); ok {

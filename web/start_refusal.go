@@ -6,6 +6,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/tenantatlas/ops/modules/failure"
 	"github.com/tenantatlas/ops/modules/operations"
 )
 
@@ -13,17 +14,17 @@ import (
 // operator's words: a type no worker runs (operations.ErrTypeUnavailable) or a type
 // started from its own page, not from this surface (operations.ErrSurfaceNotAllowed).
 // Both answer 422 and record nothing.
-func startRefusal(err error) (operations.ReasonCode, string, bool) {
-	var code operations.ReasonCode
+func startRefusal(err error) (failure.Code, string, bool) {
+	var code failure.Code
 	switch {
 	case errors.Is(err, operations.ErrTypeUnavailable):
-		code = operations.ReasonOperationTypeUnavailable
+		code = failure.OperationTypeUnavailable
 	case errors.Is(err, operations.ErrSurfaceNotAllowed):
-		code = operations.ReasonStartSurfaceNotAllowed
+		code = failure.StartSurfaceNotAllowed
 	default:
 		return "", "", false
 	}
-	label, next := operations.ReasonInfo(code)
+	label, next := failure.Info(code)
 	return code, label + ". " + next, true
 }
 

@@ -13,7 +13,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/tenantatlas/ops/modules/operations"
+	"github.com/tenantatlas/ops/modules/failure"
 )
 
 // RunChangeSource tells which runs changed. projections.RunChanges (LISTEN on one
@@ -247,7 +247,7 @@ func (h *streamHub) refresh(base context.Context, run uuid.UUID, t *topic) {
 				sub.offer(st)
 			}
 		case err != nil && base.Err() == nil:
-			h.log.Error("run stream: load", "run", run, "error", operations.Sanitize(err.Error()))
+			h.log.Error("run stream: load", "run", run, "error", failure.Sanitize(err.Error()))
 			if t.last == nil { // nothing to show: end the streams, the browser retries
 				for sub := range t.subs {
 					sub.offer(&streamState{end: true})
@@ -297,7 +297,7 @@ func (h *streamHub) run(ctx context.Context) {
 	h.mu.Unlock()
 	if h.cfg.Changes != nil {
 		if err := h.cfg.Changes.Listen(ctx, h.changed); err != nil && ctx.Err() == nil {
-			h.log.Error("run stream listener stopped", "error", operations.Sanitize(err.Error()))
+			h.log.Error("run stream listener stopped", "error", failure.Sanitize(err.Error()))
 		}
 	}
 	<-ctx.Done()

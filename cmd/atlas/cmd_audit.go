@@ -14,9 +14,9 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tenantatlas/ops/eventstore"
-	"github.com/tenantatlas/ops/modules/audit/replay"
 	"github.com/tenantatlas/ops/modules/monolith"
 	"github.com/tenantatlas/ops/modules/operations"
+	"github.com/tenantatlas/ops/modules/replay"
 )
 
 func runAuditVerify(ctx context.Context, env *cli, args []string) error {

@@ -20,6 +20,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tenantatlas/ops/modules/historygen"
 	"github.com/tenantatlas/ops/modules/monolith"
 	"github.com/tenantatlas/ops/modules/operations"
 	"github.com/tenantatlas/ops/modules/tenancy"
@@ -103,7 +104,7 @@ func runBenchSeed(ctx context.Context, env *cli, args []string) error {
 
 	genStart := time.Now()
 	var mu sync.Mutex
-	err = monolith.GenerateHistory(ctx, a, monolith.HistorySpec{WorkspaceID: ws.ID, TenantIDs: ids,
+	err = historygen.Generate(ctx, a.Pool, a.Store, historygen.Spec{WorkspaceID: ws.ID, TenantIDs: ids,
 		Initiator: operations.Initiator{Kind: "user", UserID: u.ID, Name: "Bench Owner"},
 		Runs:      runs, Span: 90 * 24 * time.Hour, End: time.Now(), Seed: 1, Writers: writers,
 		Progress: func(done int64) {

@@ -10,7 +10,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/tenantatlas/ops/modules/operations"
+	"github.com/tenantatlas/ops/modules/legacy"
 )
 
 // runLegacyImport imports a JSON Lines file of legacy run rows (CONTRACT.md): rows with
@@ -31,7 +31,7 @@ func runLegacyImport(ctx context.Context, env *cli, args []string) error {
 	if err != nil {
 		return fmt.Errorf("read %s: %w", c.args[0], errors.Unwrap(err))
 	}
-	var rows []operations.LegacyRow
+	var rows []legacy.Row
 	sc := bufio.NewScanner(bytes.NewReader(raw))
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 	for n := 1; sc.Scan(); n++ {
@@ -39,7 +39,7 @@ func runLegacyImport(ctx context.Context, env *cli, args []string) error {
 		if len(line) == 0 {
 			continue
 		}
-		var row operations.LegacyRow
+		var row legacy.Row
 		dec := json.NewDecoder(bytes.NewReader(line))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&row); err != nil {
@@ -50,14 +50,14 @@ func runLegacyImport(ctx context.Context, env *cli, args []string) error {
 	if err := sc.Err(); err != nil {
 		return fmt.Errorf("read %s: %w", c.args[0], err)
 	}
-	ops := newApp(c.pool, c.log).Operations
+	im := newApp(c.pool, c.log).Legacy
 	start := time.Now()
-	results := map[operations.LegacyResult]int{}
+	results := map[legacy.Result]int{}
 	var refused []string
 	for i, row := range rows {
-		res, err := ops.ImportLegacy(ctx, row)
+		res, err := im.Import(ctx, row)
 		switch {
-		case errors.Is(err, operations.ErrLegacyRow):
+		case errors.Is(err, legacy.ErrRow):
 			refused = append(refused, err.Error())
 		case err != nil:
 			return err
@@ -75,7 +75,7 @@ func runLegacyImport(ctx context.Context, env *cli, args []string) error {
 		fmt.Fprintln(env.stderr, "refused:", r)
 	}
 	fmt.Fprintf(env.stdout, "legacy import: %d rows: %d imported, %d linked, %d unchanged, %d refused\n", len(rows),
-		results[operations.LegacyImported], results[operations.LegacyLinked], results[operations.LegacyUnchanged], len(refused))
+		results[legacy.Imported], results[legacy.Linked], results[legacy.Unchanged], len(refused))
 	if len(refused) > 0 {
 		return fmt.Errorf("%d row(s) refused (listed above); the others were imported", len(refused))
 	}

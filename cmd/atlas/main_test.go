@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/tenantatlas/ops/eventstore"
 	"github.com/tenantatlas/ops/eventstore/pgtest"
+	"github.com/tenantatlas/ops/modules/legacy"
 	"github.com/tenantatlas/ops/modules/monolith"
 	"github.com/tenantatlas/ops/modules/monolith/monotest"
 	"github.com/tenantatlas/ops/modules/operations"
@@ -539,12 +540,12 @@ func TestLegacyImport(t *testing.T) {
 	linked, err := a.Operations.Load(t.Context(), out.Run.ID)
 	require.NoError(t, err)
 	require.Equal(t, []operations.LegacyRunLinked{{Table: "inventory_sync_runs", LegacyID: 11}}, linked.Legacy)
-	groups, err := a.Operations.Load(t.Context(), operations.LegacyRunID("entra_group_sync_runs", 12))
+	groups, err := a.Operations.Load(t.Context(), legacy.RunID("entra_group_sync_runs", 12))
 	require.NoError(t, err)
 	require.Equal(t, "directory.groups.sync", groups.Type)
 	require.Equal(t, operations.OutcomeSucceeded, groups.Outcome)
 	require.Equal(t, operations.Counts{"total": 250, "processed": 250}, groups.Counts, "keys outside the closed set are dropped")
-	backup, err := a.Operations.Load(t.Context(), operations.LegacyRunID("backup_schedule_runs", 13))
+	backup, err := a.Operations.Load(t.Context(), legacy.RunID("backup_schedule_runs", 13))
 	require.NoError(t, err)
 	require.Equal(t, operations.OutcomeFailed, backup.Outcome)
 	require.Len(t, backup.Failures, 1)
@@ -564,7 +565,7 @@ func TestLegacyImport(t *testing.T) {
 	code, _, stderr = atlas(t.Context(), env, "legacy", "import", bad)
 	require.Equal(t, 1, code)
 	require.Contains(t, stderr, "line 2")
-	_, err = a.Operations.Load(t.Context(), operations.LegacyRunID("entra_group_sync_runs", 15))
+	_, err = a.Operations.Load(t.Context(), legacy.RunID("entra_group_sync_runs", 15))
 	require.ErrorIs(t, err, operations.ErrNotFound, "a malformed file imports nothing")
 	code, _, _ = atlas(t.Context(), env, "legacy", "import")
 	require.Equal(t, 2, code, "no file is bad usage")

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantatlas/ops/eventstore/pgtest"
+	"github.com/tenantatlas/ops/modules/failure"
 	"github.com/tenantatlas/ops/modules/monolith/monotest"
 	"github.com/tenantatlas/ops/modules/operations"
 )
@@ -31,7 +32,7 @@ func TestAddPoliciesEndToEnd(t *testing.T) {
 	require.Equal(t, operations.OutcomePartiallySucceeded, run.Outcome, run.Message)
 	require.Equal(t, operations.Counts{"total": 3, "processed": 3, "succeeded": 2, "items": 2, "failed": 1}, run.Counts)
 	require.Len(t, run.Failures, 1)
-	require.Equal(t, operations.ReasonGraphRequestFailed, run.Failures[0].ReasonCode)
+	require.Equal(t, failure.GraphRequestFailed, run.Failures[0].ReasonCode)
 	require.Contains(t, run.Failures[0].Message, "00000000-0000-0000-0000-00000000dead")
 
 	setID := monotest.Link(t, run, operations.LinkBackupSet)

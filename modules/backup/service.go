@@ -23,6 +23,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/tenantatlas/ops/modules/failure"
 	"github.com/tenantatlas/ops/modules/graph"
 	"github.com/tenantatlas/ops/modules/inventory"
 	"github.com/tenantatlas/ops/modules/operations"
@@ -116,7 +117,7 @@ func (s *Service) Register(ops *operations.Service) {
 func (s *Service) AddPolicies(ctx context.Context, run *operations.Run, rep *operations.Reporter) (operations.Outcome, error) {
 	c, err := ParseContext(run.Context)
 	if err != nil {
-		return "", &operations.RunError{Code: operations.ReasonValidationFailed, Message: err.Error()}
+		return "", &operations.RunError{Code: failure.ValidationFailed, Message: err.Error()}
 	}
 	conn, err := s.provider.Connection(ctx, run)
 	if err != nil {
@@ -128,7 +129,7 @@ func (s *Service) AddPolicies(ctx context.Context, run *operations.Run, rep *ope
 	}
 	defer func() {
 		if err := s.seal(context.WithoutCancel(ctx), setID); err != nil {
-			s.log.Error("sealing the backup set failed", "run", run.ID, "set", setID, "error", operations.Sanitize(err.Error()))
+			s.log.Error("sealing the backup set failed", "run", run.ID, "set", setID, "error", failure.Sanitize(err.Error()))
 		}
 	}()
 	if err := rep.Link(ctx, operations.LinkBackupSet, setID); err != nil {

@@ -23,6 +23,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/tenantatlas/ops/modules/failure"
 	"github.com/tenantatlas/ops/modules/graph"
 	"github.com/tenantatlas/ops/modules/operations"
 	"github.com/tenantatlas/ops/modules/provider"
@@ -482,7 +483,7 @@ func (s *Service) write(ctx context.Context, run *operations.Run, rep *operation
 		created, updated = created+c, u
 	}
 	if b.bad > 0 {
-		if err := rep.Fail(ctx, operations.ReasonItemFailed, fmt.Sprintf("%s: %d object(s) without an id or display name were skipped", k.graphType, b.bad)); err != nil {
+		if err := rep.Fail(ctx, failure.ItemFailed, fmt.Sprintf("%s: %d object(s) without an id or display name were skipped", k.graphType, b.bad)); err != nil {
 			return err
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantatlas/ops/eventstore/pgtest"
+	"github.com/tenantatlas/ops/modules/failure"
 	"github.com/tenantatlas/ops/modules/graph"
 	"github.com/tenantatlas/ops/modules/graph/graphsim"
 	"github.com/tenantatlas/ops/modules/monolith/monotest"
@@ -104,7 +105,7 @@ func TestGroupsSyncThrottlingStorm(t *testing.T) {
 	e.Sim.SetFaults(e.EntraTenant, graphsim.Faults{Throttle: 1000, RetryAfter: "0"})
 	throttled := e.Run(t, "directory.role_definitions.sync", `{}`)
 	require.Equal(t, operations.OutcomeFailed, throttled.Outcome)
-	require.Equal(t, operations.ReasonGraphThrottled, throttled.ReasonCode)
+	require.Equal(t, failure.GraphThrottled, throttled.ReasonCode)
 }
 
 // TestConsentRevokedWhileRunning: consent is revoked while a groups sync pages; the run
@@ -130,7 +131,7 @@ func TestConsentRevokedWhileRunning(t *testing.T) {
 	e.Sim.SetFaults(e.EntraTenant, graphsim.Faults{ConsentMissing: true})
 	run := e.Wait(t, out.Run.ID)
 	require.Equal(t, operations.OutcomeFailed, run.Outcome)
-	require.Equal(t, operations.ReasonProviderConsentMissing, run.ReasonCode, run.Message)
+	require.Equal(t, failure.ProviderConsentMissing, run.ReasonCode, run.Message)
 	n, err := e.App.Directory.CountGroups(e.Ctx, e.Tenant)
 	require.NoError(t, err)
 	require.Less(t, n, 3000, "the sync stopped part way")
@@ -146,5 +147,5 @@ func TestConsentRevokedWhileRunning(t *testing.T) {
 	require.Equal(t, tenancy.ConnectionConsentMissing, pc.Status)
 	blocked := e.Start(t, "directory.groups.sync", `{}`)
 	require.Equal(t, operations.StartBlocked, blocked.Status)
-	require.Equal(t, operations.ReasonProviderConsentMissing, blocked.ReasonCode)
+	require.Equal(t, failure.ProviderConsentMissing, blocked.ReasonCode)
 }

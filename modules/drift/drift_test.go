@@ -7,6 +7,7 @@ import (
 
 	"github.com/tenantatlas/ops/eventstore/pgtest"
 	"github.com/tenantatlas/ops/modules/drift"
+	"github.com/tenantatlas/ops/modules/failure"
 	"github.com/tenantatlas/ops/modules/graph/graphsim"
 	"github.com/tenantatlas/ops/modules/inventory"
 	"github.com/tenantatlas/ops/modules/monolith/monotest"
@@ -23,7 +24,7 @@ func TestDriftEndToEnd(t *testing.T) {
 
 	blocked := e.Start(t, "drift.generate", `{}`)
 	require.Equal(t, operations.StartBlocked, blocked.Status)
-	require.Equal(t, operations.ReasonDriftBaselineMissing, blocked.ReasonCode)
+	require.Equal(t, failure.DriftBaselineMissing, blocked.ReasonCode)
 	require.Contains(t, blocked.OperatorMessage, "this tenant has 0")
 
 	first := e.Run(t, "inventory.sync", `{}`)

@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/tenantatlas/ops/modules/failure"
 	"github.com/tenantatlas/ops/modules/inventory"
 	"github.com/tenantatlas/ops/modules/operations"
 )
@@ -57,7 +58,7 @@ func (s *Service) Precondition(ctx context.Context, req operations.StartRequest)
 		return nil, fmt.Errorf("drift: count snapshots: %w", err)
 	}
 	if n < 2 {
-		return &operations.RunError{Code: operations.ReasonDriftBaselineMissing,
+		return &operations.RunError{Code: failure.DriftBaselineMissing,
 			Message: fmt.Sprintf("Drift compares the latest two successful inventory snapshots; this tenant has %d.", n)}, nil
 	}
 	return nil, nil
@@ -70,7 +71,7 @@ func (s *Service) Generate(ctx context.Context, run *operations.Run, rep *operat
 		return "", err
 	}
 	if len(snaps) < 2 {
-		return "", &operations.RunError{Code: operations.ReasonDriftBaselineMissing,
+		return "", &operations.RunError{Code: failure.DriftBaselineMissing,
 			Message: fmt.Sprintf("Drift compares the latest two successful inventory snapshots; this tenant has %d.", len(snaps))}
 	}
 	current, baseline := snaps[0], snaps[1]

@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/tenantatlas/ops/modules/failure"
 	"github.com/tenantatlas/ops/modules/graph"
 	"github.com/tenantatlas/ops/modules/operations"
 	"github.com/tenantatlas/ops/modules/provider"
@@ -69,7 +70,7 @@ func (s *Service) Sync(ctx context.Context, run *operations.Run, rep *operations
 	}
 	fail := func(err error) (operations.Outcome, error) {
 		if ferr := w.finish(context.WithoutCancel(ctx), SnapshotFailed, w.snapshot.Types); ferr != nil {
-			s.log.Error("marking the snapshot failed", "run", run.ID, "error", operations.Sanitize(ferr.Error()))
+			s.log.Error("marking the snapshot failed", "run", run.ID, "error", failure.Sanitize(ferr.Error()))
 		}
 		return "", err
 	}
@@ -96,7 +97,7 @@ func (s *Service) Sync(ctx context.Context, run *operations.Run, rep *operations
 			tc.Succeeded += int64(written)
 			tc.Failed += int64(bad)
 			if bad > 0 {
-				if err := rep.Fail(ctx, operations.ReasonItemFailed, typ+": a policy without a usable id was skipped"); err != nil {
+				if err := rep.Fail(ctx, failure.ItemFailed, typ+": a policy without a usable id was skipped"); err != nil {
 					return err
 				}
 			}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tenantatlas/ops/eventstore"
 	"github.com/tenantatlas/ops/modules/graph"
+	"github.com/tenantatlas/ops/modules/historygen"
 	"github.com/tenantatlas/ops/modules/operations"
 	"github.com/tenantatlas/ops/modules/tenancy"
 )
@@ -207,7 +208,7 @@ func ensureTenant(ctx context.Context, a *App, workspaceID uuid.UUID, name, exte
 }
 
 // SeedDemoHistory gives the demo tenants some finished runs of the last two weeks, so
-// a new hub is not empty. The runs are derived from the workspace id: a second call
+// a new hub is not empty (historygen, the bench/demo writer). The runs are derived from the workspace id: a second call
 // finds them written and changes nothing.
 func SeedDemoHistory(ctx context.Context, a *App, seed DemoSeed) error {
 	ids := make([]uuid.UUID, len(seed.Tenants))
@@ -215,7 +216,7 @@ func SeedDemoHistory(ctx context.Context, a *App, seed DemoSeed) error {
 		ids[i] = t.ID
 	}
 	owner := seed.Users["owner"]
-	err := GenerateHistory(ctx, a, HistorySpec{WorkspaceID: seed.Workspace, TenantIDs: ids,
+	err := historygen.Generate(ctx, a.Pool, a.Store, historygen.Spec{WorkspaceID: seed.Workspace, TenantIDs: ids,
 		Initiator: operations.Initiator{Kind: "user", UserID: owner.ID, Name: "Olivia Owner"},
 		Runs:      48, Span: 14 * 24 * time.Hour, End: time.Now().Add(-time.Hour),
 		Seed: binary.BigEndian.Uint64(seed.Workspace[:8]), Writers: 1, BatchRuns: 48})

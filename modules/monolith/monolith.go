@@ -28,8 +28,10 @@ import (
 	"github.com/tenantatlas/ops/modules/backup"
 	"github.com/tenantatlas/ops/modules/directory"
 	"github.com/tenantatlas/ops/modules/drift"
+	"github.com/tenantatlas/ops/modules/failure"
 	"github.com/tenantatlas/ops/modules/graph"
 	"github.com/tenantatlas/ops/modules/inventory"
+	"github.com/tenantatlas/ops/modules/legacy"
 	"github.com/tenantatlas/ops/modules/notify"
 	"github.com/tenantatlas/ops/modules/operations"
 	"github.com/tenantatlas/ops/modules/provider"
@@ -133,7 +135,7 @@ func (a *App) Ready(ctx context.Context) error {
 	failed := map[string]string{}
 	seal, err := a.Store.SealStatus(ctx)
 	if err != nil {
-		a.log.Warn("readiness: sealing check failed", "error", operations.Sanitize(err.Error()))
+		a.log.Warn("readiness: sealing check failed", "error", failure.Sanitize(err.Error()))
 		failed["sealing"] = "unknown: the check failed"
 	} else if seal.OldestUnsealedAge > a.stallThreshold {
 		// Sealing passes no transaction that holds an id; with none open, the sealer
@@ -148,7 +150,7 @@ func (a *App) Ready(ctx context.Context) error {
 	}
 	st, err := a.Runner.Status(ctx, Projections()...)
 	if err != nil {
-		a.log.Warn("readiness: projections check failed", "error", operations.Sanitize(err.Error()))
+		a.log.Warn("readiness: projections check failed", "error", failure.Sanitize(err.Error()))
 		failed["projections"] = "unknown: the check failed"
 	}
 	now := time.Now()
@@ -213,6 +215,8 @@ type App struct {
 	Operations *operations.Service
 	Runner     *projections.Runner
 	Runs       *projections.RunReader
+	// Legacy imports the legacy system's run rows as run events (`atlas legacy import`).
+	Legacy *legacy.Importer
 	// Inventory, Directory, Drift and Backup read their modules' tables for the hub
 	// (always set; their handlers only run when Options.Graph is set).
 	Inventory *inventory.Service
@@ -247,7 +251,7 @@ func New(pool *pgxpool.Pool, opts Options) *App {
 	opOpts.Logger = log
 	ops := operations.New(pool, store, ten, rec, opOpts)
 	runner := projections.NewRunner(pool, store, projections.Options{Logger: log})
-	app := &App{Pool: pool, Store: store, Tenancy: ten, Audit: rec, Operations: ops,
+	app := &App{Pool: pool, Store: store, Tenancy: ten, Audit: rec, Operations: ops, Legacy: legacy.New(pool, store, ten, rec, ops),
 		Runner: runner, Runs: projections.NewRunReader(pool), log: log,
 		stallThreshold: cmp.Or(opts.StallThreshold, DefaultStallThreshold), stalls: stallWatch{seen: map[string]stallSeen{}}}
 	if opts.Graph != nil {
@@ -307,7 +311,7 @@ func (a *App) Background(ctx context.Context, wg *sync.WaitGroup, workers operat
 	wg.Go(func() {
 		defer stopSealer()
 		if err := a.Operations.RunWorkers(ctx, workers); err != nil {
-			a.log.Error("workers stopped", "error", operations.Sanitize(err.Error()))
+			a.log.Error("workers stopped", "error", failure.Sanitize(err.Error()))
 		}
 	})
 	wg.Go(func() { a.Operations.RunSweeper(ctx, 30*time.Second) })
@@ -315,7 +319,7 @@ func (a *App) Background(ctx context.Context, wg *sync.WaitGroup, workers operat
 	wg.Go(func() { a.Alerts.Run(ctx, AlertsInterval) })
 	wg.Go(func() {
 		if err := a.Runner.Run(ctx, Projections()...); err != nil {
-			a.log.Error("projections stopped", "error", operations.Sanitize(err.Error()))
+			a.log.Error("projections stopped", "error", failure.Sanitize(err.Error()))
 		}
 	})
 }

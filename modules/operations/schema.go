@@ -192,3 +192,8 @@ func fieldPath(path, key string) string {
 	}
 	return path + "[" + strconv.QuoteToASCII(key) + "]"
 }
+
+// isAlnum reports whether c is an ASCII letter or digit.
+func isAlnum(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+}

@@ -37,15 +37,3 @@ const (
 
 // Counts are a run's summary counts, keyed by the closed set of SummaryKeys.
 type Counts map[string]int64
-
-// Failure is one sanitized failure entry of a run: a stable reason code and a message
-// that has been through Sanitize.
-type Failure struct {
-	// ReasonCode is one of the ReasonCode constants.
-	ReasonCode ReasonCode `json:"reasonCode"`
-	// Message is sanitized and capped.
-	Message string `json:"message"`
-}
-
-// ReasonCode is a stable, documented failure reason (specs/002-operation-runs/reason-codes.md).
-type ReasonCode string

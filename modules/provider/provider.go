@@ -19,6 +19,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/tenantatlas/ops/modules/failure"
 	"github.com/tenantatlas/ops/modules/graph"
 	"github.com/tenantatlas/ops/modules/operations"
 	"github.com/tenantatlas/ops/modules/tenancy"
@@ -28,24 +29,24 @@ import (
 const actor = "system:provider"
 
 // ReasonFor maps a Graph failure kind to the run reason code of the same meaning.
-func ReasonFor(k graph.Kind) operations.ReasonCode {
+func ReasonFor(k graph.Kind) failure.Code {
 	switch k {
 	case graph.KindConsentMissing:
-		return operations.ReasonProviderConsentMissing
+		return failure.ProviderConsentMissing
 	case graph.KindPermissionDenied:
-		return operations.ReasonProviderPermissionDenied
+		return failure.ProviderPermissionDenied
 	case graph.KindThrottled:
-		return operations.ReasonGraphThrottled
+		return failure.GraphThrottled
 	case graph.KindUnavailable:
-		return operations.ReasonGraphUnavailable
+		return failure.GraphUnavailable
 	case graph.KindTimeout:
-		return operations.ReasonGraphTimeout
+		return failure.GraphTimeout
 	case graph.KindContractMissing:
-		return operations.ReasonGraphContractMissing
+		return failure.GraphContractMissing
 	case graph.KindInvalidClient:
-		return operations.ReasonProviderConnectionInvalid
+		return failure.ProviderConnectionInvalid
 	default:
-		return operations.ReasonGraphRequestFailed
+		return failure.GraphRequestFailed
 	}
 }
 
@@ -60,7 +61,7 @@ func Fatal(k graph.Kind) bool {
 func Message(err error) string {
 	var ge *graph.Error
 	if errors.As(err, &ge) {
-		return operations.Sanitize(ge.Error())
+		return failure.Sanitize(ge.Error())
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return "Microsoft Graph did not answer in time."
@@ -102,7 +103,7 @@ func (s *Service) RefuseHost(host, message string) {
 // written before the rules existed), or it names a refused host. It does no I/O.
 func (s *Service) Check(pc tenancy.ProviderConnection) *operations.RunError {
 	invalid := func(msg string) *operations.RunError {
-		return &operations.RunError{Code: operations.ReasonProviderConnectionInvalid, Message: msg}
+		return &operations.RunError{Code: failure.ProviderConnectionInvalid, Message: msg}
 	}
 	if err := graph.CheckEndpoint(pc.GraphBaseURL); err != nil {
 		return invalid("The provider connection's Graph endpoint was refused: it must use https (plain http only to a loopback address).")
@@ -143,11 +144,11 @@ func (s *Service) Connection(ctx context.Context, run *operations.Run) (graph.Co
 
 func (s *Service) connection(ctx context.Context, run *operations.Run) (tenancy.ProviderConnection, error) {
 	if run.ProviderConnectionID == uuid.Nil {
-		return tenancy.ProviderConnection{}, &operations.RunError{Code: operations.ReasonProviderConnectionMissing, Message: "The run has no provider connection."}
+		return tenancy.ProviderConnection{}, &operations.RunError{Code: failure.ProviderConnectionMissing, Message: "The run has no provider connection."}
 	}
 	pc, err := s.ten.Connection(ctx, run.ProviderConnectionID)
 	if errors.Is(err, tenancy.ErrNotFound) {
-		return tenancy.ProviderConnection{}, &operations.RunError{Code: operations.ReasonProviderConnectionMissing, Message: "The run's provider connection no longer exists."}
+		return tenancy.ProviderConnection{}, &operations.RunError{Code: failure.ProviderConnectionMissing, Message: "The run's provider connection no longer exists."}
 	}
 	if err != nil {
 		return tenancy.ProviderConnection{}, fmt.Errorf("provider: connection: %w", err)
@@ -174,7 +175,7 @@ func (s *Service) Failed(ctx context.Context, run *operations.Run, err error) er
 	}
 	if status != "" && run.ProviderConnectionID != uuid.Nil {
 		if serr := s.ten.SetConnectionStatus(context.WithoutCancel(ctx), actor, run.ProviderConnectionID, status, string(re.Code)); serr != nil {
-			s.log.Error("recording the connection status failed", "run", run.ID, "error", operations.Sanitize(serr.Error()))
+			s.log.Error("recording the connection status failed", "run", run.ID, "error", failure.Sanitize(serr.Error()))
 		}
 	}
 	s.log.Warn("graph call failed", "run", run.ID, "type", run.Type, "reason", re.Code, "message", re.Message)
@@ -253,7 +254,7 @@ func (s *Service) Verify(ctx context.Context, run *operations.Run, rep *operatio
 			if err := rep.Progress(ctx, operations.Counts{"processed": 1, "failed": 1}); err != nil {
 				return "", err
 			}
-			if err := rep.Fail(ctx, operations.ReasonProviderPermissionDenied, Message(err)); err != nil {
+			if err := rep.Fail(ctx, failure.ProviderPermissionDenied, Message(err)); err != nil {
 				return "", err
 			}
 		default:
@@ -265,11 +266,11 @@ func (s *Service) Verify(ctx context.Context, run *operations.Run, rep *operatio
 		}
 	}
 	if len(denied) > 0 {
-		reason := string(operations.ReasonProviderPermissionDenied) + ": " + strings.Join(denied, ", ")
+		reason := string(failure.ProviderPermissionDenied) + ": " + strings.Join(denied, ", ")
 		if err := s.ten.SetConnectionStatus(ctx, actor, pc.ID, tenancy.ConnectionPermissionDenied, reason); err != nil {
 			return "", fmt.Errorf("provider: record status: %w", err)
 		}
-		return "", &operations.RunError{Code: operations.ReasonProviderPermissionDenied,
+		return "", &operations.RunError{Code: failure.ProviderPermissionDenied,
 			Message: fmt.Sprintf("The app may not read %s. %s", strings.Join(denied, ", "), Message(firstDenied))}
 	}
 	if err := s.ten.SetConnectionStatus(ctx, actor, pc.ID, tenancy.ConnectionOK, "verified"); err != nil {

@@ -6,6 +6,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantatlas/ops/eventstore/pgtest"
+	"github.com/tenantatlas/ops/modules/failure"
 	"github.com/tenantatlas/ops/modules/graph"
 	"github.com/tenantatlas/ops/modules/graph/graphsim"
 	"github.com/tenantatlas/ops/modules/monolith"
@@ -17,17 +18,17 @@ import (
 
 func TestReasonFor(t *testing.T) {
 	t.Parallel()
-	for kind, want := range map[graph.Kind]operations.ReasonCode{
-		graph.KindConsentMissing:   operations.ReasonProviderConsentMissing,
-		graph.KindPermissionDenied: operations.ReasonProviderPermissionDenied,
-		graph.KindThrottled:        operations.ReasonGraphThrottled,
-		graph.KindUnavailable:      operations.ReasonGraphUnavailable,
-		graph.KindTimeout:          operations.ReasonGraphTimeout,
-		graph.KindContractMissing:  operations.ReasonGraphContractMissing,
-		graph.KindInvalidClient:    operations.ReasonProviderConnectionInvalid,
-		graph.KindNotFound:         operations.ReasonGraphRequestFailed,
-		graph.KindRequestFailed:    operations.ReasonGraphRequestFailed,
-		"something new":            operations.ReasonGraphRequestFailed,
+	for kind, want := range map[graph.Kind]failure.Code{
+		graph.KindConsentMissing:   failure.ProviderConsentMissing,
+		graph.KindPermissionDenied: failure.ProviderPermissionDenied,
+		graph.KindThrottled:        failure.GraphThrottled,
+		graph.KindUnavailable:      failure.GraphUnavailable,
+		graph.KindTimeout:          failure.GraphTimeout,
+		graph.KindContractMissing:  failure.GraphContractMissing,
+		graph.KindInvalidClient:    failure.ProviderConnectionInvalid,
+		graph.KindNotFound:         failure.GraphRequestFailed,
+		graph.KindRequestFailed:    failure.GraphRequestFailed,
+		"something new":            failure.GraphRequestFailed,
 	} {
 		require.Equal(t, want, provider.ReasonFor(kind), kind)
 		require.True(t, want.Known())
@@ -56,25 +57,25 @@ func TestVerify(t *testing.T) {
 	e.Sim.SetFaults(e.EntraTenant, graphsim.Faults{ConsentMissing: true})
 	denied := e.Run(t, "provider.verify", `{}`)
 	require.Equal(t, operations.OutcomeFailed, denied.Outcome)
-	require.Equal(t, operations.ReasonProviderConsentMissing, denied.ReasonCode, denied.Message)
+	require.Equal(t, failure.ProviderConsentMissing, denied.ReasonCode, denied.Message)
 	require.Equal(t, tenancy.ConnectionConsentMissing, conn().Status)
 	require.Equal(t, "provider_consent_missing", conn().StatusReason)
 	blocked := e.Start(t, "inventory.sync", `{}`)
 	require.Equal(t, operations.StartBlocked, blocked.Status)
-	require.Equal(t, operations.ReasonProviderConsentMissing, blocked.ReasonCode)
+	require.Equal(t, failure.ProviderConsentMissing, blocked.ReasonCode)
 	require.NotEmpty(t, blocked.NextSteps)
 
 	// One permission missing: the probes name it.
 	e.Sim.SetFaults(e.EntraTenant, graphsim.Faults{PermissionDenied: []string{"deviceConfigurations"}})
 	perm := e.Run(t, "provider.verify", `{}`)
-	require.Equal(t, operations.ReasonProviderPermissionDenied, perm.ReasonCode)
+	require.Equal(t, failure.ProviderPermissionDenied, perm.ReasonCode)
 	require.Contains(t, perm.Message, "deviceConfigurations")
 	require.Equal(t, operations.Counts{"total": 6, "processed": 6, "succeeded": 5, "failed": 1}, perm.Counts)
 	require.Len(t, perm.Failures, 1)
-	require.Equal(t, operations.ReasonProviderPermissionDenied, perm.Failures[0].ReasonCode)
+	require.Equal(t, failure.ProviderPermissionDenied, perm.Failures[0].ReasonCode)
 	require.Equal(t, tenancy.ConnectionPermissionDenied, conn().Status)
 	require.Contains(t, conn().StatusReason, "deviceConfigurations")
-	require.Equal(t, operations.ReasonProviderPermissionDenied, e.Start(t, "directory.groups.sync", `{}`).ReasonCode)
+	require.Equal(t, failure.ProviderPermissionDenied, e.Start(t, "directory.groups.sync", `{}`).ReasonCode)
 
 	// Fixed in the tenant: verification passes and starts are accepted again.
 	e.Sim.SetFaults(e.EntraTenant, graphsim.Faults{})
@@ -91,7 +92,7 @@ func TestTokenNeverLeaks(t *testing.T) {
 	e := monotest.New(t, pgtest.Fresh(t), monotest.Options{})
 	e.Sim.SetFaults(e.EntraTenant, graphsim.Faults{LeakToken: true, PermissionDenied: []string{"groups", "compliancePolicies"}})
 	perm := e.Run(t, "provider.verify", `{}`)
-	require.Equal(t, operations.ReasonProviderPermissionDenied, perm.ReasonCode)
+	require.Equal(t, failure.ProviderPermissionDenied, perm.ReasonCode)
 	require.Len(t, perm.Failures, 2)
 
 	// Reset by hand so the gate lets the syncs run into the same faults.
@@ -99,12 +100,12 @@ func TestTokenNeverLeaks(t *testing.T) {
 	inv := e.Run(t, "inventory.sync", `{}`)
 	require.Equal(t, operations.OutcomePartiallySucceeded, inv.Outcome, "one policy type refused, two listed")
 	require.Len(t, inv.Failures, 1)
-	require.Equal(t, operations.ReasonProviderPermissionDenied, inv.Failures[0].ReasonCode)
+	require.Equal(t, failure.ProviderPermissionDenied, inv.Failures[0].ReasonCode)
 
 	require.NoError(t, e.App.Tenancy.SetConnectionStatus(e.Ctx, "system:test", e.Conn, tenancy.ConnectionOK, "reset by test"))
 	e.Sim.SetFaults(e.EntraTenant, graphsim.Faults{LeakToken: true, Unavailable: 1000})
 	down := e.Run(t, "directory.groups.sync", `{}`)
-	require.Equal(t, operations.ReasonGraphUnavailable, down.ReasonCode, down.Message)
+	require.Equal(t, failure.GraphUnavailable, down.ReasonCode, down.Message)
 
 	require.Positive(t, e.Sim.Requests(), "the simulator answered")
 	// The search finds what is there (the connection's secret reference, the failures)…
@@ -139,14 +140,14 @@ func TestVerifyInvalidCredentials(t *testing.T) {
 	require.Equal(t, operations.StartAccepted, out.Status)
 	run := e.Wait(t, out.Run.ID)
 	require.Equal(t, operations.OutcomeFailed, run.Outcome)
-	require.Equal(t, operations.ReasonProviderConnectionInvalid, run.ReasonCode, run.Message)
+	require.Equal(t, failure.ProviderConnectionInvalid, run.ReasonCode, run.Message)
 	pc, err := e.App.Tenancy.Connection(e.Ctx, bad.ID)
 	require.NoError(t, err)
 	require.Equal(t, tenancy.ConnectionInvalidCredentials, pc.Status)
 
 	blocked := start("inventory.sync")
 	require.Equal(t, operations.StartBlocked, blocked.Status)
-	require.Equal(t, operations.ReasonProviderConnectionInvalid, blocked.ReasonCode)
+	require.Equal(t, failure.ProviderConnectionInvalid, blocked.ReasonCode)
 	require.Equal(t, operations.StartAccepted, start("provider.verify").Status, "verification can still run")
 	require.Equal(t, operations.StartAccepted, e.Start(t, "inventory.sync", `{}`).Status, "the tenant's good connection is unaffected")
 }
@@ -177,7 +178,7 @@ func TestGateRefusesConnectionsBreakingTheRules(t *testing.T) {
 				Initiator: operations.Initiator{Kind: "user", UserID: e.Operator.ID, Name: e.Operator.Email}, SourceSurface: "test"})
 			require.NoError(t, err)
 			require.Equal(t, operations.StartBlocked, out.Status, "%s: %s", tc.name, typ)
-			require.Equal(t, operations.ReasonProviderConnectionInvalid, out.ReasonCode, tc.name)
+			require.Equal(t, failure.ProviderConnectionInvalid, out.ReasonCode, tc.name)
 			require.Contains(t, out.OperatorMessage, tc.want, tc.name)
 			require.NotContains(t, out.OperatorMessage, tc.value, "the reference itself is not repeated")
 		}

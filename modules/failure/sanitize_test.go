@@ -1,4 +1,4 @@
-package operations_test
+package failure_test
 
 import (
 	"crypto/sha256"
@@ -13,19 +13,19 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/tenantatlas/ops/modules/operations"
+	"github.com/tenantatlas/ops/modules/failure"
 )
 
 // requireSanitized checks the invariants every Sanitize output holds.
 func requireSanitized(t *testing.T, in, out string) {
 	t.Helper()
 	require.True(t, utf8.ValidString(out), "valid UTF-8: %q", out)
-	require.LessOrEqual(t, utf8.RuneCountInString(out), operations.MaxMessageLen+1, "capped: %q", in)
+	require.LessOrEqual(t, utf8.RuneCountInString(out), failure.MaxMessageLen+1, "capped: %q", in)
 	require.False(t, strings.ContainsFunc(out, func(r rune) bool {
 		return unicode.IsControl(r) || r == '\u2028' || r == '\u2029'
 	}), "single line: %q", out)
 	require.Equal(t, strings.TrimSpace(out), out, "trimmed")
-	require.Equal(t, out, operations.Sanitize(out), "idempotent for %q", in)
+	require.Equal(t, out, failure.Sanitize(out), "idempotent for %q", in)
 }
 
 func TestSanitize(t *testing.T) {
@@ -282,7 +282,7 @@ func TestSanitize(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			out := operations.Sanitize(tt.in)
+			out := failure.Sanitize(tt.in)
 			requireSanitized(t, tt.in, out)
 			if tt.want != "" || (len(tt.gone) == 0 && len(tt.kept) == 0) {
 				require.Equal(t, tt.want, out)
@@ -299,46 +299,46 @@ func TestSanitize(t *testing.T) {
 
 func TestSanitizeCapsLength(t *testing.T) {
 	t.Parallel()
-	long := strings.Repeat("é", operations.MaxMessageLen+50)
-	out := operations.Sanitize(long)
-	require.Equal(t, strings.Repeat("é", operations.MaxMessageLen)+"…", out)
+	long := strings.Repeat("é", failure.MaxMessageLen+50)
+	out := failure.Sanitize(long)
+	require.Equal(t, strings.Repeat("é", failure.MaxMessageLen)+"…", out)
 	requireSanitized(t, long, out)
 
-	exact := strings.Repeat("a", operations.MaxMessageLen)
-	require.Equal(t, exact, operations.Sanitize(exact), "exactly the limit is not cut")
+	exact := strings.Repeat("a", failure.MaxMessageLen)
+	require.Equal(t, exact, failure.Sanitize(exact), "exactly the limit is not cut")
 
 	// The cut never splits a marker, and never leaves a trailing space.
-	mid := strings.Repeat("x", operations.MaxMessageLen-15) + " password=hunter2 " + strings.Repeat("y", 40)
-	out = operations.Sanitize(mid)
+	mid := strings.Repeat("x", failure.MaxMessageLen-15) + " password=hunter2 " + strings.Repeat("y", 40)
+	out = failure.Sanitize(mid)
 	require.NotContains(t, out, "hunter2")
 	require.True(t, strings.HasSuffix(out, "password=…"), out)
 	requireSanitized(t, mid, out)
 
-	spaced := strings.Repeat("x", operations.MaxMessageLen-1) + " tail"
-	require.Equal(t, strings.Repeat("x", operations.MaxMessageLen-1)+"…", operations.Sanitize(spaced))
+	spaced := strings.Repeat("x", failure.MaxMessageLen-1) + " tail"
+	require.Equal(t, strings.Repeat("x", failure.MaxMessageLen-1)+"…", failure.Sanitize(spaced))
 
 	// Huge inputs are bounded before any work, and secrets at the cut do not leak.
 	huge := strings.Repeat(`{"id":"x"},`, 3000) + " Bearer abcdefghijklmnop " + strings.Repeat("z ", 10000)
-	out = operations.Sanitize(huge)
+	out = failure.Sanitize(huge)
 	require.NotContains(t, out, "abcdefghijklmnop")
 	requireSanitized(t, "huge", out)
 }
 
 func TestSanitizeFailure(t *testing.T) {
 	t.Parallel()
-	f := operations.SanitizeFailure(operations.ReasonGraphThrottled, "429 Too Many Requests\nRetry-After: 30; Authorization: Bearer abcdefghijkl")
-	require.Equal(t, operations.Failure{ReasonCode: operations.ReasonGraphThrottled,
+	f := failure.New(failure.GraphThrottled, "429 Too Many Requests\nRetry-After: 30; Authorization: Bearer abcdefghijkl")
+	require.Equal(t, failure.Entry{ReasonCode: failure.GraphThrottled,
 		Message: "429 Too Many Requests Retry-After: 30; Authorization: [redacted]"}, f)
 
-	f = operations.SanitizeFailure("graph_exploded", "password=hunter2")
-	require.Equal(t, operations.Failure{ReasonCode: operations.ReasonUnknownError,
+	f = failure.New("graph_exploded", "password=hunter2")
+	require.Equal(t, failure.Entry{ReasonCode: failure.UnknownError,
 		Message: "graph_exploded: password=[redacted]"}, f, "the unknown code is kept in the message")
 
-	f = operations.SanitizeFailure("", "boom")
-	require.Equal(t, operations.Failure{ReasonCode: operations.ReasonUnknownError, Message: "boom"}, f)
+	f = failure.New("", "boom")
+	require.Equal(t, failure.Entry{ReasonCode: failure.UnknownError, Message: "boom"}, f)
 
-	f = operations.SanitizeFailure("token=abcdefgh", "boom")
-	require.Equal(t, operations.ReasonUnknownError, f.ReasonCode)
+	f = failure.New("token=abcdefgh", "boom")
+	require.Equal(t, failure.UnknownError, f.ReasonCode)
 	require.NotContains(t, f.Message, "abcdefgh", "the unknown code is sanitized too")
 }
 
@@ -355,14 +355,14 @@ var stableCodes = []string{
 
 func TestReasonCodes(t *testing.T) {
 	t.Parallel()
-	codes := operations.ReasonCodes()
+	codes := failure.Codes()
 	got := make([]string, len(codes))
-	labels := map[string]operations.ReasonCode{}
+	labels := map[string]failure.Code{}
 	for i, c := range codes {
 		got[i] = string(c)
 		require.True(t, c.Known(), c)
 		require.Regexp(t, `^[a-z]+(_[a-z]+)*$`, string(c))
-		label, next := operations.ReasonInfo(c)
+		label, next := failure.Info(c)
 		require.NotEmpty(t, label, c)
 		require.NotEmpty(t, next, c)
 		require.True(t, strings.HasSuffix(next, "."), "next step of %s is a sentence", c)
@@ -371,15 +371,15 @@ func TestReasonCodes(t *testing.T) {
 	}
 	require.Equal(t, stableCodes, got)
 
-	for _, c := range []operations.ReasonCode{"", "bogus", "Cancelled", "graph_throttled "} {
+	for _, c := range []failure.Code{"", "bogus", "Cancelled", "graph_throttled "} {
 		require.False(t, c.Known(), c)
-		label, next := operations.ReasonInfo(c)
-		wantLabel, wantNext := operations.ReasonInfo(operations.ReasonUnknownError)
+		label, next := failure.Info(c)
+		wantLabel, wantNext := failure.Info(failure.UnknownError)
 		require.Equal(t, wantLabel, label)
 		require.Equal(t, wantNext, next)
 	}
 	codes[0] = "mutated"
-	require.Equal(t, operations.ReasonProviderConnectionMissing, operations.ReasonCodes()[0], "ReasonCodes returns a copy")
+	require.Equal(t, failure.ProviderConnectionMissing, failure.Codes()[0], "ReasonCodes returns a copy")
 }
 
 // TestReasonCodesAreDocumented keeps specs/002-operation-runs/reason-codes.md in step
@@ -388,8 +388,8 @@ func TestReasonCodesAreDocumented(t *testing.T) {
 	t.Parallel()
 	doc, err := os.ReadFile("../../specs/002-operation-runs/reason-codes.md")
 	require.NoError(t, err)
-	for _, c := range operations.ReasonCodes() {
-		label, next := operations.ReasonInfo(c)
+	for _, c := range failure.Codes() {
+		label, next := failure.Info(c)
 		row := regexp.MustCompile("(?m)^\\| `" + string(c) + "` \\|.*$").FindString(string(doc))
 		require.NotEmpty(t, row, "%s has a row in reason-codes.md", c)
 		require.Contains(t, row, label, c)
@@ -510,12 +510,12 @@ func checkTemplate(t *testing.T, tmpl secretTemplate, prefix, raw string) {
 	}
 	msg, secrets := tmpl.build(secret)
 	in := prefix + " " + msg
-	out := operations.Sanitize(in)
+	out := failure.Sanitize(in)
 	requireSanitized(t, in, out)
 	skeleton, _ := tmpl.build("\x00")
 	skeleton += "\x00" + prefix + "\x00[redacted][payload omitted]…"
 	for _, s := range secrets {
-		if strings.Contains(skeleton, s) || strings.Contains(operations.Sanitize(skeleton), s) {
+		if strings.Contains(skeleton, s) || strings.Contains(failure.Sanitize(skeleton), s) {
 			continue // the secret is also ordinary text of the message
 		}
 		require.NotContains(t, out, s, "%s: %q", tmpl.name, in)
@@ -571,7 +571,7 @@ func FuzzSanitize(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, prefix, raw string, pick uint8) {
 		for _, in := range []string{raw, prefix + raw} {
-			requireSanitized(t, in, operations.Sanitize(in))
+			requireSanitized(t, in, failure.Sanitize(in))
 		}
 		if len(prefix) > 200 {
 			prefix = prefix[:200]
@@ -584,7 +584,7 @@ func BenchmarkSanitize(b *testing.B) {
 	msg := "GET https://graph.microsoft.com/v1.0/deviceManagement/deviceConfigurations failed: Authorization: Bearer " +
 		"eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJhdWQiOiJodHRwczovL2dyYXBoIn0.Zm9vYmFyYmF6cXV4 request-id: 0f8fad5b-d9cb-469f-a165-70867728950e"
 	for b.Loop() {
-		operations.Sanitize(msg)
+		failure.Sanitize(msg)
 	}
 }
 
@@ -597,6 +597,6 @@ func BenchmarkSanitizeLarge(b *testing.B) {
 	}
 	msg := sb.String()
 	for b.Loop() {
-		operations.Sanitize(msg)
+		failure.Sanitize(msg)
 	}
 }

@@ -1,4 +1,4 @@
-package monolith
+package historygen
 
 import (
 	"context"
@@ -9,12 +9,15 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/tenantatlas/ops/eventstore"
+	"github.com/tenantatlas/ops/modules/failure"
 	"github.com/tenantatlas/ops/modules/operations"
 )
 
-// HistorySpec says what history GenerateHistory writes.
-type HistorySpec struct {
+// Spec says what history Generate writes.
+type Spec struct {
 	// WorkspaceID and TenantIDs are where the runs belong (runs go round-robin over tenants).
 	WorkspaceID uuid.UUID
 	TenantIDs   []uuid.UUID
@@ -37,13 +40,13 @@ type HistorySpec struct {
 var historyOutcomes = []struct {
 	outcome operations.Outcome
 	permil  int
-	reason  operations.ReasonCode
+	reason  failure.Code
 	msg     string
 }{
 	{operations.OutcomeSucceeded, 820, "", ""},
 	{operations.OutcomePartiallySucceeded, 60, "", ""},
-	{operations.OutcomeFailed, 80, operations.ReasonGraphThrottled, "Microsoft Graph kept answering 429 Too Many Requests."},
-	{operations.OutcomeBlocked, 30, operations.ReasonProviderConsentMissing, "Admin consent has not been granted for the app."},
+	{operations.OutcomeFailed, 80, failure.GraphThrottled, "Microsoft Graph kept answering 429 Too Many Requests."},
+	{operations.OutcomeBlocked, 30, failure.ProviderConsentMissing, "Admin consent has not been granted for the app."},
 	{operations.OutcomeCancelled, 10, "", "Cancelled by an operator."},
 }
 
@@ -59,7 +62,7 @@ func historyTypes() []string {
 }
 
 // historicRun is run i of spec: deterministic in (spec.Seed, i).
-func historicRun(spec HistorySpec, types []string, i int) operations.HistoricRun {
+func historicRun(spec Spec, types []string, i int) Run {
 	r := rand.New(rand.NewPCG(spec.Seed, uint64(i)))
 	step := spec.Span / time.Duration(max(spec.Runs, 1))
 	queued := spec.End.Add(-spec.Span + time.Duration(i)*step + time.Duration(r.Int64N(int64(max(step, 1)))))
@@ -72,7 +75,7 @@ func historicRun(spec HistorySpec, types []string, i int) operations.HistoricRun
 	id, _ := uuid.FromBytes(idBytes[:])
 	id[6] = (id[6] & 0x0f) | 0x40 // a version 4 UUID
 	id[8] = (id[8] & 0x3f) | 0x80
-	h := operations.HistoricRun{ID: id, Type: types[r.IntN(len(types))], WorkspaceID: spec.WorkspaceID,
+	h := Run{ID: id, Type: types[r.IntN(len(types))], WorkspaceID: spec.WorkspaceID,
 		TenantID: spec.TenantIDs[i%len(spec.TenantIDs)], Initiator: spec.Initiator,
 		QueuedAt: queued, StartedAt: started, CompletedAt: completed}
 	pick := r.IntN(1000)
@@ -90,7 +93,7 @@ func historicRun(spec HistorySpec, types []string, i int) operations.HistoricRun
 	case operations.OutcomePartiallySucceeded:
 		failed := 1 + total/10
 		h.Counts = operations.Counts{"total": total + failed, "processed": total + failed, "succeeded": total, "failed": failed}
-		h.Failures = []operations.Failure{{ReasonCode: operations.ReasonItemFailed, Message: "One policy could not be read."}}
+		h.Failures = []failure.Entry{{ReasonCode: failure.ItemFailed, Message: "One policy could not be read."}}
 	case operations.OutcomeFailed:
 		h.Counts = operations.Counts{"total": total, "processed": total / 2}
 	case operations.OutcomeBlocked:
@@ -99,10 +102,10 @@ func historicRun(spec HistorySpec, types []string, i int) operations.HistoricRun
 	return h
 }
 
-// GenerateHistory writes spec.Runs finished runs (several writers, many runs per
-// transaction). The same spec writes the same runs, so a second call fails on the
+// Generate writes spec.Runs finished runs with Append over pool (several writers, many
+// runs per transaction). The same spec writes the same runs, so a second call fails on the
 // first existing stream instead of writing doubles.
-func GenerateHistory(parent context.Context, a *App, spec HistorySpec) error {
+func Generate(parent context.Context, pool *pgxpool.Pool, store *eventstore.Store, spec Spec) error {
 	if len(spec.TenantIDs) == 0 || spec.Runs <= 0 {
 		return fmt.Errorf("history: need tenants and a positive number of runs")
 	}
@@ -132,11 +135,11 @@ func GenerateHistory(parent context.Context, a *App, spec HistorySpec) error {
 					return
 				}
 				to := min(from+spec.BatchRuns, spec.Runs)
-				runs := make([]operations.HistoricRun, 0, to-from)
+				runs := make([]Run, 0, to-from)
 				for i := from; i < to; i++ {
 					runs = append(runs, historicRun(spec, types, i))
 				}
-				if err := a.Operations.AppendHistory(ctx, runs); err != nil {
+				if err := Append(ctx, pool, store, runs); err != nil {
 					errs <- err
 					cancel()
 					return

@@ -1,4 +1,4 @@
-package operations
+package failure
 
 import (
 	"bytes"
@@ -60,17 +60,17 @@ func Sanitize(msg string) string {
 	return s
 }
 
-// SanitizeFailure builds a Failure from a reason code and a raw message. An unknown code
-// becomes ReasonUnknownError and the original code is kept, sanitized, at the front of
-// the message so the information is not lost.
-func SanitizeFailure(code ReasonCode, msg string) Failure {
+// New builds a failure entry from a reason code and a raw message, sanitized. An
+// unknown code becomes UnknownError and the original code is kept, sanitized, at the
+// front of the message so the information is not lost.
+func New(code Code, msg string) Entry {
 	if !code.Known() {
 		if code != "" {
 			msg = string(code) + ": " + msg
 		}
-		code = ReasonUnknownError
+		code = UnknownError
 	}
-	return Failure{ReasonCode: code, Message: Sanitize(msg)}
+	return Entry{ReasonCode: code, Message: Sanitize(msg)}
 }
 
 // precut bounds the input: past maxInputBytes it is cut back to a space, so no partial

@@ -2,11 +2,10 @@
 // compliance: a run from its stream, a tenant as of a point in time, and the tenant's
 // events as an export. It reads the sealed log (global order) and no read model.
 //
-// Layering (README.md, "Architecture: layers and imports"): floor 1, with audit; it
-// imports operations (floor 2) to rebuild runs with operations.RunFromEvents, the one
-// upward import, allow-listed in architecture_test.go until issue 10 point 1 moves this
-// package. It reads the log, never a read model, so it must not import projections,
-// modules/monolith, web or cmd/.
+// Layering (README.md, "Architecture: layers and imports"): floor 3, above the run module
+// it rebuilds runs with (operations.RunFromEvents) and the tenancy events it folds; it
+// imports the event store, failure, tenancy and operations. It reads the log, never a
+// read model, so it must not import projections, modules/monolith, web or cmd/.
 package replay
 
 import (
@@ -17,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tenantatlas/ops/eventstore"
+	"github.com/tenantatlas/ops/modules/failure"
 	"github.com/tenantatlas/ops/modules/operations"
 	"github.com/tenantatlas/ops/modules/tenancy"
 )
@@ -96,17 +96,17 @@ func TenantEvents(ctx context.Context, store *eventstore.Store, tenant uuid.UUID
 
 // RunState is a run as it stood at a point in time.
 type RunState struct {
-	ID          uuid.UUID             `json:"id"`
-	Type        string                `json:"type"`
-	Status      operations.Status     `json:"status"`
-	Outcome     operations.Outcome    `json:"outcome"`
-	Bucket      string                `json:"bucket"`
-	Counts      operations.Counts     `json:"counts"`
-	ReasonCode  operations.ReasonCode `json:"reasonCode,omitempty"`
-	Initiator   string                `json:"initiator"`
-	QueuedAt    time.Time             `json:"queuedAt"`
-	StartedAt   *time.Time            `json:"startedAt"`
-	CompletedAt *time.Time            `json:"completedAt"`
+	ID          uuid.UUID          `json:"id"`
+	Type        string             `json:"type"`
+	Status      operations.Status  `json:"status"`
+	Outcome     operations.Outcome `json:"outcome"`
+	Bucket      string             `json:"bucket"`
+	Counts      operations.Counts  `json:"counts"`
+	ReasonCode  failure.Code       `json:"reasonCode,omitempty"`
+	Initiator   string             `json:"initiator"`
+	QueuedAt    time.Time          `json:"queuedAt"`
+	StartedAt   *time.Time         `json:"startedAt"`
+	CompletedAt *time.Time         `json:"completedAt"`
 }
 
 // ConnectionState is a provider connection as it stood at a point in time.
