@@ -85,7 +85,15 @@ func consume(t *testing.T, b bundle, topic, group string, n int) []string {
 			t.Fatalf("%s got %d of %d messages", group, len(got), n)
 		}
 	}
-	// Close waits for the acknowledgement of the last message to be committed.
+	// The subscriber commits an acknowledgement asynchronously, and Close does not
+	// always wait for the last one: wait (bounded) until the group's offset has passed
+	// every message received, then close.
+	require.Eventually(t, func() bool {
+		var passed bool
+		require.NoError(t, b.pool.QueryRow(b.ctx, fmt.Sprintf(`SELECT COALESCE((SELECT offset_acked FROM "watermill_offsets_%s"
+			WHERE consumer_group = $1), 0) >= (SELECT max("offset") FROM "watermill_%s" WHERE uuid = ANY($2))`, topic, topic), group, got).Scan(&passed))
+		return passed
+	}, 10*time.Second, 5*time.Millisecond, "%s never acknowledged its last message", group)
 	require.NoError(t, sub.Close())
 	return got
 }
