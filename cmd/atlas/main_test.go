@@ -420,7 +420,7 @@ func TestDev(t *testing.T) {
 			addr, token = m[1], tm[1]
 		}
 		return addr != ""
-	}, 30*time.Second, 20*time.Millisecond, "dev never printed the hub URL and logins: %s %s", dev.stdout.String(), dev.stderr.String())
+	}, 120*time.Second, 20*time.Millisecond, "dev never printed the hub URL and logins: %s %s", dev.stdout.String(), dev.stderr.String())
 	require.Contains(t, dev.stdout.String(), "graph:    https://graph-simulator.demo (simulator, in-process")
 
 	resp, err := http.Get("http://" + addr + "/admin/login")
