@@ -80,6 +80,32 @@ func TestDeniedViewsAreAudited(t *testing.T) {
 	}, auditEntries(t, h, tenancy.ActionViewDenied, operations.AuditActionStart)[1:], "after the operator's accepted start")
 }
 
+// TestForbiddenRunViewIsAudited: a member lacking the capability — a user with only a
+// tenant-level membership asking for a workspace-scoped run — gets a 403, audited as
+// denied_forbidden with the user, the address and the user agent.
+func TestForbiddenRunViewIsAudited(t *testing.T) {
+	t.Parallel()
+	h := startAuditHub(t)
+	ctx, ten, ws := t.Context(), h.app.Tenancy, h.seed.Workspace
+	h.app.Operations.DeclareRunnable("findings.lifecycle.backfill")
+	out, err := h.app.Operations.Start(ctx, operations.StartRequest{Type: "findings.lifecycle.backfill", WorkspaceID: ws,
+		Context: []byte(`{"scope":"all"}`), Initiator: operations.Initiator{Kind: "system", Name: "test"}, SourceSurface: "test"})
+	require.NoError(t, err)
+	require.Equal(t, operations.StartAccepted, out.Status)
+	u, err := ten.RegisterUser(ctx, "system:test", "tenant-only@example.test", "Tenant Only", "correct horse battery staple")
+	require.NoError(t, err)
+	require.NoError(t, ten.GrantMembership(ctx, "system:test", tenancy.Membership{UserID: u.ID, WorkspaceID: ws,
+		TenantID: h.seed.Tenants[0].ID, Role: tenancy.RoleReadonly}))
+	token := tenancy.TokenPrefix + strings.Repeat("f", 43)
+	_, err = ten.ImportToken(ctx, "system:test", u.ID, "test", token)
+	require.NoError(t, err)
+
+	b := browserFrom(t, h, "127.0.23.1")
+	require.Equal(t, http.StatusForbidden, b.fetch("GET", "/api/v1/operations/"+out.Run.ID.String(), "forbidden-test/1.0", token))
+	require.Equal(t, []auditRow{{tenancy.ActionViewDenied, tenancy.DeniedForbidden, tenancy.UserActor(u.ID), "run:" + out.Run.ID.String(),
+		"/api/v1/operations/:run", "127.0.23.1", "forbidden-test/1.0"}}, auditEntries(t, h, tenancy.ActionViewDenied))
+}
+
 // TestDeniedViewAuditFlood: a client walking run ids as one user gets a 404 for every
 // request, but only audit.DeniedLimit audit entries a minute; the rest are counted on
 // /metrics (atlas_audit_suppressed_total).
