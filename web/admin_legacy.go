@@ -28,7 +28,7 @@ func (s *Server) handleAdminLegacyRun(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.deps.Operations.AuthorizeView(c.UserContext(), currentUser(c).ID, runID); err != nil {
+	if _, err := s.authorizeRunView(c, runID); err != nil {
 		return err
 	}
 	return c.Redirect(operations.RunURL(runID), fiber.StatusFound)

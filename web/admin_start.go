@@ -12,7 +12,7 @@ import (
 func (s *Server) handleAdminStart(c *fiber.Ctx) error {
 	tenantID, err := paramUUID(c, "tenant")
 	if err != nil {
-		return err
+		return s.auditDenied(c, "tenant", c.Params("tenant"), err)
 	}
 	// The form offers only runnable types started from it; a forged type is refused.
 	if err := s.deps.Operations.CheckStart(c.FormValue("type"), operations.SurfaceStartForm); err != nil {

@@ -21,7 +21,7 @@ type startBody struct {
 func (s *Server) handleAPIStart(c *fiber.Ctx) error {
 	tenantID, err := paramUUID(c, "tenant")
 	if err != nil {
-		return err
+		return s.auditDenied(c, "tenant", c.Params("tenant"), err)
 	}
 	if err := s.deps.Operations.CheckStart(c.Params("type"), operations.SurfaceAPI); err != nil {
 		return err

@@ -1,6 +1,8 @@
 package web
 
 import (
+	"errors"
+
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 
@@ -15,9 +17,40 @@ import (
 func (s *Server) viewableRun(c *fiber.Ctx) (*operations.Run, error) {
 	id, err := paramUUID(c, "run")
 	if err != nil {
-		return nil, err
+		return nil, s.auditDenied(c, "run", c.Params("run"), err)
 	}
-	return s.deps.Operations.AuthorizeView(c.UserContext(), currentUser(c).ID, id)
+	return s.authorizeRunView(c, id)
+}
+
+// authorizeRunView loads run id if the caller may view it; a refusal is audited.
+func (s *Server) authorizeRunView(c *fiber.Ctx, id uuid.UUID) (*operations.Run, error) {
+	run, err := s.deps.Operations.AuthorizeView(c.UserContext(), currentUser(c).ID, id)
+	if err != nil {
+		return nil, s.auditDenied(c, "run", id.String(), err)
+	}
+	return run, nil
+}
+
+// auditDenied records a refused view of a tenant or run (kind) as requested — a 404
+// (not a member, unknown, malformed) or a 403 (a member lacking the capability) — and
+// returns err for the error handler. Other errors pass through unrecorded; at most
+// audit.DeniedLimit refusals per user and kind a minute are recorded (the module caps
+// them), and a failure to record is logged, not shown: the caller gets its 404/403.
+func (s *Server) auditDenied(c *fiber.Ctx, kind, requested string, err error) error {
+	forbidden := errors.Is(err, operations.ErrForbidden) || errors.Is(err, tenancy.ErrForbidden)
+	var fe *fiber.Error
+	notFound := errors.Is(err, operations.ErrNotFound) || errors.Is(err, tenancy.ErrNotFound) ||
+		(errors.As(err, &fe) && fe.Code == fiber.StatusNotFound)
+	if !forbidden && !notFound {
+		return err
+	}
+	_, rerr := s.deps.Tenancy.RecordDeniedView(c.UserContext(), tenancy.DeniedView{UserID: currentUser(c).ID, Kind: kind,
+		Requested: requested, Forbidden: forbidden, Route: c.Route().Path,
+		From: tenancy.Origin{IP: c.IP(), UserAgent: c.Get(fiber.HeaderUserAgent)}})
+	if rerr != nil {
+		s.deps.Logger.Error("audit of a denied view not recorded", "kind", kind, "error", operations.Sanitize(rerr.Error()))
+	}
+	return err
 }
 
 // authorizedTenant parses the :tenant parameter and returns the tenant if the caller has
@@ -26,14 +59,14 @@ func (s *Server) viewableRun(c *fiber.Ctx) (*operations.Run, error) {
 func (s *Server) authorizedTenant(c *fiber.Ctx, capability tenancy.Capability) (tenancy.Tenant, error) {
 	id, err := paramUUID(c, "tenant")
 	if err != nil {
-		return tenancy.Tenant{}, err
+		return tenancy.Tenant{}, s.auditDenied(c, "tenant", c.Params("tenant"), err)
 	}
 	t, dec, err := s.deps.Tenancy.Authorize(c.UserContext(), currentUser(c).ID, id, capability)
 	if err != nil {
 		return tenancy.Tenant{}, err
 	}
 	if err := dec.Err(); err != nil {
-		return tenancy.Tenant{}, err
+		return tenancy.Tenant{}, s.auditDenied(c, "tenant", id.String(), err)
 	}
 	return t, nil
 }

@@ -197,7 +197,14 @@ func (s *Importer) tx(ctx context.Context, stream eventstore.StreamID, expected 
 		if _, err := s.store.AppendTx(ctx, tx, stream, expected, ev); err != nil {
 			return err
 		}
+		after, err := json.Marshal(struct {
+			RunID uuid.UUID `json:"runId"`
+		}{ev.Metadata.CorrelationID})
+		if err != nil {
+			return fmt.Errorf("legacy: audit: %w", err)
+		}
 		return s.audit.RecordTx(ctx, tx, audit.AuditRecorded{Action: "legacy.import", Outcome: string(res), Actor: ev.Metadata.Actor,
-			WorkspaceID: ev.Metadata.WorkspaceID, TenantID: ev.Metadata.TenantID, Target: fmt.Sprintf("%s:%d", row.Table, row.ID)})
+			WorkspaceID: ev.Metadata.WorkspaceID, TenantID: ev.Metadata.TenantID, Target: fmt.Sprintf("%s:%d", row.Table, row.ID),
+			After: after})
 	})
 }

@@ -174,7 +174,7 @@ func (a *App) Ready(ctx context.Context) error {
 // Collectors are the Prometheus collectors of the monolith.
 func (a *App) Collectors() []prometheus.Collector {
 	return []prometheus.Collector{projections.NewCollector(a.Runner, Projections()...), projections.AppliedEvents(),
-		tenancy.LoginAttempts(), eventstore.NewCollector(a.Store)}
+		tenancy.LoginAttempts(), eventstore.NewCollector(a.Store), audit.Suppressed()}
 }
 
 // Options tune the wiring (tests shorten timeouts and cheapen password hashing).

@@ -172,8 +172,10 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (StartOutcome, er
 	// looked at (a deduped start is not "blocked" because the connection broke since).
 	// Other types find their duplicate in the insert itself, one round trip less.
 	if info.ProviderBacked || info.Identity == IdentityScheduled {
-		if out, found, err := s.findDuplicate(ctx, a); err != nil || found {
+		if out, found, err := s.findDuplicate(ctx, a); err != nil {
 			return out, err
+		} else if found {
+			return s.auditAnswered(ctx, a, out)
 		}
 	}
 
@@ -240,16 +242,79 @@ func (s *Service) authorizeStart(ctx context.Context, info TypeInfo, req *StartR
 		return nil
 	case tenancy.Forbidden:
 		// A member tried and was refused: that is worth an audit entry.
-		if err := s.audit.Record(ctx, audit.AuditRecorded{Action: "operation.start", Outcome: "denied",
-			Actor: "user:" + req.Initiator.UserID.String(), WorkspaceID: req.WorkspaceID, TenantID: req.TenantID,
-			Target: info.Type, IP: req.Initiator.IP, UserAgent: req.Initiator.UserAgent,
-			Reason: string(ReasonPermissionDenied)}); err != nil {
+		if err := s.auditDenied(ctx, info, *req, string(ReasonPermissionDenied)); err != nil {
 			return err
 		}
 		return ErrForbidden
 	default:
+		if user { // a user probing a tenant (or workspace) that is not theirs
+			if err := s.auditDenied(ctx, info, *req, DeniedNotFound); err != nil {
+				return err
+			}
+		}
 		return ErrNotFound
 	}
+}
+
+// Audit outcomes and reasons of start attempts (action AuditActionStart); the outcomes
+// accepted, deduped, scope_busy and blocked are the StartStatus values.
+const (
+	// AuditActionStart is the audit action of every start attempt.
+	AuditActionStart = "operation.start"
+	// AuditDenied is the outcome of a start the initiator may not make.
+	AuditDenied = "denied"
+	// DeniedNotFound is the reason of a denied start on a tenant or workspace the user
+	// is not a member of, or that does not exist (the answer is 404).
+	DeniedNotFound = "not_found"
+)
+
+// auditDenied records a refused user's start attempt (reason permission_denied or
+// not_found), at most audit.DeniedLimit a window per user: a client repeating refused
+// starts cannot flood the log.
+func (s *Service) auditDenied(ctx context.Context, info TypeInfo, req StartRequest, reason string) error {
+	actor := "user:" + req.Initiator.UserID.String()
+	e := audit.AuditRecorded{Action: AuditActionStart, Outcome: AuditDenied,
+		Actor: actor, WorkspaceID: req.WorkspaceID, TenantID: req.TenantID,
+		Target: "type:" + info.Type, IP: req.Initiator.IP, UserAgent: req.Initiator.UserAgent, Reason: reason}
+	if reason == DeniedNotFound {
+		// Nothing about a tenant the user cannot see goes into the entry's scope; the
+		// tenant asked for is the target.
+		e.WorkspaceID, e.TenantID = uuid.Nil, uuid.Nil
+		e.Target = "tenant:" + req.TenantID.String() + "/type:" + info.Type
+		if info.WorkspaceScoped {
+			e.Target = "workspace:" + req.WorkspaceID.String() + "/type:" + info.Type
+		}
+	}
+	_, err := s.audit.RecordLimited(ctx, actor+"|"+AuditActionStart+"|"+AuditDenied, e)
+	return err
+}
+
+// startEntry is the audit entry of a start that got past authorization, with outcome
+// and target (the run it made, or the run holding its identity or scope).
+func (a *admission) startEntry(outcome StartStatus, runID uuid.UUID, reason ReasonCode) audit.AuditRecorded {
+	return audit.AuditRecorded{Action: AuditActionStart, Outcome: string(outcome), Actor: a.actor(),
+		WorkspaceID: a.req.WorkspaceID, TenantID: a.req.TenantID, Target: "run:" + runID.String(),
+		IP: a.req.Initiator.IP, UserAgent: a.req.Initiator.UserAgent, Reason: string(reason)}
+}
+
+// runAfter is the After of a start that made a run: its type, status and outcome.
+func (a *admission) runAfter(status Status, outcome Outcome) json.RawMessage {
+	b, _ := json.Marshal(struct { // strings only: cannot fail
+		Type    string  `json:"type"`
+		Status  Status  `json:"status"`
+		Outcome Outcome `json:"outcome"`
+	}{a.info.Type, status, outcome})
+	return b
+}
+
+// auditAnswered records a start answered with an existing run (deduped, scope_busy), in
+// a transaction of its own (nothing else is written for it).
+func (s *Service) auditAnswered(ctx context.Context, a *admission, out StartOutcome) (StartOutcome, error) {
+	e := a.startEntry(out.Status, out.Run.ID, out.ReasonCode)
+	if err := s.audit.Record(ctx, e); err != nil {
+		return StartOutcome{}, fmt.Errorf("operations: audit %s start: %w", out.Status, err)
+	}
+	return out, nil
 }
 
 // normalizeContext checks the context is a JSON object and returns its canonical form
@@ -405,11 +470,15 @@ func (a *admission) queued(runID uuid.UUID, at time.Time) RunQueued {
 
 // meta is the metadata of the run's events written at the gate.
 func (a *admission) meta(runID uuid.UUID) eventstore.Metadata {
-	actor := "system:" + a.req.Initiator.Name
+	return eventstore.Metadata{Actor: a.actor(), WorkspaceID: a.req.WorkspaceID, TenantID: a.req.TenantID, CorrelationID: runID}
+}
+
+// actor is the start's initiator as an event actor ("user:<id>", "system:<name>").
+func (a *admission) actor() string {
 	if a.req.Initiator.UserID != uuid.Nil {
-		actor = a.req.Initiator.Kind + ":" + a.req.Initiator.UserID.String()
+		return a.req.Initiator.Kind + ":" + a.req.Initiator.UserID.String()
 	}
-	return eventstore.Metadata{Actor: actor, WorkspaceID: a.req.WorkspaceID, TenantID: a.req.TenantID, CorrelationID: runID}
+	return "system:" + a.req.Initiator.Name
 }
 
 // accepted answers an admitted start.
@@ -470,6 +539,13 @@ func (s *Service) admitOnce(ctx context.Context, a *admission) (StartOutcome, er
 	if _, err := b.Append(ctx, RunStream(runID), eventstore.NoStream, evs...); err != nil {
 		return StartOutcome{}, fmt.Errorf("operations: RunQueued: %w", err)
 	}
+	// The accepted start's audit entry rides in the same round trip and commits (or
+	// rolls back, when the start turns out deduped or scope_busy) with the run.
+	entry := a.startEntry(StartAccepted, runID, "")
+	entry.After = a.runAfter(StatusQueued, OutcomePending)
+	if err := s.audit.QueueBatch(ctx, b, entry); err != nil {
+		return StartOutcome{}, fmt.Errorf("operations: %w", err)
+	}
 	if err := s.dispatch.QueueDispatch(ctx, b, Job{RunID: runID, Type: a.info.Type}); err != nil {
 		return s.dispatchFailed(ctx, a, err)
 	}
@@ -500,9 +576,13 @@ func (s *Service) admitOnce(ctx context.Context, a *admission) (StartOutcome, er
 		if !found {
 			return StartOutcome{}, errRetryDedupe
 		}
-		return o, nil
+		return s.auditAnswered(ctx, a, o)
 	case errors.As(err, &busy):
-		return s.scopeBusyOutcome(ctx, a.info, busy.scope)
+		o, err := s.scopeBusyOutcome(ctx, a.info, busy.scope)
+		if err != nil {
+			return o, err
+		}
+		return s.auditAnswered(ctx, a, o)
 	default:
 		return StartOutcome{}, err
 	}
@@ -603,9 +683,9 @@ func (s *Service) recordEnded(ctx context.Context, a *admission, outcome Outcome
 		if _, err := s.store.AppendTx(ctx, tx, RunStream(runID), eventstore.NoStream, evs...); err != nil {
 			return fmt.Errorf("operations: append: %w", err)
 		}
-		return s.audit.RecordTx(ctx, tx, audit.AuditRecorded{Action: "operation.start", Outcome: auditOutcome,
-			Actor: meta.Actor, WorkspaceID: a.req.WorkspaceID, TenantID: a.req.TenantID, Target: "run:" + runID.String(),
-			IP: a.req.Initiator.IP, UserAgent: a.req.Initiator.UserAgent, Reason: string(reason)})
+		entry := a.startEntry(StartStatus(auditOutcome), runID, reason)
+		entry.After = a.runAfter(StatusCompleted, outcome)
+		return s.audit.RecordTx(ctx, tx, entry)
 	})
 	if err != nil {
 		return uuid.Nil, err

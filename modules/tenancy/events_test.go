@@ -64,23 +64,34 @@ func TestEveryMutationAppendsOneEvent(t *testing.T) {
 	require.NoError(t, b.svc.RevokeMembership(b.ctx, actor, u.ID, ws.ID, uuid.Nil))
 	expect("MembershipRevoked", "workspace", ws.ID)
 
+	// Token commands append their event and one audit entry each (on the token).
+	expectToken := func(typ string, id uuid.UUID, action string) {
+		t.Helper()
+		require.Equal(t, before+2, count(), "%s appended its event and an audit entry", typ)
+		before++
+		expect(typ, "user", u.ID) // counts the event itself
+		var n int
+		require.NoError(t, b.pool.QueryRow(b.ctx, `SELECT count(*) FROM es_events WHERE event_type = 'AuditRecorded'
+			AND data->>'action' = $1 AND data->>'target' = $2 AND actor = $3`, action, "token:"+id.String(), actor).Scan(&n))
+		require.Equal(t, 1, n, "one %s audit entry", action)
+	}
 	plain, tokenID, err := b.svc.IssueToken(b.ctx, actor, u.ID, "t")
 	require.NoError(t, err)
-	expect("APITokenIssued", "user", u.ID)
+	expectToken("APITokenIssued", tokenID, tenancy.ActionTokenCreate)
 	_, err = b.svc.AuthenticateToken(b.ctx, plain)
 	require.NoError(t, err)
 	expectNone("authenticating")
 
 	imported := tenancy.TokenPrefix + "imported_token_for_the_events_test_0001"
-	_, err = b.svc.ImportToken(b.ctx, actor, u.ID, "demo", imported)
+	importedID, err := b.svc.ImportToken(b.ctx, actor, u.ID, "demo", imported)
 	require.NoError(t, err)
-	expect("APITokenIssued", "user", u.ID)
+	expectToken("APITokenIssued", importedID, tenancy.ActionTokenCreate)
 	_, err = b.svc.ImportToken(b.ctx, actor, u.ID, "demo", imported)
 	require.NoError(t, err)
 	expectNone("importing the same token again")
 
 	require.NoError(t, b.svc.RevokeToken(b.ctx, actor, tokenID))
-	expect("APITokenRevoked", "user", u.ID)
+	expectToken("APITokenRevoked", tokenID, tenancy.ActionTokenRevoke)
 	require.NoError(t, b.svc.RevokeToken(b.ctx, actor, tokenID))
 	expectNone("revoking again")
 

@@ -178,8 +178,13 @@ func (s *Service) CreatePlatformUser(ctx context.Context, actor Actor, n NewPlat
 				Capabilities: u.Capabilities, BreakGlass: u.BreakGlass}); err != nil {
 			return err
 		}
-		return s.audit.RecordTx(ctx, tx, audit.AuditRecorded{Action: ActionPlatformUserCreate, Outcome: "succeeded",
-			Actor: actor, Target: PlatformActor(u.ID)})
+		e := entry(ctx, ActionPlatformUserCreate, actor, PlatformActor(u.ID))
+		e.After = state(struct {
+			Email        string               `json:"email"`
+			Capabilities []PlatformCapability `json:"capabilities"`
+			BreakGlass   bool                 `json:"breakGlass"`
+		}{u.Email, u.Capabilities, u.BreakGlass})
+		return s.audit.RecordTx(ctx, tx, e)
 	})
 	if err != nil {
 		return PlatformUser{}, fmt.Errorf("tenancy: create platform user: %w", err)
@@ -387,8 +392,9 @@ func (s *Service) DisablePlatformUser(ctx context.Context, actor Actor, email st
 			eventstore.Metadata{Actor: actor}, PlatformUserDisabled{UserID: u.ID, SessionVersion: version}); err != nil {
 			return err
 		}
-		return s.audit.RecordTx(ctx, tx, audit.AuditRecorded{Action: ActionPlatformUserDisable, Outcome: "succeeded",
-			Actor: actor, Target: PlatformActor(u.ID)})
+		e := entry(ctx, ActionPlatformUserDisable, actor, PlatformActor(u.ID))
+		e.Before, e.After = state(disabledState{false, version - 1}), state(disabledState{true, version})
+		return s.audit.RecordTx(ctx, tx, e)
 	})
 	if err != nil {
 		return PlatformUser{}, fmt.Errorf("tenancy: disable platform user: %w", err)

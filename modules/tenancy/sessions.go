@@ -67,8 +67,9 @@ func (s *Service) DisableUser(ctx context.Context, actor Actor, email string) (U
 			eventstore.Metadata{Actor: actor}, UserDisabled{UserID: u.ID, SessionVersion: version}); err != nil {
 			return err
 		}
-		return s.audit.RecordTx(ctx, tx, audit.AuditRecorded{Action: ActionUserDisable, Outcome: "succeeded", Actor: actor,
-			Target: UserActor(u.ID)})
+		e := entry(ctx, ActionUserDisable, actor, UserActor(u.ID))
+		e.Before, e.After = state(disabledState{false, version - 1}), state(disabledState{true, version})
+		return s.audit.RecordTx(ctx, tx, e)
 	})
 	if err != nil {
 		return User{}, fmt.Errorf("tenancy: disable user: %w", err)
@@ -107,13 +108,25 @@ func (s *Service) SetPassword(ctx context.Context, actor Actor, email, password 
 			eventstore.Metadata{Actor: actor}, UserPasswordChanged{UserID: u.ID, SessionVersion: version}); err != nil {
 			return err
 		}
-		return s.audit.RecordTx(ctx, tx, audit.AuditRecorded{Action: ActionUserPassword, Outcome: "succeeded", Actor: actor,
-			Target: UserActor(u.ID)})
+		e := entry(ctx, ActionUserPassword, actor, UserActor(u.ID))
+		e.Before, e.After = state(sessionState{version - 1}), state(sessionState{version})
+		return s.audit.RecordTx(ctx, tx, e)
 	})
 	if err != nil {
 		return User{}, fmt.Errorf("tenancy: set password: %w", err)
 	}
 	return s.User(ctx, u.ID)
+}
+
+// disabledState is the Before/After of disabling a user: the flag and the session version.
+type disabledState struct {
+	Disabled       bool  `json:"disabled"`
+	SessionVersion int64 `json:"sessionVersion"`
+}
+
+// sessionState is the Before/After of a change that ends every session.
+type sessionState struct {
+	SessionVersion int64 `json:"sessionVersion"`
 }
 
 // bumpSessionVersion runs query, BumpSessionVersion or DisableUser of users.sql, which

@@ -131,14 +131,27 @@ func (s *Service) storeToken(ctx context.Context, actor Actor, userID uuid.UUID,
 		if _, err := tx.Exec(ctx, sqlInsertToken, id, userID, name, hash, s.clock()); err != nil {
 			return mapDBError(err)
 		}
-		return s.appendEvent(ctx, tx, eventstore.NewStreamID(StreamUser, userID), eventstore.AnyVersion,
+		if err := s.appendEvent(ctx, tx, eventstore.NewStreamID(StreamUser, userID), eventstore.AnyVersion,
 			eventstore.Metadata{Actor: actor},
-			APITokenIssued{TokenID: id, UserID: userID, Name: name, Imported: imported})
+			APITokenIssued{TokenID: id, UserID: userID, Name: name, Imported: imported}); err != nil {
+			return err
+		}
+		e := entry(ctx, ActionTokenCreate, actor, "token:"+id.String())
+		e.After = state(tokenState{UserID: userID, Name: name, Imported: imported})
+		return s.audit.RecordTx(ctx, tx, e)
 	})
 	if err != nil {
 		return uuid.Nil, err
 	}
 	return id, nil
+}
+
+// tokenState is the Before/After of a token's audit entry (never the token itself).
+type tokenState struct {
+	UserID   uuid.UUID `json:"userId"`
+	Name     string    `json:"name,omitempty"`
+	Imported bool      `json:"imported,omitempty"`
+	Revoked  bool      `json:"revoked"`
 }
 
 // RevokeToken revokes an API token (ErrNotFound when unknown); revoking a revoked
@@ -166,9 +179,14 @@ func (s *Service) RevokeToken(ctx context.Context, actor Actor, tokenID uuid.UUI
 		if _, err := tx.Exec(ctx, sqlRevokeToken, tokenID, s.clock()); err != nil {
 			return err
 		}
-		return s.appendEvent(ctx, tx, eventstore.NewStreamID(StreamUser, userID), eventstore.AnyVersion,
+		if err := s.appendEvent(ctx, tx, eventstore.NewStreamID(StreamUser, userID), eventstore.AnyVersion,
 			eventstore.Metadata{Actor: actor},
-			APITokenRevoked{TokenID: tokenID, UserID: userID})
+			APITokenRevoked{TokenID: tokenID, UserID: userID}); err != nil {
+			return err
+		}
+		e := entry(ctx, ActionTokenRevoke, actor, "token:"+tokenID.String())
+		e.Before, e.After = state(tokenState{UserID: userID}), state(tokenState{UserID: userID, Revoked: true})
+		return s.audit.RecordTx(ctx, tx, e)
 	})
 	if err != nil {
 		return fmt.Errorf("tenancy: revoke token: %w", err)
