@@ -59,7 +59,8 @@ var layers = []layer{
 	{path: "modules/directory", tree: true, floor: floorRunTypes},
 	{path: "modules/drift", tree: true, floor: floorRunTypes},
 	{path: "modules/backup", tree: true, floor: floorRunTypes},
-	{path: "modules/alerts", tree: true, floor: floorRunTypes}, // follows run events, authorizes with tenancy
+	{path: "modules/alerts", tree: true, floor: floorRunTypes},   // follows run events, authorizes with tenancy
+	{path: "modules/runbooks", tree: true, floor: floorRunTypes}, // platform runbooks (spec 113): drift's Go API, the gate
 
 	{path: "projections", tree: true, floor: floorReadModels},
 
