@@ -107,9 +107,16 @@ func (s Scope) Name() string {
 	return ScopeTenant
 }
 
+// The start surfaces of runbooks.
+const (
+	SourceSystem = "system"
+	SourceCLI    = "cli"
+)
+
 // Origin is who asks, from where.
 type Origin struct {
-	// User is the platform user.
+	// User is the platform user. A preflight from the command line may have none (its
+	// operator holds the database URL); a run always needs one.
 	User tenancy.PlatformUser
 	// IP and UserAgent are the client's (empty from the CLI).
 	IP, UserAgent string
@@ -202,7 +209,7 @@ func (s *Service) Resolve(ctx context.Context, sc Scope) (Scope, []tenancy.Tenan
 			}
 		}
 		if len(found) != 1 {
-			return Scope{}, nil, fmt.Errorf("%w: workspace: %d workspaces have tenants, name one", ErrInvalid, len(found))
+			return Scope{}, nil, fmt.Errorf("%w: workspace: %d workspaces have tenants, name one (--workspace)", ErrInvalid, len(found))
 		}
 		sc.WorkspaceID = found[0].ID
 		return sc, tenants, nil
@@ -215,20 +222,25 @@ func (s *Service) Resolve(ctx context.Context, sc Scope) (Scope, []tenancy.Tenan
 }
 
 // Preflight says what a run of the runbook over the scope would change, writing
-// nothing but its audit entry (platform.runbooks.view is needed).
+// nothing but its audit entry (platform.runbooks.view is needed, or the command line
+// without a platform user).
 func (s *Service) Preflight(ctx context.Context, key string, sc Scope, o Origin) (Preflight, Scope, error) {
 	rb, err := Lookup(key)
 	if err != nil {
 		return Preflight{}, Scope{}, err
 	}
-	if !o.User.Can(tenancy.PlatformRunbooksView) {
+	actor := string(tenancy.PlatformActor(o.User.ID))
+	switch {
+	case o.User.ID == uuid.Nil && o.Source == SourceCLI:
+		actor = "system:cli" // the command line's operator, who holds the database URL
+	case !o.User.Can(tenancy.PlatformRunbooksView):
 		return Preflight{}, Scope{}, s.denied(ctx, "platform.ops.runbooks.preflight", rb, sc, o)
 	}
 	p, sc, err := s.preflight(ctx, sc)
 	if err != nil {
 		return Preflight{}, Scope{}, err
 	}
-	err = s.record(ctx, "platform.ops.runbooks.preflight", "succeeded", string(tenancy.PlatformActor(o.User.ID)), sc, o.IP, o.UserAgent, "", detail{
+	err = s.record(ctx, "platform.ops.runbooks.preflight", "succeeded", actor, sc, o.IP, o.UserAgent, "", detail{
 		Runbook: rb.Key, Scope: sc.Name(), TenantID: sc.TenantID, Affected: p.Affected, Total: &p.Total, Tenants: &p.Tenants,
 		PlatformUser: o.User.Email, BreakGlass: o.User.BreakGlass})
 	return p, sc, err
