@@ -385,3 +385,31 @@ func TestFailedRunbookAlerts(t *testing.T) {
 		return len(ds) == 1 && ds[0].RunID == run.ID && ds[0].Event == "operations.run.failed"
 	}, 20*time.Second, 20*time.Millisecond, "the failed runbook run yields one alert delivery")
 }
+
+// TestPartialFailure: one tenant of two fails: its failure is appended (sanitized), the
+// other tenant's figures still count, and the run is partially succeeded (audited as
+// completed).
+func TestPartialFailure(t *testing.T) {
+	t.Parallel()
+	e := monotest.New(t, pgtest.Fresh(t), monotest.Options{})
+	ctx, ten := e.Ctx, e.App.Tenancy
+	good, err := ten.AddTenant(ctx, "system:test", e.Workspace, "Fabrikam", uuid.NewString())
+	require.NoError(t, err)
+	report(t, e.Pool, e.Tenant, time.Now().UTC(), finding{policy: "p1", kind: "changed", raw: `{"not":"a list"}`})
+	report(t, e.Pool, good.ID, time.Now().UTC(), finding{policy: "p2", kind: "added"}, finding{policy: "p3", kind: "removed"})
+	op := platformUser(t, ten, false, allCaps()...)
+	out, err := e.App.Runbooks.Start(ctx, runbooks.StartRequest{Key: key, Scope: runbooks.Scope{All: true, WorkspaceID: e.Workspace},
+		ReasonCode: "DATA_REPAIR", ReasonText: "repair", Confirm: key}, runbooks.Origin{User: op, Source: "system"})
+	require.NoError(t, err)
+	run := e.Wait(t, out.Run.ID)
+	require.Equal(t, operations.OutcomePartiallySucceeded, run.Outcome)
+	require.Equal(t, operations.Counts{"tenants": 2, "failed": 1, "total": 2, "processed": 2, "updated": 2}, run.Counts)
+	require.Len(t, run.Failures, 1)
+	require.Equal(t, operations.ReasonItemFailed, run.Failures[0].ReasonCode)
+	require.Contains(t, run.Failures[0].Message, e.Tenant.String())
+	got, err := e.App.Drift.FindingLifecycles(ctx, good.ID)
+	require.NoError(t, err)
+	require.Len(t, got, 2)
+	require.Len(t, auditEntries(t, e.Pool, "platform.ops.runbooks.completed"), 1)
+	require.Empty(t, auditEntries(t, e.Pool, "platform.ops.runbooks.failed"))
+}
