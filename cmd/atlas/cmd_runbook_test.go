@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,8 +15,8 @@ import (
 )
 
 // TestRunbookCommands: `atlas runbook preflight` prints {"total","affected","tenants"};
-// `atlas runbook run` prints the gate's StartOutcome (accepted, then scope_busy with exit
-// 1 while the first is active), refuses a bad confirmation, a missing reason or a
+// two `atlas runbook run` at once print the gate's StartOutcome (one accepted, the other
+// scope_busy with exit 1), refuses a bad confirmation, a missing reason or a
 // missing flag with exit 2 and an unknown platform user with exit 1; `atlas worker`
 // then works the run to its end.
 func TestRunbookCommands(t *testing.T) {
@@ -76,19 +77,34 @@ func TestRunbookCommands(t *testing.T) {
 	require.Equal(t, 1, code)
 	require.Contains(t, stderr, "capabilities do not allow")
 
-	code, stdout, stderr = atlas(t.Context(), env, runArgs("--confirm", key, "--reason-code", "DATA_REPAIR", "--reason", "ticket 9")...)
-	require.Equal(t, 0, code, stderr)
+	// Two commands at once (each its own pool, as two processes): one run is accepted,
+	// the other start is scope_busy naming it and exits 1 after printing its outcome.
+	type result struct {
+		code           int
+		stdout, stderr string
+	}
+	results := make([]result, 2)
+	var wg sync.WaitGroup
+	for i := range results {
+		wg.Go(func() {
+			r := &results[i]
+			r.code, r.stdout, r.stderr = atlas(t.Context(), env, runArgs("--confirm", key, "--reason-code", "DATA_REPAIR", "--reason", "ticket "+itoa(i))...)
+		})
+	}
+	wg.Wait()
+	if results[0].code != 0 {
+		results[0], results[1] = results[1], results[0]
+	}
+	require.Equal(t, 0, results[0].code, results[0].stderr)
 	var out operations.StartOutcome
-	require.NoError(t, json.Unmarshal([]byte(stdout), &out))
+	require.NoError(t, json.Unmarshal([]byte(results[0].stdout), &out))
 	require.Equal(t, operations.StartAccepted, out.Status)
 	require.Equal(t, key, out.OperationType)
 	require.Equal(t, "/system/ops/runs/"+out.Run.ID.String(), out.Run.URL)
-
-	code, stdout, stderr = atlas(t.Context(), env, runArgs("--confirm", key, "--reason-code", "DATA_REPAIR", "--reason", "ticket 10")...)
-	require.Equal(t, 1, code, "a second fan-out while the first is queued")
-	require.Contains(t, stderr, "scope_busy")
+	require.Equal(t, 1, results[1].code, "the second fan-out while the first is active")
+	require.Contains(t, results[1].stderr, "scope_busy")
 	var busy operations.StartOutcome
-	require.NoError(t, json.Unmarshal([]byte(stdout), &busy))
+	require.NoError(t, json.Unmarshal([]byte(results[1].stdout), &busy))
 	require.Equal(t, operations.StartScopeBusy, busy.Status)
 	require.Equal(t, out.Run.ID, busy.Run.ID)
 
