@@ -146,9 +146,8 @@ func TestSystemRunbooks(t *testing.T) {
 
 	require.Eventually(t, func() bool {
 		_, body = b.get("/system/ops/runs")
-		return strings.Contains(body, `href="`+loc+`"`)
-	}, 10*time.Second, 20*time.Millisecond, "the run history lists the run once projected")
-	require.Contains(t, body, `badge-succeeded`)
+		return strings.Contains(body, `href="`+loc+`"`) && strings.Contains(body, `badge-succeeded`)
+	}, 10*time.Second, 20*time.Millisecond, "the run history lists the run, succeeded, once projected")
 	resp, body = b.get("/system/ops/runs?bucket=failed")
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.NotContains(t, body, loc)
