@@ -108,7 +108,13 @@ func (s *Server) handleAdminRunStream(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	sub, err := s.streams.subscribe(currentUser(c).ID, run.ID)
+	return s.serveRunStream(c, currentUser(c).ID, run.ID)
+}
+
+// serveRunStream streams run's state to viewer (a hub user or a platform user: the
+// per-user cap counts by this id) once the caller was authorized.
+func (s *Server) serveRunStream(c *fiber.Ctx, viewer, run uuid.UUID) error {
+	sub, err := s.streams.subscribe(viewer, run)
 	if errors.Is(err, errTooManyStreams) {
 		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(streamRetryAfter))
 		return fiber.NewError(fiber.StatusTooManyRequests, "Too many live views are open. Close some, or reload this page in a moment.")

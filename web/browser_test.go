@@ -11,10 +11,12 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantatlas/ops/eventstore/pgtest"
 	"github.com/tenantatlas/ops/modules/operations"
+	"github.com/tenantatlas/ops/modules/runbooks"
 	"github.com/tenantatlas/ops/projections"
 )
 
@@ -169,4 +171,109 @@ func resolve(base, href string) string {
 		return href
 	}
 	return base + href
+}
+
+// TestBrowserSystemRunbook signs a platform user in to /system in a real Chromium, runs
+// the backfill's preflight over one tenant, types the confirmation and a reason, lands
+// on the run's page and watches it go queued → running → completed without a reload
+// (the hub's run.js over the /system stream).
+func TestBrowserSystemRunbook(t *testing.T) {
+	t.Parallel()
+	exe := chromium(t)
+	h := startHubTB(t, pgtest.Fresh(t))
+	h.app.Runbooks.Register(h.app.Operations)
+	bg, stopBackground := context.WithCancel(t.Context())
+	var background sync.WaitGroup
+	background.Go(func() { _ = h.app.Store.RunSealer(bg, 20*time.Millisecond) })
+	background.Go(func() { _ = h.app.Runner.Run(bg, projections.HubRuns{}) })
+	defer func() { stopBackground(); background.Wait() }()
+	tenant := h.seed.Tenants[0].ID
+	report := uuid.Must(uuid.NewV7())
+	_, err := h.app.Pool.Exec(t.Context(), `INSERT INTO drift_reports (run_id, tenant_id, baseline_snapshot_id, current_snapshot_id, generated_at, added, removed, changed)
+		VALUES ($1, $2, $3, $4, now(), 1, 0, 0)`, report, tenant, uuid.New(), uuid.New())
+	require.NoError(t, err)
+	_, err = h.app.Pool.Exec(t.Context(), `INSERT INTO drift_findings (run_id, tenant_id, policy_type, policy_id, display_name, kind)
+		VALUES ($1, $2, 'compliancePolicies', 'p1', 'Policy 1', 'added')`, report, tenant)
+	require.NoError(t, err)
+
+	alloc, cancelAlloc := chromedp.NewExecAllocator(t.Context(), append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("no-first-run", true))...)
+	defer cancelAlloc()
+	ctx, cancel := chromedp.NewContext(alloc)
+	defer cancel()
+	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
+	defer cancelTimeout()
+
+	p := h.seed.Platform
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(h.base+"/system/login"),
+		chromedp.SetValue(chromedp.ID("email"), p.Email),
+		chromedp.SetValue(chromedp.ID("password"), p.Password),
+	))
+	_, err = chromedp.RunResponse(ctx, chromedp.Submit(chromedp.ID("password")))
+	require.NoError(t, err)
+	loc, err := chromedp.Run(ctx, chromedp.Location())
+	require.NoError(t, err)
+	require.True(t, strings.HasSuffix(loc, "/system/ops"), loc)
+
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(h.base+"/system/ops/runbooks"),
+		chromedp.SetValue(chromedp.ID("scope-0"), "tenant:"+tenant.String()),
+	))
+	_, err = chromedp.RunResponse(ctx, chromedp.Submit(chromedp.ID("scope-0")))
+	require.NoError(t, err)
+	affected, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("preflight-affected")))
+	require.NoError(t, err)
+	require.Equal(t, "1", affected)
+
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.ID("reason-code"), "DATA_REPAIR"),
+		chromedp.SetValue(chromedp.ID("reason-text"), "browser test"),
+		chromedp.SendKeys(chromedp.ID("confirm"), runbooks.BackfillKey),
+	))
+	_, err = chromedp.RunResponse(ctx, chromedp.Submit(chromedp.ID("confirm")))
+	require.NoError(t, err)
+	loc, err = chromedp.Run(ctx, chromedp.Location())
+	require.NoError(t, err)
+	require.Contains(t, loc, "/system/ops/runs/")
+	_, err = chromedp.Run(ctx, chromedp.Evaluate[bool](`(function () {
+		window.__doc = "same";
+		var b = document.getElementById("run-status");
+		window.__statuses = [b.dataset.status];
+		new MutationObserver(function () {
+			var s = b.dataset.status;
+			if (window.__statuses[window.__statuses.length - 1] !== s) window.__statuses.push(s);
+		}).observe(b, {attributes: true});
+		return true;
+	})()`))
+	require.NoError(t, err)
+	first, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.ID("run-status"), "data-status"))
+	require.NoError(t, err)
+	require.Equal(t, "queued", first.Value)
+
+	wctx, stopWorkers := context.WithCancel(t.Context())
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		_ = h.app.Operations.RunWorkers(wctx, operations.WorkerOptions{PollInterval: 20 * time.Millisecond})
+	})
+	defer func() { stopWorkers(); wg.Wait() }()
+	waitStatus(t, ctx, "completed")
+	doc, err := chromedp.Run(ctx, chromedp.Evaluate[string](`window.__doc || "reloaded"`))
+	require.NoError(t, err)
+	require.Equal(t, "same", doc, "the run page updated without a reload")
+	bucket, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.ID("run-status"), "data-bucket"))
+	require.NoError(t, err)
+	require.Equal(t, "succeeded", bucket.Value)
+	counts, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("run-counts")))
+	require.NoError(t, err)
+	require.Contains(t, counts, "updated")
+
+	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(t.TempDir(), "system-run.png"), shot, 0o644))
+	if dir := os.Getenv("ATLAS_SCREENSHOT_DIR"); dir != "" {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "system-run.png"), shot, 0o644))
+	}
 }

@@ -45,7 +45,8 @@ var pageNames = []string{"login", "operations", "run", "error",
 
 // systemPageNames are the /system panel's pages (system_*.html), parsed with
 // system_layout.html instead of the hub's layout.
-var systemPageNames = []string{"system_login", "system_home", "system_error"}
+var systemPageNames = []string{"system_login", "system_home", "system_error",
+	"system_runbooks", "system_runs", "system_run"}
 
 // mustParsePages parses every page with the layout and the partials (partials.html),
 // the /system pages with system_layout.html; a broken template is a build bug.

@@ -76,6 +76,13 @@ func (s *Server) routes() {
 	system.Get("/", func(c *fiber.Ctx) error { return c.Redirect("/system/ops", fiber.StatusFound) })
 	system.Post("/logout", s.handleSystemLogout)
 	system.Get("/ops", s.requirePlatform(tenancy.PlatformOpsView), s.handleSystemHome)
+	// Runbooks and their runs (spec 113; issue 11 points 2, 3).
+	system.Get("/ops/runbooks", s.requirePlatform(tenancy.PlatformRunbooksView), s.handleSystemRunbooks)
+	system.Post("/ops/runbooks/:runbook/preflight", s.requirePlatform(tenancy.PlatformRunbooksView), s.handleSystemRunbookPreflight)
+	system.Post("/ops/runbooks/:runbook/run", s.requirePlatform(tenancy.PlatformRunbooksRun), s.handleSystemRunbookRun)
+	system.Get("/ops/runs", s.requirePlatform(tenancy.PlatformOpsView), s.handleSystemRuns)
+	system.Get("/ops/runs/:run", s.requirePlatform(tenancy.PlatformOpsView), s.handleSystemRun)
+	system.Get("/ops/runs/:run/stream", s.requirePlatform(tenancy.PlatformOpsView), s.handleSystemRunStream)
 
 	if s.deps.extraRoutes != nil {
 		s.deps.extraRoutes(s.app)

@@ -29,6 +29,7 @@ import (
 	"github.com/tenantatlas/ops/modules/failure"
 	"github.com/tenantatlas/ops/modules/inventory"
 	"github.com/tenantatlas/ops/modules/operations"
+	"github.com/tenantatlas/ops/modules/runbooks"
 	"github.com/tenantatlas/ops/modules/tenancy"
 	"github.com/tenantatlas/ops/projections"
 )
@@ -62,6 +63,8 @@ type Deps struct {
 	// Alerts holds the workspaces' alert rules and their deliveries (nil: the alert
 	// routes answer 404).
 	Alerts *alerts.Service
+	// Runbooks are /system's platform runbooks (nil: their routes answer 404).
+	Runbooks *runbooks.Service
 	// Ready reports whether the read models have caught up (for /readyz); nil means yes.
 	Ready func(ctx context.Context) error
 	// Collectors are extra Prometheus collectors exported on /metrics.

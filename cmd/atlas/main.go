@@ -54,6 +54,10 @@ var commands = map[string]command{
 	// The platform users of /system (its own block, so this table's alignment stays put).
 	"platform-user create":  {"create a /system platform user: --email E [--name N] [--capability C]... [--break-glass], password on stdin; prints {\"id\",\"email\"}", runPlatformUserCreate},
 	"platform-user disable": {"disable the /system platform user with EMAIL: every /system session ends, sign-in is refused", runPlatformUserDisable},
+
+	// The platform runbooks (spec 113), for scripted use.
+	"runbook preflight": {"what runbook KEY would change over --scope all|TENANT_ID: {\"total\",\"affected\",\"tenants\"} with --json", runRunbookPreflight},
+	"runbook run":       {"start runbook KEY: --scope, --reason-code, --reason, --confirm KEY, --as PLATFORM_EMAIL; prints a StartOutcome (--json)", runRunbookRun},
 }
 
 // usageError marks a bad invocation (exit code 2).

@@ -108,6 +108,24 @@ func TestDriftEndToEnd(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, rep, latest)
 	require.Equal(t, findings, lf)
+	// The run kept the findings' lifecycle current: one open finding per policy and
+	// field, and nothing left for the backfill runbook to do.
+	life, err := e.App.Drift.FindingLifecycles(e.Ctx, e.Tenant)
+	require.NoError(t, err)
+	require.Len(t, life, 3)
+	for _, l := range life {
+		require.Equal(t, "open", l.Status)
+		require.Equal(t, run.ID, l.LastRunID)
+		require.Equal(t, 1, l.Occurrences)
+	}
+	keys := map[string]bool{}
+	for _, l := range life {
+		keys[l.FieldKey] = true
+	}
+	require.Equal(t, map[string]bool{"@added": true, "@removed": true, "displayName": true}, keys)
+	pf, err := e.App.Drift.PreflightLifecycle(e.Ctx, e.Tenant)
+	require.NoError(t, err)
+	require.Equal(t, drift.BackfillCounts{Total: 3, Changed: 0}, pf)
 	var events int
 	require.NoError(t, e.Pool.QueryRow(e.Ctx, `SELECT count(*) FROM es_events WHERE data::text LIKE '%Renamed by an admin%'`).Scan(&events))
 	require.Zero(t, events, "observed data stays in the module's tables")

@@ -1,6 +1,9 @@
 // Package drift is drift.generate: it compares a tenant's latest two complete
 // inventory snapshots (through the inventory module's Go API) and stores the policies
-// that were added, removed or changed, with the changed fields, keyed by the run.
+// that were added, removed or changed, with the changed fields, keyed by the run; it
+// then brings the findings' lifecycle up to date (lifecycle.go: one finding per tenant,
+// policy and field key, first/last seen, open/resolved), which the platform runbook
+// findings.lifecycle.backfill repairs for findings written before it existed.
 //
 // Layering (README.md, "Architecture: layers and imports"): floor 3, a run-type module:
 // it imports operations and inventory (its Go API, never its tables), and must not
@@ -130,6 +133,11 @@ func (s *Service) Generate(ctx context.Context, run *operations.Run, rep *operat
 	}
 	if err := rep.Link(ctx, operations.LinkDriftFindings, run.ID); err != nil {
 		return "", err
+	}
+	// Keep the findings' lifecycle current (first/last seen, open/resolved). A failure
+	// here leaves the report intact: the lifecycle backfill runbook repairs it.
+	if _, err := s.BackfillLifecycle(ctx, run.TenantID); err != nil {
+		s.log.Warn("drift: lifecycle not updated; the findings lifecycle backfill repairs it", "run", run.ID, "error", operations.Sanitize(err.Error()))
 	}
 	s.log.Info("drift generated", "run", run.ID, "added", counts[Added], "removed", counts[Removed], "changed", counts[Changed])
 	return operations.OutcomeSucceeded, nil

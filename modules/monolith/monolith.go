@@ -35,6 +35,7 @@ import (
 	"github.com/tenantatlas/ops/modules/notify"
 	"github.com/tenantatlas/ops/modules/operations"
 	"github.com/tenantatlas/ops/modules/provider"
+	"github.com/tenantatlas/ops/modules/runbooks"
 	"github.com/tenantatlas/ops/modules/tenancy"
 	"github.com/tenantatlas/ops/projections"
 )
@@ -227,7 +228,9 @@ type App struct {
 	Provider *provider.Service
 	// Alerts holds the workspaces' alert rules and sends their deliveries.
 	Alerts *alerts.Service
-	log    *slog.Logger
+	// Runbooks are the platform runbooks of /system (spec 113).
+	Runbooks *runbooks.Service
+	log      *slog.Logger
 	// stallThreshold and stalls serve Ready.
 	stallThreshold time.Duration
 	stalls         stallWatch
@@ -267,12 +270,15 @@ func New(pool *pgxpool.Pool, opts Options) *App {
 	alOpts := opts.Alerts
 	alOpts.Logger = log
 	app.Alerts = alerts.New(pool, store, ten, rec, ops, alOpts)
+	app.Runbooks = runbooks.New(ops, ten, app.Drift, rec, log)
 	if opts.Graph != nil {
 		app.Provider.Register(ops)
 		app.Inventory.Register(ops)
 		app.Directory.Register(ops)
 		app.Drift.Register(ops)
 		app.Backup.Register(ops)
+		// The runbooks need no Graph, but only a working process registers handlers.
+		app.Runbooks.Register(ops)
 	} else {
 		// This process works no runs, but the deployment's workers (`atlas serve`,
 		// `atlas worker`) do: its gate admits and its hub offers what they handle.
@@ -289,7 +295,7 @@ func New(pool *pgxpool.Pool, opts Options) *App {
 // this list equal to the handlers the modules register.
 func WorkerTypes() []string {
 	return []string{"backup_set.add_policies", "directory.groups.sync", "directory.role_definitions.sync",
-		"drift.generate", "inventory.sync", "provider.verify"}
+		"drift.generate", "findings.lifecycle.backfill", "inventory.sync", "provider.verify"}
 }
 
 // OutboxSweepInterval is how often Background sweeps the outbox tables

@@ -45,6 +45,12 @@ type TypeInfo struct {
 	Related string
 	// Context declares the start context's fields; nil accepts only {}.
 	Context ContextSchema
+	// PlatformCapability is what a platform initiator (a /system user) needs, besides
+	// platform.runbooks.run, to start the type; "" means platform users cannot start it.
+	PlatformCapability tenancy.PlatformCapability
+	// RunbookLock types hold one lock per workspace and type while active when their
+	// context names a "scope" (spec 113: a second fan-out is scope_busy).
+	RunbookLock bool
 }
 
 // The declared start contexts. Only backup_set.add_policies reads its context today;
@@ -81,7 +87,8 @@ func init() {
 		{Type: "backup_schedule.scheduled", Label: "Scheduled backup", StartCapability: tenancy.CapBackupManage, ProviderBacked: true, Identity: IdentityScheduled, Related: "backup.schedule"},
 		{Type: "restore.execute", Label: "Restore", StartCapability: tenancy.CapRestoreExecute, ProviderBacked: true, Identity: IdentityNonce, Related: "restore"},
 		{Type: "provider.verify", Label: "Provider verification", StartCapability: tenancy.CapProviderVerify, ProviderBacked: true, ChecksConnection: true, Related: "provider.connection"},
-		{Type: "findings.lifecycle.backfill", Label: "Findings lifecycle backfill", StartCapability: tenancy.CapMembersManage, WorkspaceScoped: true, Context: backfillContext},
+		{Type: "findings.lifecycle.backfill", Label: "Findings lifecycle backfill", StartCapability: tenancy.CapMembersManage, WorkspaceScoped: true,
+			Identity: IdentityNonce, Context: backfillContext, PlatformCapability: tenancy.PlatformFindingsLifecycleBackfill, RunbookLock: true},
 	} {
 		t.ViewCapability = tenancy.CapOperationsView
 		catalog[t.Type] = t

@@ -26,6 +26,9 @@ type Initiator struct {
 	IP string `json:"ip,omitempty"`
 	// UserAgent is the client of a web or API start.
 	UserAgent string `json:"userAgent,omitempty"`
+	// BreakGlass marks a platform initiator flagged break-glass (the gate sets it from
+	// the stored platform user, never from the caller).
+	BreakGlass bool `json:"breakGlass,omitempty"`
 }
 
 // NextStep is an operator hint attached to a start outcome or a failed run.

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -212,6 +213,8 @@ func (s *Service) authorizeStart(ctx context.Context, info TypeInfo, req *StartR
 	var dec tenancy.Decision
 	var err error
 	switch {
+	case req.Initiator.Kind == "platform":
+		return s.authorizePlatform(ctx, info, req)
 	case info.WorkspaceScoped:
 		if req.WorkspaceID == uuid.Nil {
 			return fmt.Errorf("%w: %s needs a workspace", ErrInvalidContext, info.Type)
@@ -315,6 +318,45 @@ func (s *Service) auditAnswered(ctx context.Context, a *admission, out StartOutc
 		return StartOutcome{}, fmt.Errorf("operations: audit %s start: %w", out.Status, err)
 	}
 	return out, nil
+}
+
+// authorizePlatform authorizes a platform initiator (a /system user): only a
+// workspace-scoped type with a platform capability, only an enabled platform user with
+// platform.runbooks.run and that capability (ErrForbidden, audited, otherwise; an unknown
+// platform user or workspace is ErrNotFound). Workspace membership plays no part: the
+// hub's authorization is untouched. The initiator's name and break-glass flag are set
+// from the stored user.
+func (s *Service) authorizePlatform(ctx context.Context, info TypeInfo, req *StartRequest) error {
+	pu, err := s.tenancy.PlatformUser(ctx, req.Initiator.UserID)
+	if errors.Is(err, tenancy.ErrNotFound) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("operations: authorize platform user: %w", err)
+	}
+	req.Initiator.Name, req.Initiator.BreakGlass = pu.Email, pu.BreakGlass
+	if info.WorkspaceScoped {
+		if req.WorkspaceID == uuid.Nil {
+			return fmt.Errorf("%w: %s needs a workspace", ErrInvalidContext, info.Type)
+		}
+		if _, err := s.tenancy.Workspace(ctx, req.WorkspaceID); errors.Is(err, tenancy.ErrNotFound) {
+			return ErrNotFound
+		} else if err != nil {
+			return fmt.Errorf("operations: authorize platform user: %w", err)
+		}
+		req.TenantID = uuid.Nil
+	}
+	if info.WorkspaceScoped && info.PlatformCapability != "" && !pu.Disabled &&
+		pu.Can(tenancy.PlatformRunbooksRun) && pu.Can(info.PlatformCapability) {
+		return nil
+	}
+	if err := s.audit.Record(ctx, audit.AuditRecorded{Action: "operation.start", Outcome: "denied",
+		Actor: string(tenancy.PlatformActor(pu.ID)), WorkspaceID: req.WorkspaceID, TenantID: req.TenantID,
+		Target: info.Type, IP: req.Initiator.IP, UserAgent: req.Initiator.UserAgent,
+		Reason: string(ReasonPermissionDenied)}); err != nil {
+		return err
+	}
+	return ErrForbidden
 }
 
 // normalizeContext checks the context is a JSON object and returns its canonical form
@@ -439,9 +481,28 @@ type admission struct {
 	connID   uuid.UUID
 }
 
-// scope is the scope-lock key of a provider-backed start: tenant + connection.
+// scope is the scope-lock key of a start, "" when it takes none: tenant + connection
+// for a provider-backed start; workspace + type for a runbook whose context names a
+// scope (RunbookLock), so a second fan-out over the workspace is scope_busy.
 func (a *admission) scope() string {
-	return "tenant:" + a.req.TenantID.String() + "/connection:" + a.connID.String()
+	switch {
+	case a.info.ProviderBacked:
+		return "tenant:" + a.req.TenantID.String() + "/connection:" + a.connID.String()
+	case a.info.RunbookLock && a.namesScope():
+		return runbookScopePrefix + a.req.WorkspaceID.String() + "/runbook:" + a.info.Type
+	}
+	return ""
+}
+
+// runbookScopePrefix starts a runbook's scope-lock key.
+const runbookScopePrefix = "workspace:"
+
+// namesScope reports whether the start context has a non-empty "scope" field.
+func (a *admission) namesScope() bool {
+	var c struct {
+		Scope string `json:"scope"`
+	}
+	return json.Unmarshal(a.ctxJSON, &c) == nil && c.Scope != ""
 }
 
 // insertRun is the one INSERT of a run's ops_runs row: queued (completedAt nil) or
@@ -524,7 +585,7 @@ func (s *Service) admitOnce(ctx context.Context, a *admission) (StartOutcome, er
 	if a.info.Identity == IdentityScheduled {
 		b.Exec(`INSERT INTO ops_permanent_identities (identity_hash, run_id) VALUES ($1, $2)`, a.identity, runID)
 	}
-	if a.info.ProviderBacked {
+	if scope != "" {
 		b.Exec(`INSERT INTO ops_scope_locks (scope_key, run_id) VALUES ($1, $2)`, scope, runID)
 	}
 	meta := a.meta(runID)
@@ -608,6 +669,14 @@ func (s *Service) scopeBusyOutcome(ctx context.Context, info TypeInfo, scope str
 	label := holderType
 	if h, ok := LookupType(holderType); ok {
 		label = h.Label
+	}
+	if strings.HasPrefix(scope, runbookScopePrefix) {
+		return StartOutcome{Status: StartScopeBusy, OperationType: info.Type, ReasonCode: ReasonScopeBusy,
+			OperatorMessage: fmt.Sprintf("%s was not started: another %s run is active in this workspace.", info.Label, label),
+			ShortReason:     "Runbook already running",
+			Run:             &RunRef{ID: holder, URL: RunURL(holder), Status: Status(status)},
+			NextSteps: []NextStep{{Label: "View the running runbook", Href: RunURL(holder)},
+				{Label: "Start again when it has finished"}}}, nil
 	}
 	return StartOutcome{Status: StartScopeBusy, OperationType: info.Type, ReasonCode: ReasonScopeBusy,
 		OperatorMessage: fmt.Sprintf("%s was not started: %s is already using this tenant's provider connection.", info.Label, label),

@@ -17,6 +17,7 @@ var (
 	sqlInsertTenant       = sqlQueries.Get("InsertTenant")
 	sqlWorkspaceByID      = sqlQueries.Get("WorkspaceByID")
 	sqlWorkspaceByName    = sqlQueries.Get("WorkspaceByName")
+	sqlAllWorkspaces      = sqlQueries.Get("AllWorkspaces")
 	sqlTenantByID         = sqlQueries.Get("TenantByID")
 	sqlTenantsOfWorkspace = sqlQueries.Get("TenantsOfWorkspace")
 	sqlTenantsByID        = sqlQueries.Get("TenantsByID")
@@ -164,6 +165,25 @@ func (s *Service) TenantsByID(ctx context.Context, ids []uuid.UUID) ([]Tenant, e
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Tenant, error) { return scanTenant(r) })
 	if err != nil {
 		return nil, fmt.Errorf("tenancy: tenants by id: %w", err)
+	}
+	return out, nil
+}
+
+// Workspaces returns every workspace sorted by name: for the platform panel, whose
+// users act across workspaces (never for a hub user: use VisibleWorkspaces).
+func (s *Service) Workspaces(ctx context.Context) ([]Workspace, error) {
+	rows, err := s.pool.Query(ctx, sqlAllWorkspaces)
+	if err != nil {
+		return nil, fmt.Errorf("tenancy: workspaces: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Workspace, error) {
+		var w Workspace
+		err := r.Scan(&w.ID, &w.Name, &w.CreatedAt)
+		w.CreatedAt = w.CreatedAt.UTC()
+		return w, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("tenancy: workspaces: %w", err)
 	}
 	return out, nil
 }

@@ -25,3 +25,6 @@ WHERE t.workspace_id = $1 ORDER BY t.name, t.id;
 -- name: TenantsByID
 SELECT t.id, t.workspace_id, t.name, t.external_tenant_id, t.created_at FROM tn_tenants t
 WHERE t.id = ANY($1) ORDER BY t.name, t.id;
+
+-- name: AllWorkspaces
+SELECT id, name, created_at FROM tn_workspaces ORDER BY name, id;
