@@ -59,7 +59,7 @@ var (
 	backupSetContext = ContextSchema{{Name: "name", Kind: KindString},
 		{Name: "policies", Kind: KindObjects, Required: true, Fields: []Field{
 			{Name: "type", Kind: KindString, Required: true}, {Name: "id", Kind: KindString, Required: true}}}}
-	// scheduleContext names the backup schedule a run-now or retry acts on.
+	// scheduleContext names the backup schedule a run-now, retry or scheduled run acts on.
 	scheduleContext = ContextSchema{{Name: "scheduleId", Kind: KindUUID, Required: true}}
 	// backfillContext is the runbook's scope and the operator's reason (spec 113).
 	backfillContext = ContextSchema{{Name: "scope", Kind: KindString}, {Name: "targetTenantId", Kind: KindUUID},
@@ -78,7 +78,7 @@ func init() {
 		{Type: "backup_set.add_policies", Label: "Backup set: add policies", StartCapability: tenancy.CapBackupManage, ProviderBacked: true, Related: "backup.set", Context: backupSetContext},
 		{Type: "backup_schedule.run_now", Label: "Backup schedule: run now", StartCapability: tenancy.CapBackupManage, ProviderBacked: true, Identity: IdentityNonce, Related: "backup.schedule", Context: scheduleContext},
 		{Type: "backup_schedule.retry", Label: "Backup schedule: retry", StartCapability: tenancy.CapBackupManage, ProviderBacked: true, Identity: IdentityNonce, Related: "backup.schedule", Context: scheduleContext},
-		{Type: "backup_schedule.scheduled", Label: "Scheduled backup", StartCapability: tenancy.CapBackupManage, ProviderBacked: true, Identity: IdentityScheduled, Related: "backup.schedule"},
+		{Type: "backup_schedule.scheduled", Label: "Scheduled backup", StartCapability: tenancy.CapBackupManage, ProviderBacked: true, Identity: IdentityScheduled, Related: "backup.schedule", Context: scheduleContext},
 		{Type: "restore.execute", Label: "Restore", StartCapability: tenancy.CapRestoreExecute, ProviderBacked: true, Identity: IdentityNonce, Related: "restore"},
 		{Type: "provider.verify", Label: "Provider verification", StartCapability: tenancy.CapProviderVerify, ProviderBacked: true, ChecksConnection: true, Related: "provider.connection"},
 		{Type: "findings.lifecycle.backfill", Label: "Findings lifecycle backfill", StartCapability: tenancy.CapMembersManage, WorkspaceScoped: true, Context: backfillContext},

@@ -546,6 +546,9 @@ func (s *Service) block(ctx context.Context, a *admission, reason ReasonCode, ms
 		func(now time.Time) []eventstore.Event {
 			return []eventstore.Event{RunBlocked{ReasonCode: reason, Message: Sanitize(msg), NextSteps: steps, CompletedAt: now}}
 		}, "blocked", reason)
+	if errors.Is(err, errDuplicate) {
+		return s.endedDuplicate(ctx, a)
+	}
 	if err != nil {
 		return StartOutcome{}, err
 	}
@@ -564,6 +567,9 @@ func (s *Service) dispatchFailed(ctx context.Context, a *admission, cause error)
 			return []eventstore.Event{RunDispatchFailed{ReasonCode: ReasonDispatchFailed, Message: msg},
 				RunFailed{ReasonCode: ReasonDispatchFailed, Message: msg, CompletedAt: now}}
 		}, "dispatch_failed", ReasonDispatchFailed)
+	if errors.Is(err, errDuplicate) {
+		return s.endedDuplicate(ctx, a)
+	}
 	if err != nil {
 		return StartOutcome{}, err
 	}
@@ -586,6 +592,18 @@ func (s *Service) recordEnded(ctx context.Context, a *admission, outcome Outcome
 		q, args := a.insertRun(runID, StatusCompleted, outcome, now, &now)
 		if _, err := tx.Exec(ctx, q, args...); err != nil {
 			return fmt.Errorf("operations: insert run: %w", err)
+		}
+		// A scheduled slot that ends at the gate (blocked, not dispatchable) still takes
+		// its identity forever: the slot never fires again.
+		if a.info.Identity == IdentityScheduled {
+			_, err := tx.Exec(ctx, `INSERT INTO ops_permanent_identities (identity_hash, run_id) VALUES ($1, $2)`, a.identity, runID)
+			var pgErr *pgconn.PgError
+			if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+				return errDuplicate
+			}
+			if err != nil {
+				return fmt.Errorf("operations: permanent identity: %w", err)
+			}
 		}
 		meta := a.meta(runID)
 		evs := []eventstore.NewEvent{{Data: a.queued(runID, now), Metadata: meta}}
@@ -611,4 +629,17 @@ func (s *Service) recordEnded(ctx context.Context, a *admission, outcome Outcome
 		return uuid.Nil, err
 	}
 	return runID, nil
+}
+
+// endedDuplicate answers a start that ended at the gate but whose permanent identity
+// another run took meanwhile: that run, deduped.
+func (s *Service) endedDuplicate(ctx context.Context, a *admission) (StartOutcome, error) {
+	out, found, err := s.findDuplicate(ctx, a)
+	if err != nil {
+		return StartOutcome{}, err
+	}
+	if !found {
+		return StartOutcome{}, fmt.Errorf("operations: the run holding identity %s vanished", a.identity)
+	}
+	return out, nil
 }
