@@ -30,6 +30,10 @@ type Cron struct {
 	domAny, dowAny bool
 }
 
+// wallSlack bounds how far a zone's clock is set back at once (and a gap's length),
+// with room to spare; see Next.
+const wallSlack = 3 * time.Hour
+
 // cronHorizon bounds how far Next looks for a slot (a schedule like `0 0 30 2 *` never fires).
 const cronHorizon = 8 * 366
 
@@ -176,12 +180,22 @@ func (c Cron) Next(after time.Time, loc *time.Location) time.Time {
 	// by more than a gap), and resolved slots never decrease, so the first one past
 	// after is the answer.
 	day := time.Date(local.Year(), local.Month(), local.Day()-1, 0, 0, 0, 0, time.UTC)
+	// A wall time more than wallSlack before after's own cannot resolve after it (a
+	// resolved slot reads its wall time, or the end of a gap, and clocks are set back by
+	// less than that): skipping those keeps Next cheap for dense expressions.
+	lower := time.Date(local.Year(), local.Month(), local.Day(), local.Hour(), local.Minute(), 0, 0, time.UTC).Add(-wallSlack)
 	for range cronHorizon {
-		if c.dayMatches(day) {
+		if c.dayMatches(day) && !day.Add(24*time.Hour).Before(lower) {
 			for h := c.hour; h != 0; h &= h - 1 {
-				hour := bits.TrailingZeros64(h)
+				hour := day.Add(time.Duration(bits.TrailingZeros64(h)) * time.Hour)
+				if hour.Add(time.Hour).Before(lower) {
+					continue
+				}
 				for m := c.minute; m != 0; m &= m - 1 {
-					wall := day.Add(time.Duration(hour)*time.Hour + time.Duration(bits.TrailingZeros64(m))*time.Minute)
+					wall := hour.Add(time.Duration(bits.TrailingZeros64(m)) * time.Minute)
+					if wall.Before(lower) {
+						continue
+					}
 					if t := resolveWall(wall, loc); t.After(after) {
 						return t
 					}
