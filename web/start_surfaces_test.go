@@ -81,17 +81,22 @@ func TestStartFormOffersOnlyRunnableTypes(t *testing.T) {
 	for typ, want := range map[string]string{
 		"backup_set.add_policies":     "Started from its own page", // runnable, but it names its policies
 		"restore.execute":             "Operation not available",
-		"backup_schedule.run_now":     "Operation not available",
+		"backup_schedule.run_now":     "Started from its own page", // a schedule's page or the scheduler
 		"findings.lifecycle.backfill": "Operation not available",
 	} {
 		resp, body := owner.post(page+"/start", url.Values{"type": {typ}, "_csrf": {token}})
 		require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode, typ)
 		require.Contains(t, body, want, typ)
 	}
-	for _, typ := range []string{"restore.execute", "backup_schedule.run_now", "backup_schedule.retry", "backup_schedule.scheduled", "findings.lifecycle.backfill"} {
+	for _, typ := range []string{"restore.execute", "findings.lifecycle.backfill"} {
 		code, out := h.call(t, "owner", "POST", startURL+typ+"/start", `{}`)
 		require.Equal(t, http.StatusUnprocessableEntity, code, typ)
 		require.Equal(t, "operation_type_unavailable", out["error"].(map[string]any)["code"], typ)
+	}
+	for _, typ := range []string{"backup_schedule.run_now", "backup_schedule.retry", "backup_schedule.scheduled"} {
+		code, out := h.call(t, "owner", "POST", startURL+typ+"/start", `{}`)
+		require.Equal(t, http.StatusUnprocessableEntity, code, typ)
+		require.Equal(t, "start_surface_not_allowed", out["error"].(map[string]any)["code"], typ)
 	}
 
 	// A gate whose process handles inventory syncs and restores only.
@@ -154,7 +159,7 @@ func TestWorkerTypes(t *testing.T) {
 	gate := monolith.New(pool, monolith.Options{}).Operations
 	require.Equal(t, monolith.WorkerTypes(), typeNames(working.RunnableTypes()), "the handlers a working process registers")
 	require.Equal(t, monolith.WorkerTypes(), typeNames(gate.RunnableTypes()), "what a process without Graph declares")
-	for _, typ := range []string{"restore.execute", "backup_schedule.run_now", "backup_schedule.retry", "backup_schedule.scheduled", "findings.lifecycle.backfill"} {
+	for _, typ := range []string{"restore.execute", "findings.lifecycle.backfill"} {
 		require.False(t, working.Runnable(typ), "%s has no handler yet", typ)
 		require.False(t, gate.Runnable(typ), typ)
 	}

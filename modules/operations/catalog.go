@@ -14,11 +14,16 @@ const (
 	// IdentityActive: type + tenant + context; deduped while a run with it is active.
 	IdentityActive IdentityRule = iota
 	// IdentityNonce: as IdentityActive plus a per-click nonce, so every click is a new
-	// run while a double-submit of one click is deduped (run now, retry).
+	// run while a double-submit of one click is deduped, forever (run now, retry).
 	IdentityNonce
 	// IdentityScheduled: (schedule id, scheduled-for time), unique forever.
 	IdentityScheduled
 )
+
+// Permanent reports whether an identity of the rule is unique forever, not only while
+// its run is active: a schedule's slot, and one click (its nonce), start at most one run
+// however often they are sent, whatever became of that run.
+func (r IdentityRule) Permanent() bool { return r == IdentityScheduled || r == IdentityNonce }
 
 // TypeInfo describes one run type.
 type TypeInfo struct {

@@ -171,7 +171,7 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (StartOutcome, er
 	// An active run with this identity answers at once, before the connection is
 	// looked at (a deduped start is not "blocked" because the connection broke since).
 	// Other types find their duplicate in the insert itself, one round trip less.
-	if info.ProviderBacked || info.Identity == IdentityScheduled {
+	if info.ProviderBacked || info.Identity.Permanent() {
 		if out, found, err := s.findDuplicate(ctx, a); err != nil || found {
 			return out, err
 		}
@@ -295,10 +295,10 @@ func identityHash(info TypeInfo, req StartRequest, ctxJSON json.RawMessage) stri
 }
 
 // findDuplicate looks for the run that already holds a's identity (active, or forever for
-// scheduled identities).
+// scheduled and per-click identities).
 func (s *Service) findDuplicate(ctx context.Context, a *admission) (StartOutcome, bool, error) {
 	q := `SELECT run_id, status FROM ops_runs WHERE identity_hash = $1 AND status IN ('queued', 'running')`
-	if a.info.Identity == IdentityScheduled {
+	if a.info.Identity.Permanent() {
 		q = `SELECT r.run_id, r.status FROM ops_permanent_identities p JOIN ops_runs r USING (run_id) WHERE p.identity_hash = $1`
 	}
 	var id uuid.UUID
@@ -318,6 +318,9 @@ func (a *admission) deduped(id uuid.UUID, status Status) StartOutcome {
 	msg := fmt.Sprintf("%s is already %s for this scope; no new run was started.", a.info.Label, status)
 	if status == StatusCompleted {
 		msg = fmt.Sprintf("%s already ran for this schedule slot; no new run was started.", a.info.Label)
+		if a.info.Identity == IdentityNonce {
+			msg = fmt.Sprintf("%s already ran for this click; no new run was started.", a.info.Label)
+		}
 	}
 	return StartOutcome{Status: StartDeduped, OperationType: a.info.Type, OperatorMessage: msg,
 		ShortReason: "Already " + string(status), Run: &RunRef{ID: id, URL: RunURL(id), Status: status},
@@ -452,7 +455,7 @@ func (s *Service) admitOnce(ctx context.Context, a *admission) (StartOutcome, er
 	b := s.store.NewBatch()
 	q, args := a.insertRun(runID, StatusQueued, OutcomePending, now, nil)
 	b.Exec(q, args...)
-	if a.info.Identity == IdentityScheduled {
+	if a.info.Identity.Permanent() {
 		b.Exec(`INSERT INTO ops_permanent_identities (identity_hash, run_id) VALUES ($1, $2)`, a.identity, runID)
 	}
 	if a.info.ProviderBacked {
@@ -593,9 +596,9 @@ func (s *Service) recordEnded(ctx context.Context, a *admission, outcome Outcome
 		if _, err := tx.Exec(ctx, q, args...); err != nil {
 			return fmt.Errorf("operations: insert run: %w", err)
 		}
-		// A scheduled slot that ends at the gate (blocked, not dispatchable) still takes
-		// its identity forever: the slot never fires again.
-		if a.info.Identity == IdentityScheduled {
+		// A scheduled slot (or a click) that ends at the gate (blocked, not dispatchable)
+		// still takes its identity forever: the slot never fires again.
+		if a.info.Identity.Permanent() {
 			_, err := tx.Exec(ctx, `INSERT INTO ops_permanent_identities (identity_hash, run_id) VALUES ($1, $2)`, a.identity, runID)
 			var pgErr *pgconn.PgError
 			if errors.As(err, &pgErr) && pgErr.Code == "23505" {
