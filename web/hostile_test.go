@@ -116,7 +116,7 @@ func TestHostileParametersNeverFail(t *testing.T) {
 	csrfToken := csrf(t, page)
 
 	valid := map[string]string{"tenant": tenant, "run": runID, "snapshot": uuid.NewString(), "set": uuid.NewString(),
-		"table": operations.LegacyTables()[0], "id": "1", "notification": uuid.NewString()}
+		"table": operations.LegacyTables()[0], "id": "1", "notification": uuid.NewString(), "schedule": uuid.NewString()}
 	validFor := func(path, param string) string {
 		if param == "type" {
 			if strings.Contains(path, "/items/") {
