@@ -1,6 +1,7 @@
 package backup_test
 
 import (
+	"context"
 	"encoding/json"
 	"sync"
 	"testing"
@@ -393,4 +394,25 @@ func TestScheduleRunsBackUpRetainAndRetry(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, ids, 4, "failed run now, retry, two run-now clicks")
 	require.Equal(t, runIDs[1], ids[0])
+}
+
+// TestRunSchedulerFiresDueSlots: the loop monolith.Background runs fires a due slot on
+// its own and stops with its context.
+func TestRunSchedulerFiresDueSlots(t *testing.T) {
+	t.Parallel()
+	e := newSchedEnv(t, 1, time.Date(2026, 6, 1, 9, 59, 0, 0, time.UTC))
+	sc := e.create(t, "0 10 * * *", "UTC")
+	e.clock.Set(time.Date(2026, 6, 1, 10, 0, 1, 0, time.UTC))
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { defer close(done); e.apps[0].Backup.RunScheduler(ctx, 10*time.Millisecond) }()
+	require.Eventually(t, func() bool {
+		got, _ := e.slots(t, sc.ID)
+		return len(got) == 1
+	}, 10*time.Second, 10*time.Millisecond)
+	cancel()
+	<-done
+	got, runs := e.slots(t, sc.ID)
+	require.Equal(t, []string{"2026-06-01T10:00:00Z"}, got)
+	require.Equal(t, 1, runs)
 }
