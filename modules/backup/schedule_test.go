@@ -416,3 +416,31 @@ func TestRunSchedulerFiresDueSlots(t *testing.T) {
 	require.Equal(t, []string{"2026-06-01T10:00:00Z"}, got)
 	require.Equal(t, 1, runs)
 }
+
+// TestBlockedSlotIsNeverFiredAgain: a slot the gate blocks (consent missing) is one
+// blocked run; a scheduler that fires it again (it died before advancing the schedule)
+// gets that run back, deduped, and starts nothing.
+func TestBlockedSlotIsNeverFiredAgain(t *testing.T) {
+	t.Parallel()
+	e := newSchedEnv(t, 2, time.Date(2026, 6, 1, 9, 59, 0, 0, time.UTC))
+	ctx := t.Context()
+	conn, err := e.apps[0].Tenancy.DefaultConnection(ctx, e.tenant.ID)
+	require.NoError(t, err)
+	require.NoError(t, e.apps[0].Tenancy.SetConnectionStatus(ctx, "system:test", conn.ID, tenancy.ConnectionConsentMissing, "test"))
+	sc := e.create(t, "0 10 * * *", "UTC")
+	e.clock.Set(time.Date(2026, 6, 1, 10, 0, 1, 0, time.UTC))
+	require.Equal(t, 1, e.tickAll(t))
+	var outcome string
+	require.NoError(t, e.pool.QueryRow(ctx, `SELECT outcome FROM ops_runs WHERE type = 'backup_schedule.scheduled'`).Scan(&outcome))
+	require.Equal(t, "blocked", outcome)
+	// As if the process had died before advancing the schedule.
+	_, err = e.pool.Exec(ctx, `UPDATE bk_schedules SET next_run_at = $2 WHERE schedule_id = $1`, sc.ID, time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC))
+	require.NoError(t, err)
+	require.Zero(t, e.tickAll(t), "the blocked slot is not fired again")
+	got, runs := e.slots(t, sc.ID)
+	require.Equal(t, []string{"2026-06-01T10:00:00Z"}, got)
+	require.Equal(t, 1, runs)
+	cur, err := e.apps[0].Backup.Schedule(ctx, e.tenant.ID, sc.ID)
+	require.NoError(t, err)
+	require.Equal(t, time.Date(2026, 6, 2, 10, 0, 0, 0, time.UTC), *cur.NextRunAt, "advanced past the slot")
+}
