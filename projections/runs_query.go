@@ -31,6 +31,9 @@ type RunFilter struct {
 	Tenant uuid.UUID
 	// Type narrows to one run type ("" = all).
 	Type string
+	// RunIDs, when set, narrows to these runs (a module's list of its runs, e.g. a
+	// backup schedule's executions).
+	RunIDs []uuid.UUID
 	// Bucket narrows to one status bucket ("" = all).
 	Bucket operations.Bucket
 	// Since and Until bound queued_at (zero = open).
@@ -96,6 +99,9 @@ func (q *RunReader) List(ctx context.Context, f RunFilter) ([]RunSummary, string
 	}
 	if f.Type != "" {
 		where = append(where, "type = "+arg(f.Type))
+	}
+	if f.RunIDs != nil {
+		where = append(where, "run_id = ANY("+arg(eventstore.UUIDArray(f.RunIDs))+")")
 	}
 	if f.Bucket != "" {
 		where = append(where, "bucket = "+arg(string(f.Bucket)))

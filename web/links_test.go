@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantatlas/ops/eventstore"
+	"github.com/tenantatlas/ops/modules/backup"
 	"github.com/tenantatlas/ops/modules/operations"
 	"github.com/tenantatlas/ops/modules/tenancy"
 )
@@ -88,6 +89,12 @@ func TestEveryRunLinkLeadsToAPage(t *testing.T) {
 		operations.LinkInventorySnapshot: d.second.ID, operations.LinkDriftFindings: d.driftRun, operations.LinkBackupSet: d.set.ID,
 		operations.LinkProviderConnection: e.Conn, operations.LinkDirectoryGroups: e.Tenant, operations.LinkDirectoryRoles: e.Tenant,
 	}
+	tn, err := e.App.Tenancy.Tenant(ctx, e.Tenant)
+	require.NoError(t, err)
+	cron, zone := "0 3 * * *", "UTC"
+	sched, err := e.App.Backup.CreateSchedule(ctx, backup.Actor{ID: "system:test"}, tn,
+		backup.ScheduleInput{Cron: &cron, Timezone: &zone, PolicyTypes: &[]string{"deviceConfigurations"}})
+	require.NoError(t, err)
 	for _, ti := range operations.Types() {
 		req := operations.StartRequest{Type: ti.Type, TenantID: e.Tenant, Initiator: operations.Initiator{Kind: "user", UserID: owner.ID, Name: owner.Email}}
 		if ti.WorkspaceScoped {
@@ -105,8 +112,8 @@ func TestEveryRunLinkLeadsToAPage(t *testing.T) {
 		switch ti.Type {
 		case "backup_set.add_policies":
 			req.Context = []byte(`{"policies":[{"type":"deviceConfigurations","id":"p1"}]}`)
-		case "backup_schedule.run_now", "backup_schedule.retry":
-			req.Context = []byte(`{"scheduleId":"` + uuid.NewString() + `"}`)
+		case "backup_schedule.run_now", "backup_schedule.retry", "backup_schedule.scheduled":
+			req.Context = []byte(`{"scheduleId":"` + sched.ID.String() + `"}`)
 		}
 		out, err := ops.Start(ctx, req)
 		require.NoError(t, err, ti.Type)

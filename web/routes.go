@@ -31,6 +31,11 @@ func (s *Server) routes() {
 	api.Post("/alert-rules", s.handleAPIAlertRuleCreate)
 	api.Get("/alert-rules", s.handleAPIAlertRules)
 	api.Get("/alert-deliveries", s.handleAPIAlertDeliveries)
+	// Backup schedules (issue 12 point 2).
+	api.Get("/tenants/:tenant/backup-schedules", s.handleAPISchedules)
+	api.Post("/tenants/:tenant/backup-schedules", s.handleAPIScheduleCreate)
+	api.Get("/tenants/:tenant/backup-schedules/:schedule", s.handleAPISchedule)
+	api.Patch("/tenants/:tenant/backup-schedules/:schedule", s.handleAPIScheduleUpdate)
 
 	// The hub: the login page and assets are public, everything else needs a session.
 	s.app.Use("/admin/static", filesystem.New(filesystem.Config{Root: http.FS(staticFS()), MaxAge: 3600}))
@@ -57,6 +62,14 @@ func (s *Server) routes() {
 	admin.Post("/t/:tenant/directory/roles/sync", s.handleAdminDirectorySync(rolesKind))
 	admin.Get("/t/:tenant/drift", s.handleAdminDrift)
 	admin.Get("/t/:tenant/drift/:run", s.handleAdminDriftReport)
+	// Backup schedules (issue 12 point 2), before /backups/:set takes "schedules".
+	admin.Get("/t/:tenant/backups/schedules", s.handleAdminSchedules)
+	admin.Post("/t/:tenant/backups/schedules", s.handleAdminScheduleCreate)
+	admin.Get("/t/:tenant/backups/schedules/:schedule", s.handleAdminSchedule)
+	admin.Post("/t/:tenant/backups/schedules/:schedule", s.handleAdminScheduleUpdate)
+	admin.Post("/t/:tenant/backups/schedules/:schedule/enabled", s.handleAdminScheduleToggle)
+	admin.Post("/t/:tenant/backups/schedules/:schedule/run", s.handleAdminScheduleStart(false))
+	admin.Post("/t/:tenant/backups/schedules/:schedule/retry", s.handleAdminScheduleStart(true))
 	admin.Get("/t/:tenant/backups", s.handleAdminBackups)
 	admin.Get("/t/:tenant/backups/:set", s.handleAdminBackupSet)
 	admin.Get("/t/:tenant/backups/:set/items/:type/:id", s.handleAdminBackupItem)

@@ -81,21 +81,23 @@ func TestStartFormOffersOnlyRunnableTypes(t *testing.T) {
 	for typ, want := range map[string]string{
 		"backup_set.add_policies":     "Started from its own page", // runnable, but it names its policies
 		"restore.execute":             "Operation not available",
-		"backup_schedule.run_now":     "Operation not available",
+		"backup_schedule.run_now":     "Started from its own page", // a schedule's page or the scheduler
 		"findings.lifecycle.backfill": "Started from its own page", // runnable: the /system runbook page only
 	} {
 		resp, body := owner.post(page+"/start", url.Values{"type": {typ}, "_csrf": {token}})
 		require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode, typ)
 		require.Contains(t, body, want, typ)
 	}
-	for _, typ := range []string{"restore.execute", "backup_schedule.run_now", "backup_schedule.retry", "backup_schedule.scheduled"} {
+	for _, typ := range []string{"restore.execute"} {
 		code, out := h.call(t, "owner", "POST", startURL+typ+"/start", `{}`)
 		require.Equal(t, http.StatusUnprocessableEntity, code, typ)
 		require.Equal(t, "operation_type_unavailable", out["error"].(map[string]any)["code"], typ)
 	}
-	code, out := h.call(t, "owner", "POST", startURL+"findings.lifecycle.backfill/start", `{}`)
-	require.Equal(t, http.StatusUnprocessableEntity, code)
-	require.Equal(t, "start_surface_not_allowed", out["error"].(map[string]any)["code"], "the runbook starts from /system only")
+	for _, typ := range []string{"backup_schedule.run_now", "backup_schedule.retry", "backup_schedule.scheduled", "findings.lifecycle.backfill"} {
+		code, out := h.call(t, "owner", "POST", startURL+typ+"/start", `{}`)
+		require.Equal(t, http.StatusUnprocessableEntity, code, typ)
+		require.Equal(t, "start_surface_not_allowed", out["error"].(map[string]any)["code"], typ)
+	}
 
 	// A gate whose process handles inventory syncs and restores only.
 	ops := operations.New(pool, a.Store, a.Tenancy, a.Audit, operations.Options{})
@@ -118,7 +120,7 @@ func TestStartFormOffersOnlyRunnableTypes(t *testing.T) {
 	resp, body = owner2.post(page+"/start", url.Values{"type": {"drift.generate"}, "_csrf": {csrf(t, body)}})
 	require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
 	require.Contains(t, body, "Operation not available")
-	code, out = h2.call(t, "owner", "POST", startURL+"drift.generate/start", `{}`)
+	code, out := h2.call(t, "owner", "POST", startURL+"drift.generate/start", `{}`)
 	require.Equal(t, http.StatusUnprocessableEntity, code)
 	require.Equal(t, "operation_type_unavailable", out["error"].(map[string]any)["code"])
 	code, out = h2.call(t, "owner", "POST", startURL+"restore.execute/start", `{}`)
@@ -157,7 +159,7 @@ func TestWorkerTypes(t *testing.T) {
 	gate := monolith.New(pool, monolith.Options{}).Operations
 	require.Equal(t, monolith.WorkerTypes(), typeNames(working.RunnableTypes()), "the handlers a working process registers")
 	require.Equal(t, monolith.WorkerTypes(), typeNames(gate.RunnableTypes()), "what a process without Graph declares")
-	for _, typ := range []string{"restore.execute", "backup_schedule.run_now", "backup_schedule.retry", "backup_schedule.scheduled"} {
+	for _, typ := range []string{"restore.execute"} {
 		require.False(t, working.Runnable(typ), "%s has no handler yet", typ)
 		require.False(t, gate.Runnable(typ), typ)
 	}

@@ -23,6 +23,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/tenantatlas/ops/eventstore"
+	"github.com/tenantatlas/ops/modules/audit"
 	"github.com/tenantatlas/ops/modules/failure"
 	"github.com/tenantatlas/ops/modules/graph"
 	"github.com/tenantatlas/ops/modules/inventory"
@@ -91,6 +93,11 @@ type Service struct {
 	provider *provider.Service
 	log      *slog.Logger
 	now      func() time.Time
+	// store, audit, ops and inv serve the schedules (Wire).
+	store *eventstore.Store
+	audit *audit.Recorder
+	ops   *operations.Service
+	inv   *inventory.Service
 }
 
 // New returns the backup service; prov may be nil for a read-only service.
@@ -101,13 +108,17 @@ func New(pool *pgxpool.Pool, prov *provider.Service, log *slog.Logger) *Service 
 	return &Service{pool: pool, provider: prov, log: log, now: time.Now}
 }
 
-// Register installs the context validator and the handler of backup_set.add_policies.
+// Register installs the context validator and the handler of backup_set.add_policies
+// and the handler of a schedule's runs (scheduled, run now, retry).
 func (s *Service) Register(ops *operations.Service) {
 	ops.ValidateContext("backup_set.add_policies", func(raw json.RawMessage) error {
 		_, err := ParseContext(raw)
 		return err
 	})
 	ops.Handle("backup_set.add_policies", s.AddPolicies)
+	for _, typ := range ScheduleRunTypes {
+		ops.Handle(typ, s.RunSchedule)
+	}
 }
 
 // AddPolicies is the backup_set.add_policies handler: one set per run, one item per
@@ -119,15 +130,30 @@ func (s *Service) AddPolicies(ctx context.Context, run *operations.Run, rep *ope
 	if err != nil {
 		return "", &operations.RunError{Code: failure.ValidationFailed, Message: err.Error()}
 	}
+	return s.capture(ctx, run, rep, c.Name, c.Policies, nil)
+}
+
+// capture captures policies into a new set of run (named name, of schedule sc when
+// set), links and seals it; a schedule's run that captured something then applies the
+// schedule's retention.
+func (s *Service) capture(ctx context.Context, run *operations.Run, rep *operations.Reporter, name string, policies []PolicyRef, sc *Schedule) (operations.Outcome, error) {
 	conn, err := s.provider.Connection(ctx, run)
 	if err != nil {
 		return "", err
 	}
-	setID, err := s.createSet(ctx, run, c.Name)
+	scheduleID := uuid.Nil
+	if sc != nil {
+		scheduleID = sc.ID
+	}
+	setID, err := s.createSet(ctx, run, name, scheduleID)
 	if err != nil {
 		return "", err
 	}
+	sealed := false
 	defer func() {
+		if sealed {
+			return
+		}
 		if err := s.seal(context.WithoutCancel(ctx), setID); err != nil {
 			s.log.Error("sealing the backup set failed", "run", run.ID, "set", setID, "error", failure.Sanitize(err.Error()))
 		}
@@ -135,12 +161,12 @@ func (s *Service) AddPolicies(ctx context.Context, run *operations.Run, rep *ope
 	if err := rep.Link(ctx, operations.LinkBackupSet, setID); err != nil {
 		return "", err
 	}
-	if err := rep.Progress(ctx, operations.Counts{"total": int64(len(c.Policies))}); err != nil {
+	if err := rep.Progress(ctx, operations.Counts{"total": int64(len(policies))}); err != nil {
 		return "", err
 	}
 	var firstErr error
 	captured := 0
-	for _, p := range c.Policies {
+	for _, p := range policies {
 		obj, err := s.provider.Graph().Get(ctx, conn, p.Type, p.ID)
 		if err == nil {
 			err = s.addItem(ctx, setID, p, obj)
@@ -173,10 +199,25 @@ func (s *Service) AddPolicies(ctx context.Context, run *operations.Run, rep *ope
 	if captured == 0 {
 		return "", provider.RunError(firstErr)
 	}
+	if err := s.seal(ctx, setID); err != nil {
+		return "", fmt.Errorf("backup: seal: %w", err)
+	}
+	sealed = true
+	if sc != nil {
+		deleted, err := s.retain(ctx, sc.ID, sc.Retention)
+		if err != nil {
+			return "", err
+		}
+		if deleted > 0 {
+			if err := rep.Progress(ctx, operations.Counts{"deleted": deleted}); err != nil {
+				return "", err
+			}
+		}
+	}
 	return operations.OutcomeSucceeded, nil
 }
 
-func (s *Service) createSet(ctx context.Context, run *operations.Run, name string) (uuid.UUID, error) {
+func (s *Service) createSet(ctx context.Context, run *operations.Run, name string, scheduleID uuid.UUID) (uuid.UUID, error) {
 	now := s.now().UTC()
 	if name == "" {
 		name = "Backup " + now.Format("2006-01-02 15:04 UTC")
@@ -185,9 +226,13 @@ func (s *Service) createSet(ctx context.Context, run *operations.Run, name strin
 	if err != nil {
 		return uuid.Nil, fmt.Errorf("backup: set id: %w", err)
 	}
+	var sched *uuid.UUID
+	if scheduleID != uuid.Nil {
+		sched = &scheduleID
+	}
 	// A retried run (same run id) whose set is still open continues it.
-	err = s.pool.QueryRow(ctx, `INSERT INTO bk_sets (set_id, tenant_id, run_id, name, created_at) VALUES ($1, $2, $3, $4, $5)
-		ON CONFLICT (run_id) DO UPDATE SET name = bk_sets.name RETURNING set_id`, id, run.TenantID, run.ID, name, now).Scan(&id)
+	err = s.pool.QueryRow(ctx, `INSERT INTO bk_sets (set_id, tenant_id, run_id, name, created_at, schedule_id) VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (run_id) DO UPDATE SET name = bk_sets.name RETURNING set_id`, id, run.TenantID, run.ID, name, now, sched).Scan(&id)
 	if err != nil {
 		return uuid.Nil, fmt.Errorf("backup: create set: %w", err)
 	}

@@ -21,9 +21,9 @@ func TestSealedSetIsImmutable(t *testing.T) {
 	pool := pgtest.DB(t)
 	s := New(pool, nil, nil)
 	run := &operations.Run{ID: uuid.New(), TenantID: uuid.New()}
-	setID, err := s.createSet(ctx, run, "")
+	setID, err := s.createSet(ctx, run, "", uuid.Nil)
 	require.NoError(t, err)
-	again, err := s.createSet(ctx, run, "other")
+	again, err := s.createSet(ctx, run, "other", uuid.Nil)
 	require.NoError(t, err)
 	require.Equal(t, setID, again, "a retried run continues its open set")
 	payload := map[string]any{"id": "p1", "displayName": "Baseline", "settings": []any{map[string]any{"k": "v"}}}

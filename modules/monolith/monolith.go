@@ -59,6 +59,7 @@ func Registry() *eventstore.Registry {
 	notify.RegisterEvents(r)
 	audit.RegisterEvents(r)
 	alerts.RegisterEvents(r)
+	backup.RegisterEvents(r)
 	return r
 }
 
@@ -267,6 +268,7 @@ func New(pool *pgxpool.Pool, opts Options) *App {
 	app.Directory = directory.New(pool, app.Provider, log)
 	app.Drift = drift.New(pool, app.Inventory, log)
 	app.Backup = backup.New(pool, app.Provider, log)
+	app.Backup.Wire(store, rec, ops, app.Inventory)
 	alOpts := opts.Alerts
 	alOpts.Logger = log
 	app.Alerts = alerts.New(pool, store, ten, rec, ops, alOpts)
@@ -294,8 +296,8 @@ func New(pool *pgxpool.Pool, opts Options) *App {
 // declares them runnable (operations.Service.DeclareRunnable); web's TestWorkerTypes keeps
 // this list equal to the handlers the modules register.
 func WorkerTypes() []string {
-	return []string{"backup_set.add_policies", "directory.groups.sync", "directory.role_definitions.sync",
-		"drift.generate", "findings.lifecycle.backfill", "inventory.sync", "provider.verify"}
+	return []string{"backup_schedule.retry", "backup_schedule.run_now", "backup_schedule.scheduled", "backup_set.add_policies",
+		"directory.groups.sync", "directory.role_definitions.sync", "drift.generate", "findings.lifecycle.backfill", "inventory.sync", "provider.verify"}
 }
 
 // OutboxSweepInterval is how often Background sweeps the outbox tables
@@ -306,9 +308,12 @@ const OutboxSweepInterval = time.Minute
 // sends those due.
 const AlertsInterval = time.Second
 
+// ScheduleInterval is how often Background fires the backup schedules that are due.
+const ScheduleInterval = 15 * time.Second
+
 // Background starts the sealer, the run workers, the sweeper, the outbox sweeper, the
-// alerts (follower and dispatcher) and the projections; they stop when ctx ends, and
-// wg.Wait() waits for them.
+// alerts (follower and dispatcher), the backup scheduler and the projections; they stop
+// when ctx ends, and wg.Wait() waits for them.
 func (a *App) Background(ctx context.Context, wg *sync.WaitGroup, workers operations.WorkerOptions) {
 	// The sealer outlives ctx until the workers have stopped: runs finishing within
 	// their shutdown timeout still get their events sealed.
@@ -323,6 +328,7 @@ func (a *App) Background(ctx context.Context, wg *sync.WaitGroup, workers operat
 	wg.Go(func() { a.Operations.RunSweeper(ctx, 30*time.Second) })
 	wg.Go(func() { a.Store.RunOutboxSweeper(ctx, OutboxSweepInterval, eventstore.DefaultOutboxMaxAge) })
 	wg.Go(func() { a.Alerts.Run(ctx, AlertsInterval) })
+	wg.Go(func() { a.Backup.RunScheduler(ctx, ScheduleInterval) })
 	wg.Go(func() {
 		if err := a.Runner.Run(ctx, Projections()...); err != nil {
 			a.log.Error("projections stopped", "error", failure.Sanitize(err.Error()))

@@ -14,11 +14,16 @@ const (
 	// IdentityActive: type + tenant + context; deduped while a run with it is active.
 	IdentityActive IdentityRule = iota
 	// IdentityNonce: as IdentityActive plus a per-click nonce, so every click is a new
-	// run while a double-submit of one click is deduped (run now, retry).
+	// run while a double-submit of one click is deduped, forever (run now, retry).
 	IdentityNonce
 	// IdentityScheduled: (schedule id, scheduled-for time), unique forever.
 	IdentityScheduled
 )
+
+// Permanent reports whether an identity of the rule is unique forever, not only while
+// its run is active: a schedule's slot, and one click (its nonce), start at most one run
+// however often they are sent, whatever became of that run.
+func (r IdentityRule) Permanent() bool { return r == IdentityScheduled || r == IdentityNonce }
 
 // TypeInfo describes one run type.
 type TypeInfo struct {
@@ -65,7 +70,7 @@ var (
 	backupSetContext = ContextSchema{{Name: "name", Kind: KindString},
 		{Name: "policies", Kind: KindObjects, Required: true, Fields: []Field{
 			{Name: "type", Kind: KindString, Required: true}, {Name: "id", Kind: KindString, Required: true}}}}
-	// scheduleContext names the backup schedule a run-now or retry acts on.
+	// scheduleContext names the backup schedule a run-now, retry or scheduled run acts on.
 	scheduleContext = ContextSchema{{Name: "scheduleId", Kind: KindUUID, Required: true}}
 	// backfillContext is the runbook's scope and the operator's reason (spec 113).
 	backfillContext = ContextSchema{{Name: "scope", Kind: KindString}, {Name: "targetTenantId", Kind: KindUUID},
@@ -84,7 +89,7 @@ func init() {
 		{Type: "backup_set.add_policies", Label: "Backup set: add policies", StartCapability: tenancy.CapBackupManage, ProviderBacked: true, Related: "backup.set", Context: backupSetContext},
 		{Type: "backup_schedule.run_now", Label: "Backup schedule: run now", StartCapability: tenancy.CapBackupManage, ProviderBacked: true, Identity: IdentityNonce, Related: "backup.schedule", Context: scheduleContext},
 		{Type: "backup_schedule.retry", Label: "Backup schedule: retry", StartCapability: tenancy.CapBackupManage, ProviderBacked: true, Identity: IdentityNonce, Related: "backup.schedule", Context: scheduleContext},
-		{Type: "backup_schedule.scheduled", Label: "Scheduled backup", StartCapability: tenancy.CapBackupManage, ProviderBacked: true, Identity: IdentityScheduled, Related: "backup.schedule"},
+		{Type: "backup_schedule.scheduled", Label: "Scheduled backup", StartCapability: tenancy.CapBackupManage, ProviderBacked: true, Identity: IdentityScheduled, Related: "backup.schedule", Context: scheduleContext},
 		{Type: "restore.execute", Label: "Restore", StartCapability: tenancy.CapRestoreExecute, ProviderBacked: true, Identity: IdentityNonce, Related: "restore"},
 		{Type: "provider.verify", Label: "Provider verification", StartCapability: tenancy.CapProviderVerify, ProviderBacked: true, ChecksConnection: true, Related: "provider.connection"},
 		{Type: "findings.lifecycle.backfill", Label: "Findings lifecycle backfill", StartCapability: tenancy.CapMembersManage, WorkspaceScoped: true,

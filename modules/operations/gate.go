@@ -172,7 +172,7 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (StartOutcome, er
 	// An active run with this identity answers at once, before the connection is
 	// looked at (a deduped start is not "blocked" because the connection broke since).
 	// Other types find their duplicate in the insert itself, one round trip less.
-	if info.ProviderBacked || info.Identity == IdentityScheduled {
+	if info.ProviderBacked || info.Identity.Permanent() {
 		if out, found, err := s.findDuplicate(ctx, a); err != nil {
 			return out, err
 		} else if found {
@@ -402,10 +402,10 @@ func identityHash(info TypeInfo, req StartRequest, ctxJSON json.RawMessage) stri
 }
 
 // findDuplicate looks for the run that already holds a's identity (active, or forever for
-// scheduled identities).
+// scheduled and per-click identities).
 func (s *Service) findDuplicate(ctx context.Context, a *admission) (StartOutcome, bool, error) {
 	q := `SELECT run_id, status FROM ops_runs WHERE identity_hash = $1 AND status IN ('queued', 'running')`
-	if a.info.Identity == IdentityScheduled {
+	if a.info.Identity.Permanent() {
 		q = `SELECT r.run_id, r.status FROM ops_permanent_identities p JOIN ops_runs r USING (run_id) WHERE p.identity_hash = $1`
 	}
 	var id uuid.UUID
@@ -425,6 +425,9 @@ func (a *admission) deduped(id uuid.UUID, status Status) StartOutcome {
 	msg := fmt.Sprintf("%s is already %s for this scope; no new run was started.", a.info.Label, status)
 	if status == StatusCompleted {
 		msg = fmt.Sprintf("%s already ran for this schedule slot; no new run was started.", a.info.Label)
+		if a.info.Identity == IdentityNonce {
+			msg = fmt.Sprintf("%s already ran for this click; no new run was started.", a.info.Label)
+		}
 	}
 	return StartOutcome{Status: StartDeduped, OperationType: a.info.Type, OperatorMessage: msg,
 		ShortReason: "Already " + string(status), Run: &RunRef{ID: id, URL: RunURL(id), Status: status},
@@ -582,7 +585,7 @@ func (s *Service) admitOnce(ctx context.Context, a *admission) (StartOutcome, er
 	b := s.store.NewBatch()
 	q, args := a.insertRun(runID, StatusQueued, OutcomePending, now, nil)
 	b.Exec(q, args...)
-	if a.info.Identity == IdentityScheduled {
+	if a.info.Identity.Permanent() {
 		b.Exec(`INSERT INTO ops_permanent_identities (identity_hash, run_id) VALUES ($1, $2)`, a.identity, runID)
 	}
 	if scope != "" {
@@ -695,6 +698,9 @@ func (s *Service) block(ctx context.Context, a *admission, reason ReasonCode, ms
 		func(now time.Time) []eventstore.Event {
 			return []eventstore.Event{RunBlocked{ReasonCode: reason, Message: Sanitize(msg), NextSteps: steps, CompletedAt: now}}
 		}, "blocked", reason)
+	if errors.Is(err, errDuplicate) {
+		return s.endedDuplicate(ctx, a)
+	}
 	if err != nil {
 		return StartOutcome{}, err
 	}
@@ -713,6 +719,9 @@ func (s *Service) dispatchFailed(ctx context.Context, a *admission, cause error)
 			return []eventstore.Event{RunDispatchFailed{ReasonCode: ReasonDispatchFailed, Message: msg},
 				RunFailed{ReasonCode: ReasonDispatchFailed, Message: msg, CompletedAt: now}}
 		}, "dispatch_failed", ReasonDispatchFailed)
+	if errors.Is(err, errDuplicate) {
+		return s.endedDuplicate(ctx, a)
+	}
 	if err != nil {
 		return StartOutcome{}, err
 	}
@@ -735,6 +744,18 @@ func (s *Service) recordEnded(ctx context.Context, a *admission, outcome Outcome
 		q, args := a.insertRun(runID, StatusCompleted, outcome, now, &now)
 		if _, err := tx.Exec(ctx, q, args...); err != nil {
 			return fmt.Errorf("operations: insert run: %w", err)
+		}
+		// A scheduled slot (or a click) that ends at the gate (blocked, not dispatchable)
+		// still takes its identity forever: the slot never fires again.
+		if a.info.Identity.Permanent() {
+			_, err := tx.Exec(ctx, `INSERT INTO ops_permanent_identities (identity_hash, run_id) VALUES ($1, $2)`, a.identity, runID)
+			var pgErr *pgconn.PgError
+			if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+				return errDuplicate
+			}
+			if err != nil {
+				return fmt.Errorf("operations: permanent identity: %w", err)
+			}
 		}
 		meta := a.meta(runID)
 		evs := []eventstore.NewEvent{{Data: a.queued(runID, now), Metadata: meta}}
@@ -760,4 +781,17 @@ func (s *Service) recordEnded(ctx context.Context, a *admission, outcome Outcome
 		return uuid.Nil, err
 	}
 	return runID, nil
+}
+
+// endedDuplicate answers a start that ended at the gate but whose permanent identity
+// another run took meanwhile: that run, deduped.
+func (s *Service) endedDuplicate(ctx context.Context, a *admission) (StartOutcome, error) {
+	out, found, err := s.findDuplicate(ctx, a)
+	if err != nil {
+		return StartOutcome{}, err
+	}
+	if !found {
+		return StartOutcome{}, fmt.Errorf("operations: the run holding identity %s vanished", a.identity)
+	}
+	return out, nil
 }

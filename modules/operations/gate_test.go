@@ -212,7 +212,7 @@ func TestNonceAndScheduledIdentities(t *testing.T) {
 	at := time.Date(2026, 11, 24, 2, 0, 0, 0, time.UTC)
 	scheduled := func(when time.Time) operations.StartOutcome {
 		out, err := f2.ops.Start(f2.ctx, operations.StartRequest{Type: "backup_schedule.scheduled", TenantID: f2.tenant,
-			ScheduleID: sched, ScheduledFor: when, Initiator: operations.Initiator{Kind: "system", Name: "scheduler"}, SourceSurface: "scheduler"})
+			Context: []byte(`{"scheduleId":"` + sched.String() + `"}`), ScheduleID: sched, ScheduledFor: when, Initiator: operations.Initiator{Kind: "system", Name: "scheduler"}, SourceSurface: "scheduler"})
 		require.NoError(t, err)
 		return out
 	}
@@ -230,8 +230,60 @@ func TestNonceAndScheduledIdentities(t *testing.T) {
 	require.Equal(t, operations.StartAccepted, scheduled(at.Add(24*time.Hour)).Status, "the next slot is a new run")
 
 	_, err = f2.ops.Start(f2.ctx, operations.StartRequest{Type: "backup_schedule.scheduled", TenantID: f2.tenant,
-		Initiator: operations.Initiator{Kind: "system", Name: "scheduler"}})
+		Context: []byte(`{"scheduleId":"` + sched.String() + `"}`), Initiator: operations.Initiator{Kind: "system", Name: "scheduler"}})
 	require.ErrorIs(t, err, operations.ErrInvalidContext, "a scheduled start needs its slot")
+}
+
+// TestScheduledSlotEndedAtTheGateNeverFiresAgain: a scheduled slot that was blocked (no
+// provider connection) or whose dispatch failed keeps its identity forever: firing the
+// slot again answers deduped with that run, however often and however concurrently.
+func TestScheduledSlotEndedAtTheGateNeverFiresAgain(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		opts   []fixtureOpt
+		bare   bool
+		reason operations.ReasonCode
+	}{
+		{name: "blocked", bare: true, reason: operations.ReasonProviderConnectionMissing},
+		{name: "dispatch failed", opts: []fixtureOpt{func(o *operations.Options) { o.Dispatcher = failingDispatcher{} }},
+			reason: operations.ReasonDispatchFailed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, pgtest.Fresh(t), tc.opts...)
+			tenant := f.tenant
+			if tc.bare {
+				tenant = f.bare
+			}
+			sched := uuid.New()
+			at := time.Date(2026, 3, 29, 1, 0, 0, 0, time.UTC)
+			fire := func() (operations.StartOutcome, error) {
+				return f.ops.Start(f.ctx, operations.StartRequest{Type: "backup_schedule.scheduled", TenantID: tenant,
+					Context: []byte(`{"scheduleId":"` + sched.String() + `"}`), ScheduleID: sched, ScheduledFor: at,
+					Initiator: operations.Initiator{Kind: "system", Name: "scheduler"}, SourceSurface: "scheduler"})
+			}
+			first, err := fire()
+			require.NoError(t, err)
+			require.Equal(t, operations.StartBlocked, first.Status)
+			require.Equal(t, tc.reason, first.ReasonCode)
+
+			var wg sync.WaitGroup
+			outs := make([]operations.StartOutcome, 8)
+			errs := make([]error, 8)
+			for i := range outs {
+				wg.Go(func() { outs[i], errs[i] = fire() })
+			}
+			wg.Wait()
+			for i := range outs {
+				require.NoError(t, errs[i])
+				require.Equal(t, operations.StartDeduped, outs[i].Status, "the slot ended at the gate; it never fires again")
+				require.Equal(t, first.Run.ID, outs[i].Run.ID)
+			}
+			var runs int
+			require.NoError(t, f.pool.QueryRow(f.ctx, `SELECT count(*) FROM ops_runs WHERE type = 'backup_schedule.scheduled'`).Scan(&runs))
+			require.Equal(t, 1, runs)
+		})
+	}
 }
 
 // failingDispatcher stands in for a broker that refuses the job.

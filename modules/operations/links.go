@@ -1,6 +1,10 @@
 package operations
 
-import "github.com/google/uuid"
+import (
+	"encoding/json"
+
+	"github.com/google/uuid"
+)
 
 // LinkKind names what a RunLinked event points at.
 type LinkKind string
@@ -105,7 +109,16 @@ func RelatedLinks(r *Run) []NextStep {
 		page = NextStep{Label: "Role definitions", Href: base + "/directory/roles"}
 	case "drift.findings":
 		page = NextStep{Label: "Drift findings", Href: base + "/drift?run=" + r.ID.String()}
-	case "backup.set", "backup.schedule":
+	case "backup.schedule":
+		var c struct {
+			ScheduleID uuid.UUID `json:"scheduleId"`
+		}
+		if json.Unmarshal(r.Context, &c) == nil && c.ScheduleID != uuid.Nil {
+			page = NextStep{Label: "Backup schedule", Href: base + "/backups/schedules/" + c.ScheduleID.String()}
+		} else {
+			page = NextStep{Label: "Backups", Href: base + "/backups"}
+		}
+	case "backup.set":
 		page = NextStep{Label: "Backups", Href: base + "/backups"}
 	case "provider.connection":
 		page = NextStep{Label: "Provider verifications", Href: base + "/operations?type=provider.verify"}
