@@ -19,7 +19,7 @@ func (s *Server) systemLoginCSRF(c *fiber.Ctx) string {
 	nonce := c.Cookies(systemLoginCookie)
 	if nonce == "" {
 		nonce = randomToken()
-		setSystemCookie(c, systemLoginCookie, nonce, time.Now().Add(2*time.Hour))
+		systemCookies.set(c, systemLoginCookie, nonce, time.Now().Add(2*time.Hour))
 	}
 	return s.signSystem("csrf-login", nonce)
 }
@@ -65,8 +65,8 @@ func (s *Server) handleSystemLogin(c *fiber.Ctx) error {
 		return err
 	}
 	exp := time.Now().Add(sessionTTL)
-	setSystemCookie(c, systemSessionCookie, s.systemSessionValue(u, exp), exp)
-	clearSystemCookie(c, systemLoginCookie)
+	systemCookies.set(c, systemSessionCookie, s.systemSessionValue(u, exp), exp)
+	systemCookies.clear(c, systemLoginCookie)
 	return c.Redirect("/system/ops", fiber.StatusSeeOther)
 }
 
@@ -76,7 +76,7 @@ func (s *Server) handleSystemLogout(c *fiber.Ctx) error {
 		tenancy.Origin{IP: c.IP(), UserAgent: c.Get(fiber.HeaderUserAgent)}); err != nil {
 		return err
 	}
-	clearSystemCookie(c, systemSessionCookie)
+	systemCookies.clear(c, systemSessionCookie)
 	return c.Redirect("/system/login", fiber.StatusSeeOther)
 }
 
