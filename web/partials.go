@@ -19,6 +19,8 @@ var partialFuncs = template.FuncMap{
 	"cat":         catHTML,
 	"em":          func(s string) template.HTML { return "<em>" + template.HTML(template.HTMLEscapeString(s)) + "</em>" },
 	"link":        linkHTML,
+	"account":     func(title, name, action, csrf string) accountBox { return accountBox{title, name, action, csrf} },
+	"login_form":  func(action, csrf string, p loginPage) loginForm { return loginForm{action, csrf, p} },
 	"tenantpages": func() []tenantPage { return tenantPages },
 	"tenantdata":  func() []tenantPage { return tenantPages[1:] },
 }
@@ -108,4 +110,17 @@ func linkHTML(href, label string) template.HTML {
 		href = "#"
 	}
 	return template.HTML(`<a href="` + template.HTMLEscapeString(href) + `">` + template.HTMLEscapeString(label) + `</a>`) // both escaped
+}
+
+// accountBox is what the account partial takes: the signed-in account's hover title and
+// shown name, and the sign-out form's action and CSRF token.
+type accountBox struct {
+	Title, Name, Action, CSRF string
+}
+
+// loginForm is what the login_form partial takes: the form's action and CSRF token and
+// the sign-in page's data.
+type loginForm struct {
+	Action, CSRF string
+	Page         loginPage
 }
