@@ -12,6 +12,7 @@ import (
 // partialFuncs are the template functions that build the partials' values.
 var partialFuncs = template.FuncMap{
 	"thead":       tableHead,
+	"table_open":  func(class string, head tableHeadData) tableOpen { return tableOpen{Class: class, Head: head} },
 	"num":         func(label string) column { return column{Label: label, Num: true} },
 	"empty":       func(title string, hint any) emptyState { return emptyState{Title: title, Hint: hint} },
 	"emptyinline": func(title string, text any) emptyState { return emptyState{Title: title, Inline: text} },
@@ -69,6 +70,12 @@ func tableHead(caption string, cols ...any) (tableHeadData, error) {
 		}
 	}
 	return h, nil
+}
+
+// tableOpen is what the table_open partial takes: the table's class and its head.
+type tableOpen struct {
+	Class string
+	Head  tableHeadData
 }
 
 // emptyState is what the empty partial takes: the title of an empty list, and either a
