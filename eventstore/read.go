@@ -129,10 +129,10 @@ func (s *Store) collect(rows pgx.Rows, decode bool, sizeHint int) ([]Envelope, e
 		e.ChainHash = chain
 		e.StreamID = StreamID(streamID)
 		e.StreamType = e.StreamID.Type()
-		e.Metadata.WorkspaceID = fromPgUUID(ws)
-		e.Metadata.TenantID = fromPgUUID(tenant)
-		e.Metadata.CorrelationID = fromPgUUID(corr)
-		e.Metadata.CausationID = fromPgUUID(cause)
+		e.Metadata.WorkspaceID = FromNullUUID(ws)
+		e.Metadata.TenantID = FromNullUUID(tenant)
+		e.Metadata.CorrelationID = FromNullUUID(corr)
+		e.Metadata.CausationID = FromNullUUID(cause)
 		e.RecordedAt = recorded.UTC()
 		n++
 		switch {

@@ -223,15 +223,15 @@ func (s *Store) prepare(stream StreamID, base int64, events []NewEvent) ([]Envel
 		}
 		env.Hash, buf = contentHash(buf, &env)
 		envs[i] = env
-		ids[i] = pgUUID(id)
+		ids[i] = NullUUID(id)
 		types[i] = typ
 		versions[i] = int32(sv)
 		datas[i] = string(data)
 		actors[i] = ev.Metadata.Actor
-		wss[i] = pgUUID(ev.Metadata.WorkspaceID)
-		tenants[i] = pgUUID(ev.Metadata.TenantID)
-		corrs[i] = pgUUID(ev.Metadata.CorrelationID)
-		causes[i] = pgUUID(ev.Metadata.CausationID)
+		wss[i] = NullUUID(ev.Metadata.WorkspaceID)
+		tenants[i] = NullUUID(ev.Metadata.TenantID)
+		corrs[i] = NullUUID(ev.Metadata.CorrelationID)
+		causes[i] = NullUUID(ev.Metadata.CausationID)
 		times[i] = now
 		hashes[i] = env.Hash
 	}
@@ -248,11 +248,13 @@ func (s *Store) Publisher(tx pgx.Tx) (*wsql.Publisher, error) {
 	return pub, nil
 }
 
-func pgUUID(id uuid.UUID) pgtype.UUID {
+// NullUUID maps uuid.Nil to SQL NULL (a query argument of a nullable uuid column).
+func NullUUID(id uuid.UUID) pgtype.UUID {
 	return pgtype.UUID{Bytes: id, Valid: id != uuid.Nil}
 }
 
-func fromPgUUID(id pgtype.UUID) uuid.UUID {
+// FromNullUUID maps SQL NULL to uuid.Nil (a scanned nullable uuid column).
+func FromNullUUID(id pgtype.UUID) uuid.UUID {
 	if !id.Valid {
 		return uuid.Nil
 	}

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"errors"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -9,7 +8,6 @@ import (
 
 	"github.com/tenantatlas/ops/modules/operations"
 	"github.com/tenantatlas/ops/modules/tenancy"
-	"github.com/tenantatlas/ops/projections"
 )
 
 // operationsPage is the data of the operations template.
@@ -57,14 +55,8 @@ func (s *Server) renderOperations(c *fiber.Ctx, tenant *tenancy.Tenant) error {
 			return err
 		}
 	}
-	runs, next, err := s.deps.Runs.List(ctx, f)
-	if errors.Is(err, projections.ErrBadCursor) {
-		return badRunCursor()
-	}
-	if err != nil {
-		return err
-	}
-	if data.Runs, err = s.withTenantNames(ctx, runs, tenant); err != nil {
+	var next string
+	if data.Runs, next, err = s.listRuns(ctx, f, tenant); err != nil {
 		return err
 	}
 	if next != "" {

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/google/uuid"
 
 	"github.com/tenantatlas/ops/modules/alerts"
 )
@@ -27,20 +26,15 @@ func alertsError(err error) error {
 	return err
 }
 
-// alertRuleView is a rule as the API shows it: never its secret.
+// alertRuleView is a rule as the API shows it: the module's shape (never its secret)
+// with createdAt in UTC at microsecond precision.
 type alertRuleView struct {
-	ID          uuid.UUID   `json:"id"`
-	WorkspaceID uuid.UUID   `json:"workspaceId"`
-	Events      []string    `json:"events"`
-	URL         string      `json:"url"`
-	Types       []string    `json:"types"`
-	Tenants     []uuid.UUID `json:"tenants"`
-	CreatedAt   string      `json:"createdAt"`
+	alerts.Rule
+	CreatedAt string `json:"createdAt"`
 }
 
 func ruleView(r alerts.Rule) alertRuleView {
-	return alertRuleView{ID: r.ID, WorkspaceID: r.WorkspaceID, Events: r.Events, URL: r.URL, Types: r.Types,
-		Tenants: r.Tenants, CreatedAt: r.CreatedAt.UTC().Format("2006-01-02T15:04:05.000000Z07:00")}
+	return alertRuleView{Rule: r, CreatedAt: r.CreatedAt.UTC().Format("2006-01-02T15:04:05.000000Z07:00")}
 }
 
 // alertRuleBody is the body of POST /api/v1/alert-rules.

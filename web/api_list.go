@@ -1,12 +1,9 @@
 package web
 
 import (
-	"errors"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-
-	"github.com/tenantatlas/ops/projections"
 )
 
 // handleAPIRuns lists the runs the caller may see, newest first, with the filters of
@@ -21,14 +18,7 @@ func (s *Server) handleAPIRuns(c *fiber.Ctx) error {
 	if err := s.restrictToVisible(c, &f); err != nil {
 		return err
 	}
-	runs, next, err := s.deps.Runs.List(ctx, f)
-	if errors.Is(err, projections.ErrBadCursor) {
-		return badRunCursor()
-	}
-	if err != nil {
-		return err
-	}
-	rows, err := s.withTenantNames(ctx, runs, nil)
+	rows, next, err := s.listRuns(ctx, f, nil)
 	if err != nil {
 		return err
 	}

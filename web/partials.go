@@ -12,6 +12,7 @@ import (
 // partialFuncs are the template functions that build the partials' values.
 var partialFuncs = template.FuncMap{
 	"thead":       tableHead,
+	"table_open":  func(class string, head tableHeadData) tableOpen { return tableOpen{Class: class, Head: head} },
 	"num":         func(label string) column { return column{Label: label, Num: true} },
 	"empty":       func(title string, hint any) emptyState { return emptyState{Title: title, Hint: hint} },
 	"emptyinline": func(title string, text any) emptyState { return emptyState{Title: title, Inline: text} },
@@ -19,6 +20,8 @@ var partialFuncs = template.FuncMap{
 	"cat":         catHTML,
 	"em":          func(s string) template.HTML { return "<em>" + template.HTML(template.HTMLEscapeString(s)) + "</em>" },
 	"link":        linkHTML,
+	"account":     func(title, name, action, csrf string) accountBox { return accountBox{title, name, action, csrf} },
+	"login_form":  func(action, csrf string, p loginPage) loginForm { return loginForm{action, csrf, p} },
 	"tenantpages": func() []tenantPage { return tenantPages },
 	"tenantdata":  func() []tenantPage { return tenantPages[1:] },
 }
@@ -69,6 +72,12 @@ func tableHead(caption string, cols ...any) (tableHeadData, error) {
 	return h, nil
 }
 
+// tableOpen is what the table_open partial takes: the table's class and its head.
+type tableOpen struct {
+	Class string
+	Head  tableHeadData
+}
+
 // emptyState is what the empty partial takes: the title of an empty list, and either a
 // text after it (Inline) or a call to action under it (Hint); a text is a string or
 // the template.HTML of cat.
@@ -108,4 +117,17 @@ func linkHTML(href, label string) template.HTML {
 		href = "#"
 	}
 	return template.HTML(`<a href="` + template.HTMLEscapeString(href) + `">` + template.HTMLEscapeString(label) + `</a>`) // both escaped
+}
+
+// accountBox is what the account partial takes: the signed-in account's hover title and
+// shown name, and the sign-out form's action and CSRF token.
+type accountBox struct {
+	Title, Name, Action, CSRF string
+}
+
+// loginForm is what the login_form partial takes: the form's action and CSRF token and
+// the sign-in page's data.
+type loginForm struct {
+	Action, CSRF string
+	Page         loginPage
 }

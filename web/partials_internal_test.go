@@ -57,3 +57,43 @@ func TestPartials(t *testing.T) {
 	require.Equal(t, `<nav class="pager" aria-label="Pagination"><a class="btn" href="/admin/tenants?page=1" rel="prev">← Previous page</a><span>Page 2</span></nav>`,
 		renderPartial(t, "pager", pager{Prev: "/admin/tenants?page=1", Page: 2}))
 }
+
+// TestSharedPagePartials: the table, account and sign-in partials render the markup the
+// pages and both layouts used to repeat, with the text escaped, and both layouts wrap a
+// page in the same document.
+func TestSharedPagePartials(t *testing.T) {
+	t.Parallel()
+	head, err := tableHead("", "Name")
+	require.NoError(t, err)
+	require.Equal(t, `<div class="table-wrap">
+<table class="items stack">
+  <thead><tr><th scope="col">Name</th></tr></thead>
+  <tbody>`, renderPartial(t, "table_open", tableOpen{Class: "items stack", Head: head}))
+	require.Equal(t, "</tbody>\n</table>\n</div>", renderPartial(t, "table_close", nil))
+
+	account := renderPartial(t, "account", accountBox{Title: "Signed in as a@b", Name: "<A>", Action: "/admin/logout", CSRF: "tok"})
+	require.Contains(t, account, `<span class="email" title="Signed in as a@b">&lt;A&gt;</span>`)
+	require.Contains(t, account, `<form method="post" action="/admin/logout">`)
+	require.Contains(t, account, `<input type="hidden" name="_csrf" value="tok">`)
+
+	form := renderPartial(t, "login_form", loginForm{Action: "/system/login", CSRF: "tok", Page: loginPage{Email: `"x"@y`, Error: "<no>"}})
+	require.Contains(t, form, `<p class="error" role="alert">&lt;no&gt;</p>`)
+	require.Contains(t, form, `<form method="post" action="/system/login">`)
+	require.Contains(t, form, `value="&#34;x&#34;@y"`)
+	require.NotContains(t, renderPartial(t, "login_form", loginForm{Action: "/admin/login"}), `class="error"`)
+
+	for name, suffix := range map[string]string{"login": "TenantAtlas Ops", "system_login": "TenantAtlas System"} {
+		var b bytes.Buffer
+		data := any(page{Title: "Sign in", CSRF: "tok", Data: loginPage{}})
+		if name == "system_login" {
+			data = systemPage{Title: "Sign in", CSRF: "tok", Data: loginPage{}}
+		}
+		require.NoError(t, mustParsePages()[name].ExecuteTemplate(&b, "layout", data))
+		html := b.String()
+		require.Contains(t, html, "<title>Sign in · "+suffix+"</title>", name)
+		require.Contains(t, html, `<a class="skip" href="#main">Skip to content</a>`, name)
+		require.Contains(t, html, `<main id="main" class="bare">`, name)
+		require.Contains(t, html, `<input id="password" name="password" type="password"`, name)
+		require.NotContains(t, html, `class="shell"`, name)
+	}
+}

@@ -141,8 +141,14 @@ func (s *Server) render(c *fiber.Ctx, status int, name string, p page) error {
 			return err
 		}
 	}
+	return s.writePage(c, status, name, p)
+}
+
+// writePage executes the page name's layout with data and sends it with status, as
+// HTML with the security headers.
+func (s *Server) writePage(c *fiber.Ctx, status int, name string, data any) error {
 	var b bytes.Buffer
-	if err := s.pages[name].ExecuteTemplate(&b, "layout", p); err != nil {
+	if err := s.pages[name].ExecuteTemplate(&b, "layout", data); err != nil {
 		return fmt.Errorf("web: render %s: %w", name, err)
 	}
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)

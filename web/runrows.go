@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 
 	"github.com/google/uuid"
 
@@ -51,4 +52,18 @@ func (s *Server) withTenantNames(ctx context.Context, runs []projections.RunSumm
 		}
 	}
 	return rows, nil
+}
+
+// listRuns lists one page of the runs f selects, each with its tenant's name (known, when
+// set, is the page's tenant), and the cursor of the next page; a bad cursor is a 400.
+func (s *Server) listRuns(ctx context.Context, f projections.RunFilter, known *tenancy.Tenant) ([]runRow, string, error) {
+	runs, next, err := s.deps.Runs.List(ctx, f)
+	if errors.Is(err, projections.ErrBadCursor) {
+		return nil, "", badRunCursor()
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	rows, err := s.withTenantNames(ctx, runs, known)
+	return rows, next, err
 }

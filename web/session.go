@@ -32,7 +32,7 @@ const (
 const formExpired = "The form has expired or did not come from this site. Go back, reload the page and try again."
 
 // sign is the hex HMAC-SHA256 of parts under the session key.
-func (s *Server) sign(parts ...string) string { return macHex(s.sessionKey, parts...) }
+func (s *Server) sign(parts ...string) string { return s.hubSessions().sign(parts...) }
 
 // macHex is the hex HMAC-SHA256 under key of parts, each followed by a NUL.
 func macHex(key []byte, parts ...string) string {
@@ -45,35 +45,74 @@ func macHex(key []byte, parts ...string) string {
 }
 
 func (s *Server) validSig(sig string, parts ...string) bool {
-	return hmac.Equal([]byte(sig), []byte(s.sign(parts...)))
+	return s.hubSessions().valid(sig, parts...)
 }
 
-// sessionValue is the signed cookie value "userID|sessionVersion|expiryUnix|hmac".
-func (s *Server) sessionValue(userID uuid.UUID, version int64, exp time.Time) string {
-	payload := sessionPayload(userID, version, exp)
-	return payload + "|" + s.sign("session", payload)
+// cookieScope is where a panel's cookies go: their Path and SameSite mode.
+type cookieScope struct {
+	path     string
+	sameSite string
 }
 
-// sessionPayload is the signed part of a session cookie: "id|version|expiryUnix".
-func sessionPayload(id uuid.UUID, version int64, exp time.Time) string {
-	return id.String() + "|" + strconv.FormatInt(version, 10) + "|" + strconv.FormatInt(exp.Unix(), 10)
+// hubCookies is the hub's scope (Path=/, SameSite=Lax); systemCookies is the /system
+// panel's (Path=/system, so a browser never sends them to /admin, SameSite=Strict).
+var (
+	hubCookies    = cookieScope{path: "/", sameSite: fiber.CookieSameSiteLaxMode}
+	systemCookies = cookieScope{path: systemPath, sameSite: fiber.CookieSameSiteStrictMode}
+)
+
+// set sets an HttpOnly cookie in the scope, Secure over TLS (or behind a trusted proxy
+// that says https).
+func (sc cookieScope) set(c *fiber.Ctx, name, value string, exp time.Time) {
+	c.Cookie(&fiber.Cookie{Name: name, Value: value, Path: sc.path, Expires: exp, HTTPOnly: true,
+		SameSite: sc.sameSite, Secure: c.Protocol() == "https"})
 }
 
-// parseSession returns the user id and session version of a valid, unexpired session
-// cookie value (whether the version is still the user's is for the caller to check).
-func (s *Server) parseSession(v string, now time.Time) (uuid.UUID, int64, bool) {
-	return parseSessionValue(v, now, func(sig, payload string) bool { return s.validSig(sig, "session", payload) })
+// clear removes a cookie set by set.
+func (sc cookieScope) clear(c *fiber.Ctx, name string) {
+	c.Cookie(&fiber.Cookie{Name: name, Value: "", Path: sc.path, Expires: time.Unix(1, 0), MaxAge: -1, HTTPOnly: true,
+		SameSite: sc.sameSite, Secure: c.Protocol() == "https"})
 }
 
-// parseSessionValue splits a "payload|signature" cookie value, checks the signature
-// with valid, and returns the id and version of an unexpired payload.
-func parseSessionValue(v string, now time.Time, valid func(sig, payload string) bool) (uuid.UUID, int64, bool) {
+// sessionCodec is one panel's signed session: the key its cookie values and CSRF
+// tokens are signed under, the purpose its session values are signed for, the names of
+// its session and sign-in nonce cookies and their scope.
+type sessionCodec struct {
+	key     []byte
+	purpose string
+	cookie  string
+	login   string
+	scope   cookieScope
+}
+
+// hubSessions is the /admin panel's codec: the session key, Path=/, SameSite=Lax.
+func (s *Server) hubSessions() sessionCodec {
+	return sessionCodec{key: s.sessionKey, purpose: "session", cookie: sessionCookie, login: loginCookie, scope: hubCookies}
+}
+
+// sign is the hex HMAC-SHA256 of parts under the codec's key.
+func (k sessionCodec) sign(parts ...string) string { return macHex(k.key, parts...) }
+
+// valid reports whether sig is the codec's signature of parts.
+func (k sessionCodec) valid(sig string, parts ...string) bool {
+	return hmac.Equal([]byte(sig), []byte(k.sign(parts...)))
+}
+
+// value is the signed cookie value "id|sessionVersion|expiryUnix|hmac".
+func (k sessionCodec) value(id uuid.UUID, version int64, exp time.Time) string {
+	payload := id.String() + "|" + strconv.FormatInt(version, 10) + "|" + strconv.FormatInt(exp.Unix(), 10)
+	return payload + "|" + k.sign(k.purpose, payload)
+}
+
+// parse returns the id and session version of a cookie value signed by the codec and
+// unexpired at now (whether the version is still the account's is for the caller to check).
+func (k sessionCodec) parse(v string, now time.Time) (uuid.UUID, int64, bool) {
 	i := strings.LastIndexByte(v, '|')
 	if i < 0 {
 		return uuid.Nil, 0, false
 	}
 	payload, sig := v[:i], v[i+1:]
-	if !valid(sig, payload) {
+	if !k.valid(sig, k.purpose, payload) {
 		return uuid.Nil, 0, false
 	}
 	parts := strings.Split(payload, "|")
@@ -95,37 +134,82 @@ func parseSessionValue(v string, now time.Time, valid func(sig, payload string) 
 	return id, version, true
 }
 
-// sessionUser returns the user of a live session cookie value: well signed, unexpired,
-// of an enabled user whose session version is still the one the cookie carries.
-func (s *Server) sessionUser(ctx context.Context, raw string) (tenancy.User, bool, error) {
-	id, version, ok := s.parseSession(raw, time.Now())
+// liveSession returns the account of a live session cookie value: signed by k,
+// unexpired, of an account fetch finds whose state says it is enabled and still at the
+// session version the cookie carries.
+func liveSession[U any](ctx context.Context, k sessionCodec, raw string, fetch func(context.Context, uuid.UUID) (U, error),
+	state func(U) (disabled bool, version int64)) (U, bool, error) {
+	var none U
+	id, version, ok := k.parse(raw, time.Now())
 	if !ok {
-		return tenancy.User{}, false, nil
+		return none, false, nil
 	}
-	u, err := s.deps.Tenancy.User(ctx, id)
+	u, err := fetch(ctx, id)
 	if errors.Is(err, tenancy.ErrNotFound) {
-		return tenancy.User{}, false, nil
+		return none, false, nil
 	}
 	if err != nil {
-		return tenancy.User{}, false, err
+		return none, false, err
 	}
-	if u.Disabled || u.SessionVersion != version {
-		return tenancy.User{}, false, nil
+	if disabled, current := state(u); disabled || current != version {
+		return none, false, nil
 	}
 	return u, true, nil
 }
 
-// setCookie sets an HttpOnly, SameSite=Lax cookie on Path=/, Secure over TLS.
-func setCookie(c *fiber.Ctx, name, value string, exp time.Time) {
-	c.Cookie(&fiber.Cookie{Name: name, Value: value, Path: "/", Expires: exp, HTTPOnly: true,
-		SameSite: fiber.CookieSameSiteLaxMode, Secure: c.Protocol() == "https"})
+// requirePanelSession authenticates a panel request by the codec's session cookie
+// (user finds its live account): anonymous requests go to loginPath; every POST must
+// carry the session's CSRF token. The account is stored under the local key.
+func requirePanelSession[U any](c *fiber.Ctx, k sessionCodec, loginPath, local string,
+	user func(context.Context, string) (U, bool, error)) error {
+	raw := c.Cookies(k.cookie)
+	u, ok, err := user(c.UserContext(), raw)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		if raw != "" {
+			k.scope.clear(c, k.cookie)
+		}
+		if c.Method() == fiber.MethodGet || c.Method() == fiber.MethodHead {
+			return c.Redirect(loginPath, fiber.StatusFound)
+		}
+		return c.Redirect(loginPath, fiber.StatusSeeOther)
+	}
+	token := k.sign("csrf", raw)
+	if c.Method() != fiber.MethodGet && c.Method() != fiber.MethodHead {
+		if !hmac.Equal([]byte(c.FormValue(csrfField)), []byte(token)) {
+			return fiber.NewError(fiber.StatusForbidden, formExpired)
+		}
+	}
+	c.Locals(local, u)
+	c.Locals(localCSRF, token)
+	return c.Next()
 }
 
-// clearCookie removes a cookie set by setCookie.
-func clearCookie(c *fiber.Ctx, name string) {
-	c.Cookie(&fiber.Cookie{Name: name, Value: "", Path: "/", Expires: time.Unix(1, 0), MaxAge: -1, HTTPOnly: true,
-		SameSite: fiber.CookieSameSiteLaxMode, Secure: c.Protocol() == "https"})
+// sessionValue is the hub's signed cookie value "userID|sessionVersion|expiryUnix|hmac".
+func (s *Server) sessionValue(userID uuid.UUID, version int64, exp time.Time) string {
+	return s.hubSessions().value(userID, version, exp)
 }
+
+// parseSession returns the user id and session version of a valid, unexpired hub
+// session cookie value.
+func (s *Server) parseSession(v string, now time.Time) (uuid.UUID, int64, bool) {
+	return s.hubSessions().parse(v, now)
+}
+
+// sessionUser returns the user of a live session cookie value: well signed, unexpired,
+// of an enabled user whose session version is still the one the cookie carries.
+func (s *Server) sessionUser(ctx context.Context, raw string) (tenancy.User, bool, error) {
+	return liveSession(ctx, s.hubSessions(), raw, s.deps.Tenancy.User,
+		func(u tenancy.User) (bool, int64) { return u.Disabled, u.SessionVersion })
+}
+
+// setCookie sets an HttpOnly, SameSite=Lax cookie on Path=/, Secure over TLS.
+func setCookie(c *fiber.Ctx, name, value string, exp time.Time) { hubCookies.set(c, name, value, exp) }
+
+// clearCookie removes a cookie set by setCookie.
+func clearCookie(c *fiber.Ctx, name string) { hubCookies.clear(c, name) }
 
 func randomToken() string {
 	b := make([]byte, 18)
@@ -137,29 +221,7 @@ func randomToken() string {
 // and its session version current, so a logout, password change or disable ends it at
 // once): anonymous requests go to the login page; every POST must carry the session's CSRF token.
 func (s *Server) requireSession(c *fiber.Ctx) error {
-	raw := c.Cookies(sessionCookie)
-	u, ok, err := s.sessionUser(c.UserContext(), raw)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		if raw != "" {
-			clearCookie(c, sessionCookie)
-		}
-		if c.Method() == fiber.MethodGet || c.Method() == fiber.MethodHead {
-			return c.Redirect("/admin/login", fiber.StatusFound)
-		}
-		return c.Redirect("/admin/login", fiber.StatusSeeOther)
-	}
-	token := s.sign("csrf", raw)
-	if c.Method() != fiber.MethodGet && c.Method() != fiber.MethodHead {
-		if !hmac.Equal([]byte(c.FormValue(csrfField)), []byte(token)) {
-			return fiber.NewError(fiber.StatusForbidden, formExpired)
-		}
-	}
-	c.Locals(localUser, u)
-	c.Locals(localCSRF, token)
-	return c.Next()
+	return requirePanelSession(c, s.hubSessions(), "/admin/login", localUser, s.sessionUser)
 }
 
 // flash is a one-shot message shown after a redirect.

@@ -1,84 +1,44 @@
 package web
 
 import (
-	"crypto/hmac"
-	"errors"
-	"fmt"
-	"strconv"
-	"strings"
-	"time"
+	"context"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
 
 	"github.com/tenantatlas/ops/modules/tenancy"
 )
 
-// systemLoginCSRF returns the /system login form's CSRF token, bound to a nonce cookie
-// (Path=/system) it sets when missing.
-func (s *Server) systemLoginCSRF(c *fiber.Ctx) string {
-	nonce := c.Cookies(systemLoginCookie)
-	if nonce == "" {
-		nonce = randomToken()
-		setSystemCookie(c, systemLoginCookie, nonce, time.Now().Add(2*time.Hour))
+// systemLogin is the /system sign-in: the fields of /admin/login with the panel's own
+// cookies, key, throttle and platform users.
+func (s *Server) systemLogin() loginFlow {
+	return loginFlow{
+		codec: s.systemSessions(), home: "/system/ops", loginPath: "/system/login",
+		signedIn: func(ctx context.Context, raw string) (bool, error) {
+			_, ok, err := s.platformSessionUser(ctx, raw)
+			return ok, err
+		},
+		authenticate: func(ctx context.Context, a tenancy.LoginAttempt) (uuid.UUID, int64, error) {
+			u, err := s.deps.Tenancy.PlatformLogin(ctx, a)
+			return u.ID, u.SessionVersion, err
+		},
+		current: func(c *fiber.Ctx) uuid.UUID { return currentPlatformUser(c).ID },
+		logout:  s.deps.Tenancy.PlatformLogout,
+		render: func(c *fiber.Ctx, status int, csrf string, data loginPage) error {
+			return s.renderSystem(c, status, "system_login", systemPage{Title: "Sign in", CSRF: csrf, Data: data})
+		},
 	}
-	return s.signSystem("csrf-login", nonce)
 }
 
-// handleSystemLoginForm renders the /system sign-in form (the fields of /admin/login).
-func (s *Server) handleSystemLoginForm(c *fiber.Ctx) error {
-	if _, ok, err := s.platformSessionUser(c.UserContext(), c.Cookies(systemSessionCookie)); err != nil {
-		return err
-	} else if ok {
-		return c.Redirect("/system/ops", fiber.StatusFound)
-	}
-	return s.renderSystem(c, fiber.StatusOK, "system_login", systemPage{Title: "Sign in", CSRF: s.systemLoginCSRF(c), Data: loginPage{}})
-}
+// handleSystemLoginForm renders the /system sign-in form.
+func (s *Server) handleSystemLoginForm(c *fiber.Ctx) error { return s.systemLogin().form(c) }
 
 // handleSystemLogin checks a platform user's credentials, starts a /system session and
-// goes to /system/ops. Throttled per client address and email together (429 with
-// Retry-After, the password not even checked); the answer is the same whether or not
-// the email is a platform user's.
-func (s *Server) handleSystemLogin(c *fiber.Ctx) error {
-	nonce := c.Cookies(systemLoginCookie)
-	if nonce == "" || !hmac.Equal([]byte(c.FormValue(csrfField)), []byte(s.signSystem("csrf-login", nonce))) {
-		return fiber.NewError(fiber.StatusForbidden, formExpired)
-	}
-	email := strings.TrimSpace(c.FormValue("email"))
-	u, err := s.deps.Tenancy.PlatformLogin(c.UserContext(), tenancy.LoginAttempt{Email: email, Password: c.FormValue("password"),
-		IP: c.IP(), UserAgent: c.Get(fiber.HeaderUserAgent)})
-	again := func(status int, msg string) error {
-		return s.renderSystem(c, status, "system_login", systemPage{Title: "Sign in", CSRF: s.systemLoginCSRF(c),
-			Data: loginPage{Email: email, Error: msg}})
-	}
-	var limited *tenancy.RateLimitedError
-	switch {
-	case errors.As(err, &limited):
-		secs := int64(limited.RetryAfter / time.Second)
-		c.Set(fiber.HeaderRetryAfter, strconv.FormatInt(secs, 10))
-		return again(fiber.StatusTooManyRequests, fmt.Sprintf("Too many failed sign-ins. Try again in %d seconds.", secs))
-	case errors.Is(err, tenancy.ErrBusy):
-		c.Set(fiber.HeaderRetryAfter, "1")
-		return again(fiber.StatusServiceUnavailable, "Sign-in is busy right now. Try again in a moment.")
-	case errors.Is(err, tenancy.ErrUnauthenticated):
-		return again(fiber.StatusUnauthorized, "The email or password is not correct.")
-	case err != nil:
-		return err
-	}
-	exp := time.Now().Add(sessionTTL)
-	setSystemCookie(c, systemSessionCookie, s.systemSessionValue(u, exp), exp)
-	clearSystemCookie(c, systemLoginCookie)
-	return c.Redirect("/system/ops", fiber.StatusSeeOther)
-}
+// goes to /system/ops. Throttled per client address and email together.
+func (s *Server) handleSystemLogin(c *fiber.Ctx) error { return s.systemLogin().submit(c) }
 
 // handleSystemLogout ends every /system session of the platform user and records it.
-func (s *Server) handleSystemLogout(c *fiber.Ctx) error {
-	if err := s.deps.Tenancy.PlatformLogout(c.UserContext(), currentPlatformUser(c).ID,
-		tenancy.Origin{IP: c.IP(), UserAgent: c.Get(fiber.HeaderUserAgent)}); err != nil {
-		return err
-	}
-	clearSystemCookie(c, systemSessionCookie)
-	return c.Redirect("/system/login", fiber.StatusSeeOther)
-}
+func (s *Server) handleSystemLogout(c *fiber.Ctx) error { return s.systemLogin().signOut(c) }
 
 // handleSystemHome is /system/ops: who is signed in and what they may do. It links only
 // to pages that exist.

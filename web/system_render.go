@@ -1,8 +1,6 @@
 package web
 
 import (
-	"bytes"
-	"fmt"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -30,13 +28,7 @@ func (s *Server) renderSystem(c *fiber.Ctx, status int, name string, p systemPag
 	if p.CSRF == "" {
 		p.CSRF, _ = c.Locals(localCSRF).(string)
 	}
-	var b bytes.Buffer
-	if err := s.pages[name].ExecuteTemplate(&b, "layout", p); err != nil {
-		return fmt.Errorf("web: render %s: %w", name, err)
-	}
-	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
-	setSecurityHeaders(c)
-	return c.Status(status).Send(b.Bytes())
+	return s.writePage(c, status, name, p)
 }
 
 // renderSystemError answers a /system request's error as the panel's error page (a

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
-	"errors"
 	"strings"
 	"time"
 
@@ -33,8 +32,15 @@ func systemKeyOf(sessionKey []byte) []byte {
 	return m.Sum(nil)
 }
 
+// systemSessions is the /system panel's codec: the /system key, Path=/system,
+// SameSite=Strict, cookie names of its own.
+func (s *Server) systemSessions() sessionCodec {
+	return sessionCodec{key: s.systemKey, purpose: "system-session", cookie: systemSessionCookie, login: systemLoginCookie,
+		scope: systemCookies}
+}
+
 // signSystem is the hex HMAC-SHA256 of parts under the /system key.
-func (s *Server) signSystem(parts ...string) string { return macHex(s.systemKey, parts...) }
+func (s *Server) signSystem(parts ...string) string { return s.systemSessions().sign(parts...) }
 
 // isSystemPath reports whether path is under /system.
 func isSystemPath(path string) bool {
@@ -44,79 +50,28 @@ func isSystemPath(path string) bool {
 // systemSessionValue is the signed /system cookie value
 // "platformUserID|sessionVersion|expiryUnix|hmac" (HMAC under the /system key).
 func (s *Server) systemSessionValue(u tenancy.PlatformUser, exp time.Time) string {
-	payload := sessionPayload(u.ID, u.SessionVersion, exp)
-	return payload + "|" + s.signSystem("system-session", payload)
+	return s.systemSessions().value(u.ID, u.SessionVersion, exp)
 }
 
 // parseSystemSession returns the platform user id and session version of a /system
 // cookie value signed under the /system key and unexpired.
 func (s *Server) parseSystemSession(v string, now time.Time) (uuid.UUID, int64, bool) {
-	return parseSessionValue(v, now, func(sig, payload string) bool {
-		return hmac.Equal([]byte(sig), []byte(s.signSystem("system-session", payload)))
-	})
+	return s.systemSessions().parse(v, now)
 }
 
 // platformSessionUser returns the platform user of a live /system cookie value: signed
 // under the /system key, unexpired, of an enabled platform user whose session version is
 // still the one the cookie carries.
 func (s *Server) platformSessionUser(ctx context.Context, raw string) (tenancy.PlatformUser, bool, error) {
-	id, version, ok := s.parseSystemSession(raw, time.Now())
-	if !ok {
-		return tenancy.PlatformUser{}, false, nil
-	}
-	u, err := s.deps.Tenancy.PlatformUser(ctx, id)
-	if errors.Is(err, tenancy.ErrNotFound) {
-		return tenancy.PlatformUser{}, false, nil
-	}
-	if err != nil {
-		return tenancy.PlatformUser{}, false, err
-	}
-	if u.Disabled || u.SessionVersion != version {
-		return tenancy.PlatformUser{}, false, nil
-	}
-	return u, true, nil
-}
-
-// setSystemCookie sets an HttpOnly, SameSite=Strict cookie on Path=/system, Secure over
-// TLS (or behind a trusted proxy that says https).
-func setSystemCookie(c *fiber.Ctx, name, value string, exp time.Time) {
-	c.Cookie(&fiber.Cookie{Name: name, Value: value, Path: systemPath, Expires: exp, HTTPOnly: true,
-		SameSite: fiber.CookieSameSiteStrictMode, Secure: c.Protocol() == "https"})
-}
-
-// clearSystemCookie removes a cookie set by setSystemCookie.
-func clearSystemCookie(c *fiber.Ctx, name string) {
-	c.Cookie(&fiber.Cookie{Name: name, Value: "", Path: systemPath, Expires: time.Unix(1, 0), MaxAge: -1, HTTPOnly: true,
-		SameSite: fiber.CookieSameSiteStrictMode, Secure: c.Protocol() == "https"})
+	return liveSession(ctx, s.systemSessions(), raw, s.deps.Tenancy.PlatformUser,
+		func(u tenancy.PlatformUser) (bool, int64) { return u.Disabled, u.SessionVersion })
 }
 
 // requirePlatformSession authenticates a /system request by its /system cookie (the
 // hub's cookie counts for nothing here): anonymous requests go to /system/login; every
 // POST must carry the session's CSRF token.
 func (s *Server) requirePlatformSession(c *fiber.Ctx) error {
-	raw := c.Cookies(systemSessionCookie)
-	u, ok, err := s.platformSessionUser(c.UserContext(), raw)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		if raw != "" {
-			clearSystemCookie(c, systemSessionCookie)
-		}
-		if c.Method() == fiber.MethodGet || c.Method() == fiber.MethodHead {
-			return c.Redirect("/system/login", fiber.StatusFound)
-		}
-		return c.Redirect("/system/login", fiber.StatusSeeOther)
-	}
-	token := s.signSystem("csrf", raw)
-	if c.Method() != fiber.MethodGet && c.Method() != fiber.MethodHead {
-		if !hmac.Equal([]byte(c.FormValue(csrfField)), []byte(token)) {
-			return fiber.NewError(fiber.StatusForbidden, formExpired)
-		}
-	}
-	c.Locals(localPlatformUser, u)
-	c.Locals(localCSRF, token)
-	return c.Next()
+	return requirePanelSession(c, s.systemSessions(), "/system/login", localPlatformUser, s.platformSessionUser)
 }
 
 // requirePlatform answers 403 (the /system error page) unless the signed-in platform

@@ -26,21 +26,14 @@ func defaultAddr(env *cli) string {
 
 func runServe(ctx context.Context, env *cli, args []string) error {
 	var addr string
-	var demoGraph bool
-	var workers operations.WorkerOptions
-	c, err := openCommand(ctx, env, "serve", args, 0, false, func(fs *flag.FlagSet) {
+	c, p, err := openProcess(ctx, env, "serve", args, func(fs *flag.FlagSet) {
 		fs.StringVar(&addr, "addr", defaultAddr(env), "listen address (env ATLAS_ADDR)")
-		fs.BoolVar(&demoGraph, "demo-graph", false, demoGraphUsage)
-		shutdownFlag(fs, &workers)
 	})
 	if err != nil {
 		return err
 	}
 	defer c.pool.Close()
-	if err := checkShutdown(workers); err != nil {
-		return err
-	}
-	return serve(ctx, env, c.log, c.pool, addr, demoGraph, nil, workers)
+	return serve(ctx, env, c.log, c.pool, addr, p.demoGraph, nil, p.workers)
 }
 
 func runDev(ctx context.Context, env *cli, args []string) error {
@@ -148,19 +141,12 @@ func serve(ctx context.Context, env *cli, log *slog.Logger, pool *pgxpool.Pool, 
 }
 
 func runWorker(ctx context.Context, env *cli, args []string) error {
-	var demoGraph bool
-	var workers operations.WorkerOptions
-	c, err := openCommand(ctx, env, "worker", args, 0, false, func(fs *flag.FlagSet) {
-		fs.BoolVar(&demoGraph, "demo-graph", false, demoGraphUsage)
-		shutdownFlag(fs, &workers)
-	})
+	c, p, err := openProcess(ctx, env, "worker", args, nil)
 	if err != nil {
 		return err
 	}
 	defer c.pool.Close()
-	if err := checkShutdown(workers); err != nil {
-		return err
-	}
+	demoGraph, workers := p.demoGraph, p.workers
 	log := c.log
 	a := newWorkingApp(env, c.pool, log, demoGraph)
 	var wg sync.WaitGroup
@@ -172,19 +158,33 @@ func runWorker(ctx context.Context, env *cli, args []string) error {
 	return nil
 }
 
-// shutdownFlag adds --shutdown-timeout: how long running handlers may go on after
-// SIGTERM before their contexts are cancelled.
-func shutdownFlag(fs *flag.FlagSet, workers *operations.WorkerOptions) {
-	fs.DurationVar(&workers.ShutdownTimeout, "shutdown-timeout", 30*time.Second,
-		"on SIGTERM, how long running runs may finish before they are cancelled (the sweeper then ends them)")
+// processFlags are the flags of every process that runs workers (serve, worker).
+type processFlags struct {
+	demoGraph bool
+	workers   operations.WorkerOptions
 }
 
-// checkShutdown refuses a shutdown timeout that is not positive.
-func checkShutdown(workers operations.WorkerOptions) error {
-	if workers.ShutdownTimeout <= 0 {
-		return usageError{"--shutdown-timeout must be positive"}
+// openProcess opens a process that runs workers: its own flags (extra, may be nil) plus
+// --demo-graph and --shutdown-timeout (how long running handlers may go on after SIGTERM
+// before their contexts are cancelled), which must be positive.
+func openProcess(ctx context.Context, env *cli, name string, args []string, extra func(*flag.FlagSet)) (*dbCommand, processFlags, error) {
+	var p processFlags
+	c, err := openCommand(ctx, env, name, args, 0, false, func(fs *flag.FlagSet) {
+		if extra != nil {
+			extra(fs)
+		}
+		fs.BoolVar(&p.demoGraph, "demo-graph", false, demoGraphUsage)
+		fs.DurationVar(&p.workers.ShutdownTimeout, "shutdown-timeout", 30*time.Second,
+			"on SIGTERM, how long running runs may finish before they are cancelled (the sweeper then ends them)")
+	})
+	if err != nil {
+		return nil, p, err
 	}
-	return nil
+	if p.workers.ShutdownTimeout <= 0 {
+		c.pool.Close()
+		return nil, p, usageError{"--shutdown-timeout must be positive"}
+	}
+	return c, p, nil
 }
 
 // redact hides the password of a database URL.

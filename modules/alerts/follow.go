@@ -225,16 +225,5 @@ func (s *Service) deliveriesFor(ctx context.Context, rules []Rule, e eventstore.
 
 // allRules loads every rule (never the secret).
 func (s *Service) allRules(ctx context.Context) ([]Rule, error) {
-	rows, err := s.pool.Query(ctx, sqlAllRules)
-	if err != nil {
-		return nil, fmt.Errorf("alerts: rules: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, scanRule)
-	if err != nil {
-		return nil, fmt.Errorf("alerts: rules: %w", err)
-	}
-	if out == nil {
-		out = []Rule{}
-	}
-	return out, nil
+	return s.queryRules(ctx, sqlAllRules)
 }

@@ -277,7 +277,13 @@ func (s *Service) Rules(ctx context.Context, userID uuid.UUID) ([]Rule, error) {
 }
 
 func (s *Service) rulesOf(ctx context.Context, ws []uuid.UUID) ([]Rule, error) {
-	rows, err := s.pool.Query(ctx, sqlRulesOf, eventstore.UUIDArray(ws))
+	return s.queryRules(ctx, sqlRulesOf, eventstore.UUIDArray(ws))
+}
+
+// queryRules runs a statement that selects rules (never the secret) and scans them; no
+// rule is an empty list, never nil.
+func (s *Service) queryRules(ctx context.Context, sql string, args ...any) ([]Rule, error) {
+	rows, err := s.pool.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("alerts: rules: %w", err)
 	}

@@ -259,6 +259,12 @@ func (r *Reporter) Progress(ctx context.Context, delta Counts) error {
 	}
 	r.mu.Lock()
 	r.delta = r.delta.Add(delta)
+	return r.counted(ctx)
+}
+
+// counted ends a Progress or Fail call that holds r.mu: it counts the call, releases
+// the lock and flushes when FlushEvery calls or FlushInterval have passed since the last flush.
+func (r *Reporter) counted(ctx context.Context) error {
 	r.calls++
 	due := r.calls >= r.s.opts.FlushEvery || r.s.now().Sub(r.last) >= r.s.opts.FlushInterval
 	r.mu.Unlock()
@@ -279,13 +285,7 @@ func (r *Reporter) Fail(ctx context.Context, code ReasonCode, msg string) error 
 		r.omitted++
 	}
 	r.failed++
-	r.calls++
-	due := r.calls >= r.s.opts.FlushEvery || r.s.now().Sub(r.last) >= r.s.opts.FlushInterval
-	r.mu.Unlock()
-	if due {
-		return r.Flush(ctx)
-	}
-	return nil
+	return r.counted(ctx)
 }
 
 // Link records that the run produced or acts on another module's object (kind, id): a

@@ -38,7 +38,7 @@ func (s *Service) GrantMembership(ctx context.Context, actor Actor, m Membership
 		}
 		var previous pgtype.Text
 		err := tx.QueryRow(ctx, sqlUpsertMembership,
-			m.UserID, m.WorkspaceID, nullUUID(m.TenantID), string(m.Role), now).Scan(&previous)
+			m.UserID, m.WorkspaceID, eventstore.NullUUID(m.TenantID), string(m.Role), now).Scan(&previous)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil // the membership already has this role
 		}
@@ -89,7 +89,7 @@ func (s *Service) RevokeMembership(ctx context.Context, actor Actor, userID, wor
 	}
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var role string
-		err := tx.QueryRow(ctx, sqlDeleteMembership, userID, workspaceID, nullUUID(tenantID)).Scan(&role)
+		err := tx.QueryRow(ctx, sqlDeleteMembership, userID, workspaceID, eventstore.NullUUID(tenantID)).Scan(&role)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("membership of user %s: %w", userID, ErrNotFound)
 		}
@@ -118,7 +118,7 @@ func (s *Service) Memberships(ctx context.Context, workspaceID uuid.UUID) ([]Mem
 		var tenant pgtype.UUID
 		var role string
 		err := r.Scan(&m.UserID, &m.WorkspaceID, &tenant, &role)
-		m.TenantID, m.Role = fromNullUUID(tenant), Role(role)
+		m.TenantID, m.Role = eventstore.FromNullUUID(tenant), Role(role)
 		return m, err
 	})
 	if err != nil {

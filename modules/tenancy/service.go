@@ -13,7 +13,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/crypto/bcrypt"
 
@@ -206,19 +205,6 @@ func mapDBError(err error) error {
 		}
 	}
 	return err
-}
-
-// nullUUID maps uuid.Nil to SQL NULL.
-func nullUUID(id uuid.UUID) pgtype.UUID {
-	return pgtype.UUID{Bytes: id, Valid: id != uuid.Nil}
-}
-
-// fromNullUUID maps SQL NULL to uuid.Nil.
-func fromNullUUID(id pgtype.UUID) uuid.UUID {
-	if !id.Valid {
-		return uuid.Nil
-	}
-	return id.Bytes
 }
 
 // cleanName trims s and checks it is a non-empty single-line name of at most max runes.
