@@ -519,7 +519,7 @@ func TestHubRunsV2Upgrade(t *testing.T) {
 	ids := w.runSome(t, 4)
 	// Back to the projections schema of migrations 001–003.
 	_, err := w.pool.Exec(w.ctx, `DROP TABLE proj_checkpoints, proj_active, rm_runs_v2, rm_run_timeline_v1, rm_scope_counts_v1,
-		rm_scope_counts_runs_v1, rm_legacy_runs_v1, rm_notifications_v1, rm_connection_runs_v1, schema_version_projections CASCADE`)
+		rm_scope_counts_runs_v1, rm_legacy_runs_v2, rm_notifications_v1, rm_connection_runs_v1, schema_version_projections CASCADE`)
 	require.NoError(t, err)
 	upTo3 := fstest.MapFS{}
 	for _, name := range []string{"001_projections.sql", "002_timeline_counts.sql", "003_legacy_runs.sql"} {

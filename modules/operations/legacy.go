@@ -49,7 +49,47 @@ const (
 	LegacyImported  LegacyResult = "imported"  // became an imported run
 	LegacyLinked    LegacyResult = "linked"    // linked to its operation run
 	LegacyUnchanged LegacyResult = "unchanged" // imported or linked before
+	// LegacyRecorded: kept as read-only history only (LegacyRunRecorded): the row names
+	// an operation run that does not exist or is another tenant's, so no run maps to it.
+	LegacyRecorded LegacyResult = "recorded"
 )
+
+// LegacyStreamType is the stream type of legacy rows kept as history only: stream
+// "legacy-<LegacyRunID>".
+const LegacyStreamType = "legacy"
+
+// LegacyRunRecorded records a legacy run row kept as read-only history (spec 086): the
+// row names an operation run (operationRunId) that no deterministic mapping can honour
+// (the run does not exist, or belongs to another tenant), so it becomes neither a link
+// nor an imported run; its legacy view URL shows the row instead of redirecting. A later
+// import naming a run that exists links it (LegacyRunLinked), and the URL redirects.
+type LegacyRunRecorded struct {
+	Table       string    `json:"table"`
+	LegacyID    int64     `json:"legacyId"`
+	WorkspaceID uuid.UUID `json:"workspaceId"`
+	TenantID    uuid.UUID `json:"tenantId"`
+	// Status is the legacy row's own status word (trimmed, capped), not a run status.
+	Status     string    `json:"status"`
+	StartedAt  time.Time `json:"startedAt,omitzero"`
+	FinishedAt time.Time `json:"finishedAt,omitzero"`
+	// Counts are the row's counts within the closed set of summary keys.
+	Counts Counts `json:"counts"`
+	// Error is the row's error text, sanitized and capped ("" when none).
+	Error string `json:"error,omitempty"`
+	// ClaimedRunID is the operation run the row named.
+	ClaimedRunID uuid.UUID `json:"claimedRunId"`
+	// Unmapped says why the claim was not honoured: "operation_run_missing" or
+	// "operation_run_other_tenant".
+	Unmapped string `json:"unmapped"`
+}
+
+// EventType implements eventstore.Event.
+func (LegacyRunRecorded) EventType() string { return "LegacyRunRecorded" }
+
+// LegacyStream is the stream of a legacy row kept as history only.
+func LegacyStream(table string, id int64) eventstore.StreamID {
+	return eventstore.NewStreamID(LegacyStreamType, LegacyRunID(table, id))
+}
 
 // ErrLegacyRow wraps why a legacy row was refused.
 var ErrLegacyRow = errors.New("invalid legacy row")
@@ -81,9 +121,11 @@ func legacyOutcome(status string, counts Counts) Outcome {
 }
 
 // ImportLegacy records one legacy row as events: a row naming its operation run is
-// linked to it (LegacyRunLinked in the run's stream); any other becomes an imported run
-// (LegacyRunImported in a stream of its own, id LegacyRunID). Doing it again changes
-// nothing. Counts keys outside the closed set are dropped; the error text is sanitized.
+// linked to it (LegacyRunLinked in the run's stream); a row naming a run that does not
+// exist or is another tenant's is kept as read-only history of its own tenant
+// (LegacyRunRecorded in stream LegacyStream: no run maps to it); any other becomes an
+// imported run (LegacyRunImported in a stream of its own, id LegacyRunID). Doing it
+// again changes nothing. Counts keys outside the closed set are dropped; the error text is sanitized.
 func (s *Service) ImportLegacy(ctx context.Context, row LegacyRow) (LegacyResult, error) {
 	typ, ok := legacyTypes[row.Table]
 	if !ok {
@@ -96,13 +138,16 @@ func (s *Service) ImportLegacy(ctx context.Context, row LegacyRow) (LegacyResult
 	if row.OperationRunID != nil {
 		run, err := s.Load(ctx, *row.OperationRunID)
 		if errors.Is(err, ErrNotFound) {
-			return "", fmt.Errorf("%w: %s %d: operation run %s does not exist", ErrLegacyRow, row.Table, row.ID, *row.OperationRunID)
+			if row.TenantID == uuid.Nil {
+				return "", fmt.Errorf("%w: %s %d: operation run %s does not exist", ErrLegacyRow, row.Table, row.ID, *row.OperationRunID)
+			}
+			return s.recordLegacy(ctx, row, "operation_run_missing")
 		}
 		if err != nil {
 			return "", err
 		}
 		if row.TenantID != uuid.Nil && run.TenantID != row.TenantID {
-			return "", fmt.Errorf("%w: %s %d: operation run %s belongs to another tenant", ErrLegacyRow, row.Table, row.ID, run.ID)
+			return s.recordLegacy(ctx, row, "operation_run_other_tenant")
 		}
 		for _, l := range run.Legacy {
 			if l.Table == row.Table && l.LegacyID == row.ID {
@@ -128,12 +173,7 @@ func (s *Service) ImportLegacy(ctx context.Context, row LegacyRow) (LegacyResult
 	if err != nil {
 		return "", err
 	}
-	counts := Counts{}
-	for k, v := range row.Counts {
-		if summaryKeySet[k] && v >= 0 {
-			counts[k] = v
-		}
-	}
+	counts := legacyCounts(row.Counts)
 	outcome := legacyOutcome(row.Status, counts)
 	var failures []Failure
 	if msg := strings.TrimSpace(row.Error); msg != "" {
@@ -158,6 +198,58 @@ func (s *Service) ImportLegacy(ctx context.Context, row LegacyRow) (LegacyResult
 		return "", err
 	}
 	return LegacyImported, nil
+}
+
+// legacyCounts are a legacy row's counts within the closed set of summary keys.
+func legacyCounts(in map[string]int64) Counts {
+	counts := Counts{}
+	for k, v := range in {
+		if summaryKeySet[k] && v >= 0 {
+			counts[k] = v
+		}
+	}
+	return counts
+}
+
+// maxLegacyStatus caps a legacy row's status word kept as history.
+const maxLegacyStatus = 64
+
+// recordLegacy keeps a row whose claimed operation run cannot be honoured as read-only
+// history of its tenant (LegacyRunRecorded, once: a second import changes nothing). A
+// row of an unknown tenant is refused: nobody could be authorized to read it.
+func (s *Service) recordLegacy(ctx context.Context, row LegacyRow, unmapped string) (LegacyResult, error) {
+	t, err := s.tenancy.Tenant(ctx, row.TenantID)
+	if errors.Is(err, tenancy.ErrNotFound) {
+		return "", fmt.Errorf("%w: %s %d: unknown tenant %s", ErrLegacyRow, row.Table, row.ID, row.TenantID)
+	}
+	if err != nil {
+		return "", err
+	}
+	status := strings.TrimSpace(row.Status)
+	if r := []rune(status); len(r) > maxLegacyStatus {
+		status = string(r[:maxLegacyStatus])
+	}
+	ev := LegacyRunRecorded{Table: row.Table, LegacyID: row.ID, WorkspaceID: t.WorkspaceID, TenantID: t.ID,
+		Status: Sanitize(status), StartedAt: row.StartedAt.UTC(), FinishedAt: row.FinishedAt.UTC(),
+		Counts: legacyCounts(row.Counts), ClaimedRunID: *row.OperationRunID, Unmapped: unmapped}
+	if msg := strings.TrimSpace(row.Error); msg != "" {
+		ev.Error = SanitizeFailure(ReasonUnknownError, msg).Message
+	}
+	if row.StartedAt.IsZero() {
+		ev.StartedAt = time.Time{}
+	}
+	if row.FinishedAt.IsZero() {
+		ev.FinishedAt = time.Time{}
+	}
+	meta := eventstore.Metadata{Actor: "system:legacy-import", WorkspaceID: t.WorkspaceID, TenantID: t.ID}
+	err = s.legacyTx(ctx, LegacyStream(row.Table, row.ID), eventstore.NoStream, eventstore.NewEvent{Data: ev, Metadata: meta}, row, LegacyRecorded)
+	if errors.Is(err, eventstore.ErrConcurrency) {
+		return LegacyUnchanged, nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return LegacyRecorded, nil
 }
 
 // legacyTx appends a legacy event and its audit entry in one transaction.
