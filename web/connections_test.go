@@ -173,6 +173,10 @@ func TestProviderConnectionPages(t *testing.T) {
 		resp, _ = ownerB.post(startPath(e.Conn, typ), url.Values{"_csrf": {token}})
 		require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode, typ)
 	}
+	resp, _ = ownerB.post(startPath(e.Conn, "provider.verify"), url.Values{})
+	require.Equal(t, http.StatusForbidden, resp.StatusCode, "no CSRF token, no start")
+	resp, _ = ownerB.post(startPath(e.Conn, "provider.verify"), url.Values{"_csrf": {"forged"}})
+	require.Equal(t, http.StatusForbidden, resp.StatusCode)
 	resp, _ = ownerB.post(startPath(uuid.New(), "provider.verify"), url.Values{"_csrf": {token}})
 	require.Equal(t, http.StatusNotFound, resp.StatusCode)
 	resp, _ = ownerB.get(base + "/" + uuid.NewString())
