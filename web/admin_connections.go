@@ -1,8 +1,10 @@
 package web
 
 import (
+	"cmp"
 	"errors"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -30,7 +32,7 @@ type connectionView struct {
 	Consent       string
 	IsDefault     bool
 	EndpointHost  string
-	SecretKind    string
+	SecretKind    string // "an environment variable", "a file in the secrets directory"; "" without a reference
 	EntraTenantID string
 	ClientID      string
 	UpdatedAt     time.Time
@@ -43,7 +45,7 @@ type connectionView struct {
 func viewOf(pc tenancy.ProviderConnection) connectionView {
 	v := connectionView{ID: pc.ID, TenantID: pc.TenantID, Name: pc.DisplayName, Provider: pc.Provider, Status: pc.Status,
 		StatusReason: pc.StatusReason, Consent: consentOf(pc.Status), IsDefault: pc.IsDefault,
-		EndpointHost: "graph.microsoft.com", SecretKind: "none", EntraTenantID: pc.EntraTenantID, ClientID: pc.ClientID,
+		EndpointHost: "graph.microsoft.com", SecretKind: "", EntraTenantID: pc.EntraTenantID, ClientID: pc.ClientID,
 		UpdatedAt: pc.UpdatedAt, URL: operations.ConnectionURL(pc.TenantID, pc.ID)}
 	switch pc.Status {
 	case tenancy.ConnectionOK:
@@ -61,11 +63,11 @@ func viewOf(pc tenancy.ProviderConnection) connectionView {
 	if kind, _, ok := strings.Cut(pc.SecretRef, ":"); ok {
 		switch kind {
 		case "env":
-			v.SecretKind = "environment variable"
+			v.SecretKind = "an environment variable"
 		case "file":
-			v.SecretKind = "file in the secrets directory"
+			v.SecretKind = "a file in the secrets directory"
 		default:
-			v.SecretKind = "unknown"
+			v.SecretKind = "an unknown store"
 		}
 	}
 	return v
@@ -161,7 +163,12 @@ func (s *Server) handleAdminConnection(c *fiber.Ctx) error {
 	if data.Runs, err = s.withTenantNames(ctx, runs, &t); err != nil {
 		return err
 	}
-	for _, ti := range operations.Types() {
+	types := operations.Types()
+	// Verification first: it is what the page is for; the syncs follow by name.
+	slices.SortStableFunc(types, func(a, b operations.TypeInfo) int {
+		return cmp.Compare(btoi(a.Type != "provider.verify"), btoi(b.Type != "provider.verify"))
+	})
+	for _, ti := range types {
 		if !ti.StartsFrom(operations.SurfaceConnectionPage) {
 			continue
 		}
@@ -176,6 +183,14 @@ func (s *Server) handleAdminConnection(c *fiber.Ctx) error {
 		}
 	}
 	return s.render(c, fiber.StatusOK, "provider_connection", page{Title: pc.DisplayName + " · Provider connection", Nav: "connections", Tenant: &t, Data: data})
+}
+
+// btoi is 1 for true, 0 for false.
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // tenantConnection reads the :connection parameter: a connection of tenantID, else a

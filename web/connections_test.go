@@ -92,6 +92,7 @@ func TestProviderConnectionPages(t *testing.T) {
 		require.Contains(t, body, `action="/admin/provider-connections/`+e.Conn.String()+`/actions/`+typ+`/start"`)
 	}
 	require.NotContains(t, body, "/actions/drift.generate/")
+	require.Less(t, strings.Index(body, "/actions/provider.verify/start"), strings.Index(body, "/actions/directory.groups.sync/start"), "verification first")
 
 	// A start on the consent-missing connection is blocked; the flash is the whole outcome.
 	startPath := func(conn uuid.UUID, typ string) string {
