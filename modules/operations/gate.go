@@ -297,10 +297,11 @@ func identityHash(info TypeInfo, req StartRequest, ctxJSON json.RawMessage) stri
 	default:
 		h.Write(ctxJSON)
 	}
-	if req.ProviderConnectionID != uuid.Nil && info.Identity != IdentityScheduled {
-		// A start naming its connection (a connection page's button, the API's
-		// providerConnectionId) is a start on that connection: verifying connection B is
-		// not a duplicate of verifying A. Starts on the default hash as before.
+	if req.ProviderConnectionID != uuid.Nil && info.ProviderBacked && info.Identity != IdentityScheduled {
+		// A provider-backed start naming its connection (a connection page's button, the
+		// API's providerConnectionId) is a start on that connection: verifying connection
+		// B is not a duplicate of verifying A. Starts on the default hash as before, and a
+		// type that uses no connection ignores the field (it cannot dodge dedupe with it).
 		fmt.Fprintf(h, "\x00connection\x00%s", req.ProviderConnectionID)
 	}
 	return hex.EncodeToString(h.Sum(nil))

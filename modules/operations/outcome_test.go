@@ -45,8 +45,14 @@ func TestStartOutcomeNamesConnectionAndActions(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, second.ID, run.ProviderConnectionID)
 
-	// A type that is not provider-backed names no connection; a blocked start its run.
+	// A type that is not provider-backed names no connection (and a connection id given
+	// anyway does not make a second run of the same start); a blocked start its run.
 	drift := f.start(t, "operator", "drift.generate", f.tenant, `{}`)
+	dup, err := f.ops.Start(f.ctx, operations.StartRequest{Type: "drift.generate", TenantID: f.tenant, ProviderConnectionID: second.ID,
+		Initiator: f.initiator("operator"), SourceSurface: "test"})
+	require.NoError(t, err)
+	require.Equal(t, operations.StartDeduped, dup.Status)
+	require.Equal(t, drift.Run.ID, dup.Run.ID)
 	require.Equal(t, "Generate", drift.OperatorVerb)
 	require.Nil(t, drift.ProviderConnection)
 	require.Equal(t, []operations.ActionLink{{Label: "View run", Href: drift.Run.URL, Kind: "run"}}, drift.Actions)
