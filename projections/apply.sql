@@ -25,9 +25,21 @@ ON CONFLICT (run_id) DO UPDATE SET status = EXCLUDED.status, outcome = EXCLUDED.
 SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p;
 
 -- name: LegacyRunsUpsert
+-- A row mapped to its run (linked or imported); history fields a LegacyRunRecorded
+-- wrote stay.
 INSERT INTO {{table}} (legacy_table, legacy_id, operation_run_id, imported, recorded_at)
 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (legacy_table, legacy_id) DO UPDATE
 SET operation_run_id = EXCLUDED.operation_run_id, imported = EXCLUDED.imported, recorded_at = EXCLUDED.recorded_at;
+
+-- name: LegacyRunsRecord
+-- A row kept as history only (LegacyRunRecorded): its fields, no run; a mapping an
+-- earlier event made stays.
+INSERT INTO {{table}} (legacy_table, legacy_id, operation_run_id, imported, recorded_at, workspace_id, tenant_id,
+	status, started_at, finished_at, counts, error, claimed_run_id, unmapped)
+VALUES ($1, $2, NULL, false, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (legacy_table, legacy_id) DO UPDATE
+SET workspace_id = EXCLUDED.workspace_id, tenant_id = EXCLUDED.tenant_id, status = EXCLUDED.status,
+	started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at, counts = EXCLUDED.counts,
+	error = EXCLUDED.error, claimed_run_id = EXCLUDED.claimed_run_id, unmapped = EXCLUDED.unmapped;
 
 -- name: NotificationsInsert
 INSERT INTO {{table}} (id, user_id, run_id, kind, title, body, url, created_at)

@@ -22,6 +22,7 @@ import (
 	"github.com/tenantatlas/ops/eventstore/pgmigrate"
 	"github.com/tenantatlas/ops/eventstore/pgtest"
 	"github.com/tenantatlas/ops/modules/failure"
+	"github.com/tenantatlas/ops/modules/legacy"
 	"github.com/tenantatlas/ops/modules/monolith"
 	"github.com/tenantatlas/ops/modules/operations"
 	"github.com/tenantatlas/ops/projections"
@@ -520,7 +521,7 @@ func TestHubRunsV2Upgrade(t *testing.T) {
 	ids := w.runSome(t, 4)
 	// Back to the projections schema of migrations 001–003.
 	_, err := w.pool.Exec(w.ctx, `DROP TABLE proj_checkpoints, proj_active, rm_runs_v2, rm_run_timeline_v1, rm_scope_counts_v1,
-		rm_scope_counts_runs_v1, rm_legacy_runs_v1, rm_notifications_v1, schema_version_projections CASCADE`)
+		rm_scope_counts_runs_v1, rm_legacy_runs_v2, rm_notifications_v1, rm_connection_runs_v1, schema_version_projections CASCADE`)
 	require.NoError(t, err)
 	upTo3 := fstest.MapFS{}
 	for _, name := range []string{"001_projections.sql", "002_timeline_counts.sql", "003_legacy_runs.sql"} {
@@ -566,4 +567,69 @@ func tenantIDs(w *world) []uuid.UUID {
 		ids = append(ids, tn.ID)
 	}
 	return ids
+}
+
+// TestLegacyRunsV2Upgrade runs migration 008 on a database whose legacy_runs version 1
+// holds mappings (as a database from before it would): version 1 keeps serving the
+// redirects through a view that offers version 2's columns, until EnsureVersion has built
+// version 2 from the log, which then also holds the row kept as history only.
+func TestLegacyRunsV2Upgrade(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	tenant := w.seed.Tenants[0].ID
+	at := time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
+	res, err := w.app.Legacy.Import(w.ctx, legacy.Row{Table: "inventory_sync_runs", ID: 1, TenantID: tenant,
+		Status: "completed", StartedAt: at, FinishedAt: at.Add(time.Minute)})
+	require.NoError(t, err)
+	require.Equal(t, legacy.Imported, res)
+	missing := uuid.New()
+	res, err = w.app.Legacy.Import(w.ctx, legacy.Row{Table: "inventory_sync_runs", ID: 2, TenantID: tenant,
+		Status: "failed", StartedAt: at, Counts: map[string]int64{"total": 2}, OperationRunID: &missing})
+	require.NoError(t, err)
+	require.Equal(t, legacy.Recorded, res)
+
+	// Back to the projections schema of migrations 001–007, version 1 holding row 1.
+	_, err = w.pool.Exec(w.ctx, `DROP TABLE proj_checkpoints, proj_active, rm_runs_v2, rm_run_timeline_v1, rm_scope_counts_v1,
+		rm_scope_counts_runs_v1, rm_legacy_runs_v2, rm_notifications_v1, rm_connection_runs_v1, schema_version_projections CASCADE`)
+	require.NoError(t, err)
+	upTo7 := fstest.MapFS{}
+	entries, err := fs.ReadDir(projections.Migrations().FS, ".")
+	require.NoError(t, err)
+	for _, e := range entries {
+		if e.Name() < "008" {
+			b, err := fs.ReadFile(projections.Migrations().FS, e.Name())
+			require.NoError(t, err)
+			upTo7[e.Name()] = &fstest.MapFile{Data: b}
+		}
+	}
+	require.Len(t, upTo7, 7)
+	require.NoError(t, pgmigrate.Apply(w.ctx, w.pool, pgmigrate.Set{Name: "projections", FS: upTo7}))
+	_, err = w.pool.Exec(w.ctx, `INSERT INTO rm_legacy_runs_v1 (legacy_table, legacy_id, operation_run_id, imported, recorded_at)
+		VALUES ('inventory_sync_runs', 1, $1, true, now())`, legacy.RunID("inventory_sync_runs", 1))
+	require.NoError(t, err)
+
+	require.NoError(t, pgmigrate.Apply(w.ctx, w.pool, projections.Migrations()))
+	r := projections.NewRunner(w.pool, w.app.Store, projections.Options{})
+	active, err := r.ActiveVersion(w.ctx, projections.LegacyRuns{})
+	require.NoError(t, err)
+	require.Equal(t, 1, active, "version 1 serves until version 2 is built")
+	run, err := w.app.Runs.LegacyRun(w.ctx, "inventory_sync_runs", 1)
+	require.NoError(t, err, "the redirect's query reads version 1")
+	require.Equal(t, legacy.RunID("inventory_sync_runs", 1), run)
+	_, err = w.app.Runs.LegacyHistoryRow(w.ctx, "inventory_sync_runs", 2)
+	require.ErrorIs(t, err, projections.ErrNoMapping, "version 1 knows no history rows")
+
+	require.NoError(t, r.EnsureVersion(w.ctx, projections.LegacyRuns{}))
+	active, err = r.ActiveVersion(w.ctx, projections.LegacyRuns{})
+	require.NoError(t, err)
+	require.Equal(t, 2, active)
+	run, err = w.app.Runs.LegacyRun(w.ctx, "inventory_sync_runs", 1)
+	require.NoError(t, err)
+	require.Equal(t, legacy.RunID("inventory_sync_runs", 1), run)
+	hist, err := w.app.Runs.LegacyHistoryRow(w.ctx, "inventory_sync_runs", 2)
+	require.NoError(t, err, "version 2 was built from the log")
+	require.Equal(t, tenant, hist.TenantID)
+	require.Equal(t, missing, hist.ClaimedRunID)
+	require.Equal(t, map[string]int64{"total": 2}, hist.Counts)
+	require.Nil(t, hist.FinishedAt)
 }

@@ -2,7 +2,14 @@
 -- filters, is built in Go: runs_query.go).
 
 -- name: LegacyRun
-SELECT operation_run_id FROM rm_legacy_runs WHERE legacy_table = $1 AND legacy_id = $2;
+SELECT operation_run_id FROM rm_legacy_runs WHERE legacy_table = $1 AND legacy_id = $2 AND operation_run_id IS NOT NULL;
+
+-- name: LegacyHistory
+-- A legacy row kept as history only (no run maps to it).
+SELECT legacy_table, legacy_id, tenant_id, workspace_id, status, started_at, finished_at, COALESCE(counts, '{}'::jsonb),
+	COALESCE(error, ''), claimed_run_id, COALESCE(unmapped, ''), recorded_at
+FROM rm_legacy_runs
+WHERE legacy_table = $1 AND legacy_id = $2 AND operation_run_id IS NULL AND tenant_id IS NOT NULL;
 
 -- name: Notifications
 -- A user's notifications, newest first, each with when the user read it (null: unread);

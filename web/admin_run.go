@@ -29,7 +29,10 @@ func (s *Server) handleAdminRun(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	d := detailOf(run)
+	d, err := s.runDetailOf(c.UserContext(), run)
+	if err != nil {
+		return err
+	}
 	data := runPage{Run: d, Terminal: run.Terminal(), CountKeys: slices.Sorted(maps.Keys(d.Counts)), Events: envs}
 	if !data.Terminal {
 		data.StreamURL = "/admin/operations/" + run.ID.String() + "/stream"

@@ -36,7 +36,15 @@ func (s *Server) startFromHub(c *fiber.Ctx, tenantID uuid.UUID, typ, back string
 	if err != nil {
 		return err
 	}
-	f := flash{Kind: "info", Message: out.OperatorMessage}
+	s.setFlash(c, flashOf(out))
+	return c.Redirect(back, fiber.StatusSeeOther)
+}
+
+// flashOf is the flash message of a start: the gate's whole answer (spec 216's
+// ProviderStartOutcome: verb and target, message, short reason, provider connection,
+// actions), coloured by its status.
+func flashOf(out operations.StartOutcome) flash {
+	f := flash{Kind: "info", Message: out.OperatorMessage, Verb: out.OperatorVerb, Target: out.OperatorTarget}
 	switch out.Status {
 	case operations.StartAccepted, operations.StartDeduped:
 		f.Kind = "success"
@@ -46,9 +54,17 @@ func (s *Server) startFromHub(c *fiber.Ctx, tenantID uuid.UUID, typ, back string
 	if f.Message == "" {
 		f.Message = "The start request was answered: " + string(out.Status) + "."
 	}
+	if out.Status != operations.StartAccepted {
+		f.Reason = out.ShortReason
+	}
 	if out.Run != nil {
 		f.Href = out.Run.URL
 	}
-	s.setFlash(c, f)
-	return c.Redirect(back, fiber.StatusSeeOther)
+	if out.ProviderConnection != nil {
+		f.Connection = out.ProviderConnection.Label
+	}
+	for _, a := range out.Actions {
+		f.Actions = append(f.Actions, flashAction{Label: a.Label, Href: a.Href})
+	}
+	return f
 }

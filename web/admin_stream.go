@@ -35,7 +35,8 @@ type runState struct {
 	StartedAt   string             `json:"startedAt"`   // RFC 3339, "" until started
 	CompletedAt string             `json:"completedAt"` // RFC 3339, "" until ended
 	Duration    string             `json:"duration"`
-	Reason      string             `json:"reason"` // reason code and message, once failed or blocked
+	Reason      string             `json:"reason"`                // reason code and message, once failed or blocked
+	ShortReason string             `json:"shortReason,omitempty"` // the reason code's label
 	EventCount  int                `json:"eventCount"`
 	Timeline    []timelineEntry    `json:"timeline"`
 }
@@ -78,6 +79,7 @@ func stateOf(run *operations.Run, envs []eventstore.Envelope) runState {
 		if run.Message != "" {
 			st.Reason += " — " + run.Message
 		}
+		st.ShortReason, _ = operations.ReasonInfo(run.ReasonCode)
 	}
 	return st
 }

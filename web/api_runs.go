@@ -2,14 +2,17 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 	"github.com/tenantatlas/ops/modules/failure"
 	"github.com/tenantatlas/ops/modules/operations"
+	"github.com/tenantatlas/ops/modules/tenancy"
 )
 
 // runDetail is the RunDetail of CONTRACT.md.
@@ -35,6 +38,20 @@ type runDetail struct {
 	Source      string                `json:"sourceSurface"`
 	Related     []operations.NextStep `json:"related"`
 	NextSteps   []operations.NextStep `json:"nextSteps"`
+	// ProviderConnection is the connection a provider-backed run was started on (id
+	// and display name; null for other runs).
+	ProviderConnection *operations.ConnectionRef `json:"providerConnection"`
+	// ProtectedScope is the scope a provider-backed run holds while active: its tenant
+	// and connection (spec 216; null for other runs).
+	ProtectedScope *protectedScope `json:"protectedScope"`
+	// ShortReason is the reason code's label ("Consent missing"); null without one.
+	ShortReason *string `json:"shortReason"`
+}
+
+// protectedScope is a provider-backed run's protected scope: tenant + connection.
+type protectedScope struct {
+	TenantID             uuid.UUID `json:"tenantId"`
+	ProviderConnectionID uuid.UUID `json:"providerConnectionId"`
 }
 
 // initiatorView is what the API shows of an initiator (no IP, no user agent).
@@ -77,7 +94,32 @@ func detailOf(r *operations.Run) runDetail {
 	if len(d.Context) == 0 {
 		d.Context = json.RawMessage("{}")
 	}
+	if r.ReasonCode != "" {
+		label, _ := operations.ReasonInfo(r.ReasonCode)
+		d.ShortReason = &label
+	}
+	if r.ProviderConnectionID != uuid.Nil && r.TenantID != uuid.Nil {
+		d.ProtectedScope = &protectedScope{TenantID: r.TenantID, ProviderConnectionID: r.ProviderConnectionID}
+		d.ProviderConnection = &operations.ConnectionRef{ID: r.ProviderConnectionID}
+	}
 	return d
+}
+
+// runDetailOf is detailOf with the provider connection's provider and display name
+// (a connection gone since keeps its id only).
+func (s *Server) runDetailOf(ctx context.Context, r *operations.Run) (runDetail, error) {
+	d := detailOf(r)
+	if d.ProviderConnection == nil {
+		return d, nil
+	}
+	pc, err := s.deps.Tenancy.Connection(ctx, d.ProviderConnection.ID)
+	switch {
+	case err == nil:
+		d.ProviderConnection.Provider, d.ProviderConnection.Label = pc.Provider, pc.DisplayName
+	case !errors.Is(err, tenancy.ErrNotFound):
+		return runDetail{}, err
+	}
+	return d, nil
 }
 
 // handleAPIRun answers the RunDetail of a run the caller may view.
@@ -86,7 +128,11 @@ func (s *Server) handleAPIRun(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(detailOf(run))
+	d, err := s.runDetailOf(c.UserContext(), run)
+	if err != nil {
+		return err
+	}
+	return c.JSON(d)
 }
 
 // eventView is one event of GET /api/v1/operations/{run}/events.

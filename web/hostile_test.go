@@ -115,8 +115,11 @@ func TestHostileParametersNeverFail(t *testing.T) {
 	_, page := owner.get("/admin/t/" + tenant + "/operations")
 	csrfToken := csrf(t, page)
 
+	conn, err := h.app.Tenancy.DefaultConnection(t.Context(), h.seed.Tenants[0].ID)
+	require.NoError(t, err)
 	valid := map[string]string{"tenant": tenant, "run": runID, "snapshot": uuid.NewString(), "set": uuid.NewString(),
-		"table": legacy.Tables()[0], "id": "1", "notification": uuid.NewString(), "runbook": "findings.lifecycle.backfill", "schedule": uuid.NewString()}
+		"table": legacy.Tables()[0], "id": "1", "notification": uuid.NewString(), "runbook": "findings.lifecycle.backfill", "schedule": uuid.NewString(),
+		"connection": conn.ID.String(), "operation": "provider.verify"}
 	validFor := func(path, param string) string {
 		if param == "type" {
 			if strings.Contains(path, "/items/") {

@@ -150,6 +150,8 @@ func (d *graphData) pages() []string {
 		t + "/backups",
 		t + "/backups/" + d.set.ID.String(),
 		t + "/backups/" + d.set.ID.String() + "/items/deviceConfigurations/" + url.PathEscape(d.item.PolicyID),
+		t + "/provider-connections",
+		t + "/provider-connections/" + d.env.Conn.String(),
 	}
 }
 
@@ -193,6 +195,8 @@ func TestHubPagesAuthorizationMatrix(t *testing.T) {
 		route{"GET", base + "/drift?run=" + d.driftRun.String(), redirect},
 		route{"POST", base + "/directory/groups/sync", sync},
 		route{"POST", base + "/directory/roles/sync", sync},
+		route{"POST", "/admin/provider-connections/" + d.env.Conn.String() + "/actions/provider.verify/start", sync},
+		route{"POST", "/admin/provider-connections/" + d.env.Conn.String() + "/actions/inventory.sync/start", sync},
 	)
 	browsers := map[string]*browser{}
 	tokens := map[string]string{}

@@ -41,6 +41,7 @@ var tenantPages = []tenantPage{
 	{"directory", "Directory", "/directory/groups"},
 	{"drift", "Drift", "/drift"},
 	{"backups", "Backups", "/backups"},
+	{"connections", "Provider connections", "/provider-connections"},
 }
 
 // column is a table's header cell; a Num column holds numbers (right-aligned).

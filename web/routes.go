@@ -73,6 +73,10 @@ func (s *Server) routes() {
 	admin.Get("/t/:tenant/backups", s.handleAdminBackups)
 	admin.Get("/t/:tenant/backups/:set", s.handleAdminBackupSet)
 	admin.Get("/t/:tenant/backups/:set/items/:type/:id", s.handleAdminBackupItem)
+	// Provider connections (issue 12 point 1, spec 216): pages and per-connection starts.
+	admin.Get("/t/:tenant/provider-connections", s.handleAdminConnections)
+	admin.Get("/t/:tenant/provider-connections/:connection", s.handleAdminConnection)
+	admin.Post("/provider-connections/:connection/actions/:operation/start", s.handleAdminConnectionStart)
 	// Alerts and the notifications inbox (issue 11 points 6, 7).
 	admin.Get("/alerts", s.handleAdminAlerts)
 	admin.Post("/alerts", s.handleAdminAlertCreate)

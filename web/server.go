@@ -1,7 +1,7 @@
 // Package web is the HTTP edge of TenantAtlas Ops: the Fiber app, its routes
 // (routes.go), the JSON API, the server-rendered hub under /admin (sign-in and
 // sessions, tenants, operations list and run viewer with its live SSE stream, legacy
-// runs, the inventory, directory, drift and backup pages), the platform operators'
+// runs, the inventory, directory, drift, backup and provider connection pages), the platform operators'
 // panel under /system (its own users, sign-in, cookie and key: system_*.go), /metrics
 // and the health checks, with the templates and static assets embedded. Handlers stay thin: parse,
 // authorize, call a module, render. No SQL lives here: run lists come from the

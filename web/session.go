@@ -229,6 +229,19 @@ type flash struct {
 	Kind    string `json:"k"`
 	Message string `json:"m"`
 	Href    string `json:"h,omitempty"`
+	// Verb, Target, Reason, Connection and Actions carry the rest of a start's
+	// outcome (flashOf); empty for other messages.
+	Verb       string        `json:"v,omitempty"`
+	Target     string        `json:"t,omitempty"`
+	Reason     string        `json:"r,omitempty"`
+	Connection string        `json:"c,omitempty"`
+	Actions    []flashAction `json:"a,omitempty"`
+}
+
+// flashAction is a link of a flash message (View run, Open provider connection).
+type flashAction struct {
+	Label string `json:"l"`
+	Href  string `json:"h"`
 }
 
 // setFlash stores a signed one-shot flash message for the next page.

@@ -14,10 +14,12 @@ import (
 )
 
 // runLegacyImport imports a JSON Lines file of legacy run rows (CONTRACT.md): rows with
-// an operationRunId are linked to that run, the others become imported runs. Every line
-// is parsed before anything is written (a malformed line names its number and nothing
-// is imported); rows the import refuses (unknown tenant or run) are listed and make the
-// exit code 1, the others are imported. Importing the same file again changes nothing.
+// an operationRunId are linked to that run (kept as read-only history of their tenant
+// when that run does not exist or is another tenant's), the others become imported
+// runs. Every line is parsed before anything is written (a malformed line names its
+// number and nothing is imported); rows the import refuses (unknown tenant) are listed
+// and make the exit code 1, the others are imported. Importing the same file again
+// changes nothing.
 func runLegacyImport(ctx context.Context, env *cli, args []string) error {
 	c, err := openCommand(ctx, env, "legacy import", args, 4, true, nil)
 	if err != nil {
@@ -74,8 +76,8 @@ func runLegacyImport(ctx context.Context, env *cli, args []string) error {
 	for _, r := range refused {
 		fmt.Fprintln(env.stderr, "refused:", r)
 	}
-	fmt.Fprintf(env.stdout, "legacy import: %d rows: %d imported, %d linked, %d unchanged, %d refused\n", len(rows),
-		results[legacy.Imported], results[legacy.Linked], results[legacy.Unchanged], len(refused))
+	fmt.Fprintf(env.stdout, "legacy import: %d rows: %d imported, %d linked, %d history only, %d unchanged, %d refused\n", len(rows),
+		results[legacy.Imported], results[legacy.Linked], results[legacy.Recorded], results[legacy.Unchanged], len(refused))
 	if len(refused) > 0 {
 		return fmt.Errorf("%d row(s) refused (listed above); the others were imported", len(refused))
 	}

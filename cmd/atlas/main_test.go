@@ -522,20 +522,22 @@ func TestLegacyImport(t *testing.T) {
 		fmt.Sprintf(`{"table":"entra_group_sync_runs","id":12,"tenantId":%q,"status":"completed","startedAt":"2025-03-02T10:00:00Z","finishedAt":"2025-03-02T10:01:00Z","counts":{"total":250,"processed":250,"bogus":1},"error":"","operationRunId":null}`, tn),
 		fmt.Sprintf(`{"table":"backup_schedule_runs","id":13,"tenantId":%q,"status":"failed","startedAt":"2025-03-03T02:00:00Z","finishedAt":"2025-03-03T02:00:05Z","counts":{},"error":"Graph said: Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl","operationRunId":null}`, tn),
 		`{"table":"inventory_sync_runs","id":14,"tenantId":"00000000-0000-4000-8000-000000000001","status":"completed","startedAt":"2025-03-04T10:00:00Z","finishedAt":"2025-03-04T10:00:01Z","counts":{},"error":"","operationRunId":null}`,
+		// It names a run that was never migrated: kept as history only, mapped to no run.
+		fmt.Sprintf(`{"table":"inventory_sync_runs","id":16,"tenantId":%q,"status":"failed","startedAt":"2025-03-05T10:00:00Z","finishedAt":"2025-03-05T10:00:09Z","counts":{"total":3},"error":"password=hunter2 rejected","operationRunId":%q}`, tn, uuid.New()),
 	}
 	require.NoError(t, os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o600))
 
 	code, stdout, stderr := atlas(t.Context(), env, "legacy", "import", file)
 	require.Equal(t, 1, code, stderr)
-	require.Equal(t, "legacy import: 4 rows: 2 imported, 1 linked, 0 unchanged, 1 refused\n", stdout)
+	require.Equal(t, "legacy import: 5 rows: 2 imported, 1 linked, 1 history only, 0 unchanged, 1 refused\n", stdout)
 	require.Contains(t, stderr, "unknown tenant 00000000-0000-4000-8000-000000000001")
 	code, stdout, _ = atlas(t.Context(), env, "legacy", "import", file)
 	require.Equal(t, 1, code)
-	require.Equal(t, "legacy import: 4 rows: 0 imported, 0 linked, 3 unchanged, 1 refused\n", stdout, "importing again changes nothing")
+	require.Equal(t, "legacy import: 5 rows: 0 imported, 0 linked, 0 history only, 4 unchanged, 1 refused\n", stdout, "importing again changes nothing")
 	var audits int
 	require.NoError(t, pool.QueryRow(t.Context(), `SELECT count(*) FROM es_events
 		WHERE event_type = 'AuditRecorded' AND data->>'action' = 'legacy.import'`).Scan(&audits))
-	require.Equal(t, 3, audits, "one audit entry per row imported or linked, none for unchanged rows")
+	require.Equal(t, 4, audits, "one audit entry per row imported, linked or recorded, none for unchanged rows")
 
 	linked, err := a.Operations.Load(t.Context(), out.Run.ID)
 	require.NoError(t, err)
@@ -551,14 +553,26 @@ func TestLegacyImport(t *testing.T) {
 	require.Len(t, backup.Failures, 1)
 	require.NotContains(t, backup.Failures[0].Message, "eyJhbGci", "the token never reaches an event")
 
-	// The mapping read model: every row maps to its run.
+	// The mapping read model: every imported or linked row maps to its run; the
+	// history-only row maps to none and keeps its sanitized fields.
 	require.Eventually(t, func() bool {
 		_, err := a.Runner.CatchUp(t.Context(), projections.LegacyRuns{})
 		require.NoError(t, err)
 		var n int
 		require.NoError(t, pool.QueryRow(t.Context(), `SELECT count(*) FROM rm_legacy_runs`).Scan(&n))
-		return n == 3
+		return n == 4
 	}, 30*time.Second, 20*time.Millisecond)
+	_, err = a.Runs.LegacyRun(t.Context(), "inventory_sync_runs", 16)
+	require.ErrorIs(t, err, projections.ErrNoMapping)
+	hist, err := a.Runs.LegacyHistoryRow(t.Context(), "inventory_sync_runs", 16)
+	require.NoError(t, err)
+	require.Equal(t, tn, hist.TenantID)
+	require.Equal(t, "failed", hist.Status)
+	require.Equal(t, map[string]int64{"total": 3}, hist.Counts)
+	require.Equal(t, "operation_run_missing", hist.Unmapped)
+	require.NotContains(t, hist.Error, "hunter2", "the error text is sanitized")
+	_, err = a.Operations.Load(t.Context(), legacy.RunID("inventory_sync_runs", 16))
+	require.ErrorIs(t, err, operations.ErrNotFound, "no run was made up for it")
 
 	bad := filepath.Join(t.TempDir(), "bad.jsonl")
 	require.NoError(t, os.WriteFile(bad, []byte(strings.Replace(lines[1], `"id":12`, `"id":15`, 1)+"\n{not json\n"), 0o600))

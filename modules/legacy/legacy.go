@@ -79,7 +79,16 @@ const (
 	Imported  Result = "imported"  // became an imported run
 	Linked    Result = "linked"    // linked to its operation run
 	Unchanged Result = "unchanged" // imported or linked before
+	// Recorded: kept as read-only history only (operations.LegacyRunRecorded): the row
+	// names an operation run that does not exist or is another tenant's, so no run maps
+	// to it.
+	Recorded Result = "recorded"
 )
+
+// Stream is the stream of a legacy row kept as history only.
+func Stream(table string, id int64) eventstore.StreamID {
+	return operations.LegacyStream(RunID(table, id))
+}
 
 // ErrRow wraps why a legacy row was refused.
 var ErrRow = errors.New("invalid legacy row")
@@ -111,9 +120,11 @@ func outcomeOf(status string, counts operations.Counts) operations.Outcome {
 }
 
 // Import records one legacy row as events: a row naming its operation run is linked
-// to it (operations.LegacyRunLinked in the run's stream); any other becomes an imported
-// run (operations.LegacyRunImported in a stream of its own, id RunID). Doing it again
-// changes nothing. Counts keys outside the closed set are dropped; the error text is
+// to it (operations.LegacyRunLinked in the run's stream); a row naming a run that does
+// not exist or is another tenant's is kept as read-only history of its own tenant
+// (operations.LegacyRunRecorded in stream Stream: no run maps to it); any other becomes
+// an imported run (operations.LegacyRunImported in a stream of its own, id RunID).
+// Doing it again changes nothing. Counts keys outside the closed set are dropped; the error text is
 // sanitized.
 func (s *Importer) Import(ctx context.Context, row Row) (Result, error) {
 	typ, ok := runTypes[row.Table]
@@ -127,13 +138,16 @@ func (s *Importer) Import(ctx context.Context, row Row) (Result, error) {
 	if row.OperationRunID != nil {
 		run, err := s.runs.Load(ctx, *row.OperationRunID)
 		if errors.Is(err, operations.ErrNotFound) {
-			return "", fmt.Errorf("%w: %s %d: operation run %s does not exist", ErrRow, row.Table, row.ID, *row.OperationRunID)
+			if row.TenantID == uuid.Nil {
+				return "", fmt.Errorf("%w: %s %d: operation run %s does not exist", ErrRow, row.Table, row.ID, *row.OperationRunID)
+			}
+			return s.record(ctx, row, "operation_run_missing")
 		}
 		if err != nil {
 			return "", err
 		}
 		if row.TenantID != uuid.Nil && run.TenantID != row.TenantID {
-			return "", fmt.Errorf("%w: %s %d: operation run %s belongs to another tenant", ErrRow, row.Table, row.ID, run.ID)
+			return s.record(ctx, row, "operation_run_other_tenant")
 		}
 		for _, l := range run.Legacy {
 			if l.Table == row.Table && l.LegacyID == row.ID {
@@ -159,12 +173,7 @@ func (s *Importer) Import(ctx context.Context, row Row) (Result, error) {
 	if err != nil {
 		return "", err
 	}
-	counts := operations.Counts{}
-	for k, v := range row.Counts {
-		if operations.IsSummaryKey(k) && v >= 0 {
-			counts[k] = v
-		}
-	}
+	counts := countsOf(row.Counts)
 	outcome := outcomeOf(row.Status, counts)
 	var failures []failure.Entry
 	if msg := strings.TrimSpace(row.Error); msg != "" {
@@ -189,6 +198,58 @@ func (s *Importer) Import(ctx context.Context, row Row) (Result, error) {
 		return "", err
 	}
 	return Imported, nil
+}
+
+// countsOf are a legacy row's counts within the closed set of summary keys.
+func countsOf(in map[string]int64) operations.Counts {
+	counts := operations.Counts{}
+	for k, v := range in {
+		if operations.IsSummaryKey(k) && v >= 0 {
+			counts[k] = v
+		}
+	}
+	return counts
+}
+
+// maxStatus caps a legacy row's status word kept as history.
+const maxStatus = 64
+
+// record keeps a row whose claimed operation run cannot be honoured as read-only
+// history of its tenant (LegacyRunRecorded, once: a second import changes nothing). A
+// row of an unknown tenant is refused: nobody could be authorized to read it.
+func (s *Importer) record(ctx context.Context, row Row, unmapped string) (Result, error) {
+	t, err := s.tenancy.Tenant(ctx, row.TenantID)
+	if errors.Is(err, tenancy.ErrNotFound) {
+		return "", fmt.Errorf("%w: %s %d: unknown tenant %s", ErrRow, row.Table, row.ID, row.TenantID)
+	}
+	if err != nil {
+		return "", err
+	}
+	status := strings.TrimSpace(row.Status)
+	if r := []rune(status); len(r) > maxStatus {
+		status = string(r[:maxStatus])
+	}
+	ev := operations.LegacyRunRecorded{Table: row.Table, LegacyID: row.ID, WorkspaceID: t.WorkspaceID, TenantID: t.ID,
+		Status: failure.Sanitize(status), StartedAt: row.StartedAt.UTC(), FinishedAt: row.FinishedAt.UTC(),
+		Counts: countsOf(row.Counts), ClaimedRunID: *row.OperationRunID, Unmapped: unmapped}
+	if msg := strings.TrimSpace(row.Error); msg != "" {
+		ev.Error = failure.New(failure.UnknownError, msg).Message
+	}
+	if row.StartedAt.IsZero() {
+		ev.StartedAt = time.Time{}
+	}
+	if row.FinishedAt.IsZero() {
+		ev.FinishedAt = time.Time{}
+	}
+	meta := eventstore.Metadata{Actor: "system:legacy-import", WorkspaceID: t.WorkspaceID, TenantID: t.ID}
+	err = s.tx(ctx, Stream(row.Table, row.ID), eventstore.NoStream, eventstore.NewEvent{Data: ev, Metadata: meta}, row, Recorded)
+	if errors.Is(err, eventstore.ErrConcurrency) {
+		return Unchanged, nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return Recorded, nil
 }
 
 // tx appends a legacy event and its audit entry in one transaction.

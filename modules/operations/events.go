@@ -164,7 +164,7 @@ func (RunLinked) EventType() string           { return "RunLinked" }
 func RegisterEvents(r *eventstore.Registry) {
 	for _, e := range []eventstore.Event{RunQueued{}, RunDispatchFailed{}, RunStarted{}, RunProgressed{},
 		RunFailuresAppended{}, RunCompleted{}, RunFailed{}, RunBlocked{}, RunCancelled{}, RunStaleTimedOut{},
-		LegacyRunImported{}, LegacyRunLinked{}, RunLinked{}} {
+		LegacyRunImported{}, LegacyRunLinked{}, RunLinked{}, LegacyRunRecorded{}} {
 		r.Register(e, 1)
 	}
 }

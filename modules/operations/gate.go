@@ -72,6 +72,12 @@ type StartOutcome struct {
 	ReasonCode      ReasonCode  `json:"reasonCode,omitempty"`
 	Run             *RunRef     `json:"run"`
 	NextSteps       []NextStep  `json:"nextSteps"`
+	// OperatorVerb, OperatorTarget, ProviderConnection and Actions complete the
+	// ProviderStartOutcome of spec 216 (outcome.go fills them for every start).
+	OperatorVerb       string         `json:"operatorVerb"`
+	OperatorTarget     string         `json:"operatorTarget"`
+	ProviderConnection *ConnectionRef `json:"providerConnection"`
+	Actions            []ActionLink   `json:"actions"`
 }
 
 // Job is the dispatch message of an accepted run.
@@ -132,11 +138,11 @@ func registerOnce[T any](m map[string]T, fn, what, runType string, v T) {
 	m[runType] = v
 }
 
-// Start is the start gate: the only way to start a run. It authorizes a user
-// initiator (ErrNotFound / ErrForbidden: nothing is created), validates the request
-// (ErrUnknownType / ErrInvalidContext) and answers accepted, deduped, scope_busy or
-// blocked. It never does remote work.
-func (s *Service) Start(ctx context.Context, req StartRequest) (StartOutcome, error) {
+// gate is the start gate behind Start: it authorizes a user initiator (ErrNotFound /
+// ErrForbidden: nothing is created), validates the request (ErrUnknownType /
+// ErrInvalidContext) and answers accepted, deduped, scope_busy or blocked. It never
+// does remote work.
+func (s *Service) gate(ctx context.Context, req StartRequest) (StartOutcome, error) {
 	// A type no worker runs is refused first (ErrTypeUnavailable), like an unknown one:
 	// nothing is recorded (no run, no event, no audit entry), no tenant is looked up.
 	if _, known := LookupType(req.Type); known && !s.Runnable(req.Type) {
@@ -397,6 +403,13 @@ func identityHash(info TypeInfo, req StartRequest, ctxJSON json.RawMessage) stri
 		fmt.Fprintf(h, "\x00nonce\x00%s", req.Nonce)
 	default:
 		h.Write(ctxJSON)
+	}
+	if req.ProviderConnectionID != uuid.Nil && info.ProviderBacked && info.Identity != IdentityScheduled {
+		// A provider-backed start naming its connection (a connection page's button, the
+		// API's providerConnectionId) is a start on that connection: verifying connection
+		// B is not a duplicate of verifying A. Starts on the default hash as before, and a
+		// type that uses no connection ignores the field (it cannot dodge dedupe with it).
+		fmt.Fprintf(h, "\x00connection\x00%s", req.ProviderConnectionID)
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }

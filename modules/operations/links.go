@@ -64,9 +64,7 @@ func linkHref(tenant uuid.UUID, l RunLinked) string {
 	case LinkBackupSet:
 		return base + "/backups/" + l.ID.String()
 	case LinkProviderConnection:
-		// No hub page shows a provider connection yet (issue 12 builds it): no link
-		// rather than a 404. The type's related page lists the verifications.
-		return ""
+		return ConnectionURL(tenant, l.ID)
 	case LinkDirectoryGroups:
 		return base + "/directory/groups"
 	case LinkDirectoryRoles:
@@ -77,8 +75,9 @@ func linkHref(tenant uuid.UUID, l RunLinked) string {
 
 // RelatedLinks are the pages a run relates to: its tenant's operations, the objects the
 // run linked (RunLinked), and the type's result page. Only pages the hub serves are
-// linked (TestEveryRunLinkLeadsToAPage walks them): restores have no page yet, and a
-// provider connection's is the tenant's list of verifications until issue 12.
+// linked (TestEveryRunLinkLeadsToAPage walks them): restores have no page yet; a
+// provider verification's page is its connection's (the tenant's verifications when
+// the run names no connection).
 func RelatedLinks(r *Run) []NextStep {
 	links := []NextStep{}
 	if r.TenantID != uuid.Nil {
@@ -122,6 +121,9 @@ func RelatedLinks(r *Run) []NextStep {
 		page = NextStep{Label: "Backups", Href: base + "/backups"}
 	case "provider.connection":
 		page = NextStep{Label: "Provider verifications", Href: base + "/operations?type=provider.verify"}
+		if r.ProviderConnectionID != uuid.Nil {
+			page = NextStep{Label: linkLabels[LinkProviderConnection], Href: ConnectionURL(r.TenantID, r.ProviderConnectionID)}
+		}
 	default:
 		return links
 	}

@@ -19,15 +19,18 @@ const (
 	SurfaceOwnPage
 	// SurfaceScheduler is the backup scheduler (no user surface at all).
 	SurfaceScheduler
+	// SurfaceConnectionPage is a provider connection's hub page: its per-connection
+	// starts (POST /admin/provider-connections/{connection}/actions/{operation}/start).
+	SurfaceConnectionPage
 )
 
 // startSurfaces are the catalog's start surfaces, by type (every type has some).
 var startSurfaces = map[string]Surface{
-	"inventory.sync":                  SurfaceStartForm | SurfaceAPI,
-	"directory.groups.sync":           SurfaceStartForm | SurfaceAPI | SurfaceOwnPage,
-	"directory.role_definitions.sync": SurfaceStartForm | SurfaceAPI | SurfaceOwnPage,
+	"inventory.sync":                  SurfaceStartForm | SurfaceAPI | SurfaceConnectionPage,
+	"directory.groups.sync":           SurfaceStartForm | SurfaceAPI | SurfaceOwnPage | SurfaceConnectionPage,
+	"directory.role_definitions.sync": SurfaceStartForm | SurfaceAPI | SurfaceOwnPage | SurfaceConnectionPage,
 	"drift.generate":                  SurfaceStartForm | SurfaceAPI,
-	"provider.verify":                 SurfaceStartForm | SurfaceAPI,
+	"provider.verify":                 SurfaceStartForm | SurfaceAPI | SurfaceConnectionPage,
 	// A backup names its policies in its context: the generic form sends none.
 	"backup_set.add_policies":     SurfaceAPI,
 	"backup_schedule.run_now":     SurfaceOwnPage,

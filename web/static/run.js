@@ -62,6 +62,13 @@
       var head = document.getElementById("run-reason-head");
       if (head) head.hidden = false;
     }
+    var short = document.getElementById("run-short-reason");
+    if (short && run.shortReason) {
+      short.textContent = run.shortReason;
+      short.hidden = false;
+      var shortHead = document.getElementById("run-short-reason-head");
+      if (shortHead) shortHead.hidden = false;
+    }
     if (timeline && run.timeline && run.timeline.length) {
       timeline.textContent = "";
       run.timeline.forEach(function (ev) {
