@@ -7,12 +7,11 @@ import (
 
 	"github.com/tenantatlas/ops/modules/replay"
 	"github.com/tenantatlas/ops/modules/tenancy"
-	"github.com/tenantatlas/ops/projections"
 )
 
 // handleAPIAudit is GET /api/v1/audit?actor=&action=&tenant=&outcome=&since=&until=&cursor=&limit=:
-// the audit entries the caller may read (audit.view), newest first, with the next
-// page's cursor (null on the last).
+// the audit entries the caller may read (audit.view), newest first, each as in an export
+// (hashes in hex), with the next page's cursor (null on the last).
 func (s *Server) handleAPIAudit(c *fiber.Ctx) error {
 	limit, err := queryLimit(c, 50)
 	if err != nil {
@@ -22,14 +21,15 @@ func (s *Server) handleAPIAudit(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if entries == nil {
-		entries = []projections.AuditEntry{}
+	events := make([]exportRow, 0, len(entries))
+	for _, e := range entries {
+		events = append(events, exportRowOf(e))
 	}
 	var cursor *string
 	if next != "" {
 		cursor = &next
 	}
-	return c.JSON(fiber.Map{"events": entries, "nextCursor": cursor})
+	return c.JSON(fiber.Map{"events": events, "nextCursor": cursor})
 }
 
 // handleAPITenantReplay is GET /api/v1/tenants/{tenant}/replay?asOf=RFC3339: the

@@ -196,7 +196,7 @@ func (s *Server) auditPage(c *fiber.Ctx, limit int) ([]projections.AuditEntry, s
 	return list, next, q, err
 }
 
-// exportRow is one audit entry in an export, the hashes in hex.
+// exportRow is one audit entry in an export and in GET /api/v1/audit, the hashes in hex.
 type exportRow struct {
 	Position    int64           `json:"position"`
 	ID          uuid.UUID       `json:"id"`

@@ -156,6 +156,7 @@ func TestAuditPagesFilterPageExportAndReplay(t *testing.T) {
 			require.Equal(t, tenant, e["tenantId"])
 			require.NotEmpty(t, e["outcome"])
 			require.NotEmpty(t, e["at"])
+			require.Len(t, e["hash"].(string), 64)
 			require.False(t, seen[e["id"].(string)])
 			seen[e["id"].(string)] = true
 			if last != 0 {
