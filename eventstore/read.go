@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 )
@@ -59,6 +60,41 @@ func (s *Store) ReadAll(ctx context.Context, afterPosition int64, limit int) ([]
 		return envs, nil
 	}
 	return s.readAll(ctx, afterPosition, limit, true)
+}
+
+// ReadTenant returns up to limit sealed events of tenant with a global position greater
+// than afterPosition and recorded at or before upTo (zero: no bound), in global order.
+// It reads the tenant's index (migration 005), never the whole log; the caller pages
+// on with the last position returned, and an empty page is the end.
+func (s *Store) ReadTenant(ctx context.Context, tenant uuid.UUID, afterPosition int64, upTo time.Time, limit int) ([]Envelope, error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	bound := pgtype.Timestamptz{Time: upTo, Valid: !upTo.IsZero()}
+	rows, err := s.pool.Query(ctx, `SELECT `+selectColumns+` FROM es_events
+		WHERE tenant_id = $1 AND global_position IS NOT NULL AND global_position > $2
+		  AND ($3::timestamptz IS NULL OR recorded_at <= $3)
+		ORDER BY global_position LIMIT $4`, tenant, afterPosition, bound, limit)
+	if err != nil {
+		return nil, fmt.Errorf("eventstore: read tenant: %w", err)
+	}
+	return s.collect(rows, true, limit)
+}
+
+// ChainHead is the hash chain's head: the last sealed global position and its chain
+// hash (empty at position 0), what an export names so it can be checked against the log.
+type ChainHead struct {
+	Position int64  `json:"position"`
+	Hash     []byte `json:"hash"`
+}
+
+// Chain returns the current chain head (es_seal_head).
+func (s *Store) Chain(ctx context.Context) (ChainHead, error) {
+	var h ChainHead
+	if err := s.pool.QueryRow(ctx, `SELECT position, chain_hash FROM es_seal_head`).Scan(&h.Position, &h.Hash); err != nil {
+		return ChainHead{}, fmt.Errorf("eventstore: chain head: %w", err)
+	}
+	return h, nil
 }
 
 func (s *Store) readAll(ctx context.Context, after int64, limit int, decode bool) ([]Envelope, error) {

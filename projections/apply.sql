@@ -67,3 +67,13 @@ DELETE FROM {{table}} WHERE runs = 0;
 -- name: TimelineInsert
 INSERT INTO {{table}} (run_id, stream_version, position, event_type, recorded_at, actor, summary)
 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING;
+
+-- name: AuditLogInsert
+-- {{table}} is rm_audit_log: a batch of AuditRecorded events, one row per position.
+INSERT INTO {{table}} (position, entry_id, action, outcome, actor, workspace_id, tenant_id, target, before, after,
+    ip, user_agent, reason, recorded_at, hash, chain_hash)
+SELECT p, i, ac, o, a, w, t, tg, b::json, af::json, ip, ua, r, at, h, c
+FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::uuid[], $7::uuid[], $8::text[],
+    $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::timestamptz[], $15::bytea[], $16::bytea[])
+    AS u(p, i, ac, o, a, w, t, tg, b, af, ip, ua, r, at, h, c)
+ON CONFLICT (position) DO NOTHING;

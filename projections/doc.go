@@ -8,6 +8,6 @@
 //
 // Layering (README.md, "Architecture: layers and imports"): floor 4: it imports the
 // event store and the events and public types of the modules it projects (operations,
-// notify), and must not import a module's internal packages, modules/monolith, web or
+// notify, audit), and must not import a module's internal packages, modules/monolith, web or
 // cmd/. No module but the wiring (modules/monolith) imports projections.
 package projections

@@ -44,3 +44,35 @@ ORDER BY scope_id, bucket;
 -- name: Timeline
 SELECT stream_version, position, event_type, recorded_at, actor, summary
 FROM rm_run_timeline WHERE run_id = $1 ORDER BY stream_version;
+
+-- name: AuditLogPage
+-- One page of the audit log, newest first. $1/$2 are what the caller may see: entries
+-- of a tenant in $2, and entries without a tenant of a workspace in $1. $3..$8 are the
+-- filters (null: any); $9 continues below a page's last position (null: first page).
+SELECT position, entry_id, action, outcome, actor, workspace_id, tenant_id, target, before::text, after::text,
+    ip, user_agent, reason, recorded_at, hash, chain_hash
+FROM rm_audit_log
+WHERE ((tenant_id IS NULL AND workspace_id = ANY($1::uuid[])) OR tenant_id = ANY($2::uuid[]))
+  AND ($3::text IS NULL OR actor = $3) AND ($4::text IS NULL OR action = $4)
+  AND ($5::uuid IS NULL OR tenant_id = $5) AND ($6::text IS NULL OR outcome = $6)
+  AND ($7::timestamptz IS NULL OR recorded_at >= $7) AND ($8::timestamptz IS NULL OR recorded_at < $8)
+  AND ($9::bigint IS NULL OR position < $9)
+ORDER BY position DESC LIMIT $10;
+
+-- name: AuditLogExport
+-- AuditLogPage oldest first, for an export: $9 continues above a page's last position
+-- (0: from the start), $11 stops at the chain head the export names.
+SELECT position, entry_id, action, outcome, actor, workspace_id, tenant_id, target, before::text, after::text,
+    ip, user_agent, reason, recorded_at, hash, chain_hash
+FROM rm_audit_log
+WHERE ((tenant_id IS NULL AND workspace_id = ANY($1::uuid[])) OR tenant_id = ANY($2::uuid[]))
+  AND ($3::text IS NULL OR actor = $3) AND ($4::text IS NULL OR action = $4)
+  AND ($5::uuid IS NULL OR tenant_id = $5) AND ($6::text IS NULL OR outcome = $6)
+  AND ($7::timestamptz IS NULL OR recorded_at >= $7) AND ($8::timestamptz IS NULL OR recorded_at < $8)
+  AND position > $9 AND position <= $11
+ORDER BY position LIMIT $10;
+
+-- name: AuditLogCheckpoint
+-- How far the audit log read model has applied the log.
+SELECT c.position FROM proj_checkpoints c JOIN proj_active a ON a.name = c.name AND a.version = c.version
+WHERE c.name = 'audit_log';

@@ -36,7 +36,7 @@ func edgeHub(t *testing.T, tune func(*web.Deps)) (*hub, *web.Server, *monotest.B
 	require.NoError(t, seedErr)
 	logs := &monotest.Buffer{}
 	deps := web.Deps{Logger: slog.New(slog.NewJSONHandler(logs, nil)), Database: pool, Tenancy: a.Tenancy, Operations: a.Operations,
-		Runs: a.Runs, Inventory: a.Inventory, Directory: a.Directory, Drift: a.Drift, Backup: a.Backup, Alerts: a.Alerts, Runbooks: a.Runbooks, Ready: a.Ready, Collectors: a.Collectors()}
+		Runs: a.Runs, Inventory: a.Inventory, Directory: a.Directory, Drift: a.Drift, Backup: a.Backup, Alerts: a.Alerts, Runbooks: a.Runbooks, Events: a.Store, Ready: a.Ready, Collectors: a.Collectors()}
 	if tune != nil {
 		tune(&deps)
 	}
@@ -83,7 +83,7 @@ var hostileQueryValues = []string{
 // hostileQueryNames are the parameters routes read (or will), numeric, cursor, time, id
 // and text alike.
 var hostileQueryNames = []string{"page", "limit", "cursor", "since", "until", "run", "tenant", "type", "bucket",
-	"range", "q", "after_type", "after_id", "asOf", "actor"}
+	"range", "q", "after_type", "after_id", "asOf", "actor", "action", "outcome", "format"}
 
 // hostileRawQueries are whole query strings: repeated parameters, binary and control
 // characters, broken escapes, very long values, 5-digit years, signs.

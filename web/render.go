@@ -41,7 +41,7 @@ type pages map[string]*template.Template
 
 var pageNames = []string{"login", "operations", "run", "error",
 	"inventory", "snapshot", "directory", "drift", "drift_report", "backups", "backup_set", "backup_item", "tenants",
-	"alerts", "notifications", "schedules", "schedule", "provider_connections", "provider_connection", "legacy_run"}
+	"alerts", "notifications", "schedules", "schedule", "provider_connections", "provider_connection", "legacy_run", "audit", "audit_replay"}
 
 // systemPageNames are the /system panel's pages (system_*.html), parsed with
 // system_layout.html instead of the hub's layout.
@@ -123,6 +123,8 @@ type page struct {
 	// counts the user's unread ones (the menu's badge).
 	Notes  []projections.Notification
 	Unread int
+	// Audit: the user may read the audit log somewhere (the nav's Audit link).
+	Audit bool
 }
 
 // render writes a hub page with status.
@@ -174,6 +176,9 @@ func (s *Server) loadChrome(c *fiber.Ctx, p *page) error {
 		shown = append(slices.Clip(shown), p.Tenant.ID)
 	}
 	if p.Tenants, err = s.deps.Tenancy.TenantsByID(ctx, shown); err != nil {
+		return err
+	}
+	if p.Audit, err = s.canAudit(c, tenancy.CapAuditView); err != nil {
 		return err
 	}
 	if s.deps.Runs != nil {

@@ -36,6 +36,10 @@ func (s *Server) routes() {
 	api.Post("/tenants/:tenant/backup-schedules", s.handleAPIScheduleCreate)
 	api.Get("/tenants/:tenant/backup-schedules/:schedule", s.handleAPISchedule)
 	api.Patch("/tenants/:tenant/backup-schedules/:schedule", s.handleAPIScheduleUpdate)
+	// Compliance (issue 11 point 5): the audit log, its export, a tenant's replay.
+	api.Get("/audit", s.handleAPIAudit)
+	api.Get("/audit/export", s.handleAuditExport)
+	api.Get("/tenants/:tenant/replay", s.handleAPITenantReplay)
 
 	// The hub: the login page and assets are public, everything else needs a session.
 	s.app.Use("/admin/static", filesystem.New(filesystem.Config{Root: http.FS(staticFS()), MaxAge: 3600}))
@@ -83,6 +87,10 @@ func (s *Server) routes() {
 	admin.Get("/notifications", s.handleAdminNotifications)
 	admin.Post("/notifications/read-all", s.handleAdminNotificationsReadAll)
 	admin.Post("/notifications/:notification/read", s.handleAdminNotificationRead)
+	// Compliance (issue 11 point 5): the audit log, its export, replay from events.
+	admin.Get("/audit", s.handleAdminAudit)
+	admin.Get("/audit/export", s.handleAuditExport)
+	admin.Get("/audit/replay", s.handleAdminAuditReplay)
 
 	// /system, the platform operators' panel: its own users, cookie (Path=/system) and
 	// key; the login page is public, everything else needs a platform session, and each

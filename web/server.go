@@ -22,6 +22,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/tenantatlas/ops/eventstore"
 	"github.com/tenantatlas/ops/modules/alerts"
 	"github.com/tenantatlas/ops/modules/backup"
 	"github.com/tenantatlas/ops/modules/directory"
@@ -65,6 +66,9 @@ type Deps struct {
 	Alerts *alerts.Service
 	// Runbooks are /system's platform runbooks (nil: their routes answer 404).
 	Runbooks *runbooks.Service
+	// Events is the event log, read by the compliance pages: replay and the export's
+	// chain head (nil: those routes answer 404).
+	Events *eventstore.Store
 	// Ready reports whether the read models have caught up (for /readyz); nil means yes.
 	Ready func(ctx context.Context) error
 	// Collectors are extra Prometheus collectors exported on /metrics.

@@ -45,6 +45,7 @@ var commands = map[string]command{
 	"bench http":          {"load-generate hub list pages against a running server on the bench data; req/s and p99", runBenchHTTP},
 	"bench lag":           {"start runs at --rate for --duration and report projection lag and start-to-visible time", runBenchLag},
 	"bench rebuild":       {"rebuild the hub projection and time a raw INSERT … SELECT of the same rows beside it", runBenchRebuild},
+	"bench replay":        {"time a tenant replay through the tenant index (--scan: and the whole-log walk it replaced)", runBenchReplay},
 	"db stop":             {"stop the private PostgreSQL cluster under .data/pg, if running", runDBStop},
 	"legacy import":       {"import legacy run rows (JSON Lines, CONTRACT.md) as events; idempotent", runLegacyImport},
 	"user disable":        {"disable the user with EMAIL: every session ends, sign-in and API tokens are refused", runUserDisable},

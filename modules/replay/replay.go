@@ -47,9 +47,18 @@ type RunReplay struct {
 
 // Run rebuilds one run from its stream; operations.ErrNotFound when it has none.
 func Run(ctx context.Context, store *eventstore.Store, id uuid.UUID) (RunReplay, error) {
+	return RunAsOf(ctx, store, id, time.Time{})
+}
+
+// RunAsOf rebuilds one run from its events recorded at or before asOf (zero: all);
+// operations.ErrNotFound when it had none by then.
+func RunAsOf(ctx context.Context, store *eventstore.Store, id uuid.UUID, asOf time.Time) (RunReplay, error) {
 	envs, err := store.ReadStream(ctx, operations.RunStream(id), 0)
 	if err != nil {
 		return RunReplay{}, err
+	}
+	if !asOf.IsZero() {
+		envs = slices.DeleteFunc(envs, func(e eventstore.Envelope) bool { return e.RecordedAt.After(asOf) })
 	}
 	if len(envs) == 0 {
 		return RunReplay{}, operations.ErrNotFound
@@ -62,10 +71,42 @@ func Run(ctx context.Context, store *eventstore.Store, id uuid.UUID) (RunReplay,
 	return out, nil
 }
 
-// TenantEvents walks the whole sealed log in global order and calls fn with every event
-// of tenant recorded at or before asOf (zero: all). progress, if set, is called per page
-// with the events read so far.
+// TenantEvents calls fn with every sealed event of tenant recorded at or before asOf
+// (zero: all), in global order. It reads the tenant's index (eventstore.ReadTenant), so
+// it touches the tenant's events only, whatever the size of the log. progress, if set,
+// is called per page with the events read so far.
 func TenantEvents(ctx context.Context, store *eventstore.Store, tenant uuid.UUID, asOf time.Time,
+	fn func(eventstore.Envelope) error, progress func(read int64)) error {
+	if err := store.SealCommitted(ctx); err != nil {
+		return err
+	}
+	var pos, read int64
+	for {
+		envs, err := store.ReadTenant(ctx, tenant, pos, asOf, 5000)
+		if err != nil {
+			return err
+		}
+		if len(envs) == 0 {
+			return nil
+		}
+		for _, e := range envs {
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+		pos = envs[len(envs)-1].Position
+		read += int64(len(envs))
+		if progress != nil {
+			progress(read)
+		}
+	}
+}
+
+// TenantEventsScan is TenantEvents by walking the whole sealed log in global order and
+// keeping the tenant's events: what replay did before the tenant index. It stays for
+// `atlas bench replay --scan`, the measured comparison, and as a check that the index
+// misses nothing (the two must agree).
+func TenantEventsScan(ctx context.Context, store *eventstore.Store, tenant uuid.UUID, asOf time.Time,
 	fn func(eventstore.Envelope) error, progress func(read int64)) error {
 	if err := store.SealCommitted(ctx); err != nil {
 		return err
@@ -131,11 +172,25 @@ type TenantReplay struct {
 // Tenant rebuilds a tenant's runs and provider connections from its events recorded at
 // or before asOf. Runs are newest first.
 func Tenant(ctx context.Context, store *eventstore.Store, tenant uuid.UUID, asOf time.Time, progress func(read int64)) (TenantReplay, error) {
+	return tenantFrom(ctx, store, tenant, asOf, progress, TenantEvents)
+}
+
+// TenantByScan is Tenant reading the whole log (TenantEventsScan) instead of the
+// tenant's index: the before of the measured comparison (`atlas bench replay --scan`).
+func TenantByScan(ctx context.Context, store *eventstore.Store, tenant uuid.UUID, asOf time.Time, progress func(read int64)) (TenantReplay, error) {
+	return tenantFrom(ctx, store, tenant, asOf, progress, TenantEventsScan)
+}
+
+// tenantEventsFunc reads a tenant's events: TenantEvents or TenantEventsScan.
+type tenantEventsFunc func(ctx context.Context, store *eventstore.Store, tenant uuid.UUID, asOf time.Time,
+	fn func(eventstore.Envelope) error, progress func(read int64)) error
+
+func tenantFrom(ctx context.Context, store *eventstore.Store, tenant uuid.UUID, asOf time.Time, progress func(read int64), read tenantEventsFunc) (TenantReplay, error) {
 	out := TenantReplay{TenantID: tenant, AsOf: asOf.UTC(), Connections: []ConnectionState{}, Runs: []RunState{}}
 	runs := map[uuid.UUID]*operations.Run{}
 	conns := map[uuid.UUID]*ConnectionState{}
 	var connOrder []uuid.UUID
-	err := TenantEvents(ctx, store, tenant, asOf, func(e eventstore.Envelope) error {
+	err := read(ctx, store, tenant, asOf, func(e eventstore.Envelope) error {
 		out.Events++
 		switch ev := e.Data.(type) {
 		case tenancy.TenantAdded:
@@ -173,16 +228,20 @@ func Tenant(ctx context.Context, store *eventstore.Store, tenant uuid.UUID, asOf
 		if r.ID == uuid.Nil {
 			continue
 		}
+		// Times to the microsecond, as the read models (timestamptz) keep them: a replay
+		// compares equal to the hub's rows of the same instant.
 		st := RunState{ID: r.ID, Type: r.Type, Status: r.Status, Outcome: r.Outcome, Bucket: string(r.Bucket()),
-			Counts: r.Counts, ReasonCode: r.ReasonCode, Initiator: r.Initiator.Name, QueuedAt: r.QueuedAt}
+			Counts: r.Counts, ReasonCode: r.ReasonCode, Initiator: r.Initiator.Name, QueuedAt: r.QueuedAt.Truncate(time.Microsecond)}
 		if st.Counts == nil {
 			st.Counts = operations.Counts{}
 		}
 		if !r.StartedAt.IsZero() {
-			st.StartedAt = &r.StartedAt
+			at := r.StartedAt.Truncate(time.Microsecond)
+			st.StartedAt = &at
 		}
 		if !r.CompletedAt.IsZero() {
-			st.CompletedAt = &r.CompletedAt
+			at := r.CompletedAt.Truncate(time.Microsecond)
+			st.CompletedAt = &at
 		}
 		out.Runs = append(out.Runs, st)
 	}
