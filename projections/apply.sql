@@ -55,3 +55,10 @@ DELETE FROM {{table}} WHERE runs = 0;
 -- name: TimelineInsert
 INSERT INTO {{table}} (run_id, stream_version, position, event_type, recorded_at, actor, summary)
 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING;
+
+-- name: RunLinksInsert
+-- The first link of a (kind, object, run) stays: a run linking an object again does not
+-- move it.
+INSERT INTO {{table}} (kind, object_id, run_id, linked_at, position)
+SELECT * FROM unnest($1::text[], $2::uuid[], $3::uuid[], $4::timestamptz[], $5::bigint[])
+ON CONFLICT (kind, object_id, run_id) DO NOTHING;

@@ -135,17 +135,7 @@ func (q *RunReader) List(ctx context.Context, f RunFilter) ([]RunSummary, string
 	if err != nil {
 		return nil, "", fmt.Errorf("projections: list runs: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (RunSummary, error) {
-		var s RunSummary
-		err := r.Scan(&s.ID, &s.Type, &s.WorkspaceID, &s.TenantID, &s.Status, &s.Outcome, &s.Bucket, &s.ReasonCode,
-			&s.Initiator, &s.QueuedAt, &s.StartedAt, &s.CompletedAt, &s.Counts)
-		s.URL = operations.RunURL(s.ID)
-		s.TypeLabel = s.Type
-		if info, ok := operations.LookupType(s.Type); ok {
-			s.TypeLabel = info.Label
-		}
-		return s, err
-	})
+	out, err := pgx.CollectRows(rows, scanSummary)
 	if err != nil {
 		return nil, "", fmt.Errorf("projections: list runs: %w", err)
 	}
@@ -156,6 +146,21 @@ func (q *RunReader) List(ctx context.Context, f RunFilter) ([]RunSummary, string
 		next = encodeCursor(last.QueuedAt, last.ID)
 	}
 	return out, next, nil
+}
+
+// scanSummary reads a run of a list: run_id, type, workspace_id, tenant_id, status,
+// outcome, bucket, reason_code, initiator_name, queued_at, started_at, completed_at,
+// counts.
+func scanSummary(r pgx.CollectableRow) (RunSummary, error) {
+	var s RunSummary
+	err := r.Scan(&s.ID, &s.Type, &s.WorkspaceID, &s.TenantID, &s.Status, &s.Outcome, &s.Bucket, &s.ReasonCode,
+		&s.Initiator, &s.QueuedAt, &s.StartedAt, &s.CompletedAt, &s.Counts)
+	s.URL = operations.RunURL(s.ID)
+	s.TypeLabel = s.Type
+	if info, ok := operations.LookupType(s.Type); ok {
+		s.TypeLabel = info.Label
+	}
+	return s, err
 }
 
 func encodeCursor(at time.Time, id uuid.UUID) string {
