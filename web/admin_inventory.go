@@ -4,11 +4,13 @@ import (
 	"errors"
 	"net/url"
 	"slices"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 
 	"github.com/tenantatlas/ops/modules/inventory"
+	"github.com/tenantatlas/ops/modules/operations"
 	"github.com/tenantatlas/ops/modules/tenancy"
 )
 
@@ -32,6 +34,8 @@ type snapshotPage struct {
 	Items   []inventory.Item
 	Paged   bool
 	NextURL string
+	// Runs are the runs that linked the snapshot (the inventory sync that took it).
+	Runs relatedRuns
 }
 
 // handleAdminInventory lists a tenant's newest inventory snapshots. ?run= (the related
@@ -104,6 +108,10 @@ func (s *Server) handleAdminSnapshot(c *fiber.Ctx) error {
 		data.NextURL = c.Path() + "?" + v.Encode()
 	}
 	data.Items = items
+	if data.Runs, err = s.relatedRunsOf(ctx, t, "The runs that took this snapshot, newest first.", time.Time{},
+		operations.RunLinked{Kind: operations.LinkInventorySnapshot, ID: snap.ID}); err != nil {
+		return err
+	}
 	return s.render(c, fiber.StatusOK, "snapshot", page{Title: t.Name + " · Inventory snapshot", Nav: "inventory", Tenant: &t, Data: data})
 }
 

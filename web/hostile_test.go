@@ -116,7 +116,8 @@ func TestHostileParametersNeverFail(t *testing.T) {
 	csrfToken := csrf(t, page)
 
 	valid := map[string]string{"tenant": tenant, "run": runID, "snapshot": uuid.NewString(), "set": uuid.NewString(),
-		"table": legacy.Tables()[0], "id": "1", "notification": uuid.NewString(), "runbook": "findings.lifecycle.backfill", "schedule": uuid.NewString()}
+		"table": legacy.Tables()[0], "id": "1", "notification": uuid.NewString(), "runbook": "findings.lifecycle.backfill", "schedule": uuid.NewString(),
+		"group": "00000000-0000-0000-0000-000000000001"}
 	validFor := func(path, param string) string {
 		if param == "type" {
 			if strings.Contains(path, "/items/") {
