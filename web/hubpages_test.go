@@ -47,6 +47,8 @@ type graphData struct {
 	oldName  string // the renamed device configuration's name before the rename
 	newName  string
 	driftRun uuid.UUID
+	// firstSync is the first inventory.sync (runs["inventory.sync"] is the second).
+	firstSync uuid.UUID
 }
 
 const policiesPerType = 60
@@ -60,6 +62,7 @@ func seedGraphData(t *testing.T) *graphData {
 
 	first := e.Run(t, "inventory.sync", `{}`)
 	require.Equal(t, operations.OutcomeSucceeded, first.Outcome, first.Message)
+	d.firstSync = first.ID
 	dcs := e.Sim.Objects(e.EntraTenant, "deviceConfigurations")
 	changed := dcs[3]
 	d.oldName = changed["displayName"].(string)
@@ -151,6 +154,7 @@ func (d *graphData) pages() []string {
 		t + "/backups",
 		t + "/backups/" + d.set.ID.String(),
 		t + "/backups/" + d.set.ID.String() + "/items/deviceConfigurations/" + url.PathEscape(d.item.PolicyID),
+		t + "/inventory/items/deviceConfigurations/" + url.PathEscape(d.item.PolicyID),
 	}
 }
 

@@ -70,7 +70,11 @@ func TestRelatedRunsOfObjects(t *testing.T) {
 	h := serveHub(t, e.App, e.Pool, d.seed)
 	owner, _ := signedIn(t, h, "owner")
 	base := "/admin/t/" + d.tenant.String()
+	// The policy captured into the backup set: both inventory syncs held it (their
+	// snapshots), and the backup run captured it.
+	itemPath := base + "/inventory/items/deviceConfigurations/" + url.PathEscape(d.item.PolicyID)
 	for path, want := range map[string][]uuid.UUID{
+		itemPath: {d.runs["backup_set.add_policies"].ID, d.runs["inventory.sync"].ID, d.firstSync},
 		base + "/inventory/snapshots/" + d.second.ID.String():          {d.runs["inventory.sync"].ID},
 		base + "/backups/" + d.set.ID.String():                         {d.runs["backup_set.add_policies"].ID},
 		base + "/drift/" + d.driftRun.String():                         {d.driftRun},
@@ -81,8 +85,16 @@ func TestRelatedRunsOfObjects(t *testing.T) {
 		require.Equal(t, http.StatusOK, resp.StatusCode, path)
 		require.Equal(t, want, runsSection(t, body), path)
 	}
+	// The snapshot page links its policies to their pages.
+	_, body := owner.get(base + "/inventory/snapshots/" + d.second.ID.String() + "?type=deviceConfigurations")
+	require.Contains(t, body, `href="`+itemPath+`"`)
+	// A policy no snapshot holds, and an unknown type, are 404.
+	for _, p := range []string{base + "/inventory/items/deviceConfigurations/no-such-policy", base + "/inventory/items/nonsense/" + url.PathEscape(d.item.PolicyID)} {
+		resp, _ := owner.get(p)
+		require.Equal(t, http.StatusNotFound, resp.StatusCode, p)
+	}
 	// The group list links each group to its page.
-	_, body := owner.get(base + "/directory/groups?q=" + url.QueryEscape("Renamed group"))
+	_, body = owner.get(base + "/directory/groups?q=" + url.QueryEscape("Renamed group"))
 	require.Contains(t, body, `href="`+base+`/directory/groups/`+url.PathEscape(changedID)+`"`)
 
 	// The other tenant's URLs of these objects are 404 for the owner of both; an outsider
@@ -92,6 +104,7 @@ func TestRelatedRunsOfObjects(t *testing.T) {
 	for _, p := range []string{
 		other + "/directory/groups/" + url.PathEscape(d.group.ObjectID),
 		other + "/inventory/snapshots/" + d.second.ID.String(),
+		other + "/inventory/items/deviceConfigurations/" + url.PathEscape(d.item.PolicyID),
 	} {
 		resp, _ := owner.get(p)
 		require.Equal(t, http.StatusNotFound, resp.StatusCode, p)
