@@ -77,3 +77,9 @@ FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::uu
     $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::timestamptz[], $15::bytea[], $16::bytea[])
     AS u(p, i, ac, o, a, w, t, tg, b, af, ip, ua, r, at, h, c)
 ON CONFLICT (position) DO NOTHING;
+-- name: RunLinksInsert
+-- The first link of a (kind, object, run) stays: a run linking an object again does not
+-- move it.
+INSERT INTO {{table}} (kind, object_id, run_id, linked_at, position)
+SELECT * FROM unnest($1::text[], $2::uuid[], $3::uuid[], $4::timestamptz[], $5::bigint[])
+ON CONFLICT (kind, object_id, run_id) DO NOTHING;

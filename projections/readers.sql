@@ -76,3 +76,17 @@ ORDER BY position LIMIT $10;
 -- How far the audit log read model has applied the log.
 SELECT c.position FROM proj_checkpoints c JOIN proj_active a ON a.name = c.name AND a.version = c.version
 WHERE c.name = 'audit_log';
+-- name: LinkedRuns
+-- The runs of tenant $1 that linked one of the objects ($2 kinds, $3 ids, pairwise) at
+-- or after $4, newest link first, at most $5. Only the tenant's runs: a link to another
+-- tenant's object id is never listed.
+SELECT r.run_id, r.type, r.workspace_id, r.tenant_id, r.status, r.outcome, r.bucket, r.reason_code,
+	r.initiator_name, r.queued_at, r.started_at, r.completed_at, COALESCE(r.counts, '{}'::jsonb)
+FROM (SELECT l.run_id, max(l.linked_at) AS linked_at
+      FROM unnest($2::text[], $3::uuid[]) AS o(kind, object_id)
+      CROSS JOIN LATERAL (SELECT run_id, linked_at FROM rm_run_links
+          WHERE kind = o.kind AND object_id = o.object_id AND linked_at >= $4
+          ORDER BY linked_at DESC, run_id DESC LIMIT $5) l
+      GROUP BY l.run_id) l
+JOIN rm_runs r ON r.run_id = l.run_id AND r.tenant_id = $1
+ORDER BY l.linked_at DESC, r.run_id DESC LIMIT $5;

@@ -78,12 +78,15 @@ func TestRebuildUnderLoadEqualsFromZero(t *testing.T) {
 	go func() { runnerDone <- r.Run(ctx, ps...) }()
 
 	// The writer: runs keep arriving until the rebuilds are done.
+	// It stops at a flag between runs, not by a cancelled context: a start cancelled
+	// after its commit would be a run the count below does not know of.
 	var started atomic.Int64
-	writerCtx, stopWriter := context.WithCancel(ctx)
+	var stop atomic.Bool
+	stopWriter := func() { stop.Store(true) }
 	writerErr := make(chan error, 1)
 	go func() {
-		for i := 0; writerCtx.Err() == nil; i++ {
-			if err := w.startAndMaybeFinish(writerCtx, i, &started); err != nil && writerCtx.Err() == nil {
+		for i := 0; !stop.Load(); i++ {
+			if err := w.startAndMaybeFinish(ctx, i, &started); err != nil {
 				writerErr <- err
 				return
 			}

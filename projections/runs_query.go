@@ -135,17 +135,7 @@ func (q *RunReader) List(ctx context.Context, f RunFilter) ([]RunSummary, string
 	if err != nil {
 		return nil, "", fmt.Errorf("projections: list runs: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (RunSummary, error) {
-		var s RunSummary
-		err := r.Scan(&s.ID, &s.Type, &s.WorkspaceID, &s.TenantID, &s.Status, &s.Outcome, &s.Bucket, &s.ReasonCode,
-			&s.Initiator, &s.QueuedAt, &s.StartedAt, &s.CompletedAt, &s.Counts)
-		s.URL = operations.RunURL(s.ID)
-		s.TypeLabel = s.Type
-		if info, ok := operations.LookupType(s.Type); ok {
-			s.TypeLabel = info.Label
-		}
-		return s, err
-	})
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (RunSummary, error) { return scanSummary(r) })
 	if err != nil {
 		return nil, "", fmt.Errorf("projections: list runs: %w", err)
 	}

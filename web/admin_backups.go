@@ -2,9 +2,11 @@ package web
 
 import (
 	"github.com/gofiber/fiber/v2"
+	"time"
 
 	"github.com/tenantatlas/ops/modules/backup"
 	"github.com/tenantatlas/ops/modules/inventory"
+	"github.com/tenantatlas/ops/modules/operations"
 	"github.com/tenantatlas/ops/modules/tenancy"
 )
 
@@ -19,6 +21,8 @@ type backupSetPage struct {
 	Tenant tenancy.Tenant
 	Set    backup.Set
 	Items  []backup.Item
+	// Runs are the runs that linked the set (its backup run).
+	Runs relatedRuns
 }
 
 // backupItemPage is the data of the backup_item template.
@@ -75,8 +79,13 @@ func (s *Server) handleAdminBackupSet(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	runs, err := s.relatedRunsOf(c.UserContext(), t, "The runs that captured into this set, newest first.", time.Time{},
+		operations.RunLinked{Kind: operations.LinkBackupSet, ID: set.ID})
+	if err != nil {
+		return err
+	}
 	return s.render(c, fiber.StatusOK, "backup_set", page{Title: t.Name + " · Backup set", Nav: "backups", Tenant: &t,
-		Data: backupSetPage{Tenant: t, Set: set, Items: items}})
+		Data: backupSetPage{Tenant: t, Set: set, Items: items, Runs: runs}})
 }
 
 // handleAdminBackupItem shows one captured policy: its facts, whether the payload

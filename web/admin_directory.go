@@ -8,6 +8,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/tenantatlas/ops/modules/directory"
+	"github.com/tenantatlas/ops/modules/operations"
 	"github.com/tenantatlas/ops/modules/tenancy"
 )
 
@@ -113,4 +114,44 @@ func (s *Server) handleAdminDirectorySync(kind directoryKind) fiber.Handler {
 		}
 		return s.startFromHub(c, t.ID, kind.SyncType, "/admin/t/"+t.ID.String()+"/directory/"+kind.Slug)
 	}
+}
+
+// groupPage is the data of the group template.
+type groupPage struct {
+	Tenant tenancy.Tenant
+	Group  directory.Group
+	// Runs are the complete group syncs since the group's last change (see
+	// handleAdminGroup).
+	Runs relatedRuns
+}
+
+// handleAdminGroup shows one cached group and the runs that touched it. A groups sync
+// links the tenant's whole group cache (operations.LinkDirectoryGroups, the tenant's
+// id) when it completes, and writes only the groups it creates or changes (the group's
+// changed_run_id, at changed_at, its start); a complete sync deletes the groups it no
+// longer saw. So the runs listed are the complete group syncs of the tenant since the
+// group's last change: the one that wrote its current content (when it completed) and
+// every later one, each of which saw it unchanged. The run that last wrote it is shown
+// on its own too, complete or not.
+func (s *Server) handleAdminGroup(c *fiber.Ctx) error {
+	t, err := s.authorizedTenant(c, tenancy.CapOperationsView)
+	if err != nil {
+		return err
+	}
+	id, err := paramText(c, "group", 200)
+	if err != nil {
+		return err
+	}
+	ctx := c.UserContext()
+	g, err := s.deps.Directory.Group(ctx, t.ID, id)
+	if err != nil {
+		return err
+	}
+	runs, err := s.relatedRunsOf(ctx, t, "The complete group syncs since this group last changed, newest first: the one that wrote its current content and every later one, each of which saw it unchanged.",
+		g.ChangedAt, operations.RunLinked{Kind: operations.LinkDirectoryGroups, ID: t.ID})
+	if err != nil {
+		return err
+	}
+	return s.render(c, fiber.StatusOK, "group", page{Title: t.Name + " · Group", Nav: "directory", Tenant: &t,
+		Data: groupPage{Tenant: t, Group: g, Runs: runs}})
 }

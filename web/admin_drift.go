@@ -2,11 +2,13 @@ package web
 
 import (
 	"errors"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 
 	"github.com/tenantatlas/ops/modules/drift"
+	"github.com/tenantatlas/ops/modules/operations"
 	"github.com/tenantatlas/ops/modules/tenancy"
 )
 
@@ -21,6 +23,8 @@ type driftReportPage struct {
 	Tenant   tenancy.Tenant
 	Report   drift.Report
 	Findings []drift.Finding
+	// Runs are the runs that linked the report's findings (its drift run).
+	Runs relatedRuns
 }
 
 // handleAdminDrift lists a tenant's drift reports, newest first. ?run= (the related
@@ -76,8 +80,13 @@ func (s *Server) handleAdminDriftReport(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	runs, err := s.relatedRunsOf(ctx, t, "The runs that wrote these findings, newest first.", time.Time{},
+		operations.RunLinked{Kind: operations.LinkDriftFindings, ID: runID})
+	if err != nil {
+		return err
+	}
 	return s.render(c, fiber.StatusOK, "drift_report", page{Title: t.Name + " · Drift findings", Nav: "drift", Tenant: &t,
-		Data: driftReportPage{Tenant: t, Report: report, Findings: findings}})
+		Data: driftReportPage{Tenant: t, Report: report, Findings: findings, Runs: runs}})
 }
 
 // driftReportURL is the hub page of a drift run's findings.

@@ -4,11 +4,13 @@ import (
 	"errors"
 	"net/url"
 	"slices"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 
 	"github.com/tenantatlas/ops/modules/inventory"
+	"github.com/tenantatlas/ops/modules/operations"
 	"github.com/tenantatlas/ops/modules/tenancy"
 )
 
@@ -32,6 +34,8 @@ type snapshotPage struct {
 	Items   []inventory.Item
 	Paged   bool
 	NextURL string
+	// Runs are the runs that linked the snapshot (the inventory sync that took it).
+	Runs relatedRuns
 }
 
 // handleAdminInventory lists a tenant's newest inventory snapshots. ?run= (the related
@@ -104,10 +108,68 @@ func (s *Server) handleAdminSnapshot(c *fiber.Ctx) error {
 		data.NextURL = c.Path() + "?" + v.Encode()
 	}
 	data.Items = items
+	if data.Runs, err = s.relatedRunsOf(ctx, t, "The runs that took this snapshot, newest first.", time.Time{},
+		operations.RunLinked{Kind: operations.LinkInventorySnapshot, ID: snap.ID}); err != nil {
+		return err
+	}
 	return s.render(c, fiber.StatusOK, "snapshot", page{Title: t.Name + " · Inventory snapshot", Nav: "inventory", Tenant: &t, Data: data})
 }
 
 // snapshotURL is the hub page of a snapshot (the href operations.RelatedLinks gives it).
 func snapshotURL(tenantID, snapshotID uuid.UUID) string {
 	return "/admin/t/" + tenantID.String() + "/inventory/snapshots/" + snapshotID.String()
+}
+
+// itemPage is the data of the inventory_item template.
+type itemPage struct {
+	Tenant tenancy.Tenant
+	// Item is the policy as the newest snapshot holding it has it.
+	Item inventory.Item
+	// Snapshots are how many of the newest snapshots hold it; Sets how many of the
+	// newest backup sets captured it.
+	Snapshots, Sets int
+	Runs            relatedRuns
+}
+
+// handleAdminInventoryItem shows one policy of the tenant's inventory and the runs that
+// touched it. Runs link snapshots and backup sets, not single policies, so the runs
+// listed are the inventory syncs whose snapshot holds the policy and the backup runs
+// whose set captured it (among the newest inventory.ItemScanSnapshots snapshots and
+// backup.ItemScanSets sets), newest first.
+func (s *Server) handleAdminInventoryItem(c *fiber.Ctx) error {
+	t, err := s.authorizedTenant(c, tenancy.CapOperationsView)
+	if err != nil {
+		return err
+	}
+	typ := c.Params("type")
+	id, err := paramText(c, "id", 400)
+	if err != nil || !inventory.IsPolicyType(typ) {
+		return fiber.NewError(fiber.StatusNotFound, "not found")
+	}
+	ctx := c.UserContext()
+	history, err := s.deps.Inventory.ItemHistory(ctx, t.ID, typ, id)
+	if err != nil {
+		return err
+	}
+	if len(history) == 0 {
+		return fiber.NewError(fiber.StatusNotFound, "not found")
+	}
+	sets, err := s.deps.Backup.SetsWithItem(ctx, t.ID, typ, id)
+	if err != nil {
+		return err
+	}
+	objects := make([]operations.RunLinked, 0, len(history)+len(sets))
+	for _, it := range history {
+		objects = append(objects, operations.RunLinked{Kind: operations.LinkInventorySnapshot, ID: it.SnapshotID})
+	}
+	for _, set := range sets {
+		objects = append(objects, operations.RunLinked{Kind: operations.LinkBackupSet, ID: set})
+	}
+	runs, err := s.relatedRunsOf(ctx, t, "The inventory syncs whose snapshot holds this policy and the backup runs whose set captured it, newest first.",
+		time.Time{}, objects...)
+	if err != nil {
+		return err
+	}
+	return s.render(c, fiber.StatusOK, "inventory_item", page{Title: t.Name + " · Policy", Nav: "inventory", Tenant: &t,
+		Data: itemPage{Tenant: t, Item: history[0], Snapshots: len(history), Sets: len(sets), Runs: runs}})
 }

@@ -119,7 +119,7 @@ func TestHostileParametersNeverFail(t *testing.T) {
 	require.NoError(t, err)
 	valid := map[string]string{"tenant": tenant, "run": runID, "snapshot": uuid.NewString(), "set": uuid.NewString(),
 		"table": legacy.Tables()[0], "id": "1", "notification": uuid.NewString(), "runbook": "findings.lifecycle.backfill", "schedule": uuid.NewString(),
-		"connection": conn.ID.String(), "operation": "provider.verify"}
+		"connection": conn.ID.String(), "operation": "provider.verify", "group": "00000000-0000-0000-0000-000000000001"}
 	validFor := func(path, param string) string {
 		if param == "type" {
 			if strings.Contains(path, "/items/") {

@@ -47,6 +47,8 @@ type graphData struct {
 	oldName  string // the renamed device configuration's name before the rename
 	newName  string
 	driftRun uuid.UUID
+	// firstSync is the first inventory.sync (runs["inventory.sync"] is the second).
+	firstSync uuid.UUID
 }
 
 const policiesPerType = 60
@@ -60,6 +62,7 @@ func seedGraphData(t *testing.T) *graphData {
 
 	first := e.Run(t, "inventory.sync", `{}`)
 	require.Equal(t, operations.OutcomeSucceeded, first.Outcome, first.Message)
+	d.firstSync = first.ID
 	dcs := e.Sim.Objects(e.EntraTenant, "deviceConfigurations")
 	changed := dcs[3]
 	d.oldName = changed["displayName"].(string)
@@ -143,6 +146,7 @@ func (d *graphData) pages() []string {
 		t + "/inventory/snapshots/" + d.second.ID.String() + "?type=compliancePolicies",
 		t + "/directory/groups",
 		t + "/directory/groups?q=" + url.QueryEscape(d.group.DisplayName),
+		t + "/directory/groups/" + url.PathEscape(d.group.ObjectID),
 		t + "/directory/roles",
 		t + "/directory/roles?q=" + url.QueryEscape(d.role.DisplayName),
 		t + "/drift",
@@ -152,6 +156,7 @@ func (d *graphData) pages() []string {
 		t + "/backups/" + d.set.ID.String() + "/items/deviceConfigurations/" + url.PathEscape(d.item.PolicyID),
 		t + "/provider-connections",
 		t + "/provider-connections/" + d.env.Conn.String(),
+		t + "/inventory/items/deviceConfigurations/" + url.PathEscape(d.item.PolicyID),
 	}
 }
 
@@ -381,6 +386,8 @@ func TestHubPagesShowData(t *testing.T) {
 		other + "/drift/" + d.driftRun.String(),
 		other + "/backups/" + d.set.ID.String(),
 		other + "/backups/" + d.set.ID.String() + "/items/deviceConfigurations/" + url.PathEscape(d.item.PolicyID),
+		other + "/directory/groups/" + url.PathEscape(d.group.ObjectID),
+		base + "/directory/groups/no-such-group",
 		base + "/inventory/snapshots/" + uuid.NewString(),
 		base + "/drift/" + uuid.NewString(),
 		base + "/backups/" + uuid.NewString(),

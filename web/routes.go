@@ -59,8 +59,10 @@ func (s *Server) routes() {
 	// hrefs operations.RelatedLinks gives a run's linked objects.
 	admin.Get("/t/:tenant/inventory", s.handleAdminInventory)
 	admin.Get("/t/:tenant/inventory/snapshots/:snapshot", s.handleAdminSnapshot)
+	admin.Get("/t/:tenant/inventory/items/:type/:id", s.handleAdminInventoryItem) // issue 13 point 3
 	admin.Get("/t/:tenant/directory", s.handleAdminDirectoryHome)
 	admin.Get("/t/:tenant/directory/groups", s.handleAdminDirectory(groupsKind))
+	admin.Get("/t/:tenant/directory/groups/:group", s.handleAdminGroup) // issue 13 point 3
 	admin.Post("/t/:tenant/directory/groups/sync", s.handleAdminDirectorySync(groupsKind))
 	admin.Get("/t/:tenant/directory/roles", s.handleAdminDirectory(rolesKind))
 	admin.Post("/t/:tenant/directory/roles/sync", s.handleAdminDirectorySync(rolesKind))

@@ -54,13 +54,30 @@ func newGraph(env *cli, log *slog.Logger, demoGraph bool) graph.Client {
 	return msgraph.New(opts)
 }
 
-// newLogger returns the process logger: JSON lines on stderr at the given level.
-func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+// newLogger returns the process logger on w at the common flags' level: JSON lines, or
+// with --log-format text (the default of `atlas dev`) human-readable lines
+// "time=15:04:05.000 level=INFO msg=... key=value".
+func newLogger(w io.Writer, common commonFlags) (*slog.Logger, error) {
 	var l slog.Level
-	if err := l.UnmarshalText([]byte(strings.ToUpper(level))); err != nil {
-		return nil, usageError{fmt.Sprintf("invalid log level %q (debug, info, warn, error)", level)}
+	if err := l.UnmarshalText([]byte(strings.ToUpper(common.logLevel))); err != nil {
+		return nil, usageError{fmt.Sprintf("invalid log level %q (debug, info, warn, error)", common.logLevel)}
 	}
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})), nil
+	switch common.logFormat {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l, ReplaceAttr: shortTime})), nil
+	}
+	return nil, usageError{fmt.Sprintf("invalid log format %q (text, json)", common.logFormat)}
+}
+
+// shortTime writes a text line's time as the wall clock to the millisecond: a terminal
+// needs no date or zone on every line.
+func shortTime(groups []string, a slog.Attr) slog.Attr {
+	if len(groups) == 0 && a.Key == slog.TimeKey && a.Value.Kind() == slog.KindTime {
+		return slog.String(slog.TimeKey, a.Value.Time().Format("15:04:05.000"))
+	}
+	return a
 }
 
 // databaseURL returns DATABASE_URL, or finds/starts a server when discover is true.
@@ -106,7 +123,8 @@ func openPool(ctx context.Context, url string, maxConns int32, timeouts dbTimeou
 
 // commonFlags are the flags every database command accepts.
 type commonFlags struct {
-	logLevel string
+	logLevel  string
+	logFormat string
 }
 
 func newFlagSet(env *cli, name string, common *commonFlags) *flag.FlagSet {
@@ -117,6 +135,16 @@ func newFlagSet(env *cli, name string, common *commonFlags) *flag.FlagSet {
 		def = "info"
 	}
 	fs.StringVar(&common.logLevel, "log-level", def, "log level: debug, info, warn, error (env ATLAS_LOG_LEVEL)")
+	format := env.getenv("ATLAS_LOG_FORMAT")
+	if format == "" {
+		// A developer reads `atlas dev` in a terminal; every other process feeds a log
+		// collector.
+		format = "json"
+		if name == "dev" {
+			format = "text"
+		}
+	}
+	fs.StringVar(&common.logFormat, "log-format", format, "log format: text or json (env ATLAS_LOG_FORMAT; default text for dev, json otherwise)")
 	return fs
 }
 
@@ -142,7 +170,7 @@ func parseCommand(env *cli, name string, args []string, extra func(*flag.FlagSet
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
-	return newLogger(env.stderr, common.logLevel)
+	return newLogger(env.stderr, common)
 }
 
 // connect opens a pool of at most maxConns connections to DATABASE_URL, with the
@@ -182,7 +210,7 @@ func openCommand(ctx context.Context, env *cli, name string, args []string, maxC
 	if !positional && fs.NArg() > 0 {
 		return nil, usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
 	}
-	log, err := newLogger(env.stderr, common.logLevel)
+	log, err := newLogger(env.stderr, common)
 	if err != nil {
 		return nil, err
 	}

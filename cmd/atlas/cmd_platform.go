@@ -40,7 +40,7 @@ func runPlatformUserCreate(ctx context.Context, env *cli, args []string) error {
 	if strings.TrimSpace(email) == "" {
 		return usageError{"usage: atlas platform-user create --email E [--name N] [--capability C]... [--break-glass] (password on stdin)"}
 	}
-	log, err := newLogger(env.stderr, common.logLevel)
+	log, err := newLogger(env.stderr, common)
 	if err != nil {
 		return err
 	}

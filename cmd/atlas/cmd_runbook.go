@@ -178,7 +178,7 @@ func runRunbookRun(ctx context.Context, env *cli, args []string) error {
 // the types the deployment's workers run: the run is worked by `atlas serve` or
 // `atlas worker`). done closes the pool.
 func runbookApp(ctx context.Context, env *cli, f runbookFlags) (*monolith.App, func(), error) {
-	log, err := newLogger(env.stderr, f.common.logLevel)
+	log, err := newLogger(env.stderr, f.common)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -43,7 +43,7 @@ func runDev(ctx context.Context, env *cli, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	log, err := newLogger(env.stderr, common.logLevel)
+	log, err := newLogger(env.stderr, common)
 	if err != nil {
 		return err
 	}

@@ -73,7 +73,7 @@ func openUserCommand(ctx context.Context, env *cli, name string, args []string, 
 		return "", nil, usageError{fmt.Sprintf("usage: atlas %s EMAIL", name)}
 	}
 	email := strings.TrimSpace(fs.Arg(0))
-	log, err := newLogger(env.stderr, common.logLevel)
+	log, err := newLogger(env.stderr, common)
 	if err != nil {
 		return "", nil, err
 	}

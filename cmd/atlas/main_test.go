@@ -422,6 +422,11 @@ func TestDev(t *testing.T) {
 		return addr != ""
 	}, 120*time.Second, 20*time.Millisecond, "dev never printed the hub URL and logins: %s %s", dev.stdout.String(), dev.stderr.String())
 	require.Contains(t, dev.stdout.String(), "graph:    https://graph-simulator.demo (simulator, in-process")
+	// Its terminal log is human-readable text lines (no --log-format given).
+	require.Contains(t, dev.stderr.String(), "msg=serving addr="+addr)
+	for _, line := range strings.Split(strings.TrimSpace(dev.stderr.String()), "\n") {
+		require.Regexp(t, `^time=\d{2}:\d{2}:\d{2}\.\d{3} level=(DEBUG|INFO|WARN|ERROR) msg=`, line)
+	}
 
 	resp, err := http.Get("http://" + addr + "/admin/login")
 	require.NoError(t, err)

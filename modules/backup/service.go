@@ -397,3 +397,25 @@ func (it Item) Verify() bool {
 	_, sum, err := Canonical(m)
 	return err == nil && sum == it.SHA256
 }
+
+// ItemScanSets is how many of a tenant's newest sets SetsWithItem looks in: the cost
+// stays bounded however many sets the tenant has.
+const ItemScanSets = 200
+
+// SetsWithItem returns the ids of the tenant's sets, among its newest ItemScanSets,
+// that captured the policy (type, id), newest first.
+func (s *Service) SetsWithItem(ctx context.Context, tenantID uuid.UUID, policyType, policyID string) ([]uuid.UUID, error) {
+	rows, err := s.pool.Query(ctx, `SELECT st.set_id
+		FROM (SELECT set_id, created_at FROM bk_sets WHERE tenant_id = $1
+		      ORDER BY created_at DESC, set_id DESC LIMIT $4) st
+		WHERE EXISTS (SELECT 1 FROM bk_items i WHERE i.set_id = st.set_id AND i.policy_type = $2 AND i.policy_id = $3)
+		ORDER BY st.created_at DESC, st.set_id DESC`, tenantID, policyType, policyID, ItemScanSets)
+	if err != nil {
+		return nil, fmt.Errorf("backup: sets with item: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return nil, fmt.Errorf("backup: sets with item: %w", err)
+	}
+	return ids, nil
+}

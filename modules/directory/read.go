@@ -26,6 +26,10 @@ type Group struct {
 	GroupTypes      []string
 	RunID           uuid.UUID // the sync that last saw it (see lastSeen)
 	LastSyncedAt    time.Time
+	// ChangedRunID is the sync that last wrote the group (created it or changed its
+	// content), at ChangedAt (that sync's start).
+	ChangedRunID uuid.UUID
+	ChangedAt    time.Time
 }
 
 // RoleDefinition is one cached Entra role definition.
@@ -73,12 +77,14 @@ func lastSeen(kind string) string {
 const seenColumns = `CASE WHEN st.synced_at >= o.changed_at THEN st.run_id ELSE o.changed_run_id END,
 	GREATEST(st.synced_at, o.changed_at)`
 
-const groupColumns = `o.object_id, o.display_name, o.description, o.mail, o.mail_enabled, o.security_enabled, o.group_types, ` + seenColumns
+const groupColumns = `o.object_id, o.display_name, o.description, o.mail, o.mail_enabled, o.security_enabled, o.group_types, ` + seenColumns +
+	`, o.changed_run_id, o.changed_at`
 
 func scanGroup(r pgx.CollectableRow) (Group, error) {
 	var g Group
-	err := r.Scan(&g.ObjectID, &g.DisplayName, &g.Description, &g.Mail, &g.MailEnabled, &g.SecurityEnabled, &g.GroupTypes, &g.RunID, &g.LastSyncedAt)
-	g.LastSyncedAt = g.LastSyncedAt.UTC()
+	err := r.Scan(&g.ObjectID, &g.DisplayName, &g.Description, &g.Mail, &g.MailEnabled, &g.SecurityEnabled, &g.GroupTypes, &g.RunID, &g.LastSyncedAt,
+		&g.ChangedRunID, &g.ChangedAt)
+	g.LastSyncedAt, g.ChangedAt = g.LastSyncedAt.UTC(), g.ChangedAt.UTC()
 	return g, err
 }
 

@@ -295,3 +295,30 @@ func (w *writer) finish(ctx context.Context, status SnapshotStatus, types map[st
 	}
 	return nil
 }
+
+// ItemScanSnapshots is how many of a tenant's newest snapshots ItemHistory looks in:
+// the cost of an item's page stays bounded however many snapshots the tenant has.
+const ItemScanSnapshots = 200
+
+// ItemHistory returns one policy of the tenant as each of its newest ItemScanSnapshots
+// snapshots holds it (those that contain it), newest snapshot first; none when no
+// snapshot holds it.
+func (s *Service) ItemHistory(ctx context.Context, tenantID uuid.UUID, policyType, policyID string) ([]Item, error) {
+	rows, err := s.pool.Query(ctx, `SELECT i.snapshot_id, i.policy_type, i.policy_id, i.display_name, i.fields, i.content_hash
+		FROM (SELECT snapshot_id, taken_at FROM inv_snapshots WHERE tenant_id = $1
+		      ORDER BY taken_at DESC, snapshot_id DESC LIMIT $4) sn
+		JOIN inv_items i ON i.snapshot_id = sn.snapshot_id AND i.policy_type = $2 AND i.policy_id = $3
+		ORDER BY sn.taken_at DESC, sn.snapshot_id DESC`, tenantID, policyType, policyID, ItemScanSnapshots)
+	if err != nil {
+		return nil, fmt.Errorf("inventory: item history: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Item, error) {
+		var it Item
+		err := r.Scan(&it.SnapshotID, &it.PolicyType, &it.PolicyID, &it.DisplayName, &it.Fields, &it.ContentHash)
+		return it, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("inventory: item history: %w", err)
+	}
+	return out, nil
+}

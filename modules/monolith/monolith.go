@@ -66,7 +66,7 @@ func Registry() *eventstore.Registry {
 // Projections lists every projection the runner advances.
 func Projections() []projections.Projection {
 	return []projections.Projection{projections.HubRuns{}, projections.RunTimeline{}, projections.ScopeCounts{}, projections.LegacyRuns{},
-		projections.Notifications{}, projections.ConnectionRuns{}, projections.AuditLog{}}
+		projections.Notifications{}, projections.ConnectionRuns{}, projections.AuditLog{}, projections.RunLinks{}}
 }
 
 // MaxReadyLag is how far (in events) the projections may trail the log and still be
