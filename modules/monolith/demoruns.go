@@ -145,7 +145,7 @@ func seedTenantRuns(ctx context.Context, a *App, t tenancy.Tenant, initiator ope
 	if err != nil {
 		return made, fmt.Errorf("create the demo schedule: %w", err)
 	}
-	out, err := a.Backup.StartNow(ctx, initiator, t.ID, sc.ID, "", false)
+	out, err := a.Backup.StartNowFrom(ctx, "demo", initiator, t.ID, sc.ID, "", false)
 	if err != nil {
 		return made, fmt.Errorf("run the demo schedule now: %w", err)
 	}
