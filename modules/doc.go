@@ -11,7 +11,7 @@
 //	floor 2  operations                               runs: gate, dispatch, workers, sweeper
 //	floor 3  provider, inventory, directory, drift,   the work behind each run type, and what
 //	         backup; legacy, historygen, replay       is built on runs: legacy import, the
-//	                                                  bench/demo history writer, replay
+//	                                                  bench history writer, replay
 //	floor 5  monolith, monolith/monotest              the wiring of every module and projection
 //
 // No import climbs a floor. No package under modules/ imports web/ or cmd/, tests

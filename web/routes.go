@@ -77,6 +77,7 @@ func (s *Server) routes() {
 	admin.Post("/t/:tenant/backups/schedules/:schedule/run", s.handleAdminScheduleStart(false))
 	admin.Post("/t/:tenant/backups/schedules/:schedule/retry", s.handleAdminScheduleStart(true))
 	admin.Get("/t/:tenant/backups", s.handleAdminBackups)
+	admin.Post("/t/:tenant/backups", s.handleAdminBackupCreate) // a backup set from the latest inventory (issue 12 point 6)
 	admin.Get("/t/:tenant/backups/:set", s.handleAdminBackupSet)
 	admin.Get("/t/:tenant/backups/:set/items/:type/:id", s.handleAdminBackupItem)
 	// Provider connections (issue 12 point 1, spec 216): pages and per-connection starts.

@@ -28,8 +28,17 @@ func newApp(pool *pgxpool.Pool, log *slog.Logger) *monolith.App {
 // routes the demo tenants' Graph host to the in-process simulator (`atlas dev`,
 // --demo-graph); without it their connections are refused.
 func newWorkingApp(env *cli, pool *pgxpool.Pool, log *slog.Logger, demoGraph bool) *monolith.App {
-	return monolith.New(pool, monolith.Options{Logger: log, Graph: newGraph(env, log, demoGraph), DemoGraph: demoGraph,
-		StallThreshold: stallThreshold(env, log)})
+	a, _ := newWorkingAppSim(env, pool, log, demoGraph)
+	return a
+}
+
+// newWorkingAppSim is newWorkingApp that also returns the in-process simulator
+// answering the demo Graph host (nil without demoGraph): `atlas dev` changes the demo
+// tenants in it between the syncs of their demo runs.
+func newWorkingAppSim(env *cli, pool *pgxpool.Pool, log *slog.Logger, demoGraph bool) (*monolith.App, *graphsim.Server) {
+	client, sim := newGraph(env, log, demoGraph)
+	return monolith.New(pool, monolith.Options{Logger: log, Graph: client, DemoGraph: demoGraph,
+		StallThreshold: stallThreshold(env, log)}), sim
 }
 
 // newGraph is the msgraph-sdk-go client. Secret references resolve from the process
@@ -37,12 +46,13 @@ func newWorkingApp(env *cli, pool *pgxpool.Pool, log *slog.Logger, demoGraph boo
 // for the demo tenants' Graph host are answered in-process by the Graph simulator
 // (seed 1, the same data in every process), and the demo's connections sign in with the
 // simulator's published client secret unless ATLAS_DEMO_CLIENT_SECRET says otherwise;
-// all other requests go to the network.
-func newGraph(env *cli, log *slog.Logger, demoGraph bool) graph.Client {
+// all other requests go to the network. It returns that simulator (nil without demoGraph).
+func newGraph(env *cli, log *slog.Logger, demoGraph bool) (graph.Client, *graphsim.Server) {
 	opts := msgraph.Options{Logger: log, SecretsDir: env.getenv(graph.SecretsDirEnv), Getenv: env.getenv}
+	var sim *graphsim.Server
 	if demoGraph {
-		sim := graphsim.Router{Host: monolith.DemoGraphHost, Sim: graphsim.New(graphsim.Config{Seed: 1, Logger: log})}
-		opts.HTTPClient = &http.Client{Transport: sim}
+		sim = graphsim.New(graphsim.Config{Seed: 1, Logger: log})
+		opts.HTTPClient = &http.Client{Transport: graphsim.Router{Host: monolith.DemoGraphHost, Sim: sim}}
 		opts.Getenv = func(name string) string {
 			if v := env.getenv(name); v != "" || name != monolith.DemoSecretEnv {
 				return v
@@ -51,7 +61,7 @@ func newGraph(env *cli, log *slog.Logger, demoGraph bool) graph.Client {
 		}
 		log.Warn("the demo Graph simulator answers " + monolith.DemoGraphHost + " in this process (made-up data)")
 	}
-	return msgraph.New(opts)
+	return msgraph.New(opts), sim
 }
 
 // newLogger returns the process logger on w at the common flags' level: JSON lines, or

@@ -33,7 +33,7 @@ func runServe(ctx context.Context, env *cli, args []string) error {
 		return err
 	}
 	defer c.pool.Close()
-	return serve(ctx, env, c.log, c.pool, addr, p.demoGraph, nil, p.workers)
+	return serve(ctx, env, c.log, c.pool, addr, newWorkingApp(env, c.pool, c.log, p.demoGraph), nil, p.workers)
 }
 
 func runDev(ctx context.Context, env *cli, args []string) error {
@@ -70,15 +70,22 @@ func runDev(ctx context.Context, env *cli, args []string) error {
 	if err := monolith.Migrate(ctx, pool); err != nil {
 		return err
 	}
-	a := newApp(pool, log)
+	a, sim := newWorkingAppSim(env, pool, log, true)
 	seed, err := monolith.SeedDemo(ctx, a)
 	if err != nil {
 		return err
 	}
-	if err := monolith.SeedDemoHistory(ctx, a, seed); err != nil {
-		return err
+	// The demo's history is made by running the operations for real against the
+	// simulator (once per database); the server then works on with the same simulator.
+	began := time.Now()
+	made, err := monolith.SeedDemoRuns(ctx, a, seed, sim)
+	if err != nil {
+		return fmt.Errorf("seed the demo runs: %w", err)
 	}
-	return serve(ctx, env, log, pool, *addr, true, func(listenAddr string) {
+	if made.Tenants > 0 {
+		log.Info("demo runs made", "tenants", made.Tenants, "runs", len(made.Runs), "seconds", time.Since(began).Seconds())
+	}
+	return serve(ctx, env, log, pool, *addr, a, func(listenAddr string) {
 		fmt.Fprintf(env.stdout, "TenantAtlas Ops is running\n  hub:      http://%s/admin/login\n  system:   http://%s/system/login (platform users)\n  API:      http://%s/api/v1 (Authorization: Bearer <token>)\n  health:   http://%s/healthz\n  graph:    %s (simulator, in-process, for the demo tenants)\n  database: %s\n",
 			listenAddr, listenAddr, listenAddr, listenAddr, monolith.DemoGraphURL, redact(url))
 		printLogins(env.stdout, seed)
@@ -89,11 +96,10 @@ func runDev(ctx context.Context, env *cli, args []string) error {
 // demoGraphUsage documents --demo-graph of serve and worker.
 const demoGraphUsage = "route the demo tenants' Graph host (" + monolith.DemoGraphHost + ") to the in-process simulator; without it their connections are refused"
 
-// serve runs the HTTP server, the workers, the sweeper and the sealer until ctx ends.
-// demoGraph routes the demo Graph host to the in-process simulator. ready, if set, is
-// called with the bound address once the listener is up. workers configure its run
-// workers.
-func serve(ctx context.Context, env *cli, log *slog.Logger, pool *pgxpool.Pool, addr string, demoGraph bool, ready func(string), workers operations.WorkerOptions) error {
+// serve runs the HTTP server, the workers, the sweeper and the sealer of a (a working
+// app: newWorkingApp) until ctx ends. ready, if set, is called with the bound address
+// once the listener is up. workers configure its run workers.
+func serve(ctx context.Context, env *cli, log *slog.Logger, pool *pgxpool.Pool, addr string, a *monolith.App, ready func(string), workers operations.WorkerOptions) error {
 	proxies, requestTimeout, err := webEdge(env)
 	if err != nil {
 		return err
@@ -107,7 +113,6 @@ func serve(ctx context.Context, env *cli, log *slog.Logger, pool *pgxpool.Pool, 
 		_ = ln.Close()
 		return err
 	}
-	a := newWorkingApp(env, pool, log, demoGraph)
 	srv := web.New(web.Deps{Logger: log, Database: pool, Tenancy: a.Tenancy, Operations: a.Operations,
 		Runs: a.Runs, Inventory: a.Inventory, Directory: a.Directory, Drift: a.Drift, Backup: a.Backup, Alerts: a.Alerts, Runbooks: a.Runbooks, Events: a.Store, Ready: a.Ready, Collectors: a.Collectors(), SessionKey: sessionKey(env, log),
 		TrustedProxies: proxies, RequestTimeout: requestTimeout,

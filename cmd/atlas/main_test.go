@@ -9,6 +9,8 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -102,6 +104,27 @@ func apiJSON(t *testing.T, addr, token, method, path string) map[string]any {
 	var v map[string]any
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&v))
 	return v
+}
+
+// hubSession signs in to the hub at addr and returns a client carrying the session.
+func hubSession(t *testing.T, addr, email, password string) *http.Client {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	client := &http.Client{Jar: jar, Transport: &http.Transport{}}
+	t.Cleanup(client.CloseIdleConnections)
+	resp, err := client.Get("http://" + addr + "/admin/login")
+	require.NoError(t, err)
+	page, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	m := regexp.MustCompile(`name="_csrf" value="([^"]+)"`).FindSubmatch(page)
+	require.NotNil(t, m)
+	resp, err = client.PostForm("http://"+addr+"/admin/login", url.Values{"email": {email}, "password": {password}, "_csrf": {string(m[1])}})
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, 200, resp.StatusCode, "signed in")
+	return client
 }
 
 // runToEnd starts a run of typ on tenant through the API and waits for it to complete.
@@ -441,11 +464,78 @@ func TestDev(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, 200, resp.StatusCode)
 
+	// The demo history was made by running the operations against the simulator: ten
+	// runs per demo tenant, every one succeeded, each linking the object it produced
+	// (RunLinked), whose hub page answers 200 to the owner.
 	var runs []any
 	require.Eventually(t, func() bool {
 		runs, _ = apiJSON(t, addr, token, "GET", "/api/v1/operations?limit=100")["runs"].([]any)
-		return len(runs) == 48
+		return len(runs) == 30
 	}, 30*time.Second, 50*time.Millisecond, "the owner sees the demo history")
+	hub := hubSession(t, addr, "owner@contoso-msp.demo", "demo-owner-password")
+	perType := map[string]int{}
+	pages := map[string]bool{}
+	findings := 0
+	for _, r := range runs {
+		id := r.(map[string]any)["id"].(string)
+		detail := apiJSON(t, addr, token, "GET", "/api/v1/operations/"+id)
+		require.Equal(t, "succeeded", detail["outcome"], detail)
+		require.Equal(t, "demo", detail["sourceSurface"], detail)
+		typ := detail["type"].(string)
+		perType[typ]++
+		if items, _ := detail["counts"].(map[string]any)["items"].(float64); typ == "drift.generate" && items > 0 {
+			// The second drift generation found what changed in the simulator.
+			findings++
+			require.Equal(t, float64(2), items, detail)
+			resp, err := hub.Get("http://" + addr + "/admin/t/" + detail["tenantId"].(string) + "/drift?run=" + id)
+			require.NoError(t, err)
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			require.Contains(t, string(body), "(edited)")
+			require.Contains(t, string(body), "Require BitLocker (added)")
+		}
+		events := apiJSON(t, addr, token, "GET", "/api/v1/operations/"+id+"/events")["events"].([]any)
+		linked := 0
+		for _, e := range events {
+			if e.(map[string]any)["type"] == "RunLinked" {
+				linked++
+			}
+		}
+		require.NotZero(t, linked, "%s %s links the object it produced", typ, id)
+		for _, rel := range detail["related"].([]any) {
+			href := rel.(map[string]any)["href"].(string)
+			if pages[href] {
+				continue
+			}
+			pages[href] = true
+			resp, err := hub.Get("http://" + addr + href)
+			require.NoError(t, err)
+			resp.Body.Close()
+			require.Equal(t, 200, resp.StatusCode, "%s of %s %s", href, typ, id)
+		}
+	}
+	require.Equal(t, map[string]int{"provider.verify": 3, "inventory.sync": 9, "directory.groups.sync": 3, "directory.role_definitions.sync": 3,
+		"drift.generate": 6, "backup_set.add_policies": 3, "backup_schedule.run_now": 3}, perType)
+	require.Equal(t, 3, findings, "one drift report with findings per tenant")
+	for _, kind := range []string{"/inventory/snapshots/", "/drift?run=", "/backups/", "/backups/schedules/"} {
+		n := 0
+		for href := range pages {
+			if strings.Contains(href, kind) {
+				n++
+			}
+		}
+		require.NotZero(t, n, "a run links a page of %s", kind)
+	}
+	// The tenant's backups page shows the sets and its schedules page the demo schedule.
+	tenant := runs[0].(map[string]any)["tenantId"].(string)
+	for path, want := range map[string]string{"/backups": "Key policies (demo)", "/backups/schedules": monolith.DemoScheduleName} {
+		resp, err := hub.Get("http://" + addr + "/admin/t/" + tenant + path)
+		require.NoError(t, err)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.Equal(t, 200, resp.StatusCode, path)
+		require.Contains(t, string(body), want, path)
+	}
 
 	// The demo tenants work against the in-process Graph simulator: an inventory sync
 	// started through the API succeeds with counts.

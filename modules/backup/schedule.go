@@ -487,6 +487,12 @@ var ErrRetryNotOffered = errors.New("backup: retry is offered only after a faile
 // clicks are two runs, a double-submit of one form one. The gate authorizes the
 // initiator (backup.manage).
 func (s *Service) StartNow(ctx context.Context, initiator operations.Initiator, tenantID, id uuid.UUID, nonce string, retry bool) (operations.StartOutcome, error) {
+	return s.StartNowFrom(ctx, "web", initiator, tenantID, id, nonce, retry)
+}
+
+// StartNowFrom is StartNow recording source as the run's source surface (StartNow:
+// "web", the schedule's page; the demo seed: "demo").
+func (s *Service) StartNowFrom(ctx context.Context, source string, initiator operations.Initiator, tenantID, id uuid.UUID, nonce string, retry bool) (operations.StartOutcome, error) {
 	if s.ops == nil {
 		return operations.StartOutcome{}, errNoEvents
 	}
@@ -499,7 +505,7 @@ func (s *Service) StartNow(ctx context.Context, initiator operations.Initiator, 
 		typ = "backup_schedule.retry"
 	}
 	req := operations.StartRequest{Type: typ, TenantID: sc.TenantID, Context: scheduleContext(sc.ID),
-		Initiator: initiator, SourceSurface: "web", Nonce: nonce}
+		Initiator: initiator, SourceSurface: source, Nonce: nonce}
 	if retry {
 		// Authorize first (a refused member learns nothing of the schedule's runs).
 		if err := s.checkRetry(ctx, req, sc); err != nil {

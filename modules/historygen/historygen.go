@@ -3,8 +3,8 @@
 // Each run becomes, in one append, the events a live run would have recorded (queued,
 // started, progressed, failures, its end), in the log only: no ops_runs row, no outbox
 // message, no notification, so nothing downstream reacts to the past while the
-// projections read it like any other run. `atlas bench seed` fills a database with it,
-// and the demo (monolith.SeedDemoHistory) gives a new hub some history.
+// projections read it like any other run. `atlas bench seed` fills a database with it;
+// the demo does not (its history is real runs: monolith.SeedDemoRuns).
 //
 // Layering (README.md, "Architecture: layers and imports"): floor 3, with the run types:
 // it imports the event store, failure and operations (the run events, the catalog,

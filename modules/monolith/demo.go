@@ -2,17 +2,12 @@ package monolith
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/google/uuid"
 
-	"github.com/tenantatlas/ops/eventstore"
 	"github.com/tenantatlas/ops/modules/graph"
-	"github.com/tenantatlas/ops/modules/historygen"
-	"github.com/tenantatlas/ops/modules/operations"
 	"github.com/tenantatlas/ops/modules/tenancy"
 )
 
@@ -205,25 +200,6 @@ func ensureTenant(ctx context.Context, a *App, workspaceID uuid.UUID, name, exte
 		return tenancy.Tenant{}, fmt.Errorf("seed provider connection for %q: %w", name, err)
 	}
 	return t, nil
-}
-
-// SeedDemoHistory gives the demo tenants some finished runs of the last two weeks, so
-// a new hub is not empty (historygen, the bench/demo writer). The runs are derived from the workspace id: a second call
-// finds them written and changes nothing.
-func SeedDemoHistory(ctx context.Context, a *App, seed DemoSeed) error {
-	ids := make([]uuid.UUID, len(seed.Tenants))
-	for i, t := range seed.Tenants {
-		ids[i] = t.ID
-	}
-	owner := seed.Users["owner"]
-	err := historygen.Generate(ctx, a.Pool, a.Store, historygen.Spec{WorkspaceID: seed.Workspace, TenantIDs: ids,
-		Initiator: operations.Initiator{Kind: "user", UserID: owner.ID, Name: "Olivia Owner"},
-		Runs:      48, Span: 14 * 24 * time.Hour, End: time.Now().Add(-time.Hour),
-		Seed: binary.BigEndian.Uint64(seed.Workspace[:8]), Writers: 1, BatchRuns: 48})
-	if errors.Is(err, eventstore.ErrConcurrency) {
-		return nil
-	}
-	return err
 }
 
 // PointDemoAtGraph points every demo tenant's default connection at baseURL

@@ -5,7 +5,7 @@
 // heartbeats (RunWorkers, Handler, Reporter), the stale-run sweeper, run links, the
 // legacy-run events (LegacyRunImported, LegacyRunLinked; package legacy maps the legacy
 // rows to them). Every run a start surface records goes through the gate (Start); the
-// bench/demo writer that appends finished runs without it is package historygen, outside
+// bench writer that appends finished runs without it is package historygen, outside
 // this one. It owns the ops_ tables (migrations/) and reads only them. The failure
 // vocabulary (reason codes, failure entries, the sanitizer) lives in the leaf package
 // failure; this package re-exports it under its run names (ReasonCode, Failure,

@@ -14,8 +14,9 @@ const (
 	SurfaceStartForm Surface = 1 << iota
 	// SurfaceAPI is POST /api/v1/tenants/{tenant}/operations/{type}/start.
 	SurfaceAPI
-	// SurfaceOwnPage is the type's own hub page (the directory pages' Sync now; the
-	// restore wizard, a schedule's page, the runbook page once later issues build them).
+	// SurfaceOwnPage is the type's own hub page (the directory pages' Sync now, the
+	// Backups page's backup-set form, a schedule's page, the runbook page; the restore
+	// wizard once it is built).
 	SurfaceOwnPage
 	// SurfaceScheduler is the backup scheduler (no user surface at all).
 	SurfaceScheduler
@@ -31,8 +32,9 @@ var startSurfaces = map[string]Surface{
 	"directory.role_definitions.sync": SurfaceStartForm | SurfaceAPI | SurfaceOwnPage | SurfaceConnectionPage,
 	"drift.generate":                  SurfaceStartForm | SurfaceAPI,
 	"provider.verify":                 SurfaceStartForm | SurfaceAPI | SurfaceConnectionPage,
-	// A backup names its policies in its context: the generic form sends none.
-	"backup_set.add_policies":     SurfaceAPI,
+	// A backup names its policies in its context: the generic form sends none; the
+	// tenant's Backups page has its own form picking them from the latest inventory.
+	"backup_set.add_policies":     SurfaceAPI | SurfaceOwnPage,
 	"backup_schedule.run_now":     SurfaceOwnPage,
 	"backup_schedule.retry":       SurfaceOwnPage,
 	"backup_schedule.scheduled":   SurfaceScheduler,
