@@ -112,6 +112,8 @@ func TestEveryRunLinkLeadsToAPage(t *testing.T) {
 		switch ti.Type {
 		case "backup_set.add_policies":
 			req.Context = []byte(`{"policies":[{"type":"deviceConfigurations","id":"p1"}]}`)
+		case "restore.preview", "restore.execute":
+			req.Context = []byte(`{"restoreId":"` + uuid.NewString() + `"}`)
 		case "backup_schedule.run_now", "backup_schedule.retry", "backup_schedule.scheduled":
 			req.Context = []byte(`{"scheduleId":"` + sched.ID.String() + `"}`)
 		}
