@@ -5,6 +5,7 @@ import (
 
 	"github.com/tenantatlas/ops/modules/backup"
 	"github.com/tenantatlas/ops/modules/inventory"
+	"github.com/tenantatlas/ops/modules/restore"
 	"github.com/tenantatlas/ops/modules/tenancy"
 )
 
@@ -19,6 +20,9 @@ type backupSetPage struct {
 	Tenant tenancy.Tenant
 	Set    backup.Set
 	Items  []backup.Item
+	// CanRestore offers "Restore…": the set is sealed, holds items, and the member may
+	// start restores that this deployment runs.
+	CanRestore bool
 }
 
 // backupItemPage is the data of the backup_item template.
@@ -75,8 +79,15 @@ func (s *Server) handleAdminBackupSet(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return s.render(c, fiber.StatusOK, "backup_set", page{Title: t.Name + " · Backup set", Nav: "backups", Tenant: &t,
-		Data: backupSetPage{Tenant: t, Set: set, Items: items}})
+	data := backupSetPage{Tenant: t, Set: set, Items: items}
+	if s.deps.Restore != nil && !set.SealedAt.IsZero() && len(items) > 0 {
+		// A restore previews first (restore.preview), then executes: both must run here.
+		if data.CanRestore, err = s.canStart(c, t.ID, restore.TypePreview); err != nil {
+			return err
+		}
+		data.CanRestore = data.CanRestore && s.deps.Operations.Runnable(restore.TypeExecute)
+	}
+	return s.render(c, fiber.StatusOK, "backup_set", page{Title: t.Name + " · Backup set", Nav: "backups", Tenant: &t, Data: data})
 }
 
 // handleAdminBackupItem shows one captured policy: its facts, whether the payload

@@ -36,7 +36,7 @@ func edgeHub(t *testing.T, tune func(*web.Deps)) (*hub, *web.Server, *monotest.B
 	require.NoError(t, seedErr)
 	logs := &monotest.Buffer{}
 	deps := web.Deps{Logger: slog.New(slog.NewJSONHandler(logs, nil)), Database: pool, Tenancy: a.Tenancy, Operations: a.Operations,
-		Runs: a.Runs, Inventory: a.Inventory, Directory: a.Directory, Drift: a.Drift, Backup: a.Backup, Alerts: a.Alerts, Runbooks: a.Runbooks, Ready: a.Ready, Collectors: a.Collectors()}
+		Runs: a.Runs, Inventory: a.Inventory, Directory: a.Directory, Drift: a.Drift, Backup: a.Backup, Restore: a.Restore, Alerts: a.Alerts, Runbooks: a.Runbooks, Ready: a.Ready, Collectors: a.Collectors()}
 	if tune != nil {
 		tune(&deps)
 	}
@@ -116,7 +116,8 @@ func TestHostileParametersNeverFail(t *testing.T) {
 	csrfToken := csrf(t, page)
 
 	valid := map[string]string{"tenant": tenant, "run": runID, "snapshot": uuid.NewString(), "set": uuid.NewString(),
-		"table": legacy.Tables()[0], "id": "1", "notification": uuid.NewString(), "runbook": "findings.lifecycle.backfill", "schedule": uuid.NewString()}
+		"table": legacy.Tables()[0], "id": "1", "notification": uuid.NewString(), "runbook": "findings.lifecycle.backfill", "schedule": uuid.NewString(),
+		"restore": uuid.NewString()}
 	validFor := func(path, param string) string {
 		if param == "type" {
 			if strings.Contains(path, "/items/") {

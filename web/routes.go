@@ -36,6 +36,10 @@ func (s *Server) routes() {
 	api.Post("/tenants/:tenant/backup-schedules", s.handleAPIScheduleCreate)
 	api.Get("/tenants/:tenant/backup-schedules/:schedule", s.handleAPISchedule)
 	api.Patch("/tenants/:tenant/backup-schedules/:schedule", s.handleAPIScheduleUpdate)
+	// Restores (issue 12 point 3): create (preview), read, execute.
+	api.Post("/tenants/:tenant/restores", s.handleAPIRestoreCreate)
+	api.Get("/tenants/:tenant/restores/:restore", s.handleAPIRestore)
+	api.Post("/tenants/:tenant/restores/:restore/execute", s.handleAPIRestoreExecute)
 
 	// The hub: the login page and assets are public, everything else needs a session.
 	s.app.Use("/admin/static", filesystem.New(filesystem.Config{Root: http.FS(staticFS()), MaxAge: 3600}))
@@ -73,6 +77,10 @@ func (s *Server) routes() {
 	admin.Get("/t/:tenant/backups", s.handleAdminBackups)
 	admin.Get("/t/:tenant/backups/:set", s.handleAdminBackupSet)
 	admin.Get("/t/:tenant/backups/:set/items/:type/:id", s.handleAdminBackupItem)
+	// Restores (issue 12 point 3): a set's "Restore…", the restore page, its execute form.
+	admin.Post("/t/:tenant/backups/:set/restore", s.handleAdminRestoreCreate)
+	admin.Get("/t/:tenant/restores/:restore", s.handleAdminRestore)
+	admin.Post("/t/:tenant/restores/:restore/execute", s.handleAdminRestoreExecute)
 	// Alerts and the notifications inbox (issue 11 points 6, 7).
 	admin.Get("/alerts", s.handleAdminAlerts)
 	admin.Post("/alerts", s.handleAdminAlertCreate)

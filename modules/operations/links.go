@@ -75,8 +75,7 @@ func linkHref(tenant uuid.UUID, l RunLinked) string {
 	case LinkDirectoryRoles:
 		return base + "/directory/roles"
 	case LinkRestore:
-		// The restore page comes with the hub's restore flow: no link to a 404 before.
-		return ""
+		return base + "/restores/" + l.ID.String()
 	}
 	return ""
 }
