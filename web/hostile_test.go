@@ -117,7 +117,7 @@ func TestHostileParametersNeverFail(t *testing.T) {
 
 	valid := map[string]string{"tenant": tenant, "run": runID, "snapshot": uuid.NewString(), "set": uuid.NewString(),
 		"table": legacy.Tables()[0], "id": "1", "notification": uuid.NewString(), "runbook": "findings.lifecycle.backfill", "schedule": uuid.NewString(),
-		"restore": uuid.NewString()}
+		"restore": uuid.NewString(), "workspace": h.seed.Workspace.String()}
 	validFor := func(path, param string) string {
 		if param == "type" {
 			if strings.Contains(path, "/items/") {

@@ -297,3 +297,62 @@ func (s *Server) handleAdminRestoreExecute(c *fiber.Ctx) error {
 	}
 	return c.Redirect(restoreURL(t.ID, r.ID), fiber.StatusSeeOther)
 }
+
+// authorizedWorkspace parses :workspace and authorizes capability on it: no membership
+// (or an unparseable id) 404, a role without capability 403.
+func (s *Server) authorizedWorkspace(c *fiber.Ctx, capability tenancy.Capability) (uuid.UUID, error) {
+	id, err := paramUUID(c, "workspace")
+	if err != nil {
+		return uuid.Nil, err
+	}
+	dec, err := s.deps.Tenancy.AuthorizeWorkspace(c.UserContext(), currentUser(c).ID, id, capability)
+	if err != nil {
+		return uuid.Nil, err
+	}
+	if err := dec.Err(); err != nil {
+		return uuid.Nil, restoreAuthError(s.auditDenied(c, "workspace", id.String(), err))
+	}
+	return id, nil
+}
+
+// handleAPIRestoreSettings answers a workspace's restore settings (operations.view).
+func (s *Server) handleAPIRestoreSettings(c *fiber.Ctx) error {
+	if s.deps.Restore == nil {
+		return fiber.NewError(fiber.StatusNotFound, "not found")
+	}
+	ws, err := s.authorizedWorkspace(c, tenancy.CapOperationsView)
+	if err != nil {
+		return err
+	}
+	st, err := s.deps.Restore.WorkspaceSettings(c.UserContext(), ws)
+	if err != nil {
+		return err
+	}
+	return c.JSON(st)
+}
+
+// handleAPIRestoreSettingsUpdate changes a workspace's restore settings
+// {"highRiskEnabled": bool} (workspace.manage: owners), audited with before/after.
+func (s *Server) handleAPIRestoreSettingsUpdate(c *fiber.Ctx) error {
+	if s.deps.Restore == nil {
+		return fiber.NewError(fiber.StatusNotFound, "not found")
+	}
+	ws, err := s.authorizedWorkspace(c, tenancy.CapWorkspaceManage)
+	if err != nil {
+		return err
+	}
+	var body struct {
+		HighRiskEnabled *bool `json:"highRiskEnabled"`
+	}
+	if err := decodeStrict(c, &body, `{"highRiskEnabled": true or false}`); err != nil {
+		return err
+	}
+	if body.HighRiskEnabled == nil {
+		return fiber.NewError(fiber.StatusUnprocessableEntity, "highRiskEnabled: required (true or false)")
+	}
+	st := restore.Settings{HighRiskEnabled: *body.HighRiskEnabled}
+	if err := s.deps.Restore.SetWorkspaceSettings(c.UserContext(), tenancy.UserActor(currentUser(c).ID), ws, st); err != nil {
+		return err
+	}
+	return c.JSON(st)
+}

@@ -203,3 +203,50 @@ func TestRestoreHub(t *testing.T) {
 	require.Contains(t, body, "badge-succeeded\">updated")
 	require.Contains(t, body, "skipped")
 }
+
+// TestRestoreSettingsAndHighRisk: high-risk restores are off by default; only a
+// workspace owner turns them on (a manager 403, an outsider 404, audited); until then a
+// restore holding a compliance policy previews but its execution is 422
+// restore_high_risk_disabled.
+func TestRestoreSettingsAndHighRisk(t *testing.T) {
+	t.Parallel()
+	d, h := restoreHub(t)
+	e := d.env
+	cp := e.Sim.Objects(e.EntraTenant, "compliancePolicies")[0]
+	bk := e.Run(t, "backup_set.add_policies", `{"policies":[{"type":"compliancePolicies","id":"`+cp["id"].(string)+`"}]}`)
+	require.Equal(t, operations.OutcomeSucceeded, bk.Outcome, bk.Message)
+	set, err := e.App.Backup.SetOfRun(e.Ctx, bk.ID)
+	require.NoError(t, err)
+
+	settings := "/api/v1/workspaces/" + e.Workspace.String() + "/restore-settings"
+	code, out := h.call(t, "readonly", "GET", settings, "")
+	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, false, out["highRiskEnabled"], "off by default")
+	for who, want := range map[string]int{"operator": 403, "readonly": 403, "outsider": 404} {
+		code, _ := h.call(t, who, "PUT", settings, `{"highRiskEnabled":true}`)
+		require.Equal(t, want, code, who)
+	}
+	code, _ = h.call(t, "owner", "PUT", settings, `{"enabled":true}`)
+	require.Equal(t, http.StatusUnprocessableEntity, code)
+
+	base := "/api/v1/tenants/" + e.Tenant.String() + "/restores"
+	code, out = h.call(t, "owner", "POST", base, `{"backupSetId":"`+set.ID.String()+`"}`)
+	require.Equal(t, http.StatusCreated, code, out)
+	path := base + "/" + out["id"].(string)
+	v := waitRestore(t, h, path, "previewing")
+	require.Equal(t, "previewed", v["status"])
+	require.Equal(t, true, v["preview"].([]any)[0].(map[string]any)["highRisk"])
+	code, out = h.call(t, "owner", "POST", path+"/execute", `{"confirm":"Contoso","nonce":"a"}`)
+	require.Equal(t, http.StatusUnprocessableEntity, code)
+	require.Equal(t, "restore_high_risk_disabled", out["error"].(map[string]any)["code"])
+
+	code, out = h.call(t, "owner", "PUT", settings, `{"highRiskEnabled":true}`)
+	require.Equal(t, http.StatusOK, code, out)
+	var n int
+	require.NoError(t, e.Pool.QueryRow(e.Ctx, `SELECT count(*) FROM es_events WHERE event_type = 'AuditRecorded'
+		AND data->>'action' = 'restore.settings.changed' AND data->'after'->>'highRiskEnabled' = 'true' AND data->'before'->>'highRiskEnabled' = 'false'`).Scan(&n))
+	require.Equal(t, 1, n)
+	code, out = h.call(t, "owner", "POST", path+"/execute", `{"confirm":"Contoso","nonce":"a"}`)
+	require.Equal(t, http.StatusOK, code, out)
+	require.Equal(t, "accepted", out["status"])
+}

@@ -40,6 +40,8 @@ func (s *Server) routes() {
 	api.Post("/tenants/:tenant/restores", s.handleAPIRestoreCreate)
 	api.Get("/tenants/:tenant/restores/:restore", s.handleAPIRestore)
 	api.Post("/tenants/:tenant/restores/:restore/execute", s.handleAPIRestoreExecute)
+	api.Get("/workspaces/:workspace/restore-settings", s.handleAPIRestoreSettings)
+	api.Put("/workspaces/:workspace/restore-settings", s.handleAPIRestoreSettingsUpdate)
 
 	// The hub: the login page and assets are public, everything else needs a session.
 	s.app.Use("/admin/static", filesystem.New(filesystem.Config{Root: http.FS(staticFS()), MaxAge: 3600}))

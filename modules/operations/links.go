@@ -24,7 +24,7 @@ const (
 	LinkDirectoryGroups LinkKind = "directory_groups"
 	// LinkDirectoryRoles is the tenant's role definitions cache a roles sync refreshed.
 	LinkDirectoryRoles LinkKind = "directory_roles"
-	// LinkRestore is the restore a restore.execute run wrote.
+	// LinkRestore is the restore a restore.preview run previewed or a restore.execute run wrote.
 	LinkRestore LinkKind = "restore"
 )
 

@@ -464,8 +464,8 @@ func (s *Service) payload(ctx context.Context, r Restore, it Item) (map[string]a
 	return m, nil
 }
 
-// Preview is the restore.preview handler: it reads each item's current object from
-// Graph and stores its diff; it never writes to Graph. An item Graph cannot read (other
+// Preview is the restore.preview handler: it links the restore to the run, reads each
+// item's current object from Graph and stores its diff; it never writes to Graph. An item Graph cannot read (other
 // than not found) is diff "error" with its reason and a run failure entry; consent or
 // credential failures end the run.
 func (s *Service) Preview(ctx context.Context, run *operations.Run, rep *operations.Reporter) (out operations.Outcome, err error) {
@@ -482,6 +482,9 @@ func (s *Service) Preview(ctx context.Context, run *operations.Run, rep *operati
 			err = serr
 		}
 	}()
+	if err := rep.Link(ctx, operations.LinkRestore, r.ID); err != nil {
+		return "", err
+	}
 	conn, err := s.provider.Connection(ctx, run)
 	if err != nil {
 		return "", err

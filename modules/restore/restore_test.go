@@ -89,6 +89,7 @@ func TestPreviewAndExecuteEndToEnd(t *testing.T) {
 	require.Equal(t, operations.OutcomeSucceeded, prun.Outcome, prun.Message)
 	require.Equal(t, restore.StatusPreviewed, r.Status)
 	require.Equal(t, prun.ID, r.PreviewRunID)
+	require.Equal(t, r.ID, monotest.Link(t, prun, operations.LinkRestore), "the preview run links its restore")
 	items, err := f.App.Restore.Items(f.Ctx, r.ID)
 	require.NoError(t, err)
 	it := byID(t, items)
