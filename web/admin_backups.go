@@ -23,6 +23,8 @@ type backupSetPage struct {
 	// CanRestore offers "Restore…": the set is sealed, holds items, and the member may
 	// start restores that this deployment runs.
 	CanRestore bool
+	// Restores are the set's restores, newest first.
+	Restores []restore.Restore
 }
 
 // backupItemPage is the data of the backup_item template.
@@ -80,6 +82,11 @@ func (s *Server) handleAdminBackupSet(c *fiber.Ctx) error {
 		return err
 	}
 	data := backupSetPage{Tenant: t, Set: set, Items: items}
+	if s.deps.Restore != nil {
+		if data.Restores, err = s.deps.Restore.RestoresOfSet(c.UserContext(), set.ID); err != nil {
+			return err
+		}
+	}
 	if s.deps.Restore != nil && !set.SealedAt.IsZero() && len(items) > 0 {
 		// A restore previews first (restore.preview), then executes: both must run here.
 		if data.CanRestore, err = s.canStart(c, t.ID, restore.TypePreview); err != nil {

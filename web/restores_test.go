@@ -166,6 +166,8 @@ func TestRestoreHub(t *testing.T) {
 	page := resp.Header.Get("Location")
 	require.True(t, strings.HasPrefix(page, "/admin/t/"+e.Tenant.String()+"/restores/"), page)
 	restoreID := uuid.MustParse(strings.TrimPrefix(page, "/admin/t/"+e.Tenant.String()+"/restores/"))
+	_, body = reader.get(setPage)
+	require.Contains(t, body, `href="`+page+`"`, "the set's page lists its restores")
 
 	require.Eventually(t, func() bool {
 		_, body = owner.get(page)

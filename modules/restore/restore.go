@@ -373,6 +373,19 @@ func (s *Service) Restores(ctx context.Context, tenantID uuid.UUID, limit int) (
 	return out, nil
 }
 
+// RestoresOfSet lists the restores of a backup set, newest first (at most 50).
+func (s *Service) RestoresOfSet(ctx context.Context, setID uuid.UUID) ([]Restore, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+restoreColumns+` FROM rs_restores WHERE set_id = $1 ORDER BY created_at DESC, restore_id DESC LIMIT 50`, setID)
+	if err != nil {
+		return nil, fmt.Errorf("restore: of set: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, scanRestore)
+	if err != nil {
+		return nil, fmt.Errorf("restore: of set: %w", err)
+	}
+	return out, nil
+}
+
 // Items lists a restore's items with their diff and result, by (type, id).
 func (s *Service) Items(ctx context.Context, id uuid.UUID) ([]Item, error) {
 	rows, err := s.pool.Query(ctx, `SELECT policy_type, policy_id, display_name, high_risk, coalesce(diff, ''), changed_fields, current_sha256,
