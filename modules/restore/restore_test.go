@@ -182,8 +182,9 @@ func TestHighRiskIsPreviewOnly(t *testing.T) {
 	require.Equal(t, operations.Counts{"total": 1, "processed": 1, "skipped": 1}, run.Counts)
 }
 
-// TestExecuteGate: execute is scope_busy while a backup of the tenant runs, and blocked
-// while the connection lacks consent; neither writes anything.
+// TestExecuteGate: execute is scope_busy while a backup or another restore of the
+// tenant runs, and blocked while the connection lacks consent; refused starts write
+// nothing and leave the restore to execute later.
 func TestExecuteGate(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, [2]any{"deviceConfigurations", 0})
@@ -204,6 +205,20 @@ func TestExecuteGate(t *testing.T) {
 	got, err := f.App.Restore.Restore(f.Ctx, f.Tenant, r.ID)
 	require.NoError(t, err)
 	require.Equal(t, restore.StatusPreviewed, got.Status, "a refused start leaves the restore to execute later")
+
+	// Another restore's execution holds the scope too.
+	r2, _ := f.previewed(t)
+	f.Sim.SetFaults(f.EntraTenant, graphsim.Faults{Latency: 2 * time.Second})
+	first, err := f.App.Restore.StartExecute(f.Ctx, f.owner, f.Tenant, r2.ID, "Contoso", "m1", "test")
+	require.NoError(t, err)
+	require.Equal(t, operations.StartAccepted, first.Status)
+	busy, err = f.App.Restore.StartExecute(f.Ctx, f.owner, f.Tenant, r.ID, "Contoso", "n1b", "test")
+	require.NoError(t, err)
+	require.Equal(t, operations.StartScopeBusy, busy.Status, "one restore at a time per tenant connection")
+	f.Wait(t, first.Run.ID)
+	f.Sim.SetFaults(f.EntraTenant, graphsim.Faults{})
+	dc[0]["description"] = "changed"
+	f.Sim.SetObject(f.EntraTenant, "deviceConfigurations", dc[0])
 
 	require.NoError(t, f.App.Tenancy.SetConnectionStatus(f.Ctx, "system:test", f.Conn, tenancy.ConnectionConsentMissing, string(failure.ProviderConsentMissing)))
 	blocked, err := f.App.Restore.StartExecute(f.Ctx, f.owner, f.Tenant, r.ID, "Contoso", "n2", "test")
