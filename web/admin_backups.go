@@ -11,6 +11,7 @@ import (
 	"github.com/tenantatlas/ops/modules/backup"
 	"github.com/tenantatlas/ops/modules/inventory"
 	"github.com/tenantatlas/ops/modules/operations"
+	"github.com/tenantatlas/ops/modules/restore"
 	"github.com/tenantatlas/ops/modules/tenancy"
 )
 
@@ -51,6 +52,11 @@ type backupSetPage struct {
 	Items  []backup.Item
 	// Runs are the runs that linked the set (its backup run).
 	Runs relatedRuns
+	// CanRestore offers "Restore…": the set is sealed, holds items, and the member may
+	// start restores that this deployment runs.
+	CanRestore bool
+	// Restores are the set's restores, newest first.
+	Restores []restore.Restore
 }
 
 // backupItemPage is the data of the backup_item template.
@@ -172,8 +178,20 @@ func (s *Server) handleAdminBackupSet(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return s.render(c, fiber.StatusOK, "backup_set", page{Title: t.Name + " · Backup set", Nav: "backups", Tenant: &t,
-		Data: backupSetPage{Tenant: t, Set: set, Items: items, Runs: runs}})
+	data := backupSetPage{Tenant: t, Set: set, Items: items, Runs: runs}
+	if s.deps.Restore != nil {
+		if data.Restores, err = s.deps.Restore.RestoresOfSet(c.UserContext(), set.ID); err != nil {
+			return err
+		}
+	}
+	if s.deps.Restore != nil && !set.SealedAt.IsZero() && len(items) > 0 {
+		// A restore previews first (restore.preview), then executes: both must run here.
+		if data.CanRestore, err = s.canStart(c, t.ID, restore.TypePreview); err != nil {
+			return err
+		}
+		data.CanRestore = data.CanRestore && s.deps.Operations.Runnable(restore.TypeExecute)
+	}
+	return s.render(c, fiber.StatusOK, "backup_set", page{Title: t.Name + " · Backup set", Nav: "backups", Tenant: &t, Data: data})
 }
 
 // handleAdminBackupItem shows one captured policy: its facts, whether the payload

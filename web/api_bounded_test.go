@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantatlas/ops/eventstore/pgtest"
@@ -32,6 +33,7 @@ func TestRunFailuresBoundedAndInitiatorRedacted(t *testing.T) {
 	})
 	owner := h.seed.Users["owner"]
 	out, err := h.app.Operations.Start(t.Context(), operations.StartRequest{Type: "restore.execute", TenantID: h.seed.Tenants[0].ID,
+		Context:       []byte(`{"restoreId":"` + uuid.NewString() + `"}`),
 		Initiator:     operations.Initiator{Kind: "user", UserID: owner.ID, Name: owner.Email, IP: "203.0.113.77", UserAgent: "AtlasSecretAgent/9.1"},
 		SourceSurface: "api"})
 	require.NoError(t, err)

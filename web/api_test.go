@@ -64,7 +64,7 @@ func startHubTB(tb testing.TB, pool *pgxpool.Pool) *hub {
 func serveHub(t testing.TB, a *monolith.App, pool *pgxpool.Pool, seed monolith.DemoSeed, opts ...func(*web.Deps)) *hub {
 	t.Helper()
 	deps := web.Deps{Database: pool, Tenancy: a.Tenancy, Operations: a.Operations,
-		Runs: a.Runs, Inventory: a.Inventory, Directory: a.Directory, Drift: a.Drift, Backup: a.Backup, Alerts: a.Alerts, Runbooks: a.Runbooks, Events: a.Store, Ready: a.Ready, Collectors: a.Collectors()}
+		Runs: a.Runs, Inventory: a.Inventory, Directory: a.Directory, Drift: a.Drift, Backup: a.Backup, Restore: a.Restore, Alerts: a.Alerts, Runbooks: a.Runbooks, Events: a.Store, Ready: a.Ready, Collectors: a.Collectors()}
 	deps.Streams.Changes = projections.NewRunChanges(pool, nil) // live streams, as `atlas serve` runs them
 	for _, o := range opts {
 		o(&deps)
@@ -133,8 +133,8 @@ func TestAPIAuthorizationMatrix(t *testing.T) {
 	}{
 		{"start inventory.sync", "POST", "/api/v1/tenants/" + tenant.String() + "/operations/inventory.sync/start", `{"context":{}}`,
 			map[string]int{"owner": 200, "operator": 200, "readonly": 403, "compliance": 403, "outsider": 404, "": 401, "bad": 401}},
-		// No worker runs restores yet (and they start from the restore wizard): refused
-		// for everyone before authorization, nothing recorded.
+		// A restore starts from its own page (after its preview and a typed confirmation),
+		// never the generic API: refused for everyone before authorization, nothing recorded.
 		{"start restore.execute", "POST", "/api/v1/tenants/" + tenant.String() + "/operations/restore.execute/start", `{}`,
 			map[string]int{"owner": 422, "operator": 422, "readonly": 422, "compliance": 422, "outsider": 422, "": 401, "bad": 401}},
 		{"run detail", "GET", "/api/v1/operations/" + runID, "",

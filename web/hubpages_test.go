@@ -436,6 +436,18 @@ func (g *failingGraph) Get(_ context.Context, _ graph.Connection, objectType, id
 	return nil, &graph.Error{Kind: graph.KindRequestFailed, ObjectType: objectType, Message: "no Graph in this test"}
 }
 
+func (g *failingGraph) Create(_ context.Context, _ graph.Connection, objectType string, _ graph.Object) (graph.Object, error) {
+	g.calls.Add(1)
+	g.t.Errorf("Graph called during render: Create %s", objectType)
+	return nil, &graph.Error{Kind: graph.KindRequestFailed, ObjectType: objectType, Message: "no Graph in this test"}
+}
+
+func (g *failingGraph) Update(_ context.Context, _ graph.Connection, objectType, id string, _ graph.Object) error {
+	g.calls.Add(1)
+	g.t.Errorf("Graph called during render: Update %s %s", objectType, id)
+	return &graph.Error{Kind: graph.KindRequestFailed, ObjectType: objectType, Message: "no Graph in this test"}
+}
+
 // TestHubRenderIsDatabaseOnly serves data the simulator-backed runs wrote through an
 // app whose Graph client fails the test when called, with no workers running, and
 // renders every hub page as the owner: all answer 200 and Graph is never called.

@@ -89,6 +89,9 @@ func TestEveryRunLinkLeadsToAPage(t *testing.T) {
 		operations.LinkInventorySnapshot: d.second.ID, operations.LinkDriftFindings: d.driftRun, operations.LinkBackupSet: d.set.ID,
 		operations.LinkProviderConnection: e.Conn, operations.LinkDirectoryGroups: e.Tenant, operations.LinkDirectoryRoles: e.Tenant,
 	}
+	rs, _, err := e.App.Restore.Create(ctx, operations.Initiator{Kind: "user", UserID: owner.ID, Name: owner.Email}, e.Tenant, d.set.ID, "test")
+	require.NoError(t, err)
+	kinds[operations.LinkRestore] = rs.ID
 	tn, err := e.App.Tenancy.Tenant(ctx, e.Tenant)
 	require.NoError(t, err)
 	cron, zone := "0 3 * * *", "UTC"
@@ -112,6 +115,8 @@ func TestEveryRunLinkLeadsToAPage(t *testing.T) {
 		switch ti.Type {
 		case "backup_set.add_policies":
 			req.Context = []byte(`{"policies":[{"type":"deviceConfigurations","id":"p1"}]}`)
+		case "restore.preview", "restore.execute":
+			req.Context = []byte(`{"restoreId":"` + uuid.NewString() + `"}`)
 		case "backup_schedule.run_now", "backup_schedule.retry", "backup_schedule.scheduled":
 			req.Context = []byte(`{"scheduleId":"` + sched.ID.String() + `"}`)
 		}

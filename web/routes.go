@@ -40,6 +40,12 @@ func (s *Server) routes() {
 	api.Get("/audit", s.handleAPIAudit)
 	api.Get("/audit/export", s.handleAuditExport)
 	api.Get("/tenants/:tenant/replay", s.handleAPITenantReplay)
+	// Restores (issue 12 point 3): create (preview), read, execute.
+	api.Post("/tenants/:tenant/restores", s.handleAPIRestoreCreate)
+	api.Get("/tenants/:tenant/restores/:restore", s.handleAPIRestore)
+	api.Post("/tenants/:tenant/restores/:restore/execute", s.handleAPIRestoreExecute)
+	api.Get("/workspaces/:workspace/restore-settings", s.handleAPIRestoreSettings)
+	api.Put("/workspaces/:workspace/restore-settings", s.handleAPIRestoreSettingsUpdate)
 
 	// The hub: the login page and assets are public, everything else needs a session.
 	s.app.Use("/admin/static", filesystem.New(filesystem.Config{Root: http.FS(staticFS()), MaxAge: 3600}))
@@ -84,6 +90,10 @@ func (s *Server) routes() {
 	admin.Get("/t/:tenant/provider-connections", s.handleAdminConnections)
 	admin.Get("/t/:tenant/provider-connections/:connection", s.handleAdminConnection)
 	admin.Post("/provider-connections/:connection/actions/:operation/start", s.handleAdminConnectionStart)
+	// Restores (issue 12 point 3): a set's "Restore…", the restore page, its execute form.
+	admin.Post("/t/:tenant/backups/:set/restore", s.handleAdminRestoreCreate)
+	admin.Get("/t/:tenant/restores/:restore", s.handleAdminRestore)
+	admin.Post("/t/:tenant/restores/:restore/execute", s.handleAdminRestoreExecute)
 	// Alerts and the notifications inbox (issue 11 points 6, 7).
 	admin.Get("/alerts", s.handleAdminAlerts)
 	admin.Post("/alerts", s.handleAdminAlertCreate)

@@ -30,6 +30,7 @@ import (
 	"github.com/tenantatlas/ops/modules/failure"
 	"github.com/tenantatlas/ops/modules/inventory"
 	"github.com/tenantatlas/ops/modules/operations"
+	"github.com/tenantatlas/ops/modules/restore"
 	"github.com/tenantatlas/ops/modules/runbooks"
 	"github.com/tenantatlas/ops/modules/tenancy"
 	"github.com/tenantatlas/ops/projections"
@@ -61,6 +62,8 @@ type Deps struct {
 	Drift *drift.Service
 	// Backup reads backup sets and their items.
 	Backup *backup.Service
+	// Restore holds restores of backup sets (nil: the restore routes answer 404).
+	Restore *restore.Service
 	// Alerts holds the workspaces' alert rules and their deliveries (nil: the alert
 	// routes answer 404).
 	Alerts *alerts.Service

@@ -42,7 +42,7 @@ func startOptions(t *testing.T, b *browser, page string) []string {
 func serveWithOperations(t *testing.T, a *monolith.App, ops *operations.Service, seed monolith.DemoSeed) *hub {
 	t.Helper()
 	srv := web.New(web.Deps{Database: a.Pool, Tenancy: a.Tenancy, Operations: ops,
-		Runs: a.Runs, Inventory: a.Inventory, Directory: a.Directory, Drift: a.Drift, Backup: a.Backup, Ready: a.Ready})
+		Runs: a.Runs, Inventory: a.Inventory, Directory: a.Directory, Drift: a.Drift, Backup: a.Backup, Restore: a.Restore, Ready: a.Ready})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	go func() { _ = srv.App().Listener(ln) }()
@@ -80,7 +80,7 @@ func TestStartFormOffersOnlyRunnableTypes(t *testing.T) {
 	token := csrf(t, body)
 	for typ, want := range map[string]string{
 		"backup_set.add_policies":     "Started from its own page", // runnable, but it names its policies
-		"restore.execute":             "Operation not available",
+		"restore.execute":             "Started from its own page", // a restore's page, after its preview and a typed confirmation
 		"backup_schedule.run_now":     "Started from its own page", // a schedule's page or the scheduler
 		"findings.lifecycle.backfill": "Started from its own page", // runnable: the /system runbook page only
 	} {
@@ -88,12 +88,7 @@ func TestStartFormOffersOnlyRunnableTypes(t *testing.T) {
 		require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode, typ)
 		require.Contains(t, body, want, typ)
 	}
-	for _, typ := range []string{"restore.execute"} {
-		code, out := h.call(t, "owner", "POST", startURL+typ+"/start", `{}`)
-		require.Equal(t, http.StatusUnprocessableEntity, code, typ)
-		require.Equal(t, "operation_type_unavailable", out["error"].(map[string]any)["code"], typ)
-	}
-	for _, typ := range []string{"backup_schedule.run_now", "backup_schedule.retry", "backup_schedule.scheduled", "findings.lifecycle.backfill"} {
+	for _, typ := range []string{"restore.execute", "restore.preview", "backup_schedule.run_now", "backup_schedule.retry", "backup_schedule.scheduled", "findings.lifecycle.backfill"} {
 		code, out := h.call(t, "owner", "POST", startURL+typ+"/start", `{}`)
 		require.Equal(t, http.StatusUnprocessableEntity, code, typ)
 		require.Equal(t, "start_surface_not_allowed", out["error"].(map[string]any)["code"], typ)
@@ -150,8 +145,8 @@ func typeNames(ts []operations.TypeInfo) []string {
 
 // TestWorkerTypes: a process wired without Graph (a gate for the deployment's workers)
 // offers exactly the types a working process registers handlers for, so
-// monolith.WorkerTypes cannot drift from the modules' Register calls; the types
-// without a handler yet are runnable in neither.
+// monolith.WorkerTypes cannot drift from the modules' Register calls; every catalog type
+// is runnable in both.
 func TestWorkerTypes(t *testing.T) {
 	t.Parallel()
 	pool := pgtest.DB(t)
@@ -159,8 +154,8 @@ func TestWorkerTypes(t *testing.T) {
 	gate := monolith.New(pool, monolith.Options{}).Operations
 	require.Equal(t, monolith.WorkerTypes(), typeNames(working.RunnableTypes()), "the handlers a working process registers")
 	require.Equal(t, monolith.WorkerTypes(), typeNames(gate.RunnableTypes()), "what a process without Graph declares")
-	for _, typ := range []string{"restore.execute"} {
-		require.False(t, working.Runnable(typ), "%s has no handler yet", typ)
-		require.False(t, gate.Runnable(typ), typ)
+	for _, ti := range operations.Types() {
+		require.True(t, working.Runnable(ti.Type), "%s has a handler", ti.Type)
+		require.True(t, gate.Runnable(ti.Type), ti.Type)
 	}
 }

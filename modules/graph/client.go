@@ -47,6 +47,11 @@ type Client interface {
 	List(ctx context.Context, conn Connection, objectType string, fn func(page []Object) error) error
 	// Get reads one object of objectType in full.
 	Get(ctx context.Context, conn Connection, objectType, id string) (Object, error)
+	// Create creates an object of a Writable objectType from body (POST to the
+	// collection) and returns the object Graph answers with, its new id included.
+	Create(ctx context.Context, conn Connection, objectType string, body Object) (Object, error)
+	// Update changes the object id of a Writable objectType to the fields of body (PATCH).
+	Update(ctx context.Context, conn Connection, objectType, id string, body Object) error
 }
 
 // Kind classifies a Graph failure; handlers map kinds to run reason codes.

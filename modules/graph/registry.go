@@ -20,6 +20,9 @@ type Contract struct {
 	PageSize int
 	// Pages is true when the collection is paged with @odata.nextLink.
 	Pages bool
+	// Writable types accept Create and Update (restore writes them back); a write to any
+	// other type fails with ErrContractMissing and no request is made.
+	Writable bool
 }
 
 // ListURL is the absolute URL of the contract's first list page below base
@@ -67,16 +70,16 @@ var contracts = []Contract{
 	},
 	{
 		Type: "deviceConfigurations", Path: "/deviceManagement/deviceConfigurations", APIVersion: "beta",
-		Select: policyListSelect, Pages: true,
+		Select: policyListSelect, Pages: true, Writable: true,
 	},
 	{
 		Type: "compliancePolicies", Path: "/deviceManagement/deviceCompliancePolicies", APIVersion: "beta",
-		Select: policyListSelect, Pages: true,
+		Select: policyListSelect, Pages: true, Writable: true,
 	},
 	{
 		Type: "settingsCatalogPolicies", Path: "/deviceManagement/configurationPolicies", APIVersion: "beta",
 		Select: []string{"id", "name", "description", "lastModifiedDateTime", "platforms", "technologies", "settingCount"},
-		Pages:  true,
+		Pages:  true, Writable: true,
 	},
 }
 
@@ -102,6 +105,25 @@ func Types() []Contract {
 // ContractMissing is the error for an object type the registry does not know.
 func ContractMissing(objectType string) *Error {
 	return &Error{Kind: KindContractMissing, ObjectType: objectType, Message: "object type is not in the contract registry; no request was made"}
+}
+
+// LookupWritable returns the contract of objectType when it accepts writes; false when
+// the type is not registered or is read-only.
+func LookupWritable(objectType string) (Contract, bool) {
+	c, ok := Lookup(objectType)
+	return c, ok && c.Writable
+}
+
+// WriteContractMissing is the error for a write to a type the registry does not open to
+// writes.
+func WriteContractMissing(objectType string) *Error {
+	return &Error{Kind: KindContractMissing, ObjectType: objectType, Message: "object type is not writable in the contract registry; no request was made"}
+}
+
+// CollectionURL is the absolute URL of the contract's collection below base (no query):
+// where Create posts.
+func (c Contract) CollectionURL(base string) string {
+	return strings.TrimRight(base, "/") + "/" + c.APIVersion + c.Path
 }
 
 // cloneContract copies the Select slice so callers cannot change the registry.

@@ -35,6 +35,7 @@ import (
 	"github.com/tenantatlas/ops/modules/notify"
 	"github.com/tenantatlas/ops/modules/operations"
 	"github.com/tenantatlas/ops/modules/provider"
+	"github.com/tenantatlas/ops/modules/restore"
 	"github.com/tenantatlas/ops/modules/runbooks"
 	"github.com/tenantatlas/ops/modules/tenancy"
 	"github.com/tenantatlas/ops/projections"
@@ -43,7 +44,8 @@ import (
 // MigrationSets lists every owner's migrations, in the order they are applied.
 func MigrationSets() []pgmigrate.Set {
 	return []pgmigrate.Set{eventstore.Migrations(), tenancy.Migrations(), operations.Migrations(), notify.Migrations(), projections.Migrations(),
-		inventory.Migrations(), directory.Migrations(), drift.Migrations(), backup.Migrations(), alerts.Migrations()}
+		inventory.Migrations(), directory.Migrations(), drift.Migrations(), backup.Migrations(), alerts.Migrations(),
+		restore.Migrations()}
 }
 
 // Migrate applies every migration set.
@@ -225,6 +227,8 @@ type App struct {
 	Directory *directory.Service
 	Drift     *drift.Service
 	Backup    *backup.Service
+	// Restore holds restores of backup sets (its runs need Options.Graph).
+	Restore *restore.Service
 	// Provider is the Graph glue of the run types; nil without Options.Graph.
 	Provider *provider.Service
 	// Alerts holds the workspaces' alert rules and sends their deliveries.
@@ -269,6 +273,7 @@ func New(pool *pgxpool.Pool, opts Options) *App {
 	app.Drift = drift.New(pool, app.Inventory, log)
 	app.Backup = backup.New(pool, app.Provider, log)
 	app.Backup.Wire(store, rec, ops, app.Inventory)
+	app.Restore = restore.New(pool, app.Provider, app.Backup, ten, ops, rec, log)
 	alOpts := opts.Alerts
 	alOpts.Logger = log
 	app.Alerts = alerts.New(pool, store, ten, rec, ops, alOpts)
@@ -279,6 +284,7 @@ func New(pool *pgxpool.Pool, opts Options) *App {
 		app.Directory.Register(ops)
 		app.Drift.Register(ops)
 		app.Backup.Register(ops)
+		app.Restore.Register(ops)
 		// The runbooks need no Graph, but only a working process registers handlers.
 		app.Runbooks.Register(ops)
 	} else {
@@ -297,7 +303,8 @@ func New(pool *pgxpool.Pool, opts Options) *App {
 // this list equal to the handlers the modules register.
 func WorkerTypes() []string {
 	return []string{"backup_schedule.retry", "backup_schedule.run_now", "backup_schedule.scheduled", "backup_set.add_policies",
-		"directory.groups.sync", "directory.role_definitions.sync", "drift.generate", "findings.lifecycle.backfill", "inventory.sync", "provider.verify"}
+		"directory.groups.sync", "directory.role_definitions.sync", "drift.generate", "findings.lifecycle.backfill", "inventory.sync", "provider.verify",
+		"restore.execute", "restore.preview"}
 }
 
 // OutboxSweepInterval is how often Background sweeps the outbox tables

@@ -72,6 +72,8 @@ var (
 			{Name: "type", Kind: KindString, Required: true}, {Name: "id", Kind: KindString, Required: true}}}}
 	// scheduleContext names the backup schedule a run-now, retry or scheduled run acts on.
 	scheduleContext = ContextSchema{{Name: "scheduleId", Kind: KindUUID, Required: true}}
+	// restoreContext names the restore a preview or an execution acts on.
+	restoreContext = ContextSchema{{Name: "restoreId", Kind: KindUUID, Required: true}}
 	// backfillContext is the runbook's scope and the operator's reason (spec 113).
 	backfillContext = ContextSchema{{Name: "scope", Kind: KindString}, {Name: "targetTenantId", Kind: KindUUID},
 		{Name: "reasonCode", Kind: KindString}, {Name: "reasonText", Kind: KindString}}
@@ -90,7 +92,8 @@ func init() {
 		{Type: "backup_schedule.run_now", Label: "Backup schedule: run now", StartCapability: tenancy.CapBackupManage, ProviderBacked: true, Identity: IdentityNonce, Related: "backup.schedule", Context: scheduleContext},
 		{Type: "backup_schedule.retry", Label: "Backup schedule: retry", StartCapability: tenancy.CapBackupManage, ProviderBacked: true, Identity: IdentityNonce, Related: "backup.schedule", Context: scheduleContext},
 		{Type: "backup_schedule.scheduled", Label: "Scheduled backup", StartCapability: tenancy.CapBackupManage, ProviderBacked: true, Identity: IdentityScheduled, Related: "backup.schedule", Context: scheduleContext},
-		{Type: "restore.execute", Label: "Restore", StartCapability: tenancy.CapRestoreExecute, ProviderBacked: true, Identity: IdentityNonce, Related: "restore"},
+		{Type: "restore.preview", Label: "Restore preview", StartCapability: tenancy.CapRestoreExecute, ProviderBacked: true, Related: "restore", Context: restoreContext},
+		{Type: "restore.execute", Label: "Restore", StartCapability: tenancy.CapRestoreExecute, ProviderBacked: true, Identity: IdentityNonce, Related: "restore", Context: restoreContext},
 		{Type: "provider.verify", Label: "Provider verification", StartCapability: tenancy.CapProviderVerify, ProviderBacked: true, ChecksConnection: true, Related: "provider.connection"},
 		{Type: "findings.lifecycle.backfill", Label: "Findings lifecycle backfill", StartCapability: tenancy.CapMembersManage, WorkspaceScoped: true,
 			Identity: IdentityNonce, Context: backfillContext, PlatformCapability: tenancy.PlatformFindingsLifecycleBackfill, RunbookLock: true},

@@ -161,8 +161,13 @@ func TestBlockedStarts(t *testing.T) {
 func TestStartAuthorization(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, pgtest.DB(t))
+	restoreCtx := `{"restoreId":"` + uuid.NewString() + `"}`
 	try := func(role, typ string, tenant uuid.UUID) error {
-		_, err := f.ops.Start(f.ctx, operations.StartRequest{Type: typ, TenantID: tenant, Initiator: f.initiator(role)})
+		req := operations.StartRequest{Type: typ, TenantID: tenant, Initiator: f.initiator(role)}
+		if typ == "restore.execute" {
+			req.Context = []byte(restoreCtx)
+		}
+		_, err := f.ops.Start(f.ctx, req)
 		return err
 	}
 	require.ErrorIs(t, try("readonly", "inventory.sync", f.tenant), operations.ErrForbidden)
@@ -185,7 +190,7 @@ func TestStartAuthorization(t *testing.T) {
 			Initiator: f.initiator("owner")})
 		require.ErrorIs(t, err, operations.ErrInvalidContext, bad)
 	}
-	require.Equal(t, operations.StartAccepted, f.start(t, "manager", "restore.execute", f.tenant, `{}`).Status)
+	require.Equal(t, operations.StartAccepted, f.start(t, "manager", "restore.execute", f.tenant, restoreCtx).Status)
 }
 
 func TestNonceAndScheduledIdentities(t *testing.T) {

@@ -24,12 +24,14 @@ const (
 	LinkDirectoryGroups LinkKind = "directory_groups"
 	// LinkDirectoryRoles is the tenant's role definitions cache a roles sync refreshed.
 	LinkDirectoryRoles LinkKind = "directory_roles"
+	// LinkRestore is the restore a restore.preview run previewed or a restore.execute run wrote.
+	LinkRestore LinkKind = "restore"
 )
 
 // Valid reports whether k is one of the link kinds.
 func (k LinkKind) Valid() bool {
 	switch k {
-	case LinkInventorySnapshot, LinkDriftFindings, LinkBackupSet, LinkProviderConnection, LinkDirectoryGroups, LinkDirectoryRoles:
+	case LinkInventorySnapshot, LinkDriftFindings, LinkBackupSet, LinkProviderConnection, LinkDirectoryGroups, LinkDirectoryRoles, LinkRestore:
 		return true
 	}
 	return false
@@ -43,6 +45,7 @@ var linkLabels = map[LinkKind]string{
 	LinkProviderConnection: "Provider connection",
 	LinkDirectoryGroups:    "Directory groups",
 	LinkDirectoryRoles:     "Role definitions",
+	LinkRestore:            "Restore",
 }
 
 // Label is what operators read for the kind ("Backup set").
@@ -69,6 +72,8 @@ func linkHref(tenant uuid.UUID, l RunLinked) string {
 		return base + "/directory/groups"
 	case LinkDirectoryRoles:
 		return base + "/directory/roles"
+	case LinkRestore:
+		return base + "/restores/" + l.ID.String()
 	}
 	return ""
 }

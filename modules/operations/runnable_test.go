@@ -94,10 +94,10 @@ func TestCatalogSurfaces(t *testing.T) {
 	}
 	require.Equal(t, map[string]bool{"inventory.sync": true, "directory.groups.sync": true, "directory.role_definitions.sync": true,
 		"drift.generate": true, "backup_set.add_policies": false, "backup_schedule.run_now": false, "backup_schedule.retry": false,
-		"backup_schedule.scheduled": false, "restore.execute": false, "provider.verify": true, "findings.lifecycle.backfill": false}, form)
+		"backup_schedule.scheduled": false, "restore.execute": false, "restore.preview": false, "provider.verify": true, "findings.lifecycle.backfill": false}, form)
 	require.Equal(t, map[string]bool{"inventory.sync": true, "directory.groups.sync": true, "directory.role_definitions.sync": true,
 		"drift.generate": true, "backup_set.add_policies": true, "backup_schedule.run_now": false, "backup_schedule.retry": false,
-		"backup_schedule.scheduled": false, "restore.execute": false, "provider.verify": true, "findings.lifecycle.backfill": false}, api)
+		"backup_schedule.scheduled": false, "restore.execute": false, "restore.preview": false, "provider.verify": true, "findings.lifecycle.backfill": false}, api)
 }
 
 func typeNames(ts []operations.TypeInfo) []string {

@@ -38,6 +38,7 @@ var startSurfaces = map[string]Surface{
 	"backup_schedule.run_now":     SurfaceOwnPage,
 	"backup_schedule.retry":       SurfaceOwnPage,
 	"backup_schedule.scheduled":   SurfaceScheduler,
+	"restore.preview":             SurfaceOwnPage,
 	"restore.execute":             SurfaceOwnPage,
 	"findings.lifecycle.backfill": SurfaceOwnPage,
 }

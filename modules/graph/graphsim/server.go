@@ -118,6 +118,11 @@ type Faults struct {
 	// LeakToken makes error bodies echo the bearer token and the client secret, to prove
 	// that clients never pass error bodies on.
 	LeakToken bool
+	// WriteThrottle lists write keys (a PATCH's object id, a POST's displayName or name)
+	// whose first write answers 429 with Retry-After: RetryAfter; the next one is served.
+	WriteThrottle []string
+	// WriteFail lists write keys whose every write answers 400 Request_BadRequest.
+	WriteFail []string
 }
 
 // Server is the simulator, an http.Handler. Start runs it on loopback.
@@ -197,6 +202,8 @@ func (s *Server) ResetCounters() {
 // SetFaults replaces the faults of tenant ("" = every tenant without faults of its own).
 func (s *Server) SetFaults(tenant string, f Faults) {
 	f.PermissionDenied = slices.Clone(f.PermissionDenied)
+	f.WriteThrottle = slices.Clone(f.WriteThrottle)
+	f.WriteFail = slices.Clone(f.WriteFail)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults[tenant] = &f
@@ -242,6 +249,19 @@ func (s *Server) takeCountedFault(tenant, request string) (status int, retryAfte
 		return http.StatusServiceUnavailable, ""
 	}
 	return 0, ""
+}
+
+// takeWriteThrottle reports whether the write with key answers 429 now: once per key
+// listed in the tenant's WriteThrottle.
+func (s *Server) takeWriteThrottle(tenant, key string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := s.faultsFor(tenant)
+	if f == nil || !slices.Contains(f.WriteThrottle, key) || s.stormed["write:"+key] > 0 {
+		return false
+	}
+	s.stormed["write:"+key]++
+	return true
 }
 
 // ServeHTTP routes token and Graph requests.

@@ -1,8 +1,10 @@
 package graphsim
 
 import (
+	"compress/gzip"
 	"encoding/base64"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -83,8 +85,8 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request) {
 		graphError(w, status, "ServiceUnavailable", "The service is temporarily unavailable."+s.leakText(r, f), s.leakInner(r, f))
 		return
 	}
-	if r.Method != http.MethodGet {
-		graphError(w, http.StatusMethodNotAllowed, "Request_BadRequest", "The simulator serves GET requests only.", nil)
+	if r.Method != http.MethodGet && r.Method != http.MethodPost && r.Method != http.MethodPatch {
+		graphError(w, http.StatusMethodNotAllowed, "Request_BadRequest", "The simulator serves GET, POST and PATCH requests only.", nil)
 		return
 	}
 	rt, ok := resolve(r.URL.Path)
@@ -94,6 +96,10 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request) {
 	}
 	if slices.Contains(f.PermissionDenied, rt.contract.Type) {
 		graphError(w, http.StatusForbidden, "Authorization_RequestDenied", "Insufficient privileges to complete the operation."+s.leakText(r, f), s.leakInner(r, f))
+		return
+	}
+	if r.Method != http.MethodGet {
+		s.serveWrite(w, r, tenant, rt, f)
 		return
 	}
 	q := r.URL.Query()
@@ -113,6 +119,79 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.serveList(w, r, tenant, rt, q, sel)
+}
+
+// serveWrite answers a POST to a writable collection (create: 201 with the object, a
+// new id) or a PATCH of one of its objects (update: the fields merged in, 204), after
+// the WriteThrottle and WriteFail faults.
+func (s *Server) serveWrite(w http.ResponseWriter, r *http.Request, tenant string, rt route, f Faults) {
+	if !rt.contract.Writable || (r.Method == http.MethodPost) != (rt.id == "") {
+		graphError(w, http.StatusMethodNotAllowed, "Request_BadRequest", "The resource does not accept this method.", nil)
+		return
+	}
+	var body map[string]any
+	var in io.Reader = r.Body
+	if strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
+		// The SDK's compression middleware gzips request bodies, as Graph accepts.
+		zr, err := gzip.NewReader(r.Body)
+		if err != nil {
+			graphError(w, http.StatusBadRequest, "Request_BadRequest", "The request body is not gzip.", nil)
+			return
+		}
+		defer func() { _ = zr.Close() }()
+		in = zr
+	}
+	dec := json.NewDecoder(io.LimitReader(in, 1<<20))
+	if err := dec.Decode(&body); err != nil || body == nil {
+		graphError(w, http.StatusBadRequest, "Request_BadRequest", "The request body is not a JSON object.", nil)
+		return
+	}
+	key := rt.id
+	if r.Method == http.MethodPost {
+		key, _ = body["displayName"].(string)
+		if key == "" {
+			key, _ = body["name"].(string)
+		}
+	}
+	if s.takeWriteThrottle(tenant, key) {
+		if f.RetryAfter != "" {
+			w.Header().Set("Retry-After", f.RetryAfter)
+		}
+		graphError(w, http.StatusTooManyRequests, "TooManyRequests", "Too many requests. Please retry after the time in Retry-After.", nil)
+		return
+	}
+	if slices.Contains(f.WriteFail, key) {
+		graphError(w, http.StatusBadRequest, "Request_BadRequest", "The policy could not be written: a setting value is invalid.", nil)
+		return
+	}
+	delete(body, "@odata.context")
+	if r.Method == http.MethodPost {
+		delete(body, "id")
+		body["id"] = newUUID(nil)
+		body["lastModifiedDateTime"] = time.Now().UTC().Format(time.RFC3339)
+		s.SetObject(tenant, rt.contract.Type, body)
+		out, _ := s.object(tenant, rt.contract.Type, body["id"].(string))
+		out["@odata.context"] = baseURL(r) + "/" + rt.contract.APIVersion + "/$metadata#" + metadataName(rt.contract.Path) + "/$entity"
+		w.Header().Set("Content-Type", "application/json; odata.metadata=minimal; charset=utf-8")
+		w.WriteHeader(http.StatusCreated)
+		enc := json.NewEncoder(w)
+		enc.SetEscapeHTML(false)
+		_ = enc.Encode(out)
+		return
+	}
+	cur, found := s.object(tenant, rt.contract.Type, rt.id)
+	if !found {
+		graphError(w, http.StatusNotFound, "Request_ResourceNotFound", "Resource does not exist or one of its queried reference-property objects are not present.", nil)
+		return
+	}
+	for k, v := range body {
+		if k != "id" {
+			cur[k] = v
+		}
+	}
+	cur["lastModifiedDateTime"] = time.Now().UTC().Format(time.RFC3339)
+	s.SetObject(tenant, rt.contract.Type, cur)
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // pageToken is what an opaque $skiptoken carries.

@@ -292,6 +292,73 @@ func checkConnection(conn graph.Connection, objectType string) error {
 // send GETs u through the kiota adapter and returns the raw answer body, or a
 // *graph.Error built from the Graph error code and fixed text only.
 func (c *Client) send(ctx context.Context, conn graph.Connection, objectType string, u *url.URL) ([]byte, error) {
+	body, err := c.do(ctx, conn, objectType, abs.GET, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	if len(body) == 0 {
+		return nil, &graph.Error{Kind: graph.KindRequestFailed, ObjectType: objectType, Message: "Graph returned an empty answer"}
+	}
+	return body, nil
+}
+
+// Create posts body to the collection of a writable objectType and returns the
+// created object.
+func (c *Client) Create(ctx context.Context, conn graph.Connection, objectType string, body graph.Object) (graph.Object, error) {
+	contract, ok := graph.LookupWritable(objectType)
+	if !ok {
+		return nil, graph.WriteContractMissing(objectType)
+	}
+	if err := checkConnection(conn, objectType); err != nil {
+		return nil, err
+	}
+	u, err := url.Parse(contract.CollectionURL(apiBase(conn)))
+	if err != nil {
+		return nil, &graph.Error{Kind: graph.KindRequestFailed, ObjectType: objectType, Message: "invalid collection URL"}
+	}
+	payload, err := json.Marshal(body)
+	if err != nil {
+		return nil, &graph.Error{Kind: graph.KindRequestFailed, ObjectType: objectType, Message: "the object is not JSON"}
+	}
+	answer, err := c.do(ctx, conn, objectType, abs.POST, u, payload)
+	if err != nil {
+		return nil, err
+	}
+	var obj graph.Object
+	if err := json.Unmarshal(answer, &obj); err != nil || obj == nil {
+		return nil, &graph.Error{Kind: graph.KindRequestFailed, ObjectType: objectType, Message: "Graph answered a create with an object that is not JSON"}
+	}
+	delete(obj, "@odata.context")
+	return obj, nil
+}
+
+// Update patches the object id of a writable objectType with body.
+func (c *Client) Update(ctx context.Context, conn graph.Connection, objectType, id string, body graph.Object) error {
+	contract, ok := graph.LookupWritable(objectType)
+	if !ok {
+		return graph.WriteContractMissing(objectType)
+	}
+	if err := checkConnection(conn, objectType); err != nil {
+		return err
+	}
+	if id == "" {
+		return &graph.Error{Kind: graph.KindNotFound, ObjectType: objectType, Message: "empty object id"}
+	}
+	u, err := url.Parse(contract.ItemURL(apiBase(conn), id))
+	if err != nil {
+		return &graph.Error{Kind: graph.KindRequestFailed, ObjectType: objectType, Message: "invalid object id"}
+	}
+	payload, err := json.Marshal(body)
+	if err != nil {
+		return &graph.Error{Kind: graph.KindRequestFailed, ObjectType: objectType, Message: "the object is not JSON"}
+	}
+	_, err = c.do(ctx, conn, objectType, abs.PATCH, u, payload)
+	return err
+}
+
+// do sends one request through the connection's request adapter (payload, when set, as
+// the JSON body) and returns the answer's body, possibly empty.
+func (c *Client) do(ctx context.Context, conn graph.Connection, objectType string, method abs.HttpMethod, u *url.URL, payload []byte) ([]byte, error) {
 	a, err := c.adapter(conn)
 	if err != nil {
 		return nil, &graph.Error{Kind: graph.KindRequestFailed, ObjectType: objectType, Message: "could not build the Graph request adapter"}
@@ -299,17 +366,18 @@ func (c *Client) send(ctx context.Context, conn graph.Connection, objectType str
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	ri := abs.NewRequestInformation()
-	ri.Method = abs.GET
+	ri.Method = method
 	ri.SetUri(*u)
 	ri.Headers.Add("Accept", "application/json")
+	if payload != nil {
+		ri.Content = payload
+		ri.Headers.TryAdd("Content-Type", "application/json")
+	}
 	res, err := a.SendPrimitive(ctx, ri, "[]byte", errorMappings)
 	if err != nil {
 		return nil, c.mapError(ctx, conn, objectType, err)
 	}
 	body, _ := res.([]byte)
-	if len(body) == 0 {
-		return nil, &graph.Error{Kind: graph.KindRequestFailed, ObjectType: objectType, Message: "Graph returned an empty answer"}
-	}
 	return body, nil
 }
 

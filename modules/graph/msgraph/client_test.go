@@ -494,3 +494,39 @@ func TestDeadline(t *testing.T) {
 	requireKind(t, err, graph.KindTimeout, 0)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 }
+
+func TestWritesCreateUpdateThrottleFail(t *testing.T) {
+	b := setup(t, graphsim.Config{}, graph.RetryPolicy{MaxAttempts: 4})
+	ctx := context.Background()
+	policies := b.sim.Objects(tenantA, "compliancePolicies")
+	id0, id1 := policies[0]["id"].(string), policies[1]["id"].(string)
+	b.sim.SetFaults(tenantA, graphsim.Faults{WriteThrottle: []string{id0}, RetryAfter: "2", WriteFail: []string{id1}})
+
+	// Update: the first PATCH is throttled (Retry-After honoured), the retry lands.
+	require.NoError(t, b.client.Update(ctx, b.conn, "compliancePolicies", id0, graph.Object{"description": "restored"}))
+	got, err := b.client.Get(ctx, b.conn, "compliancePolicies", id0)
+	require.NoError(t, err)
+	require.Equal(t, "restored", got["description"])
+	require.Equal(t, policies[0]["displayName"], got["displayName"])
+	require.Contains(t, b.sleeps.all(), 2*time.Second)
+	require.Equal(t, int64(2), b.sim.PathRequests("/beta/deviceManagement/deviceCompliancePolicies/"+id0)-1) // two PATCHes, one GET
+
+	// A failing item answers 400: request_failed, nothing written.
+	err = b.client.Update(ctx, b.conn, "compliancePolicies", id1, graph.Object{"description": "x"})
+	requireKind(t, err, graph.KindRequestFailed, 400)
+	require.Equal(t, policies[1]["description"], b.sim.Objects(tenantA, "compliancePolicies")[1]["description"])
+
+	// Create: a new id, the object listed afterwards.
+	created, err := b.client.Create(ctx, b.conn, "compliancePolicies", graph.Object{"id": id0, "displayName": "Recreated", "@odata.type": "#microsoft.graph.windows10CompliancePolicy"})
+	require.NoError(t, err)
+	require.NotEmpty(t, created.ID())
+	require.NotEqual(t, id0, created.ID())
+	require.Len(t, b.sim.Objects(tenantA, "compliancePolicies"), len(policies)+1)
+
+	// Read-only and unknown types: no request at all.
+	before := b.sim.Requests()
+	requireKind(t, b.client.Update(ctx, b.conn, "groups", "g", graph.Object{}), graph.KindContractMissing, 0)
+	_, err = b.client.Create(ctx, b.conn, "nope", graph.Object{})
+	requireKind(t, err, graph.KindContractMissing, 0)
+	require.Equal(t, before, b.sim.Requests())
+}
