@@ -429,12 +429,44 @@ func TestTimelineAndScopeCounts(t *testing.T) {
 	}
 	require.EqualValues(t, 9, total)
 
-	before := tableSum(t, w.pool, "rm_run_timeline_v1", "run_id, stream_version") + tableSum(t, w.pool, "rm_scope_counts_v1", "scope_id, bucket")
+	// The overview's windows (version 2) hold every run once, by queued hour, and the
+	// finished-per-hour rows every terminal run once.
+	windows, err := reader.Window(w.ctx, tenants, time.Now().Add(-24*time.Hour))
+	require.NoError(t, err)
+	total = 0
+	for _, sw := range windows {
+		for _, n := range sw.Columns {
+			total += n
+		}
+	}
+	require.EqualValues(t, 9, total, "the last 24 h's columns count every run")
+	var terminal int64
+	require.NoError(t, w.pool.QueryRow(w.ctx, `SELECT count(*) FROM rm_runs WHERE status = 'completed'`).Scan(&terminal))
+	spark, err := reader.Throughput(w.ctx, tenants, time.Now().Add(-24*time.Hour), time.Now())
+	require.NoError(t, err)
+	require.Len(t, spark, 25, "one point per hour, the current one included")
+	finished := int64(0)
+	for _, n := range spark {
+		finished += n
+	}
+	require.Equal(t, terminal, finished, "every finished run counted once, in the hour it ended")
+	var queued int
+	require.NoError(t, w.pool.QueryRow(w.ctx, `SELECT count(*) FROM rm_runs WHERE bucket = 'queued'`).Scan(&queued))
+	oldest, err := reader.OldestQueued(w.ctx, tenants)
+	require.NoError(t, err)
+	require.Equal(t, queued > 0, !oldest.IsZero())
+
+	v2 := func() string {
+		return tableSum(t, w.pool, "rm_run_timeline_v1", "run_id, stream_version") + tableSum(t, w.pool, "rm_scope_counts_v2", "scope_id, bucket") +
+			tableSum(t, w.pool, "rm_scope_counts_runs_v2", "run_id") + tableSum(t, w.pool, "rm_scope_hours_v2", "scope_id, hour, col") +
+			tableSum(t, w.pool, "rm_scope_finished_v2", "scope_id, hour")
+	}
+	before := v2()
 	for _, p := range []projections.Projection{projections.RunTimeline{}, projections.ScopeCounts{}} {
 		_, err := r.Rebuild(w.ctx, p, nil)
 		require.NoError(t, err)
 	}
-	after := tableSum(t, w.pool, "rm_run_timeline_v1", "run_id, stream_version") + tableSum(t, w.pool, "rm_scope_counts_v1", "scope_id, bucket")
+	after := v2()
 	require.Equal(t, before, after, "rebuilt from zero, the same read models")
 }
 
@@ -519,8 +551,8 @@ func TestHubRunsV2Upgrade(t *testing.T) {
 	w := newWorld(t)
 	ids := w.runSome(t, 4)
 	// Back to the projections schema of migrations 001–003.
-	_, err := w.pool.Exec(w.ctx, `DROP TABLE proj_checkpoints, proj_active, rm_runs_v2, rm_run_timeline_v1, rm_scope_counts_v1,
-		rm_scope_counts_runs_v1, rm_legacy_runs_v1, rm_notifications_v1, schema_version_projections CASCADE`)
+	_, err := w.pool.Exec(w.ctx, `DROP TABLE proj_checkpoints, proj_active, rm_runs_v2, rm_run_timeline_v1, rm_scope_counts_v2,
+		rm_scope_counts_runs_v2, rm_scope_hours_v2, rm_scope_finished_v2, rm_legacy_runs_v1, rm_notifications_v1, schema_version_projections CASCADE`)
 	require.NoError(t, err)
 	upTo3 := fstest.MapFS{}
 	for _, name := range []string{"001_projections.sql", "002_timeline_counts.sql", "003_legacy_runs.sql"} {
