@@ -41,7 +41,7 @@ type pages map[string]*template.Template
 
 var pageNames = []string{"login", "operations", "run", "error",
 	"inventory", "snapshot", "directory", "drift", "drift_report", "backups", "backup_set", "backup_item", "tenants",
-	"alerts", "notifications", "schedules", "schedule"}
+	"alerts", "notifications", "schedules", "schedule", "overview"}
 
 // systemPageNames are the /system panel's pages (system_*.html), parsed with
 // system_layout.html instead of the hub's layout.
