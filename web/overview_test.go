@@ -136,6 +136,7 @@ func TestOverviewCountsLinksAndFailingTenants(t *testing.T) {
 		resp, list := b.get(href)
 		require.Equal(t, http.StatusOK, resp.StatusCode)
 		require.Equal(t, n, strings.Count(list, `<td data-label="Operation">`))
+		require.Equal(t, n, strings.Count(list, `<span class="reason mono" title="Reason code">`), "a failed row shows its reason code")
 	}
 	if len(rows) > 1 {
 		require.Greater(t, failedBy[uuid.MustParse(rows[0][1])], failedBy[uuid.MustParse(rows[len(rows)-1][1])])
