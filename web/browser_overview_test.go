@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
@@ -116,10 +118,13 @@ func TestBrowserOverviewNarrowAndContrast(t *testing.T) {
 		width, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`))
 		require.NoError(t, err)
 		require.LessOrEqual(t, width, 375, "%s: the page overflows a 375 px screen sideways", name)
-		report, err := chromedp.Run(ctx, chromedp.Evaluate[contrastReport](contrastJS))
-		require.NoError(t, err)
-		require.Greater(t, report.Checked, 10, "%s: the check saw the page's text", name)
-		require.Empty(t, report.Bad, "%s: text below WCAG AA contrast", name)
+		for _, scheme := range []string{"dark", "light"} { // both palettes; light stays on
+			require.NoError(t, chromedp.Do(ctx, colorScheme(scheme)))
+			report, err := chromedp.Run(ctx, chromedp.Evaluate[contrastReport](contrastJS))
+			require.NoError(t, err)
+			require.Greater(t, report.Checked, 10, "%s: the check saw the page's text", name)
+			require.Empty(t, report.Bad, "%s (%s): text below WCAG AA contrast", name, scheme)
+		}
 		shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 		require.NoError(t, err)
 		require.NoError(t, os.WriteFile(filepath.Join(t.TempDir(), name+".png"), shot, 0o644))
@@ -171,4 +176,13 @@ func TestBrowserOverviewNarrowAndContrast(t *testing.T) {
 	body, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
 	require.NoError(t, err)
 	require.False(t, strings.Contains(body, "1 days"), "plurals")
+}
+
+// colorScheme makes the page's prefers-color-scheme media feature scheme.
+func colorScheme(scheme string) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+		_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}})
+		return chromedp.Void{}, err
+	}
 }
