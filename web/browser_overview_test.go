@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantatlas/ops/eventstore/pgtest"
+	"github.com/tenantatlas/ops/modules/operations"
 	"github.com/tenantatlas/ops/projections"
 )
 
@@ -136,6 +137,22 @@ func TestBrowserOverviewNarrowAndContrast(t *testing.T) {
 	// The overview: the failing tenants' table, most failures first.
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(h.base+"/admin"), chromedp.WaitVisible(chromedp.CSS("table.failing"))))
 	check("overview")
+	// Live: a run queued now shows on the open page without a reload (live.js, bounded).
+	queued := func() string {
+		v, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(".tile-queued .tile-n")))
+		require.NoError(t, err)
+		return v
+	}
+	require.Equal(t, "3", queued())
+	_, err = chromedp.Run(ctx, chromedp.Evaluate[bool](`window.__doc = "same", true`))
+	require.NoError(t, err)
+	_, err = h.app.Operations.Start(t.Context(), operations.StartRequest{Type: "drift.generate", TenantID: h.seed.Tenants[0].ID,
+		Context: []byte(`{"baseline":"live"}`), Initiator: operations.Initiator{Kind: "user", UserID: op.ID, Name: op.Email}})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return queued() == "4" }, 25*time.Second, 200*time.Millisecond, "the overview never showed the new run")
+	same, err := chromedp.Run(ctx, chromedp.Evaluate[string](`window.__doc || "reloaded"`))
+	require.NoError(t, err)
+	require.Equal(t, "same", same, "updated in place, not reloaded")
 	href, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS("table.failing td.num a"), "href"))
 	require.NoError(t, err)
 	require.Contains(t, href.Value, "bucket=failed")
