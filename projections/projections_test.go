@@ -599,3 +599,52 @@ func tenantIDs(w *world) []uuid.UUID {
 	}
 	return ids
 }
+
+// TestScopeCountsV2Upgrade: a database whose scope_counts version 1 holds runs keeps
+// serving it after migration 007, until EnsureVersion (what serve's leader does) has
+// built version 2 — with its hourly tables — from the log and swapped it in.
+func TestScopeCountsV2Upgrade(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ids := w.runSome(t, 4)
+	_, err := w.pool.Exec(w.ctx, `DROP TABLE proj_checkpoints, proj_active, rm_runs_v2, rm_run_timeline_v1, rm_scope_counts_v2,
+		rm_scope_counts_runs_v2, rm_scope_hours_v2, rm_scope_finished_v2, rm_legacy_runs_v1, rm_notifications_v1, schema_version_projections CASCADE`)
+	require.NoError(t, err)
+	upTo6 := fstest.MapFS{}
+	entries, err := fs.ReadDir(projections.Migrations().FS, ".")
+	require.NoError(t, err)
+	for _, e := range entries {
+		if e.Name() < "007" {
+			b, err := fs.ReadFile(projections.Migrations().FS, e.Name())
+			require.NoError(t, err)
+			upTo6[e.Name()] = &fstest.MapFile{Data: b}
+		}
+	}
+	require.NoError(t, pgmigrate.Apply(w.ctx, w.pool, pgmigrate.Set{Name: "projections", FS: upTo6}))
+	for i, id := range ids { // what version 1 had projected
+		_, err := w.pool.Exec(w.ctx, `INSERT INTO rm_scope_counts_runs_v1 (run_id, scope_id, state) VALUES ($1, $2, '{"s":"queued","o":"pending"}')`,
+			id, w.seed.Tenants[i%3].ID)
+		require.NoError(t, err)
+	}
+	require.NoError(t, pgmigrate.Apply(w.ctx, w.pool, projections.Migrations()))
+	r := projections.NewRunner(w.pool, w.app.Store, projections.Options{})
+	active, err := r.ActiveVersion(w.ctx, projections.ScopeCounts{})
+	require.NoError(t, err)
+	require.Equal(t, 1, active, "version 1 serves until version 2 is built")
+	var n int
+	require.NoError(t, w.pool.QueryRow(w.ctx, `SELECT count(*) FROM rm_scope_counts_runs`).Scan(&n))
+	require.Equal(t, 4, n)
+
+	require.NoError(t, r.EnsureVersion(w.ctx, projections.ScopeCounts{}))
+	active, err = r.ActiveVersion(w.ctx, projections.ScopeCounts{})
+	require.NoError(t, err)
+	require.Equal(t, 2, active)
+	for view, table := range map[string]string{"rm_scope_counts": "rm_scope_counts_v2", "rm_scope_hours": "rm_scope_hours_v2", "rm_scope_finished": "rm_scope_finished_v2"} {
+		var got string
+		require.NoError(t, w.pool.QueryRow(w.ctx, `SELECT table_name FROM information_schema.view_table_usage WHERE view_name = $1`, view).Scan(&got))
+		require.Equal(t, table, got)
+	}
+	var hours int64
+	require.NoError(t, w.pool.QueryRow(w.ctx, `SELECT COALESCE(sum(runs), 0) FROM rm_scope_hours`).Scan(&hours))
+	require.EqualValues(t, 4, hours, "version 2 was built from the log")
+}
