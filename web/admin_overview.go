@@ -62,7 +62,6 @@ type overviewPage struct {
 	Spark          template.HTML
 	Finished, Peak int64
 	OldestQueued   time.Time
-	ListHref       string
 	// QueuedHref lists the queued runs, whenever queued.
 	QueuedHref string
 }
@@ -135,7 +134,7 @@ func (s *Server) renderOverview(c *fiber.Ctx, tenant *tenancy.Tenant) error {
 		}
 		return base + "?" + v.Encode()
 	}
-	data := overviewPage{Tenant: tenant, Range: rng, Since: since, OldestQueued: oldest, ListHref: listHref(listBase, ""),
+	data := overviewPage{Tenant: tenant, Range: rng, Since: since, OldestQueued: oldest,
 		QueuedHref: listBase + "?bucket=queued"}
 	for _, r := range []string{"24h", "7d"} {
 		label := map[string]string{"24h": "Last 24 hours", "7d": "Last 7 days"}[r]
