@@ -48,7 +48,7 @@ ON CONFLICT (id) DO NOTHING;
 
 -- name: ScopeCountsLoadStates
 -- {{table}} is rm_scope_counts_runs (a run's last state and scope).
-SELECT run_id, scope_id, state FROM {{table}} WHERE run_id = ANY($1);
+SELECT run_id, scope_id, state, col FROM {{table}} WHERE run_id = ANY($1);
 
 -- name: ScopeCountsMove
 -- {{table}} is rm_scope_counts: adds $3 runs to scope $1's bucket $2.
@@ -57,8 +57,22 @@ ON CONFLICT (scope_id, bucket) DO UPDATE SET runs = {{table}}.runs + EXCLUDED.ru
 
 -- name: ScopeCountsSaveState
 -- {{table}} is rm_scope_counts_runs.
-INSERT INTO {{table}} (run_id, scope_id, state) VALUES ($1, $2, $3)
-ON CONFLICT (run_id) DO UPDATE SET state = EXCLUDED.state;
+INSERT INTO {{table}} (run_id, scope_id, state, queued_at, col) VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (run_id) DO UPDATE SET state = EXCLUDED.state, col = EXCLUDED.col;
+
+-- name: ScopeCountsHourMove
+-- {{table}} is rm_scope_hours: adds $4 runs to scope $1's queued hour $2, column $3.
+INSERT INTO {{table}} (scope_id, hour, col, runs) VALUES ($1, $2, $3, $4)
+ON CONFLICT (scope_id, hour, col) DO UPDATE SET runs = {{table}}.runs + EXCLUDED.runs;
+
+-- name: ScopeCountsFinished
+-- {{table}} is rm_scope_finished: one more run of scope $1 finished in hour $2.
+INSERT INTO {{table}} (scope_id, hour, runs) VALUES ($1, $2, 1)
+ON CONFLICT (scope_id, hour) DO UPDATE SET runs = {{table}}.runs + 1;
+
+-- name: ScopeCountsHourDeleteEmpty
+-- {{table}} is rm_scope_hours.
+DELETE FROM {{table}} WHERE runs = 0;
 
 -- name: ScopeCountsDeleteEmpty
 -- {{table}} is rm_scope_counts.

@@ -430,12 +430,44 @@ func TestTimelineAndScopeCounts(t *testing.T) {
 	}
 	require.EqualValues(t, 9, total)
 
-	before := tableSum(t, w.pool, "rm_run_timeline_v1", "run_id, stream_version") + tableSum(t, w.pool, "rm_scope_counts_v1", "scope_id, bucket")
+	// The overview's windows (version 2) hold every run once, by queued hour, and the
+	// finished-per-hour rows every terminal run once.
+	windows, err := reader.Window(w.ctx, tenants, time.Now().Add(-24*time.Hour))
+	require.NoError(t, err)
+	total = 0
+	for _, sw := range windows {
+		for _, n := range sw.Columns {
+			total += n
+		}
+	}
+	require.EqualValues(t, 9, total, "the last 24 h's columns count every run")
+	var terminal int64
+	require.NoError(t, w.pool.QueryRow(w.ctx, `SELECT count(*) FROM rm_runs WHERE status = 'completed'`).Scan(&terminal))
+	spark, err := reader.Throughput(w.ctx, tenants, time.Now().Add(-24*time.Hour), time.Now())
+	require.NoError(t, err)
+	require.Len(t, spark, 25, "one point per hour, the current one included")
+	finished := int64(0)
+	for _, n := range spark {
+		finished += n
+	}
+	require.Equal(t, terminal, finished, "every finished run counted once, in the hour it ended")
+	var queued int
+	require.NoError(t, w.pool.QueryRow(w.ctx, `SELECT count(*) FROM rm_runs WHERE bucket = 'queued'`).Scan(&queued))
+	oldest, err := reader.OldestQueued(w.ctx, tenants)
+	require.NoError(t, err)
+	require.Equal(t, queued > 0, !oldest.IsZero())
+
+	v2 := func() string {
+		return tableSum(t, w.pool, "rm_run_timeline_v1", "run_id, stream_version") + tableSum(t, w.pool, "rm_scope_counts_v2", "scope_id, bucket") +
+			tableSum(t, w.pool, "rm_scope_counts_runs_v2", "run_id") + tableSum(t, w.pool, "rm_scope_hours_v2", "scope_id, hour, col") +
+			tableSum(t, w.pool, "rm_scope_finished_v2", "scope_id, hour")
+	}
+	before := v2()
 	for _, p := range []projections.Projection{projections.RunTimeline{}, projections.ScopeCounts{}} {
 		_, err := r.Rebuild(w.ctx, p, nil)
 		require.NoError(t, err)
 	}
-	after := tableSum(t, w.pool, "rm_run_timeline_v1", "run_id, stream_version") + tableSum(t, w.pool, "rm_scope_counts_v1", "scope_id, bucket")
+	after := v2()
 	require.Equal(t, before, after, "rebuilt from zero, the same read models")
 }
 
@@ -520,8 +552,7 @@ func TestHubRunsV2Upgrade(t *testing.T) {
 	w := newWorld(t)
 	ids := w.runSome(t, 4)
 	// Back to the projections schema of migrations 001–003.
-	_, err := w.pool.Exec(w.ctx, `DROP TABLE proj_checkpoints, proj_active, rm_runs_v2, rm_run_timeline_v1, rm_scope_counts_v1,
-		rm_scope_counts_runs_v1, rm_legacy_runs_v2, rm_notifications_v1, rm_connection_runs_v1, schema_version_projections CASCADE`)
+	err := dropProjectionSchema(w)
 	require.NoError(t, err)
 	upTo3 := fstest.MapFS{}
 	for _, name := range []string{"001_projections.sql", "002_timeline_counts.sql", "003_legacy_runs.sql"} {
@@ -592,8 +623,7 @@ func TestLegacyRunsV2Upgrade(t *testing.T) {
 	require.NoError(t, w.app.Store.SealCommitted(w.ctx))
 
 	// Back to the projections schema of migrations 001–007, version 1 holding row 1.
-	_, err = w.pool.Exec(w.ctx, `DROP TABLE proj_checkpoints, proj_active, rm_runs_v2, rm_run_timeline_v1, rm_scope_counts_v1,
-		rm_scope_counts_runs_v1, rm_legacy_runs_v2, rm_notifications_v1, rm_connection_runs_v1, schema_version_projections CASCADE`)
+	err = dropProjectionSchema(w)
 	require.NoError(t, err)
 	upTo7 := fstest.MapFS{}
 	entries, err := fs.ReadDir(projections.Migrations().FS, ".")
@@ -635,4 +665,72 @@ func TestLegacyRunsV2Upgrade(t *testing.T) {
 	require.Equal(t, missing, hist.ClaimedRunID)
 	require.Equal(t, map[string]int64{"total": 2}, hist.Counts)
 	require.Nil(t, hist.FinishedAt)
+}
+
+// TestScopeCountsV2Upgrade: a database whose scope_counts version 1 holds runs keeps
+// serving it after migration 011, until EnsureVersion (what serve's leader does) has
+// built version 2 — with its hourly tables — from the log and swapped it in.
+func TestScopeCountsV2Upgrade(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ids := w.runSome(t, 4)
+	err := dropProjectionSchema(w)
+	require.NoError(t, err)
+	upTo6 := fstest.MapFS{}
+	entries, err := fs.ReadDir(projections.Migrations().FS, ".")
+	require.NoError(t, err)
+	for _, e := range entries {
+		if e.Name() < "011" {
+			b, err := fs.ReadFile(projections.Migrations().FS, e.Name())
+			require.NoError(t, err)
+			upTo6[e.Name()] = &fstest.MapFile{Data: b}
+		}
+	}
+	require.NoError(t, pgmigrate.Apply(w.ctx, w.pool, pgmigrate.Set{Name: "projections", FS: upTo6}))
+	for i, id := range ids { // what version 1 had projected
+		_, err := w.pool.Exec(w.ctx, `INSERT INTO rm_scope_counts_runs_v1 (run_id, scope_id, state) VALUES ($1, $2, '{"s":"queued","o":"pending"}')`,
+			id, w.seed.Tenants[i%3].ID)
+		require.NoError(t, err)
+	}
+	require.NoError(t, pgmigrate.Apply(w.ctx, w.pool, projections.Migrations()))
+	r := projections.NewRunner(w.pool, w.app.Store, projections.Options{})
+	active, err := r.ActiveVersion(w.ctx, projections.ScopeCounts{})
+	require.NoError(t, err)
+	require.Equal(t, 1, active, "version 1 serves until version 2 is built")
+	var n int
+	require.NoError(t, w.pool.QueryRow(w.ctx, `SELECT count(*) FROM rm_scope_counts_runs`).Scan(&n))
+	require.Equal(t, 4, n)
+
+	require.NoError(t, r.EnsureVersion(w.ctx, projections.ScopeCounts{}))
+	active, err = r.ActiveVersion(w.ctx, projections.ScopeCounts{})
+	require.NoError(t, err)
+	require.Equal(t, 2, active)
+	for view, table := range map[string]string{"rm_scope_counts": "rm_scope_counts_v2", "rm_scope_hours": "rm_scope_hours_v2", "rm_scope_finished": "rm_scope_finished_v2"} {
+		var got string
+		require.NoError(t, w.pool.QueryRow(w.ctx, `SELECT table_name FROM information_schema.view_table_usage WHERE view_name = $1`, view).Scan(&got))
+		require.Equal(t, table, got)
+	}
+	var hours int64
+	require.NoError(t, w.pool.QueryRow(w.ctx, `SELECT COALESCE(sum(runs), 0) FROM rm_scope_hours`).Scan(&hours))
+	require.EqualValues(t, 4, hours, "version 2 was built from the log")
+}
+
+// dropProjectionSchema drops every table the projections migrations made (the read
+// models, the runner's tables, the version table), so an upgrade test can apply the
+// migrations again up to a point and seed an older version's rows.
+func dropProjectionSchema(w *world) error {
+	rows, err := w.pool.Query(w.ctx, `SELECT tablename FROM pg_tables WHERE schemaname = current_schema()
+		AND (tablename LIKE 'rm\_%' OR tablename IN ('proj_checkpoints', 'proj_active', 'schema_version_projections', 'inbox_reads'))`)
+	if err != nil {
+		return err
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return err
+	}
+	for i, n := range names {
+		names[i] = pgx.Identifier{n}.Sanitize()
+	}
+	_, err = w.pool.Exec(w.ctx, `DROP TABLE `+strings.Join(names, ", ")+` CASCADE`)
+	return err
 }

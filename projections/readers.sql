@@ -41,6 +41,20 @@ ON CONFLICT DO NOTHING;
 SELECT scope_id, bucket, runs FROM rm_scope_counts WHERE scope_id = ANY($1)
 ORDER BY scope_id, bucket;
 
+-- name: ScopeWindow
+-- The overview: runs queued since $2 per scope and column, summed over hourly rows.
+SELECT scope_id, col, sum(runs)::bigint FROM rm_scope_hours
+WHERE scope_id = ANY($1) AND hour >= $2 GROUP BY scope_id, col;
+
+-- name: ScopeThroughput
+-- The overview's sparkline: runs of the scopes finished per hour since $2.
+SELECT hour, sum(runs)::bigint FROM rm_scope_finished
+WHERE scope_id = ANY($1) AND hour >= $2 GROUP BY hour ORDER BY hour;
+
+-- name: ScopeOldestQueued
+-- The overview: when the scopes' oldest still queued run was queued (NULL if none).
+SELECT min(queued_at) FROM rm_scope_counts_runs WHERE scope_id = ANY($1) AND col = 'queued';
+
 -- name: Timeline
 SELECT stream_version, position, event_type, recorded_at, actor, summary
 FROM rm_run_timeline WHERE run_id = $1 ORDER BY stream_version;

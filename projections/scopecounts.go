@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -15,46 +16,76 @@ import (
 // The statements of scope_counts: its Apply (apply.sql) and its readers (readers.sql, with
 // the timeline's reader).
 var (
-	sqlScopeCountsLoadStates  = sqlQueries.Table("ScopeCountsLoadStates")
-	sqlScopeCountsMove        = sqlQueries.Table("ScopeCountsMove")
-	sqlScopeCountsSaveState   = sqlQueries.Table("ScopeCountsSaveState")
-	sqlScopeCountsDeleteEmpty = sqlQueries.Table("ScopeCountsDeleteEmpty")
-	sqlScopeCounts            = sqlQueries.Get("ScopeCounts")
-	sqlTimeline               = sqlQueries.Get("Timeline")
+	sqlScopeCountsLoadStates      = sqlQueries.Table("ScopeCountsLoadStates")
+	sqlScopeCountsMove            = sqlQueries.Table("ScopeCountsMove")
+	sqlScopeCountsSaveState       = sqlQueries.Table("ScopeCountsSaveState")
+	sqlScopeCountsDeleteEmpty     = sqlQueries.Table("ScopeCountsDeleteEmpty")
+	sqlScopeCountsHourMove        = sqlQueries.Table("ScopeCountsHourMove")
+	sqlScopeCountsFinished        = sqlQueries.Table("ScopeCountsFinished")
+	sqlScopeCountsHourDeleteEmpty = sqlQueries.Table("ScopeCountsHourDeleteEmpty")
+	sqlScopeCounts                = sqlQueries.Get("ScopeCounts")
+	sqlScopeWindow                = sqlQueries.Get("ScopeWindow")
+	sqlScopeThroughput            = sqlQueries.Get("ScopeThroughput")
+	sqlScopeOldestQueued          = sqlQueries.Get("ScopeOldestQueued")
+	sqlTimeline                   = sqlQueries.Get("Timeline")
 )
 
+// ColumnBlocked is the overview column of runs whose outcome is blocked: they are in the
+// failed bucket, and the overview shows them apart from the other failed runs.
+const ColumnBlocked = "blocked"
+
 // ScopeCounts counts runs per tenant (or workspace, for workspace-scoped runs) and
-// status bucket, for dashboards and the list pages' bucket tabs.
+// status bucket, for dashboards and the list pages' bucket tabs; since version 2 also per
+// queued hour and overview column (the bucket, blocked apart), and the runs finished per
+// hour, for the overview's windows and sparkline.
 type ScopeCounts struct{}
 
 // Name implements Projection.
 func (ScopeCounts) Name() string { return "scope_counts" }
 
 // Version implements Projection.
-func (ScopeCounts) Version() int { return 1 }
+func (ScopeCounts) Version() int { return 2 }
 
 // Tables implements Projection.
 func (ScopeCounts) Tables() []Table {
-	return []Table{{Name: "rm_scope_counts_v1", View: "rm_scope_counts"}, {Name: "rm_scope_counts_runs_v1", View: "rm_scope_counts_runs"}}
+	return []Table{{Name: "rm_scope_counts_v2", View: "rm_scope_counts"}, {Name: "rm_scope_counts_runs_v2", View: "rm_scope_counts_runs"},
+		{Name: "rm_scope_hours_v2", View: "rm_scope_hours"}, {Name: "rm_scope_finished_v2", View: "rm_scope_finished"}}
 }
 
 // runState is the little of a run the counts need.
 type runState struct {
-	Status  operations.Status  `json:"s"`
-	Outcome operations.Outcome `json:"o"`
-	Counts  operations.Counts  `json:"c,omitempty"`
+	Status      operations.Status  `json:"s"`
+	Outcome     operations.Outcome `json:"o"`
+	Counts      operations.Counts  `json:"c,omitempty"`
+	QueuedAt    time.Time          `json:"q"`
+	CompletedAt time.Time          `json:"f,omitzero"`
 }
+
+// overviewColumn is the overview column of a run: its bucket, or blocked.
+func overviewColumn(r *operations.Run) string {
+	if r.Status == operations.StatusCompleted && r.Outcome == operations.OutcomeBlocked {
+		return ColumnBlocked
+	}
+	return string(r.Bucket())
+}
+
+// hourOf is the UTC hour t falls in.
+func hourOf(t time.Time) time.Time { return t.UTC().Truncate(time.Hour) }
 
 // Apply implements Projection: it folds the batch's events per run (with the run
 // aggregate), then moves each run whose bucket changed from the old bucket's count to
-// the new one's.
+// the new one's (and its queued hour's column likewise), and counts a run that ended in
+// the hour it ended.
 func (p ScopeCounts) Apply(ctx context.Context, tx pgx.Tx, target Target, events []eventstore.Envelope) error {
-	counts, states := target.Table(p.Tables()[0].Name), target.Table(p.Tables()[1].Name)
+	tables := p.Tables()
+	counts, states := target.Table(tables[0].Name), target.Table(tables[1].Name)
+	hours, finished := target.Table(tables[2].Name), target.Table(tables[3].Name)
 	type tracked struct {
-		run       operations.Run
-		scope     uuid.UUID
-		oldBucket operations.Bucket
-		known     bool
+		run            operations.Run
+		scope          uuid.UUID
+		oldBucket      operations.Bucket
+		oldCol         string
+		wasDone, known bool
 	}
 	runs := map[uuid.UUID]*tracked{}
 	var ids []uuid.UUID
@@ -77,7 +108,8 @@ func (p ScopeCounts) Apply(ctx context.Context, tx pgx.Tx, target Target, events
 	for rows.Next() {
 		var id, scope uuid.UUID
 		var raw []byte
-		if err := rows.Scan(&id, &scope, &raw); err != nil {
+		var col string
+		if err := rows.Scan(&id, &scope, &raw, &col); err != nil {
 			rows.Close()
 			return err
 		}
@@ -87,8 +119,9 @@ func (p ScopeCounts) Apply(ctx context.Context, tx pgx.Tx, target Target, events
 			return fmt.Errorf("scope_counts: state of %s: %w", id, err)
 		}
 		t := runs[id]
-		t.run = operations.Run{ID: id, Status: st.Status, Outcome: st.Outcome, Counts: st.Counts}
-		t.scope, t.known, t.oldBucket = scope, true, t.run.Bucket()
+		t.run = operations.Run{ID: id, Status: st.Status, Outcome: st.Outcome, Counts: st.Counts, QueuedAt: st.QueuedAt,
+			CompletedAt: st.CompletedAt}
+		t.scope, t.known, t.oldBucket, t.oldCol, t.wasDone = scope, true, t.run.Bucket(), col, t.run.Terminal()
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -109,31 +142,38 @@ func (p ScopeCounts) Apply(ctx context.Context, tx pgx.Tx, target Target, events
 	}
 	b := &pgx.Batch{}
 	moveSQL, saveSQL := sqlScopeCountsMove.For(counts), sqlScopeCountsSaveState.For(states)
-	move := func(scope uuid.UUID, bucket operations.Bucket, delta int) {
-		b.Queue(moveSQL, scope, string(bucket), delta)
+	hourSQL, finishedSQL := sqlScopeCountsHourMove.For(hours), sqlScopeCountsFinished.For(finished)
+	move := func(t *tracked, bucket operations.Bucket, col string, delta int) {
+		b.Queue(moveSQL, t.scope, string(bucket), delta)
+		b.Queue(hourSQL, t.scope, hourOf(t.run.QueuedAt), col, delta)
 	}
 	for _, id := range ids {
 		t := runs[id]
 		if t.run.ID == uuid.Nil || t.scope == uuid.Nil {
 			continue
 		}
-		now := t.run.Bucket()
+		now, col := t.run.Bucket(), overviewColumn(&t.run)
 		switch {
 		case !t.known:
-			move(t.scope, now, 1)
-		case now != t.oldBucket:
-			move(t.scope, t.oldBucket, -1)
-			move(t.scope, now, 1)
+			move(t, now, col, 1)
+		case now != t.oldBucket || col != t.oldCol:
+			move(t, t.oldBucket, t.oldCol, -1)
+			move(t, now, col, 1)
 		}
-		raw, err := json.Marshal(runState{Status: t.run.Status, Outcome: t.run.Outcome, Counts: t.run.Counts})
+		if t.run.Terminal() && !t.wasDone {
+			b.Queue(finishedSQL, t.scope, hourOf(t.run.CompletedAt))
+		}
+		raw, err := json.Marshal(runState{Status: t.run.Status, Outcome: t.run.Outcome, Counts: t.run.Counts,
+			QueuedAt: t.run.QueuedAt, CompletedAt: t.run.CompletedAt})
 		if err != nil {
 			return err
 		}
-		b.Queue(saveSQL, id, t.scope, raw)
+		b.Queue(saveSQL, id, t.scope, raw, t.run.QueuedAt, col)
 	}
 	// A bucket a run passed through within the batch may be left at zero: drop it, so
 	// the table does not depend on how the log was cut into batches.
 	b.Queue(sqlScopeCountsDeleteEmpty.For(counts))
+	b.Queue(sqlScopeCountsHourDeleteEmpty.For(hours))
 	return tx.SendBatch(ctx, b).Close()
 }
 
@@ -173,4 +213,85 @@ func (q *RunReader) Timeline(ctx context.Context, runID uuid.UUID) ([]TimelineEn
 		return nil, fmt.Errorf("projections: timeline: %w", err)
 	}
 	return pgx.CollectRows(rows, pgx.RowToStructByPos[TimelineEntry])
+}
+
+// ScopeWindow is one scope's runs queued within a window, by overview column (the
+// buckets, and blocked apart from failed).
+type ScopeWindow struct {
+	ScopeID uuid.UUID
+	Columns map[string]int64
+}
+
+// Window returns, per scope of scopes with any, the runs queued since the hour of since
+// (since is truncated to its UTC hour: the model keeps hours) by overview column.
+func (q *RunReader) Window(ctx context.Context, scopes []uuid.UUID, since time.Time) ([]ScopeWindow, error) {
+	rows, err := q.pool.Query(ctx, sqlScopeWindow, eventstore.UUIDArray(scopes), hourOf(since))
+	if err != nil {
+		return nil, fmt.Errorf("projections: window: %w", err)
+	}
+	defer rows.Close()
+	index := map[uuid.UUID]int{}
+	var out []ScopeWindow
+	for rows.Next() {
+		var id uuid.UUID
+		var col string
+		var n int64
+		if err := rows.Scan(&id, &col, &n); err != nil {
+			return nil, fmt.Errorf("projections: window: %w", err)
+		}
+		i, ok := index[id]
+		if !ok {
+			i = len(out)
+			index[id] = i
+			out = append(out, ScopeWindow{ScopeID: id, Columns: map[string]int64{}})
+		}
+		out[i].Columns[col] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("projections: window: %w", err)
+	}
+	return out, nil
+}
+
+// Throughput returns the scopes' runs finished per UTC hour from the hour of since up to
+// the hour of until, one entry per hour (zero when none finished).
+func (q *RunReader) Throughput(ctx context.Context, scopes []uuid.UUID, since, until time.Time) ([]int64, error) {
+	from, to := hourOf(since), hourOf(until)
+	n := int(to.Sub(from)/time.Hour) + 1
+	if n < 1 {
+		return nil, nil
+	}
+	out := make([]int64, n)
+	rows, err := q.pool.Query(ctx, sqlScopeThroughput, eventstore.UUIDArray(scopes), from)
+	if err != nil {
+		return nil, fmt.Errorf("projections: throughput: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var h time.Time
+		var runs int64
+		if err := rows.Scan(&h, &runs); err != nil {
+			return nil, fmt.Errorf("projections: throughput: %w", err)
+		}
+		if i := int(h.Sub(from) / time.Hour); i >= 0 && i < n {
+			out[i] = runs
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("projections: throughput: %w", err)
+	}
+	return out, nil
+}
+
+// OldestQueued returns when the scopes' oldest still queued run was queued (zero when
+// none is queued).
+func (q *RunReader) OldestQueued(ctx context.Context, scopes []uuid.UUID) (time.Time, error) {
+	var t *time.Time
+	if err := q.pool.QueryRow(ctx, sqlScopeOldestQueued, eventstore.UUIDArray(scopes)).Scan(&t); err != nil {
+		return time.Time{}, fmt.Errorf("projections: oldest queued: %w", err)
+	}
+	if t == nil {
+		return time.Time{}, nil
+	}
+	return *t, nil
 }

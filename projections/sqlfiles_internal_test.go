@@ -21,7 +21,7 @@ func TestSQLFilesUsed(t *testing.T) {
 func TestSQLOnShadowTable(t *testing.T) {
 	t.Parallel()
 	for _, target := range []Target{Live, shadow} {
-		name := target.Table("rm_scope_counts_v1")
+		name := target.Table("rm_scope_counts_v2")
 		require.Equal(t, `DELETE FROM "`+name+`" WHERE runs = 0`, sqlScopeCountsDeleteEmpty.For(name))
 	}
 }

@@ -124,7 +124,7 @@ func TestAuditRoutesRoleMatrix(t *testing.T) {
 // the export buttons, and a run's and a tenant's replay render from the log.
 func TestAuditPagesFilterPageExportAndReplay(t *testing.T) {
 	t.Parallel()
-	h := startHub(t, pgtest.DB(t))
+	h := startAuditHub(t) // an audit log of its own: the package's other tests start runs on the shared database
 	tenant := auditReady(t, h)
 	for range 2 { // more start attempts, each an audit entry: denied ones
 		code, _ := h.call(t, "readonly", "POST", "/api/v1/tenants/"+tenant+"/operations/provider.verify/start", `{"context":{}}`)

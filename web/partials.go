@@ -23,7 +23,7 @@ var partialFuncs = template.FuncMap{
 	"account":     func(title, name, action, csrf string) accountBox { return accountBox{title, name, action, csrf} },
 	"login_form":  func(action, csrf string, p loginPage) loginForm { return loginForm{action, csrf, p} },
 	"tenantpages": func() []tenantPage { return tenantPages },
-	"tenantdata":  func() []tenantPage { return tenantPages[1:] },
+	"tenantdata":  func() []tenantPage { return tenantPages[2:] },
 }
 
 // tenantPage is one of a tenant's pages as the navigation lists it: Nav is the page's
@@ -33,9 +33,10 @@ type tenantPage struct {
 }
 
 // tenantPages are a tenant's pages in the order every navigation lists them (the
-// sidebar, the tenant's sub-navigation, the tenants list): its operations first, then
-// its data (tenantdata).
+// sidebar, the tenant's sub-navigation, the tenants list): its overview and operations
+// first, then its data (tenantdata).
 var tenantPages = []tenantPage{
+	{"overview", "Overview", ""},
 	{"operations", "Operations", "/operations"},
 	{"inventory", "Inventory", "/inventory"},
 	{"directory", "Directory", "/directory/groups"},

@@ -1,9 +1,11 @@
 package web_test
 
 import (
+	"html"
 	"net/http"
 	"net/url"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -86,15 +88,33 @@ func TestRelatedRunsOfObjects(t *testing.T) {
 		require.Equal(t, want, runsSection(t, body), path)
 	}
 	// The snapshot page links its policies to their pages.
-	_, body := owner.get(base + "/inventory/snapshots/" + d.second.ID.String() + "?type=deviceConfigurations")
-	require.Contains(t, body, `href="`+itemPath+`"`)
+	// (on whichever page of the snapshot's items the policy falls: follow the pager)
+	next := base + "/inventory/snapshots/" + d.second.ID.String() + "?type=deviceConfigurations"
+	nextRe := regexp.MustCompile(`href="([^"]+)" rel="next"`)
+	found := false
+	for range 20 {
+		_, body := owner.get(next)
+		if strings.Contains(body, `href="`+itemPath+`"`) {
+			found = true
+			break
+		}
+		m := nextRe.FindStringSubmatch(body)
+		if m == nil {
+			break
+		}
+		next = html.UnescapeString(m[1])
+		if strings.HasPrefix(next, "?") {
+			next = base + "/inventory/snapshots/" + d.second.ID.String() + next
+		}
+	}
+	require.True(t, found, "the snapshot's pages link %s", itemPath)
 	// A policy no snapshot holds, and an unknown type, are 404.
 	for _, p := range []string{base + "/inventory/items/deviceConfigurations/no-such-policy", base + "/inventory/items/nonsense/" + url.PathEscape(d.item.PolicyID)} {
 		resp, _ := owner.get(p)
 		require.Equal(t, http.StatusNotFound, resp.StatusCode, p)
 	}
 	// The group list links each group to its page.
-	_, body = owner.get(base + "/directory/groups?q=" + url.QueryEscape("Renamed group"))
+	_, body := owner.get(base + "/directory/groups?q=" + url.QueryEscape("Renamed group"))
 	require.Contains(t, body, `href="`+base+`/directory/groups/`+url.PathEscape(changedID)+`"`)
 
 	// The other tenant's URLs of these objects are 404 for the owner of both; an outsider

@@ -42,7 +42,7 @@ type pages map[string]*template.Template
 var pageNames = []string{"login", "operations", "run", "error",
 	"inventory", "snapshot", "directory", "drift", "drift_report", "backups", "backup_set", "backup_item", "tenants",
 	"alerts", "notifications", "schedules", "schedule", "provider_connections", "provider_connection", "legacy_run", "audit", "audit_replay",
-	"group", "inventory_item", "restore"}
+	"group", "inventory_item", "restore", "overview"}
 
 // systemPageNames are the /system panel's pages (system_*.html), parsed with
 // system_layout.html instead of the hub's layout.
@@ -96,6 +96,12 @@ var templateFuncs = template.FuncMap{
 		default:
 			return jsonValue(v)
 		}
+	},
+	"deref_str": func(s *string) string {
+		if s == nil {
+			return ""
+		}
+		return *s
 	},
 	"deref": func(t *time.Time) time.Time {
 		if t == nil {
@@ -242,25 +248,50 @@ func (s *Server) errorPageOf(c *fiber.Ctx, err error) errorPage {
 	return e
 }
 
-// relTime says how long ago t was, in words ("3 min ago").
-func relTime(t time.Time) string {
+// relTime says how long ago t was, in words ("3 min ago", "1 day ago").
+func relTime(t time.Time) string { return relTimeAt(t, time.Now()) }
+
+// relTimeAt says how long before now t was, with correct plurals: "just now" under a
+// minute (or for a time slightly ahead of this clock), then minutes, hours and days,
+// and the date from 60 days on; a time more than a minute ahead reads "in …".
+func relTimeAt(t, now time.Time) string {
 	if t.IsZero() {
 		return "—"
 	}
-	d := time.Since(t)
-	switch {
-	case d < 0:
-		return "just now"
-	case d < time.Minute:
-		return "just now"
-	case d < time.Hour:
-		return fmt.Sprintf("%d min ago", int(d/time.Minute))
-	case d < 24*time.Hour:
-		return fmt.Sprintf("%d h ago", int(d/time.Hour))
-	case d < 60*24*time.Hour:
-		return fmt.Sprintf("%d days ago", int(d/(24*time.Hour)))
+	d := now.Sub(t)
+	if d < 0 {
+		if -d < time.Minute {
+			return "just now"
+		}
+		return "in " + spanWords(-d)
 	}
-	return t.UTC().Format("2 Jan 2006")
+	if d < time.Minute {
+		return "just now"
+	}
+	if d >= 60*24*time.Hour {
+		return t.UTC().Format("2 Jan 2006")
+	}
+	return spanWords(d) + " ago"
+}
+
+// spanWords is a span of a minute or more in its largest unit: "1 min", "3 h", "1 day",
+// "12 days".
+func spanWords(d time.Duration) string {
+	switch {
+	case d < time.Hour:
+		return fmt.Sprintf("%d min", int(d/time.Minute))
+	case d < 24*time.Hour:
+		return fmt.Sprintf("%d h", int(d/time.Hour))
+	}
+	return plural(int(d/(24*time.Hour)), "day", "days")
+}
+
+// plural is n with the singular or plural noun: "1 day", "2 days", "0 days".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 // runDuration is how long a run ran (or has been running): "—" before it started.
@@ -272,16 +303,35 @@ func runDuration(started, completed *time.Time) string {
 	if completed != nil && !completed.IsZero() {
 		end = *completed
 	}
-	d := end.Sub(*started)
+	return humanDuration(end.Sub(*started))
+}
+
+// humanDuration is a duration for people, in its two largest units: "350 ms", "4.2 s",
+// "2 min 5 s", "1 h 3 min", "2 d 4 h" (a negative one, from skewed clocks, is "0 ms").
+func humanDuration(d time.Duration) string {
 	switch {
+	case d < 0:
+		return "0 ms"
 	case d < time.Second:
 		return fmt.Sprintf("%d ms", d.Milliseconds())
+	case d < 10*time.Second:
+		return fmt.Sprintf("%.1f s", float64(d.Truncate(100*time.Millisecond))/float64(time.Second))
 	case d < time.Minute:
-		return fmt.Sprintf("%.1f s", d.Seconds())
+		return fmt.Sprintf("%d s", int(d/time.Second))
 	case d < time.Hour:
-		return fmt.Sprintf("%dm %ds", int(d/time.Minute), int(d%time.Minute/time.Second))
+		return twoUnits(int(d/time.Minute), "min", int(d%time.Minute/time.Second), "s")
+	case d < 24*time.Hour:
+		return twoUnits(int(d/time.Hour), "h", int(d%time.Hour/time.Minute), "min")
 	}
-	return fmt.Sprintf("%dh %dm", int(d/time.Hour), int(d%time.Hour/time.Minute))
+	return twoUnits(int(d/(24*time.Hour)), "d", int(d%(24*time.Hour)/time.Hour), "h")
+}
+
+// twoUnits is "a ua b ub", or "a ua" when b is zero.
+func twoUnits(a int, ua string, b int, ub string) string {
+	if b == 0 {
+		return fmt.Sprintf("%d %s", a, ua)
+	}
+	return fmt.Sprintf("%d %s %d %s", a, ua, b, ub)
 }
 
 // shortID is the first block of a UUID.

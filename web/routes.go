@@ -52,7 +52,9 @@ func (s *Server) routes() {
 	s.app.Get("/admin/login", s.handleLoginForm)
 	s.app.Post("/admin/login", s.handleLogin)
 	admin := s.app.Group("/admin", s.requireSession)
-	admin.Get("/", func(c *fiber.Ctx) error { return c.Redirect("/admin/operations", fiber.StatusFound) })
+	// The overview (issue 13 point 1): the workspace's and a tenant's.
+	admin.Get("/", s.handleAdminOverview)
+	admin.Get("/t/:tenant", s.handleAdminTenantOverview)
 	admin.Post("/logout", s.handleLogout)
 	admin.Get("/operations", s.handleAdminOperations)
 	admin.Get("/tenants", s.handleAdminTenants)

@@ -264,12 +264,13 @@ func runBenchHTTP(ctx context.Context, env *cli, args []string) error {
 	var target string
 	var concurrency int
 	var duration time.Duration
-	var workspace bool
+	var workspace, overview bool
 	c, err := openCommand(ctx, env, "bench http", args, 4, false, func(fs *flag.FlagSet) {
 		fs.StringVar(&target, "url", "http://127.0.0.1:8080", "the hub's base URL (a running `atlas serve` on this database)")
 		fs.IntVar(&concurrency, "concurrency", 16, "parallel clients")
 		fs.DurationVar(&duration, "duration", 10*time.Second, "how long to load")
 		fs.BoolVar(&workspace, "workspace", false, "request the workspace-wide list instead of tenant lists")
+		fs.BoolVar(&overview, "overview", false, "request the overview (/admin/t/{tenant}, or /admin with --workspace) instead of the lists")
 	})
 	if err != nil {
 		return err
@@ -302,6 +303,12 @@ func runBenchHTTP(ctx context.Context, env *cli, args []string) error {
 				if !workspace {
 					path = "/admin/t/" + tenants[r.IntN(len(tenants))].String() + "/operations"
 				}
+				if overview {
+					path = strings.TrimSuffix(path, "/operations")
+					if workspace {
+						path = "/admin"
+					}
+				}
 				t0 := time.Now()
 				resp, err := client.Get(target + path)
 				if err != nil {
@@ -324,6 +331,9 @@ func runBenchHTTP(ctx context.Context, env *cli, args []string) error {
 	what := "tenant run list pages"
 	if workspace {
 		what = "workspace run list pages"
+	}
+	if overview {
+		what = strings.Replace(what, "run list", "overview", 1)
 	}
 	fmt.Fprintf(env.stdout, "hub http (%s, %d clients, %s): %.0f req/s, %d ok, %d failed, %.1f KiB/page; latency %s\n",
 		what, concurrency, duration, float64(ok.Load())/duration.Seconds(), ok.Load(), failed.Load(),
