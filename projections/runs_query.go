@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tenantatlas/ops/eventstore"
@@ -40,9 +41,16 @@ type RunFilter struct {
 	Since, Until time.Time
 	// Cursor continues a previous page ("" = first page).
 	Cursor string
+	// Search narrows by run id prefix, initiator and context (ParseRunSearch); a search
+	// runs under SearchTimeout.
+	Search RunSearch
 	// Limit is the page size (1..200, default 50).
 	Limit int
 }
+
+// SearchTimeout bounds a list query with a search: past it the query is cancelled by the
+// server and List returns ErrSearchTimeout.
+const SearchTimeout = 2 * time.Second
 
 // RunSummary is one run of a list.
 type RunSummary struct {
@@ -80,6 +88,11 @@ func (q *RunReader) List(ctx context.Context, f RunFilter) ([]RunSummary, string
 		f.Limit = 50
 	}
 	f.Limit = min(f.Limit, 200)
+	return q.list(ctx, f)
+}
+
+// list is List without the page size clamp (Export pages by ExportBatch).
+func (q *RunReader) list(ctx context.Context, f RunFilter) ([]RunSummary, string, error) {
 	// The query stays in Go (not in readers.sql): its WHERE and parameters are assembled
 	// from the optional filters, and the per-workspace form wraps it.
 	var where []string
@@ -112,6 +125,20 @@ func (q *RunReader) List(ctx context.Context, f RunFilter) ([]RunSummary, string
 	if !f.Until.IsZero() {
 		where = append(where, "queued_at < "+arg(f.Until))
 	}
+	if f.Search.IDPrefix != "" {
+		lo, hi := idRange(f.Search.IDPrefix)
+		where = append(where, "run_id BETWEEN "+arg(lo)+" AND "+arg(hi))
+	}
+	if f.Search.Initiator != "" {
+		where = append(where, "lower(initiator_name) = lower("+arg(f.Search.Initiator)+")")
+	}
+	for _, t := range f.Search.Context {
+		scalar, array, err := containment(t)
+		if err != nil {
+			return nil, "", err
+		}
+		where = append(where, "(context @> "+arg(scalar)+"::jsonb OR context @> "+arg(array)+"::jsonb)")
+	}
 	if f.Cursor != "" {
 		at, id, err := decodeCursor(f.Cursor)
 		if err != nil {
@@ -131,9 +158,47 @@ func (q *RunReader) List(ctx context.Context, f RunFilter) ([]RunSummary, string
 			ORDER BY queued_at DESC, run_id DESC LIMIT ` + limit + `) r
 		ORDER BY r.queued_at DESC, r.run_id DESC LIMIT ` + limit
 	}
-	rows, err := q.pool.Query(ctx, sql, args...)
+	var out []RunSummary
+	var err error
+	if f.Search.Empty() {
+		out, err = collectRuns(ctx, q.pool, sql, args)
+	} else {
+		// A search may miss every index the planner hoped for: the server cancels it past
+		// SearchTimeout, in a transaction of its own so the timeout ends with it.
+		err = pgx.BeginFunc(ctx, q.pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL statement_timeout = %d", SearchTimeout.Milliseconds())); err != nil {
+				return err
+			}
+			out, err = collectRuns(ctx, tx, sql, args)
+			return err
+		})
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "57014" { // query_canceled
+			return nil, "", ErrSearchTimeout
+		}
+	}
 	if err != nil {
-		return nil, "", fmt.Errorf("projections: list runs: %w", err)
+		return nil, "", err
+	}
+	next := ""
+	if len(out) > f.Limit {
+		out = out[:f.Limit]
+		last := out[len(out)-1]
+		next = encodeCursor(last.QueuedAt, last.ID)
+	}
+	return out, next, nil
+}
+
+// querier is a pool or a transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// collectRuns runs a list query and reads its rows.
+func collectRuns(ctx context.Context, db querier, sql string, args []any) ([]RunSummary, error) {
+	rows, err := db.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("projections: list runs: %w", err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (RunSummary, error) {
 		var s RunSummary
@@ -147,15 +212,9 @@ func (q *RunReader) List(ctx context.Context, f RunFilter) ([]RunSummary, string
 		return s, err
 	})
 	if err != nil {
-		return nil, "", fmt.Errorf("projections: list runs: %w", err)
+		return nil, fmt.Errorf("projections: list runs: %w", err)
 	}
-	next := ""
-	if len(out) > f.Limit {
-		out = out[:f.Limit]
-		last := out[len(out)-1]
-		next = encodeCursor(last.QueuedAt, last.ID)
-	}
-	return out, next, nil
+	return out, nil
 }
 
 func encodeCursor(at time.Time, id uuid.UUID) string {
@@ -180,4 +239,34 @@ func decodeCursor(c string) (time.Time, uuid.UUID, error) {
 		return time.Time{}, uuid.Nil, ErrBadCursor
 	}
 	return at, id, nil
+}
+
+// ExportBatch is how many runs Export reads per query when the caller names no size.
+const ExportBatch = 5000
+
+// Export calls fn with every run f selects (from f.Cursor on), newest first, batch runs
+// at a time (ExportBatch when batch <= 0). Each batch is one short query continuing
+// where the last ended (keyset), so an export of a million runs holds no transaction
+// open (sealing is never stalled) and keeps one batch in memory. It stops at fn's first
+// error.
+func (q *RunReader) Export(ctx context.Context, f RunFilter, batch int, fn func([]RunSummary) error) error {
+	if batch <= 0 {
+		batch = ExportBatch
+	}
+	f.Limit = batch
+	for {
+		runs, next, err := q.list(ctx, f)
+		if err != nil {
+			return err
+		}
+		if len(runs) > 0 {
+			if err := fn(runs); err != nil {
+				return err
+			}
+		}
+		if next == "" {
+			return nil
+		}
+		f.Cursor = next
+	}
 }
