@@ -253,9 +253,8 @@ func (q *RunReader) Export(ctx context.Context, f RunFilter, batch int, fn func(
 	if batch <= 0 {
 		batch = ExportBatch
 	}
-	f.Limit = batch
 	for {
-		runs, next, err := q.list(ctx, f)
+		runs, next, err := q.ExportPage(ctx, f, batch)
 		if err != nil {
 			return err
 		}
@@ -269,4 +268,15 @@ func (q *RunReader) Export(ctx context.Context, f RunFilter, batch int, fn func(
 		}
 		f.Cursor = next
 	}
+}
+
+// ExportPage is one batch of an export: up to batch runs (ExportBatch when batch <= 0,
+// not clamped to a list page's 200) from f.Cursor on, and the cursor of the next batch
+// ("" after the last).
+func (q *RunReader) ExportPage(ctx context.Context, f RunFilter, batch int) ([]RunSummary, string, error) {
+	if batch <= 0 {
+		batch = ExportBatch
+	}
+	f.Limit = batch
+	return q.list(ctx, f)
 }

@@ -20,6 +20,8 @@ type operationsPage struct {
 	Buckets    []operations.Bucket
 	StartTypes []operations.TypeInfo
 	Q          runListQuery
+	// ExportURL is this list as CSV, with the same filters (the page's path + ".csv").
+	ExportURL string
 }
 
 // handleAdminOperations lists the runs of every tenant the user may see.
@@ -47,7 +49,7 @@ func (s *Server) renderOperations(c *fiber.Ctx, tenant *tenancy.Tenant) error {
 		return err
 	}
 	data := operationsPage{Tenant: tenant, Q: q, Types: operations.Types(), Buckets: operations.Buckets(),
-		Filtered: q.Filtered() || f.Cursor != ""}
+		Filtered: q.Filtered() || f.Cursor != "", ExportURL: c.Path() + ".csv?" + q.values("").Encode()}
 	if tenant != nil {
 		f.Tenant = tenant.ID
 		f.WorkspaceIDs = nil
