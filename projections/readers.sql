@@ -37,3 +37,18 @@ ORDER BY scope_id, bucket;
 -- name: Timeline
 SELECT stream_version, position, event_type, recorded_at, actor, summary
 FROM rm_run_timeline WHERE run_id = $1 ORDER BY stream_version;
+
+-- name: SavedViewUpsert
+-- $1 user, $2 name, $3 url, $4 at, $5 the most views a user keeps: a new name beyond it
+-- inserts nothing (the count is 0 rows).
+INSERT INTO saved_views (user_id, name, url, created_at)
+SELECT $1, $2, $3, $4
+WHERE EXISTS (SELECT 1 FROM saved_views WHERE user_id = $1 AND name = $2)
+   OR (SELECT count(*) FROM saved_views WHERE user_id = $1) < $5
+ON CONFLICT (user_id, name) DO UPDATE SET url = EXCLUDED.url, created_at = EXCLUDED.created_at;
+
+-- name: SavedViewsList
+SELECT name, url, created_at FROM saved_views WHERE user_id = $1 ORDER BY lower(name), name;
+
+-- name: SavedViewDelete
+DELETE FROM saved_views WHERE user_id = $1 AND name = $2;

@@ -47,6 +47,8 @@ func (s *Server) routes() {
 	admin.Post("/logout", s.handleLogout)
 	admin.Get("/operations", s.handleAdminOperations)
 	admin.Get("/operations.csv", s.handleAdminOperationsCSV) // issue 13: "Export CSV" of the list
+	admin.Post("/views", s.handleAdminViewSave)              // issue 13: saved views (the user's own)
+	admin.Post("/views/delete", s.handleAdminViewDelete)
 	admin.Get("/tenants", s.handleAdminTenants)
 	admin.Get("/legacy/:table/:id", s.handleAdminLegacyRun)
 	admin.Get("/operations/:run", s.handleAdminRun)

@@ -136,3 +136,53 @@ func TestRunSearchAndCSVExport(t *testing.T) {
 		require.Equal(t, want[1], resp.StatusCode, "tenant export as %q", who)
 	}
 }
+
+// TestSavedViews saves a run list's URL under a name (only an operations list's path and
+// filters are kept), lists it on the operations page of its user only, deletes it; the
+// routes need a session and a CSRF token; every signed-in user has views of their own.
+func TestSavedViews(t *testing.T) {
+	t.Parallel()
+	h := startHub(t, pgtest.DB(t))
+	tenant := h.seed.Tenants[0].ID.String()
+	b, token := signedIn(t, h, "readonly")
+	resp, _ := b.post("/admin/views", url.Values{"_csrf": {token}, "name": {"Failed drift <b>"},
+		"url": {"/admin/t/" + tenant + "/operations?type=drift.generate&bucket=failed&cursor=abc&evil=1&q=baseline%3Ab1"}})
+	require.Equal(t, 303, resp.StatusCode)
+	saved := "/admin/t/" + tenant + "/operations?bucket=failed&q=baseline%3Ab1&type=drift.generate"
+	require.Equal(t, saved, resp.Header.Get("Location"))
+	_, body := b.get("/admin/operations")
+	require.Contains(t, body, `href="`+strings.ReplaceAll(saved, "&", "&amp;")+`">Failed drift &lt;b&gt;</a>`)
+	other, _ := signedIn(t, h, "operator")
+	_, body = other.get("/admin/operations")
+	require.NotContains(t, body, "Failed drift", "a view is its user's")
+	for _, bad := range []url.Values{
+		{"name": {"x"}, "url": {"https://evil.test/admin/operations"}},
+		{"name": {"x"}, "url": {"/admin/tenants"}},
+		{"name": {"x"}, "url": {"//evil.test/admin/operations"}},
+		{"name": {""}, "url": {"/admin/operations"}},
+		{"name": {strings.Repeat("n", 61)}, "url": {"/admin/operations"}},
+	} {
+		bad.Set("_csrf", token)
+		resp, _ := b.post("/admin/views", bad)
+		require.Equal(t, 422, resp.StatusCode, "%v", bad)
+	}
+	resp, _ = b.post("/admin/views", url.Values{"name": {"x"}, "url": {"/admin/operations"}})
+	require.Equal(t, 403, resp.StatusCode, "no CSRF token")
+	resp, _ = b.post("/admin/views/delete", url.Values{"_csrf": {token}, "name": {"Failed drift <b>"}})
+	require.Equal(t, 303, resp.StatusCode)
+	_, body = b.get("/admin/operations")
+	require.NotContains(t, body, `">Failed drift &lt;b&gt;</a>`)
+
+	for who, want := range map[string]int{"owner": 303, "operator": 303, "readonly": 303, "compliance": 303, "outsider": 303, "": 303} {
+		b, token := signedIn(t, h, who)
+		resp, _ := b.post("/admin/views", url.Values{"_csrf": {token}, "name": {"mine"}, "url": {"/admin/operations?range=24h"}})
+		require.Equal(t, want, resp.StatusCode, "save a view as %q", who)
+		if who == "" {
+			require.Equal(t, "/admin/login", resp.Header.Get("Location"), "anonymous: to the login page")
+		} else {
+			require.Equal(t, "/admin/operations?range=24h", resp.Header.Get("Location"))
+		}
+		resp, _ = b.post("/admin/views/delete", url.Values{"_csrf": {token}, "name": {"mine"}})
+		require.Equal(t, want, resp.StatusCode, "delete a view as %q", who)
+	}
+}
