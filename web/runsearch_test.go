@@ -186,3 +186,32 @@ func TestSavedViews(t *testing.T) {
 		require.Equal(t, want, resp.StatusCode, "delete a view as %q", who)
 	}
 }
+
+// TestSearchPastItsTimeoutIs503: a search the database cancels at its statement timeout
+// (here: it waits on a lock held by another session) answers 503 with a message saying
+// what to do, on the API and the hub, never a 500.
+func TestSearchPastItsTimeoutIs503(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.Fresh(t)
+	a := monolith.New(pool, monolith.Options{BcryptCost: bcrypt.MinCost})
+	s, err := monolith.SeedDemo(t.Context(), a)
+	require.NoError(t, err)
+	h := serveHub(t, a, pool, s)
+	b, _ := signedIn(t, h, "readonly")
+	tx, err := pool.Begin(t.Context())
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback(t.Context()) }()
+	_, err = tx.Exec(t.Context(), `LOCK TABLE rm_runs_v2 IN ACCESS EXCLUSIVE MODE`)
+	require.NoError(t, err)
+	start := time.Now()
+	code, body := h.call(t, "readonly", "GET", "/api/v1/operations?q=baseline:x", "")
+	require.Equal(t, 503, code)
+	require.Equal(t, "unavailable", body["error"].(map[string]any)["code"])
+	require.Contains(t, body["error"].(map[string]any)["message"], "The search took too long")
+	require.Less(t, time.Since(start), 10*time.Second, "stopped by the search's timeout, not the request's")
+	resp, page := b.get("/admin/operations?q=initiator:x")
+	require.Equal(t, 503, resp.StatusCode)
+	require.Contains(t, page, "The search took too long")
+	code, _ = h.rawCall(t, "readonly", "GET", "/api/v1/operations.csv?q=id:abcd", "")
+	require.Equal(t, 503, code)
+}
