@@ -26,6 +26,11 @@ import (
 // deadline no longer applies: the body is written after the handler returns).
 const exportLifetime = 15 * time.Minute
 
+// exportWriteWindow is how long each batch may take to reach the client: the server's
+// write timeout (30 s) is set once per answer, so a long export moves the connection's
+// write deadline on before every batch instead.
+const exportWriteWindow = 30 * time.Second
+
 // runCSVHeader is the header row of a run export.
 var runCSVHeader = []string{"id", "type", "type_label", "tenant_id", "tenant", "workspace_id", "status", "outcome",
 	"bucket", "reason_code", "initiator", "queued_at", "started_at", "completed_at", "url"}
@@ -86,7 +91,7 @@ func (s *Server) streamRunsCSV(c *fiber.Ctx, f projections.RunFilter, known *ten
 	c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
 	c.Set(fiber.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="operations-%s.csv"`, time.Now().UTC().Format("20060102-150405")))
 	c.Set(fiber.HeaderCacheControl, "no-store")
-	log := s.deps.Logger
+	log, conn := s.deps.Logger, c.Context().Conn()
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
 		// The writer runs in a goroutine of its own, out of the recover middleware's reach.
 		defer func() {
@@ -101,6 +106,7 @@ func (s *Server) streamRunsCSV(c *fiber.Ctx, f projections.RunFilter, known *ten
 			return
 		}
 		for {
+			_ = conn.SetWriteDeadline(time.Now().Add(exportWriteWindow))
 			for _, r := range rows {
 				if cw.Write(runCSVRecord(r)) != nil {
 					return
