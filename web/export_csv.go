@@ -140,7 +140,7 @@ func runCSVRecord(r runRow) []string {
 		if t == nil {
 			return ""
 		}
-		return t.UTC().Format(time.RFC3339)
+		return t.UTC().Format(time.RFC3339Nano)
 	}
 	tenantID, reason := "", ""
 	if r.TenantID != nil {
