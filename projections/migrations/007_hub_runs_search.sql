@@ -9,7 +9,7 @@
 -- NULL context until `atlas projections rebuild hub_runs` (a blue/green rebuild from the
 -- log) fills it; a context search does not find them until then.
 ALTER TABLE rm_runs_v2 ADD COLUMN IF NOT EXISTS context jsonb;
-CREATE INDEX IF NOT EXISTS rm_runs_v2_context_idx ON rm_runs_v2 USING gin (context jsonb_path_ops);
+CREATE INDEX IF NOT EXISTS rm_runs_v2_context_idx ON rm_runs_v2 USING gin (context jsonb_path_ops) WITH (fastupdate = off);
 CREATE INDEX IF NOT EXISTS rm_runs_v2_initiator_idx ON rm_runs_v2 (lower(initiator_name), queued_at DESC, run_id DESC);
 
 -- The stable view is SELECT * of the serving table, fixed when it was created: make it
