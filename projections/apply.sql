@@ -8,17 +8,20 @@ SELECT run_id, type, workspace_id, tenant_id, status, outcome, reason_code,
 FROM {{table}} WHERE run_id = ANY($1);
 
 -- name: HubRunsUpsert
+-- $16 is the runs' contexts (NULL when the batch did not carry the run's RunQueued: a
+-- row keeps the context it has).
 INSERT INTO {{table}} (run_id, type, workspace_id, tenant_id, status, outcome, bucket, reason_code,
-	initiator_user_id, initiator_name, queued_at, started_at, completed_at, counts, position)
+	initiator_user_id, initiator_name, queued_at, started_at, completed_at, counts, position, context)
 SELECT v.run_id, v.type, v.workspace_id, v.tenant_id, v.status, v.outcome, v.bucket, v.reason_code,
-	v.initiator_user_id, v.initiator_name, v.queued_at, v.started_at, v.completed_at, v.counts::jsonb, v.position
+	v.initiator_user_id, v.initiator_name, v.queued_at, v.started_at, v.completed_at, v.counts::jsonb, v.position, v.context::jsonb
 FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[],
-	$9::uuid[], $10::text[], $11::timestamptz[], $12::timestamptz[], $13::timestamptz[], $14::text[], $15::bigint[])
+	$9::uuid[], $10::text[], $11::timestamptz[], $12::timestamptz[], $13::timestamptz[], $14::text[], $15::bigint[], $16::text[])
 	AS v(run_id, type, workspace_id, tenant_id, status, outcome, bucket, reason_code,
-	initiator_user_id, initiator_name, queued_at, started_at, completed_at, counts, position)
+	initiator_user_id, initiator_name, queued_at, started_at, completed_at, counts, position, context)
 ON CONFLICT (run_id) DO UPDATE SET status = EXCLUDED.status, outcome = EXCLUDED.outcome,
 	bucket = EXCLUDED.bucket, reason_code = EXCLUDED.reason_code, started_at = EXCLUDED.started_at,
-	completed_at = EXCLUDED.completed_at, counts = EXCLUDED.counts, position = EXCLUDED.position;
+	completed_at = EXCLUDED.completed_at, counts = EXCLUDED.counts, position = EXCLUDED.position,
+	context = COALESCE(EXCLUDED.context, {{table}}.context);
 
 -- name: NotifyRunChanges
 -- $1 the channel (RunChangedChannel), $2 the payloads.

@@ -3,6 +3,7 @@ package projections
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	gojson "github.com/goccy/go-json"
@@ -130,7 +131,7 @@ func (h HubRuns) ApplyTo(ctx context.Context, tx pgx.Tx, table string, events []
 	}
 	_, err = tx.Exec(ctx, sqlHubRunsUpsert.For(table),
 		eventstore.UUIDArray(c.id), c.typ, eventstore.UUIDArray(c.workspace), c.tenant, c.status, c.outcome, c.bucket, c.reason,
-		c.initiator, c.initiatorName, c.queued, c.started, c.completed, c.counts, c.position)
+		c.initiator, c.initiatorName, c.queued, c.started, c.completed, c.counts, c.position, c.context)
 	return err
 }
 
@@ -140,7 +141,7 @@ type hubColumns struct {
 	tenant, initiator            []pgtype.UUID
 	typ, status, outcome, bucket []string
 	initiatorName, counts        []string
-	reason                       []pgtype.Text
+	reason, context              []pgtype.Text
 	queued                       []time.Time
 	started, completed           []pgtype.Timestamptz
 	position                     []int64
@@ -162,4 +163,8 @@ func (c *hubColumns) add(r *operations.Run, counts string, position int64) {
 	c.completed = append(c.completed, pgtype.Timestamptz{Time: r.CompletedAt, Valid: !r.CompletedAt.IsZero()})
 	c.counts = append(c.counts, counts)
 	c.position = append(c.position, position)
+	// The context is known when the batch carried the run's RunQueued (the fold sets it
+	// there); otherwise NULL keeps the row's.
+	ctxJSON := strings.TrimSpace(string(r.Context))
+	c.context = append(c.context, pgtype.Text{String: ctxJSON, Valid: ctxJSON != "" && ctxJSON != "null"})
 }

@@ -104,3 +104,17 @@ FROM (SELECT l.run_id, max(l.linked_at) AS linked_at
       GROUP BY l.run_id) l
 JOIN rm_runs r ON r.run_id = l.run_id AND r.tenant_id = $1
 ORDER BY l.linked_at DESC, r.run_id DESC LIMIT $5;
+-- name: SavedViewUpsert
+-- $1 user, $2 name, $3 url, $4 at, $5 the most views a user keeps: a new name beyond it
+-- inserts nothing (the count is 0 rows).
+INSERT INTO saved_views (user_id, name, url, created_at)
+SELECT $1, $2, $3, $4
+WHERE EXISTS (SELECT 1 FROM saved_views WHERE user_id = $1 AND name = $2)
+   OR (SELECT count(*) FROM saved_views WHERE user_id = $1) < $5
+ON CONFLICT (user_id, name) DO UPDATE SET url = EXCLUDED.url, created_at = EXCLUDED.created_at;
+
+-- name: SavedViewsList
+SELECT name, url, created_at FROM saved_views WHERE user_id = $1 ORDER BY lower(name), name;
+
+-- name: SavedViewDelete
+DELETE FROM saved_views WHERE user_id = $1 AND name = $2;

@@ -78,6 +78,8 @@ func TestRunLinks(t *testing.T) {
 	require.Empty(t, runIDs(outsider), "a caller who may not view the tenant sees none")
 
 	require.Eventually(t, func() bool { // every link applied, not only those asked for above
+		_, err := r.CatchUp(w.ctx, projections.RunLinks{})
+		require.NoError(t, err)
 		var rows int
 		require.NoError(t, w.pool.QueryRow(w.ctx, `SELECT count(*) FROM rm_run_links_v1`).Scan(&rows))
 		return rows == 5

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tenantatlas/ops/eventstore"
@@ -40,9 +41,16 @@ type RunFilter struct {
 	Since, Until time.Time
 	// Cursor continues a previous page ("" = first page).
 	Cursor string
+	// Search narrows by run id prefix, initiator and context (ParseRunSearch); a search
+	// runs under SearchTimeout.
+	Search RunSearch
 	// Limit is the page size (1..200, default 50).
 	Limit int
 }
+
+// SearchTimeout bounds a list query with a search: past it the query is cancelled by the
+// server and List returns ErrSearchTimeout.
+const SearchTimeout = 2 * time.Second
 
 // RunSummary is one run of a list.
 type RunSummary struct {
@@ -80,6 +88,11 @@ func (q *RunReader) List(ctx context.Context, f RunFilter) ([]RunSummary, string
 		f.Limit = 50
 	}
 	f.Limit = min(f.Limit, 200)
+	return q.list(ctx, f)
+}
+
+// list is List without the page size clamp (Export pages by ExportBatch).
+func (q *RunReader) list(ctx context.Context, f RunFilter) ([]RunSummary, string, error) {
 	// The query stays in Go (not in readers.sql): its WHERE and parameters are assembled
 	// from the optional filters, and the per-workspace form wraps it.
 	var where []string
@@ -112,6 +125,20 @@ func (q *RunReader) List(ctx context.Context, f RunFilter) ([]RunSummary, string
 	if !f.Until.IsZero() {
 		where = append(where, "queued_at < "+arg(f.Until))
 	}
+	if f.Search.IDPrefix != "" {
+		lo, hi := idRange(f.Search.IDPrefix)
+		where = append(where, "run_id BETWEEN "+arg(lo)+" AND "+arg(hi))
+	}
+	if f.Search.Initiator != "" {
+		where = append(where, "lower(initiator_name) = lower("+arg(f.Search.Initiator)+")")
+	}
+	for _, t := range f.Search.Context {
+		scalar, array, err := containment(t)
+		if err != nil {
+			return nil, "", err
+		}
+		where = append(where, "(context @> "+arg(scalar)+"::jsonb OR context @> "+arg(array)+"::jsonb)")
+	}
 	if f.Cursor != "" {
 		at, id, err := decodeCursor(f.Cursor)
 		if err != nil {
@@ -122,22 +149,60 @@ func (q *RunReader) List(ctx context.Context, f RunFilter) ([]RunSummary, string
 	const cols = `run_id, type, workspace_id, tenant_id, status, outcome, bucket, reason_code, initiator_name,
 			queued_at, started_at, completed_at, COALESCE(counts, '{}'::jsonb)`
 	limit := arg(f.Limit + 1)
-	sql := `SELECT ` + cols + ` FROM rm_runs WHERE ` + strings.Join(where, " AND ") + `
-		ORDER BY queued_at DESC, run_id DESC LIMIT ` + limit
+	var ws string
 	if f.Tenant == uuid.Nil && len(f.Workspaces) > 0 {
-		ws := arg(eventstore.UUIDArray(f.Workspaces))
-		sql = `SELECT r.* FROM unnest(` + ws + `::uuid[]) AS w(id) CROSS JOIN LATERAL (
+		ws = arg(eventstore.UUIDArray(f.Workspaces))
+	}
+	build := func(order string) string {
+		if ws == "" {
+			return `SELECT ` + cols + ` FROM rm_runs WHERE ` + strings.Join(where, " AND ") + `
+		ORDER BY ` + order + ` LIMIT ` + limit
+		}
+		return `SELECT r.* FROM unnest(` + ws + `::uuid[]) AS w(id) CROSS JOIN LATERAL (
 			SELECT ` + cols + ` FROM rm_runs WHERE workspace_id = w.id AND ` + strings.Join(where, " AND ") + `
-			ORDER BY queued_at DESC, run_id DESC LIMIT ` + limit + `) r
+			ORDER BY ` + order + ` LIMIT ` + limit + `) r
 		ORDER BY r.queued_at DESC, r.run_id DESC LIMIT ` + limit
 	}
-	rows, err := q.pool.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, "", fmt.Errorf("projections: list runs: %w", err)
+	sql := build("queued_at DESC, run_id DESC")
+	var out []RunSummary
+	var err error
+	if f.Search.Empty() {
+		out, err = collectRuns(ctx, q.pool, sql, args)
+	} else {
+		// A search may miss every index the planner hoped for: the server cancels it past
+		// SearchTimeout, in a transaction of its own so the timeout ends with it. Its plan
+		// is made for its values every time (a generic plan of a cached statement cannot
+		// see that an id range is narrow or a context value rare: 0.2 ms became 20 ms).
+		err = pgx.BeginFunc(ctx, q.pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `SELECT set_config('statement_timeout', $1, true), set_config('plan_cache_mode', 'force_custom_plan', true)`,
+				fmt.Sprint(SearchTimeout.Milliseconds())); err != nil {
+				return err
+			}
+			if len(f.Search.Context) > 0 {
+				rare, err := rareContext(ctx, tx, f.Search.Context)
+				if err != nil {
+					return err
+				}
+				if rare {
+					// Few runs match: read them from the GIN index and sort them, in the same
+					// order spelled so no list index can serve it. The planner's estimate of
+					// a JSON containment is often far off (a value of 100 runs in a million
+					// estimated at 3,000), and it then walks a list index in order hoping to
+					// meet 50 matches soon: 600 ms instead of 1 ms. A common value keeps
+					// that walk, which meets its matches at once.
+					sql = build("queued_at + interval '0 s' DESC, run_id DESC")
+				}
+			}
+			out, err = collectRuns(ctx, tx, sql, args)
+			return err
+		})
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "57014" { // query_canceled
+			return nil, "", ErrSearchTimeout
+		}
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (RunSummary, error) { return scanSummary(r) })
 	if err != nil {
-		return nil, "", fmt.Errorf("projections: list runs: %w", err)
+		return nil, "", err
 	}
 	next := ""
 	if len(out) > f.Limit {
@@ -146,6 +211,47 @@ func (q *RunReader) List(ctx context.Context, f RunFilter) ([]RunSummary, string
 		next = encodeCursor(last.QueuedAt, last.ID)
 	}
 	return out, next, nil
+}
+
+// rareContextRuns is the most runs a context search may match to be sorted from the GIN
+// index rather than met walking a list index in order.
+const rareContextRuns = 500
+
+// rareContext reports whether at most rareContextRuns runs (of every tenant) match the
+// context terms: one GIN lookup that stops reading rows at the bound.
+func rareContext(ctx context.Context, tx pgx.Tx, terms []ContextTerm) (bool, error) {
+	var conds []string
+	var args []any
+	for _, t := range terms {
+		scalar, array, err := containment(t)
+		if err != nil {
+			return false, err
+		}
+		args = append(args, scalar, array)
+		conds = append(conds, fmt.Sprintf("(context @> $%d::jsonb OR context @> $%d::jsonb)", len(args)-1, len(args)))
+	}
+	var n int
+	err := tx.QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM rm_runs WHERE `+strings.Join(conds, " AND ")+
+		fmt.Sprintf(` LIMIT %d) m`, rareContextRuns+1), args...).Scan(&n)
+	return n <= rareContextRuns, err
+}
+
+// querier is a pool or a transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// collectRuns runs a list query and reads its rows.
+func collectRuns(ctx context.Context, db querier, sql string, args []any) ([]RunSummary, error) {
+	rows, err := db.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("projections: list runs: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (RunSummary, error) { return scanSummary(r) })
+	if err != nil {
+		return nil, fmt.Errorf("projections: list runs: %w", err)
+	}
+	return out, nil
 }
 
 func encodeCursor(at time.Time, id uuid.UUID) string {
@@ -170,4 +276,44 @@ func decodeCursor(c string) (time.Time, uuid.UUID, error) {
 		return time.Time{}, uuid.Nil, ErrBadCursor
 	}
 	return at, id, nil
+}
+
+// ExportBatch is how many runs Export reads per query when the caller names no size.
+const ExportBatch = 5000
+
+// Export calls fn with every run f selects (from f.Cursor on), newest first, batch runs
+// at a time (ExportBatch when batch <= 0). Each batch is one short query continuing
+// where the last ended (keyset), so an export of a million runs holds no transaction
+// open (sealing is never stalled) and keeps one batch in memory. It stops at fn's first
+// error.
+func (q *RunReader) Export(ctx context.Context, f RunFilter, batch int, fn func([]RunSummary) error) error {
+	if batch <= 0 {
+		batch = ExportBatch
+	}
+	for {
+		runs, next, err := q.ExportPage(ctx, f, batch)
+		if err != nil {
+			return err
+		}
+		if len(runs) > 0 {
+			if err := fn(runs); err != nil {
+				return err
+			}
+		}
+		if next == "" {
+			return nil
+		}
+		f.Cursor = next
+	}
+}
+
+// ExportPage is one batch of an export: up to batch runs (ExportBatch when batch <= 0,
+// not clamped to a list page's 200) from f.Cursor on, and the cursor of the next batch
+// ("" after the last).
+func (q *RunReader) ExportPage(ctx context.Context, f RunFilter, batch int) ([]RunSummary, string, error) {
+	if batch <= 0 {
+		batch = ExportBatch
+	}
+	f.Limit = batch
+	return q.list(ctx, f)
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/tenantatlas/ops/modules/operations"
 	"github.com/tenantatlas/ops/modules/tenancy"
+	"github.com/tenantatlas/ops/projections"
 )
 
 // operationsPage is the data of the operations template.
@@ -20,6 +21,12 @@ type operationsPage struct {
 	Buckets    []operations.Bucket
 	StartTypes []operations.TypeInfo
 	Q          runListQuery
+	// ExportURL is this list as CSV, with the same filters (the page's path + ".csv").
+	ExportURL string
+	// ViewURL is this list with its filters, what "Save view" keeps.
+	ViewURL string
+	// Views are the user's saved views.
+	Views []projections.SavedView
 }
 
 // handleAdminOperations lists the runs of every tenant the user may see.
@@ -47,7 +54,11 @@ func (s *Server) renderOperations(c *fiber.Ctx, tenant *tenancy.Tenant) error {
 		return err
 	}
 	data := operationsPage{Tenant: tenant, Q: q, Types: operations.Types(), Buckets: operations.Buckets(),
-		Filtered: q.Filtered() || f.Cursor != ""}
+		Filtered: q.Filtered() || f.Cursor != "", ExportURL: c.Path() + ".csv?" + q.values("").Encode(),
+		ViewURL: c.Path() + "?" + q.values("").Encode()}
+	if data.Views, err = s.deps.Runs.SavedViews(ctx, currentUser(c).ID); err != nil {
+		return err
+	}
 	if tenant != nil {
 		f.Tenant = tenant.ID
 		f.WorkspaceIDs = nil

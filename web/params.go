@@ -11,6 +11,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
+
+	"github.com/tenantatlas/ops/projections"
 )
 
 // Every query and path parameter of every route is read here: the query's hygiene is
@@ -185,4 +187,16 @@ func parseID(s string) (uuid.UUID, error) {
 		return uuid.Nil, errBadID
 	}
 	return uuid.Parse(s)
+}
+
+// querySearch reads a run list's search (q) with projections.ParseRunSearch: longer than
+// projections.MaxSearchLen or not of its grammar is a 422 saying what is wrong.
+func querySearch(c *fiber.Ctx) (projections.RunSearch, string, error) {
+	raw := strings.TrimSpace(c.Query("q"))
+	s, err := projections.ParseRunSearch(raw)
+	if err != nil {
+		msg := strings.TrimPrefix(strings.TrimPrefix(err.Error(), projections.ErrBadSearch.Error()), ": ")
+		return s, raw, fiber.NewError(fiber.StatusUnprocessableEntity, "q: "+msg+" (search with id:PREFIX, initiator:NAME or key:value).")
+	}
+	return s, raw, nil
 }

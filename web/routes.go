@@ -24,6 +24,7 @@ func (s *Server) routes() {
 	api := s.app.Group("/api/v1", s.requireToken)
 	api.Post("/tenants/:tenant/operations/:type/start", s.handleAPIStart)
 	api.Get("/operations", s.handleAPIRuns)
+	api.Get("/operations.csv", s.handleAPIRunsCSV) // issue 13: the list's filters, streamed as CSV
 	api.Get("/operations/:run", s.handleAPIRun)
 	api.Get("/operations/:run/events", s.handleAPIRunEvents)
 	api.Get("/notifications", s.handleAPINotifications)
@@ -57,11 +58,15 @@ func (s *Server) routes() {
 	admin.Get("/t/:tenant", s.handleAdminTenantOverview)
 	admin.Post("/logout", s.handleLogout)
 	admin.Get("/operations", s.handleAdminOperations)
+	admin.Get("/operations.csv", s.handleAdminOperationsCSV) // issue 13: "Export CSV" of the list
+	admin.Post("/views", s.handleAdminViewSave)              // issue 13: saved views (the user's own)
+	admin.Post("/views/delete", s.handleAdminViewDelete)
 	admin.Get("/tenants", s.handleAdminTenants)
 	admin.Get("/legacy/:table/:id", s.handleAdminLegacyRun)
 	admin.Get("/operations/:run", s.handleAdminRun)
 	admin.Get("/operations/:run/stream", s.handleAdminRunStream)
 	admin.Get("/t/:tenant/operations", s.handleAdminTenantOperations)
+	admin.Get("/t/:tenant/operations.csv", s.handleAdminTenantOperationsCSV) // issue 13
 	admin.Post("/t/:tenant/operations/start", s.handleAdminStart)
 	// Tenant pages over the modules' own tables (never Graph); the object URLs are the
 	// hrefs operations.RelatedLinks gives a run's linked objects.

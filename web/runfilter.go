@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"net/url"
 	"strings"
 	"time"
@@ -56,7 +57,7 @@ const datetimeLocal = "2006-01-02T15:04"
 // runListQuery is a run list's filters as the caller spelled them (the bucket
 // normalized), for the filter form to show and the next-page link to carry.
 type runListQuery struct {
-	Tenant, Type, Bucket, Range, Since, Until string
+	Tenant, Type, Bucket, Range, Since, Until, Search string
 }
 
 // Filtered reports whether any filter is set.
@@ -66,7 +67,7 @@ func (q runListQuery) Filtered() bool { return q != runListQuery{} }
 func (q runListQuery) values(cursor string) url.Values {
 	v := url.Values{}
 	for k, val := range map[string]string{"tenant": q.Tenant, "type": q.Type, "bucket": q.Bucket,
-		"range": q.Range, "since": q.Since, "until": q.Until, "cursor": cursor} {
+		"range": q.Range, "since": q.Since, "until": q.Until, "q": q.Search, "cursor": cursor} {
 		if val != "" {
 			v.Set(k, val)
 		}
@@ -76,7 +77,7 @@ func (q runListQuery) values(cursor string) url.Values {
 
 // parseRunFilter reads a run list's filters — tenant (API), type, bucket, range (a
 // preset: 24h, 7d or 30d back from now), since and until (bounds on queued_at; an
-// explicit since wins over range), cursor and limit (API; the hub's page is
+// explicit since wins over range), q (a search: projections.ParseRunSearch), cursor and limit (API; the hub's page is
 // runListLimit) — into a filter, and the values to echo. Any bad value is a 422 whose
 // message is the same on both surfaces. The filter is not yet restricted to what the
 // caller may see (restrictToVisible).
@@ -123,6 +124,9 @@ func parseRunFilter(c *fiber.Ctx, surface runListSurface, now time.Time) (projec
 			*b.dst = t
 		}
 	}
+	if f.Search, q.Search, err = querySearch(c); err != nil {
+		return f, q, err
+	}
 	if f.Cursor, err = queryCursor(c, msgRunCursor); err != nil {
 		return f, q, err
 	}
@@ -148,4 +152,19 @@ func queryRunTime(c *fiber.Ctx, name string) (time.Time, error) {
 // make) to the cursor's 422.
 func badRunCursor() error {
 	return fiber.NewError(fiber.StatusUnprocessableEntity, msgRunCursor)
+}
+
+// msgSearchTimeout is the 503 of a search the database cancelled at its timeout.
+const msgSearchTimeout = "The search took too long and was stopped; narrow it (a tenant, a type, a time range) and try again."
+
+// runListError maps the reader's errors a caller can act on: a bad cursor (422) and a
+// search past its statement timeout (503); others pass through.
+func runListError(err error) error {
+	switch {
+	case errors.Is(err, projections.ErrBadCursor):
+		return badRunCursor()
+	case errors.Is(err, projections.ErrSearchTimeout):
+		return fiber.NewError(fiber.StatusServiceUnavailable, msgSearchTimeout)
+	}
+	return err
 }

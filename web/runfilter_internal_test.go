@@ -84,6 +84,10 @@ func TestParseRunFilter(t *testing.T) {
 			projections.RunFilter{Limit: 200}, runListQuery{}},
 		{"the hub's page size is fixed, ?limit= is not read", []runListSurface{surfaceHub}, "limit=0",
 			projections.RunFilter{Limit: 50}, runListQuery{}},
+		{"a search", both, "q=+policyType:deviceConfiguration%20id:AB12+",
+			projections.RunFilter{Search: projections.RunSearch{IDPrefix: "ab12",
+				Context: []projections.ContextTerm{{Key: "policyTypes", Value: "deviceConfiguration"}}}, Limit: 50},
+			runListQuery{Search: "policyType:deviceConfiguration id:AB12"}},
 	}
 	for _, tc := range valid {
 		for _, surface := range tc.surfaces {
@@ -115,6 +119,8 @@ func TestParseRunFilter(t *testing.T) {
 		{"limit=0", []runListSurface{surfaceAPI}, "limit must be a whole number from 1 to 200."},
 		{"limit=-1", []runListSurface{surfaceAPI}, "limit must be a whole number from 1 to 200."},
 		{"limit=abc", []runListSurface{surfaceAPI}, "limit must be a whole number from 1 to 200."},
+		{"q=hello", both, `q: "hello" is neither a run id prefix (4 or more hex digits) nor key:value (search with id:PREFIX, initiator:NAME or key:value).`},
+		{"q=" + strings.Repeat("a", 201), both, "q: the search is longer than 200 characters (search with id:PREFIX, initiator:NAME or key:value)."},
 	}
 	for _, tc := range bad {
 		for _, surface := range tc.surfaces {
@@ -126,6 +132,7 @@ func TestParseRunFilter(t *testing.T) {
 		}
 	}
 	require.Equal(t, msgRunCursor, badRunCursor().(*fiber.Error).Message, "a cursor the reader refuses: the same message")
+	require.Equal(t, fiber.StatusServiceUnavailable, runListError(projections.ErrSearchTimeout).(*fiber.Error).Code, "a search past its timeout")
 }
 
 // TestRunListQueryValues: the next-page link carries the set filters and the cursor.

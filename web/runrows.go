@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"errors"
 
 	"github.com/google/uuid"
 
@@ -58,11 +57,8 @@ func (s *Server) withTenantNames(ctx context.Context, runs []projections.RunSumm
 // set, is the page's tenant), and the cursor of the next page; a bad cursor is a 400.
 func (s *Server) listRuns(ctx context.Context, f projections.RunFilter, known *tenancy.Tenant) ([]runRow, string, error) {
 	runs, next, err := s.deps.Runs.List(ctx, f)
-	if errors.Is(err, projections.ErrBadCursor) {
-		return nil, "", badRunCursor()
-	}
 	if err != nil {
-		return nil, "", err
+		return nil, "", runListError(err)
 	}
 	rows, err := s.withTenantNames(ctx, runs, known)
 	return rows, next, err

@@ -89,6 +89,9 @@ type Deps struct {
 	extraRoutes func(fiber.Router)
 	// Streams configures the run viewer's live stream: its change source and caps.
 	Streams StreamConfig
+	// ExportBatch is how many runs a CSV export reads per query (0:
+	// projections.ExportBatch); tests set it small to cross batch boundaries.
+	ExportBatch int
 }
 
 // Server holds the Fiber app and its dependencies.

@@ -52,11 +52,8 @@ func (s *Server) handleSystemRuns(c *fiber.Ctx) error {
 	next := ""
 	if len(wss) > 0 {
 		list, next, err = s.deps.Runs.List(c.UserContext(), f)
-		if errors.Is(err, projections.ErrBadCursor) {
-			return badRunCursor()
-		}
 		if err != nil {
-			return err
+			return runListError(err)
 		}
 	}
 	for i := range list {

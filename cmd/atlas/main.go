@@ -43,6 +43,8 @@ var commands = map[string]command{
 	"bench seed":          {"write the benchmark data set: --tenants (1000) tenants, --runs (1,000,000) finished runs", runBenchSeed},
 	"bench list":          {"time the tenant run list query on the bench data; prints p50/p95/p99", runBenchList},
 	"bench http":          {"load-generate hub list pages against a running server on the bench data; req/s and p99", runBenchHTTP},
+	"bench search":        {"time run list searches (context, initiator, id prefix) on the bench data; prints p50/p95/p99", runBenchSearch},
+	"bench export":        {"export every bench run as CSV through the export batches; rows/s and peak heap", runBenchExport},
 	"bench lag":           {"start runs at --rate for --duration and report projection lag and start-to-visible time", runBenchLag},
 	"bench rebuild":       {"rebuild the hub projection and time a raw INSERT … SELECT of the same rows beside it", runBenchRebuild},
 	"bench replay":        {"time a tenant replay through the tenant index (--scan: and the whole-log walk it replaced)", runBenchReplay},

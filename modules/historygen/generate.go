@@ -2,6 +2,7 @@ package historygen
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -99,7 +100,35 @@ func historicRun(spec Spec, types []string, i int) Run {
 	case operations.OutcomeBlocked:
 		h.StartedAt, h.CompletedAt = time.Time{}, queued
 	}
+	h.Context = historicContext(spec, h.Type, i)
 	return h
+}
+
+// historyPolicyTypes are the policy types a historic inventory sync is asked for.
+var historyPolicyTypes = []string{"deviceConfiguration", "deviceCompliancePolicy", "settingsCatalogPolicy",
+	"appProtectionPolicy", "conditionalAccessPolicy", "windowsUpdateRing"}
+
+// historicContext is the start context of run i (of type typ), valid for the type's
+// schema and derived from i alone (the run's random draws stay as they were): an
+// inventory sync asks for one policy type, a backup schedule's run names one of its
+// tenant's three schedules, a drift generation one of ten baselines; nil ({}) otherwise.
+// A search by context then has something to find (atlas bench list).
+func historicContext(spec Spec, typ string, i int) json.RawMessage {
+	n := len(spec.TenantIDs)
+	switch typ {
+	case "inventory.sync":
+		return json.RawMessage(fmt.Sprintf(`{"policyTypes":[%q]}`, historyPolicyTypes[(i/n)%len(historyPolicyTypes)]))
+	case "backup_schedule.run_now", "backup_schedule.retry", "backup_schedule.scheduled":
+		return json.RawMessage(fmt.Sprintf(`{"scheduleId":%q}`, HistoricScheduleID(spec.TenantIDs[i%n], (i/n)%3)))
+	case "drift.generate":
+		return json.RawMessage(fmt.Sprintf(`{"baseline":"baseline-%d"}`, (i/n)%10))
+	}
+	return nil
+}
+
+// HistoricScheduleID is the id of schedule k (0..2) of tenant in generated history.
+func HistoricScheduleID(tenant uuid.UUID, k int) uuid.UUID {
+	return uuid.NewSHA1(tenant, []byte(fmt.Sprintf("historygen schedule %d", k)))
 }
 
 // Generate writes spec.Runs finished runs with Append over pool (several writers, many
