@@ -166,7 +166,7 @@ func TestBrowserOverviewNarrowAndContrast(t *testing.T) {
 	require.NoError(t, chromedp.Do(ctx, chromedp.KeyEvent("/")))
 	focused, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.activeElement ? document.activeElement.id : ""`))
 	require.NoError(t, err)
-	require.Equal(t, "f-type", focused, `"/" focuses the filter form's first field`)
+	require.Equal(t, "f-q", focused, `"/" focuses the search field, the filter form's first`)
 	_, err = chromedp.Run(ctx, chromedp.Evaluate[bool](`document.activeElement.blur(), true`))
 	require.NoError(t, err)
 	require.NoError(t, chromedp.Do(ctx, chromedp.KeyEvent("j")))
