@@ -256,3 +256,38 @@ func (s *Server) handleAdminOnboardingBootstrap(c *fiber.Ctx) error {
 	}
 	return c.Redirect("/admin/onboarding/"+sess.ID.String(), fiber.StatusSeeOther)
 }
+
+// onboardingNewPage is the data of the onboarding_new template.
+type onboardingNewPage struct {
+	Workspaces []tenancy.Workspace
+}
+
+// handleAdminOnboardingForm is the form creating a session (GET /admin/onboarding): the
+// workspaces where the user holds provider.manage (none: 403 for a member, 404 else).
+func (s *Server) handleAdminOnboardingForm(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	u := currentUser(c)
+	ids, err := s.deps.Tenancy.VisibleWorkspaces(ctx, u.ID, tenancy.CapProviderManage)
+	if err != nil {
+		return err
+	}
+	if len(ids) == 0 {
+		member, err := s.deps.Tenancy.MemberWorkspaces(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		if len(member) == 0 {
+			return fiber.NewError(fiber.StatusNotFound, "not found")
+		}
+		return fiber.NewError(fiber.StatusForbidden, "forbidden")
+	}
+	var data onboardingNewPage
+	for _, id := range ids {
+		ws, err := s.deps.Tenancy.Workspace(ctx, id)
+		if err != nil {
+			return err
+		}
+		data.Workspaces = append(data.Workspaces, ws)
+	}
+	return s.render(c, fiber.StatusOK, "onboarding_new", page{Title: "Onboard a tenant", Nav: "tenants", Data: data})
+}

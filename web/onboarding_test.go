@@ -59,18 +59,35 @@ func TestOnboarding(t *testing.T) {
 		require.True(t, e.Wait(t, id).Terminal())
 	}
 
+	// The tenants page links the form for those who may onboard only.
+	resp, body := owner.get("/admin/tenants")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, body, `id="onboard-tenant"`)
+	_, body = readonly.get("/admin/tenants")
+	require.NotContains(t, body, `id="onboard-tenant"`)
+
+	// The form: owner 200 (its workspace offered), readonly 403, outsider 200 (its own workspace only).
+	resp, body = owner.get("/admin/onboarding")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, body, `value="`+e.Workspace.String()+`"`)
+	resp, _ = readonly.get("/admin/onboarding")
+	require.Equal(t, http.StatusForbidden, resp.StatusCode)
+	resp, body = outsider.get("/admin/onboarding")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.NotContains(t, body, e.Workspace.String())
+
 	// Creating a session: owner 303, readonly 403, an outsider naming the workspace 404, bad input 422.
 	form := func(csrf string) url.Values {
 		return url.Values{"_csrf": {csrf}, "workspace": {e.Workspace.String()}, "tenant_name": {"Northwind"},
 			"entra_tenant_id": {e.EntraTenant}, "client_id": {"northwind-app"}, "secret_ref": {monotest.SecretRef}, "graph_base_url": {e.Sim.URL}}
 	}
-	resp, _ := readonly.post("/admin/onboarding", form(readonlyCSRF))
+	resp, _ = readonly.post("/admin/onboarding", form(readonlyCSRF))
 	require.Equal(t, http.StatusForbidden, resp.StatusCode)
 	resp, _ = outsider.post("/admin/onboarding", form(outsiderCSRF))
 	require.Equal(t, http.StatusNotFound, resp.StatusCode)
 	bad := form(ownerCSRF)
 	bad.Set("secret_ref", "plain-secret-value")
-	resp, body := owner.post("/admin/onboarding", bad)
+	resp, body = owner.post("/admin/onboarding", bad)
 	require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
 	require.NotContains(t, body, "plain-secret-value")
 	resp, body = owner.post("/admin/onboarding", form(ownerCSRF))

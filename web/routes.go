@@ -98,6 +98,7 @@ func (s *Server) routes() {
 	admin.Get("/t/:tenant/provider-connections/:connection", s.handleAdminConnection)
 	admin.Post("/provider-connections/:connection/actions/:operation/start", s.handleAdminConnectionStart)
 	// Onboarding (issue 12 point 4, spec 216, 086 T036): a new tenant, its verification, its sequential bootstrap.
+	admin.Get("/onboarding", s.handleAdminOnboardingForm)
 	admin.Post("/onboarding", s.handleAdminOnboardingNew)
 	admin.Get("/onboarding/:session", s.handleAdminOnboarding)
 	admin.Post("/onboarding/:session/provider-actions/:operation/start", s.handleAdminOnboardingVerify)
