@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantatlas/ops/eventstore/pgtest"
+	"github.com/tenantatlas/ops/modules/graph/graphsim"
 	"github.com/tenantatlas/ops/modules/monolith"
 	"github.com/tenantatlas/ops/modules/monolith/monotest"
 	"github.com/tenantatlas/ops/modules/onboarding"
@@ -27,7 +28,7 @@ import (
 // nothing (403), outsiders get 404, bad input is 422.
 func TestOnboarding(t *testing.T) {
 	t.Parallel()
-	e := monotest.New(t, pgtest.Fresh(t), monotest.Options{NoWorkers: true})
+	e := monotest.New(t, pgtest.Fresh(t), monotest.Options{NoWorkers: true, Sim: graphsim.Config{Seed: 5, Groups: 4, RoleDefinitions: 3, Policies: 3}})
 	ctx := e.Ctx
 	ten := e.App.Tenancy
 	seed := monolith.DemoSeed{Workspace: e.Workspace, Users: map[string]monolith.DemoLogin{}}
@@ -178,18 +179,20 @@ func TestOnboarding(t *testing.T) {
 	}
 	resp, _ = owner.post(bootPath, url.Values{"_csrf": {ownerCSRF}, "operation": {"drift.generate"}})
 	require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode, "not a bootstrap operation")
-	out := boot("inventory.sync", "directory.groups.sync", "directory.role_definitions.sync")
+	resp, _ = owner.post(bootPath, url.Values{"_csrf": {ownerCSRF}, "operation": {"backup_set.add_policies"}})
+	require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode, "the first backup needs the inventory sync")
+	out := boot("inventory.sync", "directory.groups.sync", "directory.role_definitions.sync", "backup_set.add_policies")
 	require.Equal(t, operations.StartAccepted, out.Status, out.OperatorMessage)
 	require.NotNil(t, out.AcceptedOperation)
 	require.Equal(t, "inventory.sync", *out.AcceptedOperation)
-	require.Equal(t, []string{"directory.groups.sync", "directory.role_definitions.sync"}, out.PendingOperations)
+	require.Equal(t, []string{"directory.groups.sync", "directory.role_definitions.sync", "backup_set.add_policies"}, out.PendingOperations)
 	first := out.Run.ID
 
 	out = boot() // Continue while the first is active: nothing admitted
 	require.Nil(t, out.AcceptedOperation)
 	require.Equal(t, operations.StartScopeBusy, out.Status)
 	require.Equal(t, first, out.Run.ID)
-	require.Equal(t, []string{"directory.groups.sync", "directory.role_definitions.sync"}, out.PendingOperations)
+	require.Equal(t, []string{"directory.groups.sync", "directory.role_definitions.sync", "backup_set.add_policies"}, out.PendingOperations)
 	_, body = owner.get(sessURL) // a page load admits nothing either
 	require.Contains(t, body, first.String())
 	sess, err = e.App.Onboarding.Session(ctx, sessID)
@@ -203,7 +206,7 @@ func TestOnboarding(t *testing.T) {
 	out = boot()
 	require.Equal(t, operations.StartAccepted, out.Status, out.OperatorMessage)
 	require.Equal(t, "directory.groups.sync", *out.AcceptedOperation)
-	require.Equal(t, []string{"directory.role_definitions.sync"}, out.PendingOperations)
+	require.Equal(t, []string{"directory.role_definitions.sync", "backup_set.add_policies"}, out.PendingOperations)
 	second := out.Run.ID
 	run, err = e.App.Operations.Load(ctx, second)
 	require.NoError(t, err)
@@ -221,9 +224,35 @@ func TestOnboarding(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, sess.AdmittedRuns, 3)
 	require.Equal(t, "directory.role_definitions.sync", sess.CurrentType)
-	require.Empty(t, sess.Pending)
+	require.Equal(t, []string{"backup_set.add_policies"}, sess.Pending)
 	require.Contains(t, body, sess.AdmittedRuns[2].String())
 	execute(sess.AdmittedRuns[2])
+
+	// The first backup: the policies of the inventory the bootstrap took.
+	out = boot()
+	require.Equal(t, operations.StartAccepted, out.Status, out.OperatorMessage)
+	require.Equal(t, "backup_set.add_policies", *out.AcceptedOperation)
+	require.Empty(t, out.PendingOperations)
+	backupRun, err := e.App.Operations.Load(ctx, out.Run.ID)
+	require.NoError(t, err)
+	var bctx struct {
+		Name     string
+		Policies []map[string]string
+	}
+	require.NoError(t, json.Unmarshal(backupRun.Context, &bctx))
+	snaps, err := e.App.Inventory.LatestComplete(ctx, sess.TenantID, 1)
+	require.NoError(t, err)
+	require.Len(t, snaps, 1)
+	items, err := e.App.Inventory.AllItems(ctx, snaps[0].ID)
+	require.NoError(t, err)
+	require.NotEmpty(t, items)
+	require.Len(t, bctx.Policies, len(items))
+	require.Contains(t, bctx.Name, "first backup")
+	require.Equal(t, operations.OutcomeSucceeded, func() operations.Outcome {
+		execute(out.Run.ID)
+		r, _ := e.App.Operations.Load(ctx, out.Run.ID)
+		return r.Outcome
+	}())
 	out = boot()
 	require.Nil(t, out.AcceptedOperation, "nothing left")
 	require.Empty(t, out.PendingOperations)

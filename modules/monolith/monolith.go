@@ -277,7 +277,7 @@ func New(pool *pgxpool.Pool, opts Options) *App {
 	app.Backup = backup.New(pool, app.Provider, log)
 	app.Backup.Wire(store, rec, ops, app.Inventory)
 	app.Restore = restore.New(pool, app.Provider, app.Backup, ten, ops, rec, log)
-	app.Onboarding = onboarding.New(pool, ten, ops, rec, log)
+	app.Onboarding = onboarding.New(pool, ten, ops, app.Inventory, rec, log)
 	alOpts := opts.Alerts
 	alOpts.Logger = log
 	app.Alerts = alerts.New(pool, store, ten, rec, ops, alOpts)

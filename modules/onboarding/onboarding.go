@@ -8,12 +8,13 @@
 // bootstrap, and its "Continue" button calls it too).
 //
 // Layering (README.md, "Architecture: layers and imports"): floor 3, beside the run-type
-// modules: it imports operations, tenancy and audit, and must not import projections,
+// modules: it imports operations, tenancy, audit, inventory and backup, and must not import projections,
 // modules/monolith, web or cmd/.
 package onboarding
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -26,6 +27,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tenantatlas/ops/modules/audit"
+	"github.com/tenantatlas/ops/modules/backup"
+	"github.com/tenantatlas/ops/modules/inventory"
 	"github.com/tenantatlas/ops/modules/operations"
 	"github.com/tenantatlas/ops/modules/tenancy"
 )
@@ -33,8 +36,15 @@ import (
 // TypeVerify is the run type of the session's verification.
 const TypeVerify = "provider.verify"
 
+// TypeBackup is the bootstrap's first backup: a backup set of the policies of the
+// tenant's newest complete inventory snapshot (so it needs inventory.sync selected too).
+const TypeBackup = "backup_set.add_policies"
+
 // BootstrapTypes are the operations a bootstrap may select, in the order they run.
-var BootstrapTypes = []string{"inventory.sync", "directory.groups.sync", "directory.role_definitions.sync"}
+var BootstrapTypes = []string{"inventory.sync", "directory.groups.sync", "directory.role_definitions.sync", TypeBackup}
+
+// maxBackupContext bounds the first backup's start context below the gate's 16 KiB.
+const maxBackupContext = 15 << 10
 
 // The errors callers map to answers.
 var (
@@ -82,6 +92,9 @@ type BootstrapOutcome struct {
 	operations.StartOutcome
 	AcceptedOperation *string  `json:"acceptedOperation"`
 	PendingOperations []string `json:"pendingOperations"`
+	// SkippedOperations are operations dropped by this call because they could not start
+	// (the first backup without a complete inventory snapshot).
+	SkippedOperations []string `json:"skippedOperations,omitempty"`
 }
 
 // Service holds the onboarding sessions.
@@ -89,13 +102,14 @@ type Service struct {
 	pool *pgxpool.Pool
 	ten  *tenancy.Service
 	ops  *operations.Service
+	inv  *inventory.Service
 	rec  *audit.Recorder
 	log  *slog.Logger
 }
 
 // New returns the onboarding service.
-func New(pool *pgxpool.Pool, ten *tenancy.Service, ops *operations.Service, rec *audit.Recorder, log *slog.Logger) *Service {
-	return &Service{pool: pool, ten: ten, ops: ops, rec: rec, log: log}
+func New(pool *pgxpool.Pool, ten *tenancy.Service, ops *operations.Service, inv *inventory.Service, rec *audit.Recorder, log *slog.Logger) *Service {
+	return &Service{pool: pool, ten: ten, ops: ops, inv: inv, rec: rec, log: log}
 }
 
 // Create adds the tenant and its provider connection in the user's workspace and the
@@ -214,6 +228,9 @@ func (s *Service) StartBootstrap(ctx context.Context, sessID uuid.UUID, selected
 	if len(pending) == 0 {
 		return BootstrapOutcome{}, fmt.Errorf("onboarding: select at least one operation: %w", ErrInvalid)
 	}
+	if slices.Contains(pending, TypeBackup) && !slices.Contains(pending, "inventory.sync") {
+		return BootstrapOutcome{}, fmt.Errorf("onboarding: the first backup needs the inventory sync: %w", ErrInvalid)
+	}
 	if _, err := s.pool.Exec(ctx, `UPDATE ob_sessions SET pending = $2
 		WHERE session_id = $1 AND current_type = '' AND cardinality(pending) = 0`, sessID, pending); err != nil {
 		return BootstrapOutcome{}, fmt.Errorf("onboarding: bootstrap %s: %w", sessID, err)
@@ -260,8 +277,26 @@ func (s *Service) Advance(ctx context.Context, sessID uuid.UUID, who operations.
 		return out, nil
 	}
 	next := sess.Pending[0]
+	var startCtx json.RawMessage
+	if next == TypeBackup {
+		startCtx, err = s.firstBackupContext(ctx, sess.TenantID)
+		if err != nil {
+			return BootstrapOutcome{}, fmt.Errorf("onboarding: advance %s: %w", sessID, err)
+		}
+		if startCtx == nil { // no complete inventory: nothing to back up
+			if _, err := tx.Exec(ctx, `UPDATE ob_sessions SET pending = $2 WHERE session_id = $1`, sessID, sess.Pending[1:]); err != nil {
+				return BootstrapOutcome{}, fmt.Errorf("onboarding: advance %s: %w", sessID, err)
+			}
+			if err := tx.Commit(ctx); err != nil {
+				return BootstrapOutcome{}, fmt.Errorf("onboarding: advance %s: %w", sessID, err)
+			}
+			out.PendingOperations = slices.Clone(sess.Pending[1:])
+			out.SkippedOperations = []string{next}
+			return out, nil
+		}
+	}
 	started, err := s.ops.Start(ctx, operations.StartRequest{Type: next, TenantID: sess.TenantID, ProviderConnectionID: sess.ConnectionID,
-		Initiator: who, SourceSurface: "web"})
+		Context: startCtx, Initiator: who, SourceSurface: "web"})
 	if err != nil {
 		return BootstrapOutcome{}, fmt.Errorf("onboarding: advance %s: %w", sessID, err)
 	}
@@ -282,4 +317,35 @@ func (s *Service) Advance(ctx context.Context, sessID uuid.UUID, who operations.
 	}
 	out.PendingOperations = slices.Clone(sess.Pending[1:])
 	return out, nil
+}
+
+// firstBackupContext is the first backup's start context: the policies of the tenant's
+// newest complete inventory snapshot, as many as backup.MaxPolicies and the context
+// bound allow (the set's name says how many of how many); nil without such a snapshot
+// or without policies.
+func (s *Service) firstBackupContext(ctx context.Context, tenantID uuid.UUID) (json.RawMessage, error) {
+	snaps, err := s.inv.LatestComplete(ctx, tenantID, 1)
+	if err != nil || len(snaps) == 0 {
+		return nil, err
+	}
+	items, err := s.inv.AllItems(ctx, snaps[0].ID)
+	if err != nil || len(items) == 0 {
+		return nil, err
+	}
+	var c backup.Context
+	size := 200 // the name and the brackets
+	for _, it := range items {
+		ref := backup.PolicyRef{Type: it.PolicyType, ID: it.PolicyID}
+		raw, err := json.Marshal(ref)
+		if err != nil {
+			return nil, err
+		}
+		if len(c.Policies) == backup.MaxPolicies || size+len(raw)+1 > maxBackupContext {
+			break
+		}
+		size += len(raw) + 1
+		c.Policies = append(c.Policies, ref)
+	}
+	c.Name = fmt.Sprintf("Onboarding: first backup (%d of %d policies)", len(c.Policies), len(items))
+	return json.Marshal(c)
 }

@@ -37,7 +37,7 @@ var startSurfaces = map[string]Surface{
 	"provider.verify":                 SurfaceStartForm | SurfaceAPI | SurfaceConnectionPage | SurfaceOnboarding,
 	// A backup names its policies in its context: the generic form sends none; the
 	// tenant's Backups page has its own form picking them from the latest inventory.
-	"backup_set.add_policies":     SurfaceAPI | SurfaceOwnPage,
+	"backup_set.add_policies":     SurfaceAPI | SurfaceOwnPage | SurfaceOnboarding, // onboarding: the first backup
 	"backup_schedule.run_now":     SurfaceOwnPage,
 	"backup_schedule.retry":       SurfaceOwnPage,
 	"backup_schedule.scheduled":   SurfaceScheduler,
