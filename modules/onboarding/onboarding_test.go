@@ -88,4 +88,28 @@ func TestAdvanceAdmitsOneAtATime(t *testing.T) {
 
 	_, err = svc.Session(ctx, uuid.New())
 	require.ErrorIs(t, err, onboarding.ErrNotFound)
+
+	// A blocked start ends at once and the next follows; the first backup without a
+	// complete inventory snapshot (the sync was blocked: consent missing) is skipped and
+	// named, never started without policies.
+	lost, err := svc.Create(ctx, owner.ID, onboarding.NewTenant{WorkspaceID: e.Workspace, TenantName: "Lost tenant", EntraTenantID: uuid.NewString(),
+		ClientID: "lost-app", SecretRef: monotest.SecretRef, GraphBaseURL: e.Sim.URL})
+	require.NoError(t, err)
+	require.NoError(t, e.App.Tenancy.SetConnectionStatus(ctx, "system:test", lost.ConnectionID, tenancy.ConnectionConsentMissing, "provider_consent_missing"))
+	_, err = svc.StartBootstrap(ctx, lost.ID, []string{onboarding.TypeBackup}, who)
+	require.ErrorIs(t, err, onboarding.ErrInvalid, "the first backup needs the inventory sync")
+	out, err = svc.StartBootstrap(ctx, lost.ID, []string{"inventory.sync", onboarding.TypeBackup}, who)
+	require.NoError(t, err)
+	require.Equal(t, operations.StartBlocked, out.Status)
+	require.Nil(t, out.AcceptedOperation, "blocked is not accepted")
+	require.Equal(t, []string{onboarding.TypeBackup}, out.PendingOperations)
+	out, err = svc.Advance(ctx, lost.ID, who)
+	require.NoError(t, err)
+	require.Nil(t, out.AcceptedOperation)
+	require.Equal(t, []string{onboarding.TypeBackup}, out.SkippedOperations)
+	require.Empty(t, out.PendingOperations)
+	got, err = svc.Session(ctx, lost.ID)
+	require.NoError(t, err)
+	require.Len(t, got.AdmittedRuns, 1, "no backup run")
+	require.Empty(t, got.Pending)
 }
