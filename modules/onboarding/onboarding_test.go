@@ -113,3 +113,51 @@ func TestAdvanceAdmitsOneAtATime(t *testing.T) {
 	require.Len(t, got.AdmittedRuns, 1, "no backup run")
 	require.Empty(t, got.Pending)
 }
+
+// TestStuckVerificationIsRerunOnceStale: while the session's verification run is active
+// no second one may start; once the sweeper has ended it as stale (its queued_at shifted
+// past the queued timeout, as a clock would), a new verification starts.
+func TestStuckVerificationIsRerunOnceStale(t *testing.T) {
+	t.Parallel()
+	e := monotest.New(t, pgtest.DB(t), monotest.Options{NoWorkers: true})
+	ctx := e.Ctx
+	owner, err := e.App.Tenancy.RegisterUser(ctx, "system:test", "owner-"+uuid.NewString()[:8]+"@example.test", "Owner", "correct horse battery staple")
+	require.NoError(t, err)
+	require.NoError(t, e.App.Tenancy.GrantMembership(ctx, "system:test", tenancy.Membership{UserID: owner.ID, WorkspaceID: e.Workspace, Role: tenancy.RoleOwner}))
+	who := operations.Initiator{Kind: "user", UserID: owner.ID, Name: owner.Email}
+	svc := e.App.Onboarding
+	sess, err := svc.Create(ctx, owner.ID, onboarding.NewTenant{WorkspaceID: e.Workspace, TenantName: "Stuck", EntraTenantID: e.EntraTenant,
+		ClientID: "stuck-app", SecretRef: monotest.SecretRef, GraphBaseURL: e.Sim.URL})
+	require.NoError(t, err)
+
+	run, free, err := svc.Verification(ctx, sess)
+	require.NoError(t, err)
+	require.Nil(t, run)
+	require.True(t, free)
+	out, err := svc.StartVerification(ctx, sess, who)
+	require.NoError(t, err)
+	require.Equal(t, operations.StartAccepted, out.Status, out.OperatorMessage)
+	sess, err = svc.Session(ctx, sess.ID)
+	require.NoError(t, err)
+	run, free, err = svc.Verification(ctx, sess)
+	require.NoError(t, err)
+	require.Equal(t, out.Run.ID, run.ID)
+	require.False(t, free, "active: Refresh, not a new start")
+
+	_, err = e.Pool.Exec(ctx, `UPDATE ops_runs SET queued_at = queued_at - interval '1 hour' WHERE run_id = $1`, out.Run.ID)
+	require.NoError(t, err)
+	n, err := e.App.Operations.Sweep(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	run, free, err = svc.Verification(ctx, sess)
+	require.NoError(t, err)
+	require.True(t, run.Terminal())
+	require.True(t, free, "stale and ended: it may be re-run")
+	again, err := svc.StartVerification(ctx, sess, who)
+	require.NoError(t, err)
+	require.Equal(t, operations.StartAccepted, again.Status, again.OperatorMessage)
+	require.NotEqual(t, out.Run.ID, again.Run.ID)
+	sess, err = svc.Session(ctx, sess.ID)
+	require.NoError(t, err)
+	require.Equal(t, again.Run.ID, sess.VerifyRunID)
+}
