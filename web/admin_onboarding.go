@@ -81,9 +81,9 @@ func (s *Server) handleAdminOnboardingNew(c *fiber.Ctx) error {
 		GraphBaseURL: c.FormValue("graph_base_url")})
 	switch {
 	case errors.Is(err, tenancy.ErrInvalid), errors.Is(err, tenancy.ErrConflict):
-		msg := err.Error()
-		if i := strings.LastIndex(msg, "tenancy: "); i >= 0 {
-			msg = msg[i:]
+		msg := err.Error() // names the field; never holds a secret reference's value
+		for _, prefix := range []string{"onboarding: create: ", "tenancy: add tenant: ", "tenancy: add provider connection: "} {
+			msg = strings.TrimPrefix(msg, prefix)
 		}
 		return fiber.NewError(fiber.StatusUnprocessableEntity, operations.Sanitize(msg))
 	case err != nil:
