@@ -65,6 +65,8 @@ var layers = []layer{
 	{path: "modules/legacy", tree: true, floor: floorRunTypes},
 	{path: "modules/historygen", tree: true, floor: floorRunTypes},
 	{path: "modules/replay", tree: true, floor: floorRunTypes},
+	// modules/onboarding: onboarding sessions (tenancy's APIs, the gate).
+	{path: "modules/onboarding", tree: true, floor: floorRunTypes},
 	{path: "modules/runbooks", tree: true, floor: floorRunTypes}, // platform runbooks (spec 113): drift's Go API, the gate
 
 	{path: "projections", tree: true, floor: floorReadModels},

@@ -21,6 +21,8 @@ type tenantsPage struct {
 	Page    int
 	Prev    string
 	Next    string
+	// CanOnboard: the user holds provider.manage in a workspace (the "Onboard a tenant" link).
+	CanOnboard bool
 }
 
 // handleAdminTenants lists the tenants the user may view, filtered by a name search
@@ -65,5 +67,10 @@ func (s *Server) handleAdminTenants(c *fiber.Ctx) error {
 	if from+tenantsPageSize < len(matches) {
 		data.Next = link(pageNo + 1)
 	}
+	onboardable, err := s.deps.Tenancy.VisibleWorkspaces(ctx, currentUser(c).ID, tenancy.CapProviderManage)
+	if err != nil {
+		return err
+	}
+	data.CanOnboard = len(onboardable) > 0
 	return s.render(c, fiber.StatusOK, "tenants", page{Title: "Tenants", Nav: "tenants", Data: data})
 }

@@ -64,7 +64,7 @@ func startHubTB(tb testing.TB, pool *pgxpool.Pool) *hub {
 func serveHub(t testing.TB, a *monolith.App, pool *pgxpool.Pool, seed monolith.DemoSeed, opts ...func(*web.Deps)) *hub {
 	t.Helper()
 	deps := web.Deps{Database: pool, Tenancy: a.Tenancy, Operations: a.Operations,
-		Runs: a.Runs, Inventory: a.Inventory, Directory: a.Directory, Drift: a.Drift, Backup: a.Backup, Restore: a.Restore, Alerts: a.Alerts, Runbooks: a.Runbooks, Events: a.Store, Ready: a.Ready, Collectors: a.Collectors()}
+		Runs: a.Runs, Inventory: a.Inventory, Directory: a.Directory, Drift: a.Drift, Backup: a.Backup, Restore: a.Restore, Onboarding: a.Onboarding, Alerts: a.Alerts, Runbooks: a.Runbooks, Events: a.Store, Ready: a.Ready, Collectors: a.Collectors()}
 	deps.Streams.Changes = projections.NewRunChanges(pool, nil) // live streams, as `atlas serve` runs them
 	for _, o := range opts {
 		o(&deps)

@@ -36,7 +36,7 @@ func edgeHub(t *testing.T, tune func(*web.Deps)) (*hub, *web.Server, *monotest.B
 	require.NoError(t, seedErr)
 	logs := &monotest.Buffer{}
 	deps := web.Deps{Logger: slog.New(slog.NewJSONHandler(logs, nil)), Database: pool, Tenancy: a.Tenancy, Operations: a.Operations,
-		Runs: a.Runs, Inventory: a.Inventory, Directory: a.Directory, Drift: a.Drift, Backup: a.Backup, Restore: a.Restore, Alerts: a.Alerts, Runbooks: a.Runbooks, Events: a.Store, Ready: a.Ready, Collectors: a.Collectors()}
+		Runs: a.Runs, Inventory: a.Inventory, Directory: a.Directory, Drift: a.Drift, Backup: a.Backup, Restore: a.Restore, Onboarding: a.Onboarding, Alerts: a.Alerts, Runbooks: a.Runbooks, Events: a.Store, Ready: a.Ready, Collectors: a.Collectors()}
 	if tune != nil {
 		tune(&deps)
 	}
@@ -117,7 +117,7 @@ func TestHostileParametersNeverFail(t *testing.T) {
 
 	conn, err := h.app.Tenancy.DefaultConnection(t.Context(), h.seed.Tenants[0].ID)
 	require.NoError(t, err)
-	valid := map[string]string{"tenant": tenant, "run": runID, "snapshot": uuid.NewString(), "set": uuid.NewString(),
+	valid := map[string]string{"tenant": tenant, "session": uuid.NewString(), "run": runID, "snapshot": uuid.NewString(), "set": uuid.NewString(),
 		"table": legacy.Tables()[0], "id": "1", "notification": uuid.NewString(), "runbook": "findings.lifecycle.backfill", "schedule": uuid.NewString(),
 		"connection": conn.ID.String(), "operation": "provider.verify", "group": "00000000-0000-0000-0000-000000000001",
 		"restore": uuid.NewString(), "workspace": h.seed.Workspace.String()}

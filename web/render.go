@@ -42,7 +42,7 @@ type pages map[string]*template.Template
 var pageNames = []string{"login", "operations", "run", "error",
 	"inventory", "snapshot", "directory", "drift", "drift_report", "backups", "backup_set", "backup_item", "tenants",
 	"alerts", "notifications", "schedules", "schedule", "provider_connections", "provider_connection", "legacy_run", "audit", "audit_replay",
-	"group", "inventory_item", "restore", "overview"}
+	"group", "inventory_item", "restore", "overview", "onboarding", "onboarding_new"}
 
 // systemPageNames are the /system panel's pages (system_*.html), parsed with
 // system_layout.html instead of the hub's layout.

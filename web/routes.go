@@ -97,6 +97,12 @@ func (s *Server) routes() {
 	admin.Get("/t/:tenant/provider-connections", s.handleAdminConnections)
 	admin.Get("/t/:tenant/provider-connections/:connection", s.handleAdminConnection)
 	admin.Post("/provider-connections/:connection/actions/:operation/start", s.handleAdminConnectionStart)
+	// Onboarding (issue 12 point 4, spec 216, 086 T036): a new tenant, its verification, its sequential bootstrap.
+	admin.Get("/onboarding", s.handleAdminOnboardingForm)
+	admin.Post("/onboarding", s.handleAdminOnboardingNew)
+	admin.Get("/onboarding/:session", s.handleAdminOnboarding)
+	admin.Post("/onboarding/:session/provider-actions/:operation/start", s.handleAdminOnboardingVerify)
+	admin.Post("/onboarding/:session/provider-bootstrap/start", s.handleAdminOnboardingBootstrap)
 	// Restores (issue 12 point 3): a set's "Restore…", the restore page, its execute form.
 	admin.Post("/t/:tenant/backups/:set/restore", s.handleAdminRestoreCreate)
 	admin.Get("/t/:tenant/restores/:restore", s.handleAdminRestore)

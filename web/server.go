@@ -29,6 +29,7 @@ import (
 	"github.com/tenantatlas/ops/modules/drift"
 	"github.com/tenantatlas/ops/modules/failure"
 	"github.com/tenantatlas/ops/modules/inventory"
+	"github.com/tenantatlas/ops/modules/onboarding"
 	"github.com/tenantatlas/ops/modules/operations"
 	"github.com/tenantatlas/ops/modules/restore"
 	"github.com/tenantatlas/ops/modules/runbooks"
@@ -64,6 +65,8 @@ type Deps struct {
 	Backup *backup.Service
 	// Restore holds restores of backup sets (nil: the restore routes answer 404).
 	Restore *restore.Service
+	// Onboarding holds the onboarding sessions of new tenants (spec 216, 086 T036).
+	Onboarding *onboarding.Service
 	// Alerts holds the workspaces' alert rules and their deliveries (nil: the alert
 	// routes answer 404).
 	Alerts *alerts.Service

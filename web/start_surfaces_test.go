@@ -42,7 +42,7 @@ func startOptions(t *testing.T, b *browser, page string) []string {
 func serveWithOperations(t *testing.T, a *monolith.App, ops *operations.Service, seed monolith.DemoSeed) *hub {
 	t.Helper()
 	srv := web.New(web.Deps{Database: a.Pool, Tenancy: a.Tenancy, Operations: ops,
-		Runs: a.Runs, Inventory: a.Inventory, Directory: a.Directory, Drift: a.Drift, Backup: a.Backup, Restore: a.Restore, Ready: a.Ready})
+		Runs: a.Runs, Inventory: a.Inventory, Directory: a.Directory, Drift: a.Drift, Backup: a.Backup, Restore: a.Restore, Onboarding: a.Onboarding, Ready: a.Ready})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	go func() { _ = srv.App().Listener(ln) }()

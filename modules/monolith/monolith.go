@@ -33,6 +33,7 @@ import (
 	"github.com/tenantatlas/ops/modules/inventory"
 	"github.com/tenantatlas/ops/modules/legacy"
 	"github.com/tenantatlas/ops/modules/notify"
+	"github.com/tenantatlas/ops/modules/onboarding"
 	"github.com/tenantatlas/ops/modules/operations"
 	"github.com/tenantatlas/ops/modules/provider"
 	"github.com/tenantatlas/ops/modules/restore"
@@ -45,7 +46,7 @@ import (
 func MigrationSets() []pgmigrate.Set {
 	return []pgmigrate.Set{eventstore.Migrations(), tenancy.Migrations(), operations.Migrations(), notify.Migrations(), projections.Migrations(),
 		inventory.Migrations(), directory.Migrations(), drift.Migrations(), backup.Migrations(), alerts.Migrations(),
-		restore.Migrations()}
+		restore.Migrations(), onboarding.Migrations()}
 }
 
 // Migrate applies every migration set.
@@ -229,6 +230,8 @@ type App struct {
 	Backup    *backup.Service
 	// Restore holds restores of backup sets (its runs need Options.Graph).
 	Restore *restore.Service
+	// Onboarding holds the onboarding sessions of new tenants (spec 216, 086 T036).
+	Onboarding *onboarding.Service
 	// Provider is the Graph glue of the run types; nil without Options.Graph.
 	Provider *provider.Service
 	// Alerts holds the workspaces' alert rules and sends their deliveries.
@@ -274,6 +277,7 @@ func New(pool *pgxpool.Pool, opts Options) *App {
 	app.Backup = backup.New(pool, app.Provider, log)
 	app.Backup.Wire(store, rec, ops, app.Inventory)
 	app.Restore = restore.New(pool, app.Provider, app.Backup, ten, ops, rec, log)
+	app.Onboarding = onboarding.New(pool, ten, ops, app.Inventory, rec, log)
 	alOpts := opts.Alerts
 	alOpts.Logger = log
 	app.Alerts = alerts.New(pool, store, ten, rec, ops, alOpts)

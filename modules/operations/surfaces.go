@@ -23,18 +23,21 @@ const (
 	// SurfaceConnectionPage is a provider connection's hub page: its per-connection
 	// starts (POST /admin/provider-connections/{connection}/actions/{operation}/start).
 	SurfaceConnectionPage
+	// SurfaceOnboarding is an onboarding session's page (/admin/onboarding/{session}):
+	// its verification and its sequential bootstrap.
+	SurfaceOnboarding
 )
 
 // startSurfaces are the catalog's start surfaces, by type (every type has some).
 var startSurfaces = map[string]Surface{
-	"inventory.sync":                  SurfaceStartForm | SurfaceAPI | SurfaceConnectionPage,
-	"directory.groups.sync":           SurfaceStartForm | SurfaceAPI | SurfaceOwnPage | SurfaceConnectionPage,
-	"directory.role_definitions.sync": SurfaceStartForm | SurfaceAPI | SurfaceOwnPage | SurfaceConnectionPage,
+	"inventory.sync":                  SurfaceStartForm | SurfaceAPI | SurfaceConnectionPage | SurfaceOnboarding,
+	"directory.groups.sync":           SurfaceStartForm | SurfaceAPI | SurfaceOwnPage | SurfaceConnectionPage | SurfaceOnboarding,
+	"directory.role_definitions.sync": SurfaceStartForm | SurfaceAPI | SurfaceOwnPage | SurfaceConnectionPage | SurfaceOnboarding,
 	"drift.generate":                  SurfaceStartForm | SurfaceAPI,
-	"provider.verify":                 SurfaceStartForm | SurfaceAPI | SurfaceConnectionPage,
+	"provider.verify":                 SurfaceStartForm | SurfaceAPI | SurfaceConnectionPage | SurfaceOnboarding,
 	// A backup names its policies in its context: the generic form sends none; the
 	// tenant's Backups page has its own form picking them from the latest inventory.
-	"backup_set.add_policies":     SurfaceAPI | SurfaceOwnPage,
+	"backup_set.add_policies":     SurfaceAPI | SurfaceOwnPage | SurfaceOnboarding, // onboarding: the first backup
 	"backup_schedule.run_now":     SurfaceOwnPage,
 	"backup_schedule.retry":       SurfaceOwnPage,
 	"backup_schedule.scheduled":   SurfaceScheduler,

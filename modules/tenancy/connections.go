@@ -122,6 +122,49 @@ func checkReason(reason string) (string, error) {
 	return reason, nil
 }
 
+// CheckProviderConnection validates and normalizes a connection's fields the way
+// AddProviderConnection does (errors wrap ErrInvalid), without storing anything: callers
+// adding a tenant and its connection check the connection before adding the tenant.
+func CheckProviderConnection(pc ProviderConnection) (ProviderConnection, error) {
+	var err error
+	if pc.Provider == "" {
+		pc.Provider = ProviderMicrosoft
+	}
+	if pc.Provider != ProviderMicrosoft {
+		return ProviderConnection{}, fmt.Errorf("provider %q: %w", pc.Provider, ErrInvalid)
+	}
+	if pc.Status == "" {
+		pc.Status = ConnectionOK
+	}
+	if !pc.Status.Valid() {
+		return ProviderConnection{}, fmt.Errorf("status %q: %w", pc.Status, ErrInvalid)
+	}
+	if pc.DisplayName, err = cleanName("display name", pc.DisplayName, 200); err != nil {
+		return ProviderConnection{}, err
+	}
+	if pc.EntraTenantID, err = cleanName("Entra tenant id", pc.EntraTenantID, 255); err != nil {
+		return ProviderConnection{}, err
+	}
+	if pc.ClientID, err = cleanName("client id", pc.ClientID, 255); err != nil {
+		return ProviderConnection{}, err
+	}
+	if pc.SecretRef = strings.TrimSpace(pc.SecretRef); pc.SecretRef != "" {
+		if pc.SecretRef, err = cleanName("secret reference", pc.SecretRef, 500); err != nil {
+			return ProviderConnection{}, err
+		}
+		if err := graph.CheckSecretRef(pc.SecretRef); err != nil {
+			return ProviderConnection{}, fmt.Errorf("%w: %w", err, ErrInvalid)
+		}
+	}
+	if pc.GraphBaseURL, err = checkGraphBaseURL(pc.GraphBaseURL); err != nil {
+		return ProviderConnection{}, err
+	}
+	if pc.StatusReason, err = checkReason(pc.StatusReason); err != nil {
+		return ProviderConnection{}, err
+	}
+	return pc, nil
+}
+
 // AddProviderConnection adds a connection to a tenant. pc.IsDefault is ignored: the
 // tenant's first connection (more exactly, any added while it has no default) becomes
 // its default, later ones do not, so there is at most one default per tenant.
@@ -132,40 +175,8 @@ func (s *Service) AddProviderConnection(ctx context.Context, actor Actor, pc Pro
 	if err := checkActor(actor); err != nil {
 		return wrap(err)
 	}
-	if pc.Provider == "" {
-		pc.Provider = ProviderMicrosoft
-	}
-	if pc.Provider != ProviderMicrosoft {
-		return wrap(fmt.Errorf("provider %q: %w", pc.Provider, ErrInvalid))
-	}
-	if pc.Status == "" {
-		pc.Status = ConnectionOK
-	}
-	if !pc.Status.Valid() {
-		return wrap(fmt.Errorf("status %q: %w", pc.Status, ErrInvalid))
-	}
-	var err error
-	if pc.DisplayName, err = cleanName("display name", pc.DisplayName, 200); err != nil {
-		return wrap(err)
-	}
-	if pc.EntraTenantID, err = cleanName("Entra tenant id", pc.EntraTenantID, 255); err != nil {
-		return wrap(err)
-	}
-	if pc.ClientID, err = cleanName("client id", pc.ClientID, 255); err != nil {
-		return wrap(err)
-	}
-	if pc.SecretRef = strings.TrimSpace(pc.SecretRef); pc.SecretRef != "" {
-		if pc.SecretRef, err = cleanName("secret reference", pc.SecretRef, 500); err != nil {
-			return wrap(err)
-		}
-		if err := graph.CheckSecretRef(pc.SecretRef); err != nil {
-			return wrap(fmt.Errorf("%w: %w", err, ErrInvalid))
-		}
-	}
-	if pc.GraphBaseURL, err = checkGraphBaseURL(pc.GraphBaseURL); err != nil {
-		return wrap(err)
-	}
-	if pc.StatusReason, err = checkReason(pc.StatusReason); err != nil {
+	pc, err := CheckProviderConnection(pc)
+	if err != nil {
 		return wrap(err)
 	}
 	if pc.ID, err = newID(); err != nil {
