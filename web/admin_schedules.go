@@ -310,12 +310,11 @@ func (s *Server) handleAdminScheduleStart(retry bool) fiber.Handler {
 		if err != nil {
 			return err
 		}
-		nonce, err := parseID(c.FormValue("nonce"))
+		in, nonce, err := formClick(c)
 		if err != nil {
-			return fiber.NewError(fiber.StatusUnprocessableEntity, "The form has no valid click id; reload the page and try again.")
+			return err
 		}
-		u := currentUser(c)
-		out, err := s.deps.Backup.StartNow(c.UserContext(), initiatorOf(c, u.ID, u.Email), t.ID, sc.ID, nonce.String(), retry)
+		out, err := s.deps.Backup.StartNow(c.UserContext(), in, t.ID, sc.ID, nonce, retry)
 		if err != nil {
 			return scheduleError(err)
 		}
@@ -324,22 +323,22 @@ func (s *Server) handleAdminScheduleStart(retry bool) fiber.Handler {
 	}
 }
 
-// flashOutcome stores the gate's answer as the next page's flash message.
+// formClick is a start form's initiator (the signed-in user) and its nonce, the click's
+// identity; a form without a valid nonce is a 422.
+func formClick(c *fiber.Ctx) (operations.Initiator, string, error) {
+	nonce, err := parseID(c.FormValue("nonce"))
+	if err != nil {
+		return operations.Initiator{}, "", fiber.NewError(fiber.StatusUnprocessableEntity, "The form has no valid click id; reload the page and try again.")
+	}
+	u := currentUser(c)
+	return initiatorOf(c, u.ID, u.Email), nonce.String(), nil
+}
+
+// flashOutcome stores the gate's answer as the next page's flash message: flashOf's
+// kind, message and run link, without the verb, reason and actions.
 func (s *Server) flashOutcome(c *fiber.Ctx, out operations.StartOutcome) {
-	f := flash{Kind: "info", Message: out.OperatorMessage}
-	switch out.Status {
-	case operations.StartAccepted, operations.StartDeduped:
-		f.Kind = "success"
-	case operations.StartBlocked, operations.StartScopeBusy:
-		f.Kind = "warning"
-	}
-	if f.Message == "" {
-		f.Message = "The start request was answered: " + string(out.Status) + "."
-	}
-	if out.Run != nil {
-		f.Href = out.Run.URL
-	}
-	s.setFlash(c, f)
+	f := flashOf(out)
+	s.setFlash(c, flash{Kind: f.Kind, Message: f.Message, Href: f.Href})
 }
 
 // scheduleView is a schedule as the API shows it.
