@@ -341,22 +341,18 @@ func (s *Server) flashOutcome(c *fiber.Ctx, out operations.StartOutcome) {
 	s.setFlash(c, flash{Kind: f.Kind, Message: f.Message, Href: f.Href})
 }
 
-// scheduleView is a schedule as the API shows it.
+// scheduleView is a schedule as the API shows it: its id and tenant, its settings
+// (backup.ScheduleState, the same JSON fields inline) and where its slots stand.
 type scheduleView struct {
-	ID           uuid.UUID  `json:"id"`
-	TenantID     uuid.UUID  `json:"tenantId"`
-	Name         string     `json:"name"`
-	Cron         string     `json:"cron"`
-	Timezone     string     `json:"timezone"`
-	PolicyTypes  []string   `json:"policyTypes"`
-	Retention    int        `json:"retention"`
-	Enabled      bool       `json:"enabled"`
+	ID       uuid.UUID `json:"id"`
+	TenantID uuid.UUID `json:"tenantId"`
+	backup.ScheduleState
 	NextRunAt    *time.Time `json:"nextRunAt"`
 	LastSlotAt   *time.Time `json:"lastSlotAt"`
 	SkippedSlots int64      `json:"skippedSlots"`
 }
 
 func viewOf(sc backup.Schedule) scheduleView {
-	return scheduleView{ID: sc.ID, TenantID: sc.TenantID, Name: sc.Name, Cron: sc.Cron, Timezone: sc.Timezone, PolicyTypes: sc.PolicyTypes,
-		Retention: sc.Retention, Enabled: sc.Enabled, NextRunAt: sc.NextRunAt, LastSlotAt: sc.LastSlotAt, SkippedSlots: sc.SkippedSlots}
+	return scheduleView{ID: sc.ID, TenantID: sc.TenantID, ScheduleState: sc.State(),
+		NextRunAt: sc.NextRunAt, LastSlotAt: sc.LastSlotAt, SkippedSlots: sc.SkippedSlots}
 }
