@@ -36,11 +36,17 @@ func (s *Server) handleAdminOperations(c *fiber.Ctx) error {
 
 // handleAdminTenantOperations lists one tenant's runs, with the start form.
 func (s *Server) handleAdminTenantOperations(c *fiber.Ctx) error {
+	return s.forViewedTenant(c, s.renderOperations)
+}
+
+// forViewedTenant renders a tenant's page by render when the user may view the
+// tenant's operations (an outsider 404, a member without the capability 403).
+func (s *Server) forViewedTenant(c *fiber.Ctx, render func(*fiber.Ctx, *tenancy.Tenant) error) error {
 	t, err := s.authorizedTenant(c, tenancy.CapOperationsView)
 	if err != nil {
 		return err
 	}
-	return s.renderOperations(c, &t)
+	return render(c, &t)
 }
 
 // renderOperations parses the filters, lists the visible runs and renders the table.

@@ -79,11 +79,7 @@ func (s *Server) handleAdminOverview(c *fiber.Ctx) error {
 
 // handleAdminTenantOverview is one tenant's overview (operations.view; an outsider 404).
 func (s *Server) handleAdminTenantOverview(c *fiber.Ctx) error {
-	t, err := s.authorizedTenant(c, tenancy.CapOperationsView)
-	if err != nil {
-		return err
-	}
-	return s.renderOverview(c, &t)
+	return s.forViewedTenant(c, s.renderOverview)
 }
 
 // renderOverview parses the window, reads the counts of the visible scopes (or the

@@ -310,12 +310,11 @@ func (s *Server) handleAdminScheduleStart(retry bool) fiber.Handler {
 		if err != nil {
 			return err
 		}
-		nonce, err := parseID(c.FormValue("nonce"))
+		in, nonce, err := formClick(c)
 		if err != nil {
-			return fiber.NewError(fiber.StatusUnprocessableEntity, "The form has no valid click id; reload the page and try again.")
+			return err
 		}
-		u := currentUser(c)
-		out, err := s.deps.Backup.StartNow(c.UserContext(), initiatorOf(c, u.ID, u.Email), t.ID, sc.ID, nonce.String(), retry)
+		out, err := s.deps.Backup.StartNow(c.UserContext(), in, t.ID, sc.ID, nonce, retry)
 		if err != nil {
 			return scheduleError(err)
 		}
@@ -324,40 +323,36 @@ func (s *Server) handleAdminScheduleStart(retry bool) fiber.Handler {
 	}
 }
 
-// flashOutcome stores the gate's answer as the next page's flash message.
-func (s *Server) flashOutcome(c *fiber.Ctx, out operations.StartOutcome) {
-	f := flash{Kind: "info", Message: out.OperatorMessage}
-	switch out.Status {
-	case operations.StartAccepted, operations.StartDeduped:
-		f.Kind = "success"
-	case operations.StartBlocked, operations.StartScopeBusy:
-		f.Kind = "warning"
+// formClick is a start form's initiator (the signed-in user) and its nonce, the click's
+// identity; a form without a valid nonce is a 422.
+func formClick(c *fiber.Ctx) (operations.Initiator, string, error) {
+	nonce, err := parseID(c.FormValue("nonce"))
+	if err != nil {
+		return operations.Initiator{}, "", fiber.NewError(fiber.StatusUnprocessableEntity, "The form has no valid click id; reload the page and try again.")
 	}
-	if f.Message == "" {
-		f.Message = "The start request was answered: " + string(out.Status) + "."
-	}
-	if out.Run != nil {
-		f.Href = out.Run.URL
-	}
-	s.setFlash(c, f)
+	u := currentUser(c)
+	return initiatorOf(c, u.ID, u.Email), nonce.String(), nil
 }
 
-// scheduleView is a schedule as the API shows it.
+// flashOutcome stores the gate's answer as the next page's flash message: flashOf's
+// kind, message and run link, without the verb, reason and actions.
+func (s *Server) flashOutcome(c *fiber.Ctx, out operations.StartOutcome) {
+	f := flashOf(out)
+	s.setFlash(c, flash{Kind: f.Kind, Message: f.Message, Href: f.Href})
+}
+
+// scheduleView is a schedule as the API shows it: its id and tenant, its settings
+// (backup.ScheduleState, the same JSON fields inline) and where its slots stand.
 type scheduleView struct {
-	ID           uuid.UUID  `json:"id"`
-	TenantID     uuid.UUID  `json:"tenantId"`
-	Name         string     `json:"name"`
-	Cron         string     `json:"cron"`
-	Timezone     string     `json:"timezone"`
-	PolicyTypes  []string   `json:"policyTypes"`
-	Retention    int        `json:"retention"`
-	Enabled      bool       `json:"enabled"`
+	ID       uuid.UUID `json:"id"`
+	TenantID uuid.UUID `json:"tenantId"`
+	backup.ScheduleState
 	NextRunAt    *time.Time `json:"nextRunAt"`
 	LastSlotAt   *time.Time `json:"lastSlotAt"`
 	SkippedSlots int64      `json:"skippedSlots"`
 }
 
 func viewOf(sc backup.Schedule) scheduleView {
-	return scheduleView{ID: sc.ID, TenantID: sc.TenantID, Name: sc.Name, Cron: sc.Cron, Timezone: sc.Timezone, PolicyTypes: sc.PolicyTypes,
-		Retention: sc.Retention, Enabled: sc.Enabled, NextRunAt: sc.NextRunAt, LastSlotAt: sc.LastSlotAt, SkippedSlots: sc.SkippedSlots}
+	return scheduleView{ID: sc.ID, TenantID: sc.TenantID, ScheduleState: sc.State(),
+		NextRunAt: sc.NextRunAt, LastSlotAt: sc.LastSlotAt, SkippedSlots: sc.SkippedSlots}
 }

@@ -18,6 +18,7 @@ var partialFuncs = template.FuncMap{
 	"emptyinline": func(title string, text any) emptyState { return emptyState{Title: title, Inline: text} },
 	"pager":       func(prev, next string, page int) pager { return pager{Prev: prev, Next: next, Page: page} },
 	"cat":         catHTML,
+	"pick":        func(options any, selected string) choice { return choice{Options: options, Selected: selected} },
 	"em":          func(s string) template.HTML { return "<em>" + template.HTML(template.HTMLEscapeString(s)) + "</em>" },
 	"link":        linkHTML,
 	"account":     func(title, name, action, csrf string) accountBox { return accountBox{title, name, action, csrf} },
@@ -132,4 +133,11 @@ type accountBox struct {
 type loginForm struct {
 	Action, CSRF string
 	Page         loginPage
+}
+
+// choice is a filter select's options (any list whose items print as their value) and
+// the selected value, for the partials filter_bucket and filter_range.
+type choice struct {
+	Options  any
+	Selected string
 }

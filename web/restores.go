@@ -279,12 +279,11 @@ func (s *Server) handleAdminRestoreExecute(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	nonce, err := parseID(c.FormValue("nonce"))
+	in, nonce, err := formClick(c)
 	if err != nil {
-		return fiber.NewError(fiber.StatusUnprocessableEntity, "The form has no valid click id; reload the page and try again.")
+		return err
 	}
-	u := currentUser(c)
-	out, err := s.deps.Restore.StartExecute(c.UserContext(), initiatorOf(c, u.ID, u.Email), t.ID, r.ID, c.FormValue("confirm"), nonce.String(), "web")
+	out, err := s.deps.Restore.StartExecute(c.UserContext(), in, t.ID, r.ID, c.FormValue("confirm"), nonce, "web")
 	if _, msg, ok := restoreRefusal(err); ok {
 		return s.renderRestore(c, t, r, fiber.StatusUnprocessableEntity, msg)
 	}

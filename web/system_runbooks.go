@@ -120,10 +120,24 @@ func systemOrigin(c *fiber.Ctx) runbooks.Origin {
 	return runbooks.Origin{User: currentPlatformUser(c), IP: c.IP(), UserAgent: c.Get(fiber.HeaderUserAgent), Source: "system"}
 }
 
+// runbookForm is a runbook form's runbook, its picked scope and the origin of the
+// platform user's request.
+func (s *Server) runbookForm(c *fiber.Ctx) (runbooks.Runbook, runbooks.Scope, runbooks.Origin, error) {
+	rb, err := s.runbookOf(c)
+	if err != nil {
+		return rb, runbooks.Scope{}, runbooks.Origin{}, err
+	}
+	sc, err := parseScopeValue(c.FormValue("scope"))
+	if err != nil {
+		return rb, sc, runbooks.Origin{}, err
+	}
+	return rb, sc, systemOrigin(c), nil
+}
+
 // handleSystemRunbookPreflight runs the preflight of a runbook over the picked scope
 // (audited) and shows its figures with the run form.
 func (s *Server) handleSystemRunbookPreflight(c *fiber.Ctx) error {
-	rb, err := s.runbookOf(c)
+	rb, sc, o, err := s.runbookForm(c)
 	if err != nil {
 		return err
 	}
@@ -131,11 +145,6 @@ func (s *Server) handleSystemRunbookPreflight(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	sc, err := parseScopeValue(c.FormValue("scope"))
-	if err != nil {
-		return err
-	}
-	o := systemOrigin(c)
 	pf, _, err := s.deps.Runbooks.Preflight(c.UserContext(), rb.Key, sc, o)
 	if err != nil {
 		return runbookError(err)
@@ -156,15 +165,10 @@ func (d *runbooksPage) fill(u tenancy.PlatformUser, rb runbooks.Runbook, sc runb
 // accepted goes to the run's page; a refused form (422) or a start the gate did not
 // accept (scope busy, deduped, blocked) shows the page again with the answer.
 func (s *Server) handleSystemRunbookRun(c *fiber.Ctx) error {
-	rb, err := s.runbookOf(c)
+	rb, sc, o, err := s.runbookForm(c)
 	if err != nil {
 		return err
 	}
-	sc, err := parseScopeValue(c.FormValue("scope"))
-	if err != nil {
-		return err
-	}
-	o := systemOrigin(c)
 	out, err := s.deps.Runbooks.Start(c.UserContext(), runbooks.StartRequest{Key: rb.Key, Scope: sc,
 		ReasonCode: c.FormValue("reasonCode"), ReasonText: c.FormValue("reasonText"), Confirm: c.FormValue("confirm")}, o)
 	if err == nil && out.Status == operations.StartAccepted {

@@ -49,6 +49,34 @@ func benchUser(ctx context.Context, a *monolith.App) (tenancy.User, []uuid.UUID,
 	return u, tenants, err
 }
 
+// benchRead is what the read benchmarks (list, search, export) time against: the
+// command's pool, the app, the bench owner, the tenants it sees and its workspaces.
+type benchRead struct {
+	c       *dbCommand
+	a       *monolith.App
+	u       tenancy.User
+	tenants []uuid.UUID
+	member  []uuid.UUID
+}
+
+// openBenchRead opens a read benchmark's command (its flags by extra) and finds the
+// bench owner, its tenants and its workspaces; the caller closes r.c.pool.
+func openBenchRead(ctx context.Context, env *cli, name string, args []string, maxConns int32, extra func(*flag.FlagSet)) (*benchRead, error) {
+	c, err := openCommand(ctx, env, name, args, maxConns, false, extra)
+	if err != nil {
+		return nil, err
+	}
+	r := &benchRead{c: c, a: newApp(c.pool, c.log)}
+	if r.u, r.tenants, err = benchUser(ctx, r.a); err == nil {
+		r.member, err = r.a.Tenancy.MemberWorkspaces(ctx, r.u.ID)
+	}
+	if err != nil {
+		c.pool.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
 // runBenchSeed writes the benchmark data set: a workspace of --tenants tenants (each
 // with a working provider connection), an owner, and --runs finished runs spread over
 // 90 days; then it seals the log and brings every projection up to date.
@@ -189,23 +217,15 @@ var listVariants = []string{"newest", "type", "bucket", "last 7 days", "page 2",
 // random bench tenants and filters, and prints percentiles per variant and overall.
 func runBenchList(ctx context.Context, env *cli, args []string) error {
 	var samples int
-	c, err := openCommand(ctx, env, "bench list", args, 8, false, func(fs *flag.FlagSet) {
+	br, err := openBenchRead(ctx, env, "bench list", args, 8, func(fs *flag.FlagSet) {
 		fs.IntVar(&samples, "samples", 5000, "queries to time")
 	})
 	if err != nil {
 		return err
 	}
-	defer c.pool.Close()
-	a := newApp(c.pool, c.log)
-	u, tenants, err := benchUser(ctx, a)
-	if err != nil {
-		return err
-	}
-	workspaces, err := a.Tenancy.VisibleWorkspaces(ctx, u.ID, tenancy.CapOperationsView)
-	if err != nil {
-		return err
-	}
-	member, err := a.Tenancy.MemberWorkspaces(ctx, u.ID)
+	defer br.c.pool.Close()
+	a, tenants, member := br.a, br.tenants, br.member
+	workspaces, err := a.Tenancy.VisibleWorkspaces(ctx, br.u.ID, tenancy.CapOperationsView)
 	if err != nil {
 		return err
 	}

@@ -24,22 +24,14 @@ var searchVariants = []string{"schedule (workspace)", "policyType (tenant)", "po
 // and the hub make) on random bench tenants, and prints percentiles per variant and overall.
 func runBenchSearch(ctx context.Context, env *cli, args []string) error {
 	var samples int
-	c, err := openCommand(ctx, env, "bench search", args, 8, false, func(fs *flag.FlagSet) {
+	br, err := openBenchRead(ctx, env, "bench search", args, 8, func(fs *flag.FlagSet) {
 		fs.IntVar(&samples, "samples", 2000, "searches to time")
 	})
 	if err != nil {
 		return err
 	}
-	defer c.pool.Close()
-	a := newApp(c.pool, c.log)
-	u, tenants, err := benchUser(ctx, a)
-	if err != nil {
-		return err
-	}
-	member, err := a.Tenancy.MemberWorkspaces(ctx, u.ID)
-	if err != nil {
-		return err
-	}
+	defer br.c.pool.Close()
+	c, a, tenants, member := br.c, br.a, br.tenants, br.member
 	// Run ids to search prefixes of: a sample of the read model's pages.
 	rows, err := c.pool.Query(ctx, `SELECT run_id FROM rm_runs ORDER BY random() LIMIT 1000`)
 	if err != nil {
@@ -113,22 +105,14 @@ func runBenchSearch(ctx context.Context, env *cli, args []string) error {
 // the heap's peak while it ran, sampled after each batch.
 func runBenchExport(ctx context.Context, env *cli, args []string) error {
 	var batch int
-	c, err := openCommand(ctx, env, "bench export", args, 4, false, func(fs *flag.FlagSet) {
+	br, err := openBenchRead(ctx, env, "bench export", args, 4, func(fs *flag.FlagSet) {
 		fs.IntVar(&batch, "batch", projections.ExportBatch, "runs per query")
 	})
 	if err != nil {
 		return err
 	}
-	defer c.pool.Close()
-	a := newApp(c.pool, c.log)
-	u, tenants, err := benchUser(ctx, a)
-	if err != nil {
-		return err
-	}
-	member, err := a.Tenancy.MemberWorkspaces(ctx, u.ID)
-	if err != nil {
-		return err
-	}
+	defer br.c.pool.Close()
+	a, tenants, member := br.a, br.tenants, br.member
 	w := csv.NewWriter(io.Discard)
 	var rows int64
 	var peak uint64

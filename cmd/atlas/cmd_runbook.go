@@ -104,19 +104,12 @@ func runbookError(err error) error {
 
 // runRunbookPreflight prints what a runbook would change: {"total","affected","tenants"}.
 func runRunbookPreflight(ctx context.Context, env *cli, args []string) error {
-	key, f, err := parseRunbookArgs(env, "runbook preflight", args, false)
+	rc, err := openRunbook(ctx, env, "runbook preflight", args, false)
 	if err != nil {
 		return err
 	}
-	sc, err := f.scopeOf()
-	if err != nil {
-		return err
-	}
-	a, done, err := runbookApp(ctx, env, f)
-	if err != nil {
-		return err
-	}
-	defer done()
+	defer rc.done()
+	key, f, sc, a := rc.key, rc.f, rc.sc, rc.a
 	pf, _, err := a.Runbooks.Preflight(ctx, key, sc, runbooks.Origin{Source: runbooks.SourceCLI})
 	if err != nil {
 		return runbookError(err)
@@ -132,19 +125,12 @@ func runRunbookPreflight(ctx context.Context, env *cli, args []string) error {
 // prints the StartOutcome; a start that was not accepted or deduped (scope busy,
 // blocked) exits 1 after printing it.
 func runRunbookRun(ctx context.Context, env *cli, args []string) error {
-	key, f, err := parseRunbookArgs(env, "runbook run", args, true)
+	rc, err := openRunbook(ctx, env, "runbook run", args, true)
 	if err != nil {
 		return err
 	}
-	sc, err := f.scopeOf()
-	if err != nil {
-		return err
-	}
-	a, done, err := runbookApp(ctx, env, f)
-	if err != nil {
-		return err
-	}
-	defer done()
+	defer rc.done()
+	key, f, sc, a := rc.key, rc.f, rc.sc, rc.a
 	u, err := a.Tenancy.PlatformUserByEmail(ctx, f.as)
 	if errors.Is(err, tenancy.ErrNotFound) || (err == nil && u.Disabled) {
 		return fmt.Errorf("no enabled platform user has the email %q", strings.ToLower(strings.TrimSpace(f.as)))
@@ -174,17 +160,35 @@ func runRunbookRun(ctx context.Context, env *cli, args []string) error {
 	return nil
 }
 
-// runbookApp connects and wires the monolith for a runbook command (its gate declares
-// the types the deployment's workers run: the run is worked by `atlas serve` or
-// `atlas worker`). done closes the pool.
-func runbookApp(ctx context.Context, env *cli, f runbookFlags) (*monolith.App, func(), error) {
+// runbookCall is a parsed runbook command: its runbook key, flags, scope and the wired
+// monolith; done closes the pool.
+type runbookCall struct {
+	key  string
+	f    runbookFlags
+	sc   runbooks.Scope
+	a    *monolith.App
+	done func()
+}
+
+// openRunbook parses a runbook command's arguments and scope, then connects and wires
+// the monolith for it (its gate declares the types the deployment's workers run: the
+// run is worked by `atlas serve` or `atlas worker`).
+func openRunbook(ctx context.Context, env *cli, name string, args []string, run bool) (runbookCall, error) {
+	key, f, err := parseRunbookArgs(env, name, args, run)
+	if err != nil {
+		return runbookCall{}, err
+	}
+	sc, err := f.scopeOf()
+	if err != nil {
+		return runbookCall{}, err
+	}
 	log, err := newLogger(env.stderr, f.common)
 	if err != nil {
-		return nil, nil, err
+		return runbookCall{}, err
 	}
 	pool, err := connect(ctx, env, log, "runbook", 4)
 	if err != nil {
-		return nil, nil, err
+		return runbookCall{}, err
 	}
-	return newApp(pool, log), pool.Close, nil
+	return runbookCall{key: key, f: f, sc: sc, a: newApp(pool, log), done: pool.Close}, nil
 }

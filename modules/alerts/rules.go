@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 
 	"github.com/tenantatlas/ops/eventstore"
 	"github.com/tenantatlas/ops/modules/audit"
+	"github.com/tenantatlas/ops/modules/failure"
 	"github.com/tenantatlas/ops/modules/graph"
 	"github.com/tenantatlas/ops/modules/operations"
 	"github.com/tenantatlas/ops/modules/tenancy"
@@ -69,16 +69,7 @@ type ValidationError struct {
 
 // Error implements error: "events: …; url: …", fields sorted.
 func (e *ValidationError) Error() string {
-	names := make([]string, 0, len(e.Fields))
-	for n := range e.Fields {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	parts := make([]string, len(names))
-	for i, n := range names {
-		parts[i] = n + ": " + e.Fields[n]
-	}
-	return strings.Join(parts, "; ")
+	return failure.FieldList(e.Fields)
 }
 
 // managed returns the workspaces among the user's where the user may manage alerts

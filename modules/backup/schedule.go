@@ -16,6 +16,7 @@ import (
 
 	"github.com/tenantatlas/ops/eventstore"
 	"github.com/tenantatlas/ops/modules/audit"
+	"github.com/tenantatlas/ops/modules/failure"
 	"github.com/tenantatlas/ops/modules/inventory"
 	"github.com/tenantatlas/ops/modules/operations"
 	"github.com/tenantatlas/ops/modules/tenancy"
@@ -86,16 +87,7 @@ type ValidationError struct {
 
 // Error implements error: "cron: …; timezone: …", fields sorted.
 func (e *ValidationError) Error() string {
-	names := make([]string, 0, len(e.Fields))
-	for n := range e.Fields {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	parts := make([]string, len(names))
-	for i, n := range names {
-		parts[i] = n + ": " + e.Fields[n]
-	}
-	return strings.Join(parts, "; ")
+	return failure.FieldList(e.Fields)
 }
 
 // Actor is who changes a schedule, for its events and audit entries.

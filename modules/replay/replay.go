@@ -77,29 +77,9 @@ func RunAsOf(ctx context.Context, store *eventstore.Store, id uuid.UUID, asOf ti
 // is called per page with the events read so far.
 func TenantEvents(ctx context.Context, store *eventstore.Store, tenant uuid.UUID, asOf time.Time,
 	fn func(eventstore.Envelope) error, progress func(read int64)) error {
-	if err := store.SealCommitted(ctx); err != nil {
-		return err
-	}
-	var pos, read int64
-	for {
-		envs, err := store.ReadTenant(ctx, tenant, pos, asOf, 5000)
-		if err != nil {
-			return err
-		}
-		if len(envs) == 0 {
-			return nil
-		}
-		for _, e := range envs {
-			if err := fn(e); err != nil {
-				return err
-			}
-		}
-		pos = envs[len(envs)-1].Position
-		read += int64(len(envs))
-		if progress != nil {
-			progress(read)
-		}
-	}
+	return walkSealed(ctx, store, func(pos int64) ([]eventstore.Envelope, error) {
+		return store.ReadTenant(ctx, tenant, pos, asOf, 5000)
+	}, nil, fn, progress)
 }
 
 // TenantEventsScan is TenantEvents by walking the whole sealed log in global order and
@@ -108,12 +88,24 @@ func TenantEvents(ctx context.Context, store *eventstore.Store, tenant uuid.UUID
 // misses nothing (the two must agree).
 func TenantEventsScan(ctx context.Context, store *eventstore.Store, tenant uuid.UUID, asOf time.Time,
 	fn func(eventstore.Envelope) error, progress func(read int64)) error {
+	return walkSealed(ctx, store, func(pos int64) ([]eventstore.Envelope, error) {
+		return store.ReadAll(ctx, pos, 5000)
+	}, func(e eventstore.Envelope) bool {
+		return e.Metadata.TenantID == tenant && (asOf.IsZero() || !e.RecordedAt.After(asOf))
+	}, fn, progress)
+}
+
+// walkSealed seals the committed events, then reads pages after each page's last
+// position by page until an empty one, calling fn with every event keep accepts (nil:
+// all) and progress, if set, with the events read so far.
+func walkSealed(ctx context.Context, store *eventstore.Store, page func(pos int64) ([]eventstore.Envelope, error),
+	keep func(eventstore.Envelope) bool, fn func(eventstore.Envelope) error, progress func(read int64)) error {
 	if err := store.SealCommitted(ctx); err != nil {
 		return err
 	}
 	var pos, read int64
 	for {
-		envs, err := store.ReadAll(ctx, pos, 5000)
+		envs, err := page(pos)
 		if err != nil {
 			return err
 		}
@@ -121,10 +113,11 @@ func TenantEventsScan(ctx context.Context, store *eventstore.Store, tenant uuid.
 			return nil
 		}
 		for _, e := range envs {
-			if e.Metadata.TenantID == tenant && (asOf.IsZero() || !e.RecordedAt.After(asOf)) {
-				if err := fn(e); err != nil {
-					return err
-				}
+			if keep != nil && !keep(e) {
+				continue
+			}
+			if err := fn(e); err != nil {
+				return err
 			}
 		}
 		pos = envs[len(envs)-1].Position
