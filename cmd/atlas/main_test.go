@@ -464,13 +464,13 @@ func TestDev(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, 200, resp.StatusCode)
 
-	// The demo history was made by running the operations against the simulator: ten
+	// The demo history was made by running the operations against the simulator: thirteen
 	// runs per demo tenant, every one succeeded, each linking the object it produced
 	// (RunLinked), whose hub page answers 200 to the owner.
 	var runs []any
 	require.Eventually(t, func() bool {
 		runs, _ = apiJSON(t, addr, token, "GET", "/api/v1/operations?limit=100")["runs"].([]any)
-		return len(runs) == 30
+		return len(runs) == 39
 	}, 30*time.Second, 50*time.Millisecond, "the owner sees the demo history")
 	hub := hubSession(t, addr, "owner@contoso-msp.demo", "demo-owner-password")
 	perType := map[string]int{}
@@ -515,9 +515,9 @@ func TestDev(t *testing.T) {
 		}
 	}
 	require.Equal(t, map[string]int{"provider.verify": 3, "inventory.sync": 9, "directory.groups.sync": 3, "directory.role_definitions.sync": 3,
-		"drift.generate": 6, "backup_set.add_policies": 3, "backup_schedule.run_now": 3}, perType)
+		"drift.generate": 6, "backup_set.add_policies": 6, "backup_schedule.run_now": 3, "restore.preview": 3, "restore.execute": 3}, perType)
 	require.Equal(t, 3, findings, "one drift report with findings per tenant")
-	for _, kind := range []string{"/inventory/snapshots/", "/drift?run=", "/backups/", "/backups/schedules/"} {
+	for _, kind := range []string{"/inventory/snapshots/", "/drift?run=", "/backups/", "/backups/schedules/", "/restores/"} {
 		n := 0
 		for href := range pages {
 			if strings.Contains(href, kind) {

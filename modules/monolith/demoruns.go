@@ -122,6 +122,16 @@ func seedTenantRuns(ctx context.Context, a *App, t tenancy.Tenant, initiator ope
 			return made, err
 		}
 	}
+	// A backup of the device configurations as they are before the admin's change below,
+	// which the demo's restore brings back at the end.
+	before, err := demoBackupPolicies(ctx, a, t.ID, "deviceConfigurations", 0)
+	if err != nil {
+		return made, err
+	}
+	if err := run("backup_set.add_policies", backup.Context{Name: "Device configurations (before the change)", Policies: before}); err != nil {
+		return made, err
+	}
+	beforeRun := made[len(made)-1]
 	pc, err := a.Tenancy.DefaultConnection(ctx, t.ID)
 	if err != nil {
 		return made, fmt.Errorf("demo connection: %w", err)
@@ -132,7 +142,7 @@ func seedTenantRuns(ctx context.Context, a *App, t tenancy.Tenant, initiator ope
 			return made, err
 		}
 	}
-	policies, err := demoBackupPolicies(ctx, a, t.ID)
+	policies, err := demoBackupPolicies(ctx, a, t.ID, "", 2)
 	if err != nil {
 		return made, err
 	}
@@ -150,6 +160,39 @@ func seedTenantRuns(ctx context.Context, a *App, t tenancy.Tenant, initiator ope
 		return made, fmt.Errorf("run the demo schedule now: %w", err)
 	}
 	id, err := workStarted(ctx, a, "backup_schedule.run_now", out)
+	if id != uuid.Nil {
+		made = append(made, id)
+	}
+	if err != nil {
+		return made, err
+	}
+	return restoreBefore(ctx, a, t, initiator, beforeRun, made)
+}
+
+// restoreBefore restores the backup set the run setRun made (the device configurations
+// before the admin's change): its preview finds the edited one, and the execution,
+// confirmed with the tenant's name, writes it back; both runs are appended to made.
+func restoreBefore(ctx context.Context, a *App, t tenancy.Tenant, initiator operations.Initiator, setRun uuid.UUID, made []uuid.UUID) ([]uuid.UUID, error) {
+	set, err := a.Backup.SetOfRun(ctx, setRun)
+	if err != nil {
+		return made, fmt.Errorf("demo restore: the backup set: %w", err)
+	}
+	r, out, err := a.Restore.Create(ctx, initiator, t.ID, set.ID, "demo")
+	if err != nil {
+		return made, fmt.Errorf("demo restore: %w", err)
+	}
+	id, err := workStarted(ctx, a, "restore.preview", out)
+	if id != uuid.Nil {
+		made = append(made, id)
+	}
+	if err != nil {
+		return made, err
+	}
+	out, err = a.Restore.StartExecute(ctx, initiator, t.ID, r.ID, t.Name, uuid.NewString(), "demo")
+	if err != nil {
+		return made, fmt.Errorf("demo restore: execute: %w", err)
+	}
+	id, err = workStarted(ctx, a, "restore.execute", out)
 	if id != uuid.Nil {
 		made = append(made, id)
 	}
@@ -205,9 +248,10 @@ func changeDemoTenant(sim *graphsim.Server, entraTenant string) {
 		"displayName": "Require BitLocker (added)", "@odata.type": "#microsoft.graph.windows10CompliancePolicy", "version": 1})
 }
 
-// demoBackupPolicies picks up to two policies of each type from the tenant's latest
-// complete inventory snapshot.
-func demoBackupPolicies(ctx context.Context, a *App, tenantID uuid.UUID) ([]backup.PolicyRef, error) {
+// demoBackupPolicies picks policies from the tenant's latest complete inventory
+// snapshot: of policyType only (every type when ""), at most perType of each type (0:
+// all).
+func demoBackupPolicies(ctx context.Context, a *App, tenantID uuid.UUID, policyType string, perTypeMax int) ([]backup.PolicyRef, error) {
 	snaps, err := a.Inventory.LatestComplete(ctx, tenantID, 1)
 	if err != nil {
 		return nil, err
@@ -222,7 +266,10 @@ func demoBackupPolicies(ctx context.Context, a *App, tenantID uuid.UUID) ([]back
 	perType := map[string]int{}
 	var out []backup.PolicyRef
 	for _, it := range items {
-		if perType[it.PolicyType] < 2 {
+		if policyType != "" && it.PolicyType != policyType {
+			continue
+		}
+		if perTypeMax == 0 || perType[it.PolicyType] < perTypeMax {
 			perType[it.PolicyType]++
 			out = append(out, backup.PolicyRef{Type: it.PolicyType, ID: it.PolicyID})
 		}

@@ -47,7 +47,7 @@ func TestSeedDemoRuns(t *testing.T) {
 	res, err := monolith.SeedDemoRuns(ctx, a, seed, sim)
 	require.NoError(t, err)
 	require.Equal(t, 3, res.Tenants)
-	require.Len(t, res.Runs, 30)
+	require.Len(t, res.Runs, 39)
 	linked := map[operations.LinkKind]int{}
 	for _, id := range res.Runs {
 		run, err := a.Operations.Load(ctx, id)
@@ -68,7 +68,7 @@ func TestSeedDemoRuns(t *testing.T) {
 		}
 	}
 	require.Equal(t, map[operations.LinkKind]int{operations.LinkProviderConnection: 3, operations.LinkInventorySnapshot: 9,
-		operations.LinkDirectoryGroups: 3, operations.LinkDirectoryRoles: 3, operations.LinkDriftFindings: 6, operations.LinkBackupSet: 6}, linked)
+		operations.LinkDirectoryGroups: 3, operations.LinkDirectoryRoles: 3, operations.LinkDriftFindings: 6, operations.LinkBackupSet: 9, operations.LinkRestore: 6}, linked)
 	for _, tn := range seed.Tenants {
 		rep, findings, err := a.Drift.LatestFindings(ctx, tn.ID)
 		require.NoError(t, err)
@@ -83,6 +83,18 @@ func TestSeedDemoRuns(t *testing.T) {
 		ids, err := a.Backup.ScheduleRunIDs(ctx, scs[0].ID, 10)
 		require.NoError(t, err)
 		require.Len(t, ids, 1, "one run now of the schedule")
+		restores, err := a.Restore.Restores(ctx, tn.ID, 10)
+		require.NoError(t, err)
+		require.Len(t, restores, 1, "one finished restore")
+		items, err := a.Restore.Items(ctx, restores[0].ID)
+		require.NoError(t, err)
+		updated := 0
+		for _, it := range items {
+			if it.Result == "updated" {
+				updated++
+			}
+		}
+		require.Equal(t, 1, updated, "%s: the restore wrote back the edited device configuration", tn.Name)
 	}
 
 	again, err := monolith.SeedDemoRuns(ctx, a, seed, sim)
@@ -90,5 +102,5 @@ func TestSeedDemoRuns(t *testing.T) {
 	require.Equal(t, monolith.DemoRunsResult{}, again, "once per database")
 	var n int
 	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM ops_runs`).Scan(&n))
-	require.Equal(t, 30, n)
+	require.Equal(t, 39, n)
 }
