@@ -94,15 +94,7 @@ func TestBrowserOverviewNarrowAndContrast(t *testing.T) {
 	background.Go(func() { _ = h.app.Runner.Run(bg, projections.ScopeCounts{}) })
 	defer func() { stopBackground(); background.Wait() }()
 
-	alloc, cancelAlloc := chromedp.NewExecAllocator(t.Context(), append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("no-first-run", true))...)
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(alloc)
-	defer cancel()
-	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
-	defer cancelTimeout()
+	ctx := newChrome(t, exe)
 
 	op := h.seed.Users["operator"]
 	require.NoError(t, chromedp.Do(ctx,

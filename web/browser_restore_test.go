@@ -32,15 +32,7 @@ func TestBrowserRestore(t *testing.T) {
 	dcs[0]["description"] = "edited in the portal"
 	e.Sim.SetObject(e.EntraTenant, "deviceConfigurations", dcs[0])
 
-	alloc, cancelAlloc := chromedp.NewExecAllocator(t.Context(), append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("no-first-run", true))...)
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(alloc)
-	defer cancel()
-	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
-	defer cancelTimeout()
+	ctx := newChrome(t, exe)
 
 	owner := d.seed.Users["owner"]
 	require.NoError(t, chromedp.Do(ctx,

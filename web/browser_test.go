@@ -61,15 +61,7 @@ func TestBrowserStartAndWatchRun(t *testing.T) {
 		return operations.OutcomeSucceeded, rep.Flush(ctx)
 	})
 
-	alloc, cancelAlloc := chromedp.NewExecAllocator(t.Context(), append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("no-first-run", true))...)
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(alloc)
-	defer cancel()
-	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
-	defer cancelTimeout()
+	ctx := newChrome(t, exe)
 
 	op := h.seed.Users["operator"]
 	tenant := h.seed.Tenants[0].ID.String()
@@ -196,15 +188,7 @@ func TestBrowserSystemRunbook(t *testing.T) {
 		VALUES ($1, $2, 'compliancePolicies', 'p1', 'Policy 1', 'added')`, report, tenant)
 	require.NoError(t, err)
 
-	alloc, cancelAlloc := chromedp.NewExecAllocator(t.Context(), append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("no-first-run", true))...)
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(alloc)
-	defer cancel()
-	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
-	defer cancelTimeout()
+	ctx := newChrome(t, exe)
 
 	p := h.seed.Platform
 	require.NoError(t, chromedp.Do(ctx,
@@ -276,4 +260,19 @@ func TestBrowserSystemRunbook(t *testing.T) {
 	if dir := os.Getenv("ATLAS_SCREENSHOT_DIR"); dir != "" {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, "system-run.png"), shot, 0o644))
 	}
+}
+
+// newChrome starts headless Chromium (exe) for one test: a profile of its own, no
+// background networking (this machine's network refuses it), a 90 s bound; it is closed
+// when the test ends.
+func newChrome(t *testing.T, exe string) context.Context {
+	t.Helper()
+	alloc, cancelAlloc := chromedp.NewExecAllocator(t.Context(), append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("no-first-run", true))...)
+	ctx, cancel := chromedp.NewContext(alloc)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
+	t.Cleanup(func() { cancelTimeout(); cancel(); cancelAlloc() })
+	return ctx
 }
