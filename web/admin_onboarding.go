@@ -60,19 +60,9 @@ func (s *Server) handleAdminOnboardingNew(c *fiber.Ctx) error {
 		}
 		ws = id
 	} else {
-		wss, err := s.deps.Tenancy.VisibleWorkspaces(ctx, u.ID, tenancy.CapProviderManage)
+		wss, err := s.onboardingWorkspaces(c)
 		if err != nil {
 			return err
-		}
-		if len(wss) == 0 {
-			member, err := s.deps.Tenancy.MemberWorkspaces(ctx, u.ID)
-			if err != nil {
-				return err
-			}
-			if len(member) == 0 {
-				return fiber.NewError(fiber.StatusNotFound, "not found")
-			}
-			return fiber.NewError(fiber.StatusForbidden, "forbidden")
 		}
 		ws = wss[0]
 	}
@@ -266,20 +256,9 @@ type onboardingNewPage struct {
 // workspaces where the user holds provider.manage (none: 403 for a member, 404 else).
 func (s *Server) handleAdminOnboardingForm(c *fiber.Ctx) error {
 	ctx := c.UserContext()
-	u := currentUser(c)
-	ids, err := s.deps.Tenancy.VisibleWorkspaces(ctx, u.ID, tenancy.CapProviderManage)
+	ids, err := s.onboardingWorkspaces(c)
 	if err != nil {
 		return err
-	}
-	if len(ids) == 0 {
-		member, err := s.deps.Tenancy.MemberWorkspaces(ctx, u.ID)
-		if err != nil {
-			return err
-		}
-		if len(member) == 0 {
-			return fiber.NewError(fiber.StatusNotFound, "not found")
-		}
-		return fiber.NewError(fiber.StatusForbidden, "forbidden")
 	}
 	var data onboardingNewPage
 	for _, id := range ids {
@@ -290,4 +269,22 @@ func (s *Server) handleAdminOnboardingForm(c *fiber.Ctx) error {
 		data.Workspaces = append(data.Workspaces, ws)
 	}
 	return s.render(c, fiber.StatusOK, "onboarding_new", page{Title: "Onboard a tenant", Nav: "tenants", Data: data})
+}
+
+// onboardingWorkspaces are the workspaces where the signed-in user holds provider.manage
+// (at least one); none is a 403 for a member of some workspace and a 404 for anyone else.
+func (s *Server) onboardingWorkspaces(c *fiber.Ctx) ([]uuid.UUID, error) {
+	ctx, u := c.UserContext(), currentUser(c)
+	ids, err := s.deps.Tenancy.VisibleWorkspaces(ctx, u.ID, tenancy.CapProviderManage)
+	if err != nil || len(ids) > 0 {
+		return ids, err
+	}
+	member, err := s.deps.Tenancy.MemberWorkspaces(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	if len(member) == 0 {
+		return nil, fiber.NewError(fiber.StatusNotFound, "not found")
+	}
+	return nil, fiber.NewError(fiber.StatusForbidden, "forbidden")
 }
