@@ -149,7 +149,9 @@ func TestAdminLogin(t *testing.T) {
 
 func TestAdminOperationsPages(t *testing.T) {
 	t.Parallel()
-	h := startHub(t, pgtest.DB(t))
+	// A database of its own: the menu shows the operator's newest five notifications, and
+	// the package's other tests start runs as the operator on the shared database.
+	h := startAuditHub(t)
 	tenant := h.seed.Tenants[0].ID.String()
 	code, started := h.call(t, "operator", "POST", "/api/v1/tenants/"+tenant+"/operations/drift.generate/start", `{"context":{"baseline":"web-test"}}`)
 	require.Equal(t, 200, code)
