@@ -418,20 +418,6 @@ func allTenants(ids []string) []monolith.DemoTenant {
 	return out
 }
 
-// projectionStatus is every projection's lag, for the drain.
-func (s *soak) projectionsCaughtUp(ctx context.Context, r *projections.Runner) (bool, error) {
-	st, err := r.Status(ctx, monolith.Projections()...)
-	if err != nil {
-		return false, err
-	}
-	for _, p := range st {
-		if p.Lag > 0 {
-			return false, nil
-		}
-	}
-	return true, nil
-}
-
 // sealAll seals every committed event.
 func (s *soak) sealAll(ctx context.Context) error {
 	store := eventstore.New(s.pool, eventstore.Options{Registry: monolith.Registry()})

@@ -144,21 +144,6 @@ func (c *soakChild) stop(timeout time.Duration) bool {
 	}
 }
 
-// running reports whether the child is up.
-func (c *soakChild) running() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.exited == nil {
-		return false
-	}
-	select {
-	case <-c.exited:
-		return false
-	default:
-		return true
-	}
-}
-
 // lastLines is the last n lines of s, on one line.
 func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")

@@ -128,8 +128,8 @@ func TestSoak(t *testing.T) {
 	}
 	require.Equal(t, 0, code)
 	require.Regexp(t, `(?m)^fault worker SIGKILL: 1×`, out)
-	require.Regexp(t, `(?m)^fault leader kill: 2×`, out)
-	require.Regexp(t, `(?m)^fault pg_terminate_backend: 3×`, out)
+	require.Regexp(t, `(?m)^fault leader kill: [12]×`, out)
+	require.Regexp(t, `(?m)^fault pg_terminate_backend: [123]×`, out)
 	require.Regexp(t, `(?m)^fault idle transaction: 1×`, out)
 	require.Regexp(t, `the soak saw the secret in 1 simulator error body`, out, "the secret was planted where a leak would show")
 }
