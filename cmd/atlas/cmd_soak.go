@@ -74,6 +74,9 @@ type soak struct {
 	handovers    []time.Duration
 	leaderChecks leaderStats
 	baselines    map[string]soakSample
+	// tamper, set by a test, changes the live read models before they are compared
+	// with a rebuild: the comparison must then fail.
+	tamper func(context.Context) error
 }
 
 func runSoak(ctx context.Context, env *cli, args []string) error {

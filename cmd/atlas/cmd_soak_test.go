@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantatlas/ops/eventstore/pgtest"
+	"github.com/tenantatlas/ops/modules/monolith"
 )
 
 // TestSoakCheckersCatchViolations hands every database-free check a planted violation
@@ -132,4 +133,51 @@ func TestSoak(t *testing.T) {
 	require.Regexp(t, `(?m)^fault pg_terminate_backend: [123]×`, out)
 	require.Regexp(t, `(?m)^fault idle transaction: 1×`, out)
 	require.Regexp(t, `the soak saw the secret in 1 simulator error body`, out, "the secret was planted where a leak would show")
+}
+
+// TestSoakDatabaseChecksCatchViolations: on a seeded database the read models equal a
+// rebuild and no planted string shows; a deleted read-model row and a "secret" that is
+// in the events (a tenant's name) are both caught.
+func TestSoakDatabaseChecksCatchViolations(t *testing.T) {
+	t.Parallel()
+	pool, _, a, seed := seededFresh(t)
+	s := &soak{pool: pool, app: a, secret: "soak-secret-never-written"}
+	require.NoError(t, s.sealAll(t.Context()))
+
+	equal, tables, diff, err := s.compareRebuild(t.Context())
+	require.NoError(t, err)
+	require.Empty(t, diff)
+	require.Equal(t, tables, equal)
+	line, hits, err := s.secretScan(t.Context())
+	require.NoError(t, err)
+	require.Zero(t, hits, line)
+
+	var victim string
+	s.tamper = func(ctx context.Context) error {
+		for _, p := range monolith.Projections() {
+			for _, tb := range p.Tables() {
+				q := pgx.Identifier{tb.Name}.Sanitize()
+				tag, err := pool.Exec(ctx, `DELETE FROM `+q+` WHERE ctid = (SELECT ctid FROM `+q+` LIMIT 1)`)
+				if err != nil {
+					return err
+				}
+				if tag.RowsAffected() == 1 {
+					victim = tb.Name
+					return nil
+				}
+			}
+		}
+		return nil
+	}
+	equal, tables, diff, err = s.compareRebuild(t.Context())
+	require.NoError(t, err)
+	require.NotEmpty(t, victim, "the seed fills some read model")
+	require.Equal(t, tables-1, equal)
+	require.Contains(t, diff, victim)
+
+	s.secret = seed.Tenants[0].Name
+	line, hits, err = s.secretScan(t.Context())
+	require.NoError(t, err)
+	require.Positive(t, hits, line)
+	require.Regexp(t, `^\d+ hits: [1-9]\d* in \d+ events`, line)
 }

@@ -267,6 +267,11 @@ func (s *soak) compareRebuild(ctx context.Context) (equal, tables int, diff stri
 			return 0, 0, "", err
 		}
 	}
+	if s.tamper != nil {
+		if err := s.tamper(ctx); err != nil {
+			return 0, 0, "", err
+		}
+	}
 	live, err := s.tableSums(ctx)
 	if err != nil {
 		return 0, 0, "", err
