@@ -251,7 +251,7 @@ func (s *soak) childEnv(name string) []string {
 		"ATLAS_MAX_STREAMS_PER_USER": "64",
 		// Every process on one server: 32 connections each would pass PostgreSQL's
 		// default max_connections of 100 with two of each.
-		"ATLAS_DB_MAX_CONNS": fmt.Sprint(max(14, min(32, 64/(2*s.processes)))),
+		"ATLAS_DB_MAX_CONNS": fmt.Sprint(max(12, min(30, 64/(2*s.processes)-2))),
 	}
 	for k, v := range soakTimings {
 		env[k] = v
@@ -314,10 +314,20 @@ func leaderLockKey(name string) int64 {
 // leader is the backend pid and application name holding a projection's leader lock
 // (0 when nobody leads).
 func (s *soak) leader(ctx context.Context, name string) (int, string, int, error) {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return 0, "", 0, err
+	}
+	defer conn.Release()
+	return leaderOn(ctx, conn.Conn(), name)
+}
+
+// leaderOn is leader on a connection of the caller's.
+func leaderOn(ctx context.Context, conn *pgx.Conn, name string) (int, string, int, error) {
 	key := leaderLockKey(name)
 	var pid, holders int
 	var app string
-	err := s.pool.QueryRow(ctx, `SELECT COALESCE(min(l.pid), 0), COALESCE(min(a.application_name), ''), count(*)
+	err := conn.QueryRow(ctx, `SELECT COALESCE(min(l.pid), 0), COALESCE(min(a.application_name), ''), count(*)
 		FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
 		WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
 		  AND ((l.classid::text::bigint << 32) | l.objid::text::bigint) = $1`, key).Scan(&pid, &app, &holders)
@@ -402,7 +412,7 @@ func (s *soak) faultSummary() []string {
 		if _, ok := byKind[f.Kind]; !ok {
 			kinds = append(kinds, f.Kind)
 		}
-		byKind[f.Kind] = append(byKind[f.Kind], f.Detail)
+		byKind[f.Kind] = append(byKind[f.Kind], f.Start.UTC().Format("15:04:05")+" "+f.Detail)
 	}
 	sort.Strings(kinds)
 	var out []string

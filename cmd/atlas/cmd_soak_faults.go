@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -62,7 +63,9 @@ func (s *soak) injectFaults(ctx context.Context) error {
 		if !at(st.frac) {
 			return nil
 		}
-		if err := st.do(ctx); err != nil && ctx.Err() == nil {
+		// A fault's restarts and measurements run past the load's end (they use
+		// context.WithoutCancel): an error is never the load ending.
+		if err := st.do(ctx); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
 			return err
 		}
 	}
@@ -211,24 +214,37 @@ func (s *soak) killLeader(ctx context.Context) error {
 		s.addFault(soakFault{Kind: "leader kill", Start: time.Now(), End: time.Now(), Detail: "no leader found (" + app + ")"})
 		return nil
 	}
+	// The lock is watched on a connection taken before the kill: a server short of
+	// connections cannot hide the handover.
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
 	start := time.Now()
 	c.kill()
 	var handover time.Duration
 	var next string
+	var lastErr error
 	for time.Since(start) < 30*time.Second {
-		p, a, _, err := s.leader(context.WithoutCancel(ctx), soakProjection)
+		p, a, _, err := leaderOn(context.WithoutCancel(ctx), conn.Conn(), soakProjection)
 		if err == nil && p != 0 && p != pid {
 			handover, next = time.Since(start), a
 			break
 		}
+		lastErr = err
 		time.Sleep(20 * time.Millisecond)
 	}
 	if err := c.restart(context.WithoutCancel(ctx)); err != nil {
+		s.addFault(soakFault{Kind: "leader kill", Start: start, End: time.Now(), Explains: c.kind == "serve", Detail: c.name + " not restarted"})
 		return err
 	}
 	detail := fmt.Sprintf("%s led %s; ", c.name, soakProjection)
 	if next == "" {
 		detail += "no process took over within 30s"
+		if lastErr != nil {
+			detail += " (" + oneLine(lastErr.Error()) + ")"
+		}
 		handover = 30 * time.Second
 	} else {
 		detail += fmt.Sprintf("%s took over in %.2fs", strings.TrimPrefix(next, "soak-"), handover.Seconds())

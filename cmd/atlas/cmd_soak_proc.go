@@ -51,7 +51,7 @@ type soakChild struct {
 	since    time.Time // when it last became ready
 }
 
-// start runs the child and returns once it is ready (a serve's /readyz answers 200, a
+// start runs the child and returns once it is ready (a serve's /healthz answers 200, a
 // worker logged "worker running", the simulator accepts connections), or fails after
 // a minute.
 func (c *soakChild) start(ctx context.Context) error {
@@ -82,7 +82,9 @@ func (c *soakChild) start(ctx context.Context) error {
 		ready := false
 		switch c.kind {
 		case "serve":
-			if resp, err := client.Get("http://" + c.addr + "/readyz"); err == nil {
+			// Up is enough: /readyz also wants the projections within 1,000 events of
+			// the log, which a process restarted mid-load may take a while to see.
+			if resp, err := client.Get("http://" + c.addr + "/healthz"); err == nil {
 				resp.Body.Close()
 				ready = resp.StatusCode == http.StatusOK
 			}

@@ -186,6 +186,19 @@ func (s *soak) check(ctx context.Context) (int, error) {
 	}
 	report("no-5xx", len(bad) == 0, "%d requests, %d failed (%d answered 5xx, %d unanswered while a server was down or its backend terminated), %d explained by faults, %d unexplained%s",
 		answers, len(fails), len(fails)-unanswered, unanswered, len(fails)-len(bad), len(bad), firstOf(badLines))
+	if len(bad) > 0 {
+		// What the servers logged as errors says what the failures were (the logs
+		// hold no secret: checked above).
+		for _, c := range s.serves {
+			n := 0
+			for line := range strings.SplitSeq(c.out.String(), "\n") {
+				if strings.Contains(line, `"level":"ERROR"`) && n < 3 {
+					fmt.Fprintf(s.out, "soak: %s logged: %.300s\n", c.name, line)
+					n++
+				}
+			}
+		}
+	}
 	report("refusals", len(wrong) == 0, "%d answers off the contract%s", len(wrong), firstOf(wrong))
 
 	for _, line := range s.faultSummary() {
