@@ -140,8 +140,9 @@ func parseSoakSample(page string) (soakSample, bool) {
 }
 
 // backToBaseline reports whether end is within the tolerance of base: goroutines at
-// most a quarter more plus 25, heap in use at most twice plus 64 MiB (the heap is not
-// collected on demand; a leak of every request's memory still shows).
+// most a quarter more plus 40 (a process that took over projections from a killed
+// leader runs a few more for good), heap in use at most twice plus 64 MiB (the heap is
+// not collected on demand); a leak per request (thousands of them) still shows.
 func backToBaseline(base, end soakSample) bool {
-	return end.Goroutines <= base.Goroutines*1.25+25 && end.HeapInuse <= base.HeapInuse*2+64<<20
+	return end.Goroutines <= base.Goroutines*1.25+40 && end.HeapInuse <= base.HeapInuse*2+64<<20
 }
