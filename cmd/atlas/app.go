@@ -7,7 +7,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -16,6 +18,7 @@ import (
 	"github.com/tenantatlas/ops/modules/graph/graphsim"
 	"github.com/tenantatlas/ops/modules/graph/msgraph"
 	"github.com/tenantatlas/ops/modules/monolith"
+	"github.com/tenantatlas/ops/modules/operations"
 )
 
 // newApp wires every module without a Graph client: for commands that run no work.
@@ -37,8 +40,32 @@ func newWorkingApp(env *cli, pool *pgxpool.Pool, log *slog.Logger, demoGraph boo
 // tenants in it between the syncs of their demo runs.
 func newWorkingAppSim(env *cli, pool *pgxpool.Pool, log *slog.Logger, demoGraph bool) (*monolith.App, *graphsim.Server) {
 	client, sim := newGraph(env, log, demoGraph)
+	ops, sweep := runTimings(env, log)
 	return monolith.New(pool, monolith.Options{Logger: log, Graph: client, DemoGraph: demoGraph,
-		StallThreshold: stallThreshold(env, log)}), sim
+		StallThreshold: stallThreshold(env, log), Operations: ops, SweepInterval: sweep}), sim
+}
+
+// runTimings are the run liveness settings of a working process, from the environment
+// (each a duration; unset or invalid keeps the default, an invalid one is logged):
+// ATLAS_RUN_QUEUED_TIMEOUT (15m), ATLAS_RUN_HEARTBEAT_TIMEOUT (2m),
+// ATLAS_RUN_HEARTBEAT_INTERVAL (10s) and ATLAS_SWEEP_INTERVAL (30s). `atlas soak`
+// shortens them so that the sweeper's bound fits a one-minute run.
+func runTimings(env *cli, log *slog.Logger) (operations.Options, time.Duration) {
+	var o operations.Options
+	var sweep time.Duration
+	for _, v := range []struct {
+		name string
+		dst  *time.Duration
+	}{{"ATLAS_RUN_QUEUED_TIMEOUT", &o.QueuedTimeout}, {"ATLAS_RUN_HEARTBEAT_TIMEOUT", &o.HeartbeatTimeout},
+		{"ATLAS_RUN_HEARTBEAT_INTERVAL", &o.HeartbeatInterval}, {"ATLAS_SWEEP_INTERVAL", &sweep}} {
+		d, err := envDuration(env, v.name, 0)
+		if err != nil {
+			log.Warn("ignoring " + v.name + ": want a positive duration such as 30s")
+			continue
+		}
+		*v.dst = d
+	}
+	return o, sweep
 }
 
 // newGraph is the msgraph-sdk-go client. Secret references resolve from the process
@@ -193,6 +220,13 @@ func connect(ctx context.Context, env *cli, log *slog.Logger, command string, ma
 	timeouts, err := dbTimeoutsFor(env, command)
 	if err != nil {
 		return nil, err
+	}
+	if maxConns <= 0 {
+		// ATLAS_DB_MAX_CONNS caps the pool of a long-running process (default 32):
+		// `atlas soak` runs several on one server.
+		if n, err := strconv.Atoi(env.getenv("ATLAS_DB_MAX_CONNS")); err == nil && n >= 12 && n <= 1000 {
+			maxConns = int32(n)
+		}
 	}
 	return openPool(ctx, url, maxConns, timeouts)
 }

@@ -15,6 +15,7 @@ func runGraphSim(ctx context.Context, env *cli, args []string) error {
 		addr, secret                      string
 		seed                              int64
 		groups, roles, policies, pageSize int
+		control                           bool
 	)
 	log, err := parseCommand(env, "graph-sim", args, func(fs *flag.FlagSet) {
 		fs.StringVar(&addr, "addr", "127.0.0.1:8081", "listen address")
@@ -24,6 +25,7 @@ func runGraphSim(ctx context.Context, env *cli, args []string) error {
 		fs.IntVar(&policies, "policies", 10, "policies per policy type per tenant")
 		fs.IntVar(&pageSize, "page-size", 100, "largest page ($top is capped at it)")
 		fs.StringVar(&secret, "client-secret", graphsim.DefaultClientSecret, "the accepted client secret")
+		fs.BoolVar(&control, "control", false, "serve "+graphsim.ControlPath+" (PUT a Faults JSON body, DELETE clears): faults switched from another process")
 	})
 	if err != nil {
 		return err
@@ -43,6 +45,6 @@ func runGraphSim(ctx context.Context, env *cli, args []string) error {
 	}
 	return graphsim.Serve(ctx, ln, graphsim.Config{
 		Seed: seed, Groups: none(groups), RoleDefinitions: none(roles), Policies: none(policies),
-		PageSize: pageSize, ClientSecret: secret, Logger: log,
+		PageSize: pageSize, ClientSecret: secret, Logger: log, Control: control,
 	})
 }

@@ -189,6 +189,8 @@ func openProcess(ctx context.Context, env *cli, name string, args []string, extr
 		c.pool.Close()
 		return nil, p, usageError{"--shutdown-timeout must be positive"}
 	}
+	// ATLAS_WORKER_ID names the process in RunStarted (`atlas soak` tells its workers apart).
+	p.workers.WorkerID = env.getenv("ATLAS_WORKER_ID")
 	return c, p, nil
 }
 

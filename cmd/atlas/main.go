@@ -54,7 +54,8 @@ var commands = map[string]command{
 	"legacy import":       {"import legacy run rows (JSON Lines, CONTRACT.md) as events; idempotent", runLegacyImport},
 	"user disable":        {"disable the user with EMAIL: every session ends, sign-in and API tokens are refused", runUserDisable},
 	"user password":       {"set the password of the user with EMAIL from one line on stdin; every session ends", runUserPassword},
-	"graph-sim":           {"serve the Microsoft Graph simulator (--addr, --seed, --groups, --policies, --page-size)", runGraphSim},
+	"graph-sim":           {"serve the Microsoft Graph simulator (--addr, --seed, --groups, --policies, --page-size, --control)", runGraphSim},
+	"soak":                {"load + faults against fresh servers and workers it starts itself (--duration, --tenants, --concurrency, --processes); exit 1 on a violated invariant", runSoak},
 
 	// The platform users of /system (its own block, so this table's alignment stays put).
 	"platform-user create":  {"create a /system platform user: --email E [--name N] [--capability C]... [--break-glass], password on stdin; prints {\"id\",\"email\"}", runPlatformUserCreate},

@@ -209,6 +209,8 @@ type Options struct {
 	// (`atlas dev`, --demo-graph). Without it the gate blocks, and the workers fail,
 	// every run of a connection aimed at the demo host (provider_connection_invalid).
 	DemoGraph bool
+	// SweepInterval is how often Background's sweeper ends stale runs (0: DefaultSweepInterval).
+	SweepInterval time.Duration
 }
 
 // App is the monolith wired together.
@@ -241,6 +243,7 @@ type App struct {
 	log      *slog.Logger
 	// stallThreshold and stalls serve Ready.
 	stallThreshold time.Duration
+	sweepInterval  time.Duration
 	stalls         stallWatch
 }
 
@@ -264,7 +267,7 @@ func New(pool *pgxpool.Pool, opts Options) *App {
 	runner := projections.NewRunner(pool, store, projections.Options{Logger: log})
 	app := &App{Pool: pool, Store: store, Tenancy: ten, Audit: rec, Operations: ops, Legacy: legacy.New(pool, store, ten, rec, ops),
 		Runner: runner, Runs: projections.NewRunReader(pool), log: log,
-		stallThreshold: cmp.Or(opts.StallThreshold, DefaultStallThreshold), stalls: stallWatch{seen: map[string]stallSeen{}}}
+		stallThreshold: cmp.Or(opts.StallThreshold, DefaultStallThreshold), sweepInterval: cmp.Or(opts.SweepInterval, DefaultSweepInterval), stalls: stallWatch{seen: map[string]stallSeen{}}}
 	if opts.Graph != nil {
 		app.Provider = provider.New(ten, opts.Graph, log)
 		if !opts.DemoGraph {
@@ -315,6 +318,9 @@ func WorkerTypes() []string {
 // (eventstore.SweepOutbox).
 const OutboxSweepInterval = time.Minute
 
+// DefaultSweepInterval is how often Background ends stale runs (Options.SweepInterval).
+const DefaultSweepInterval = 30 * time.Second
+
 // AlertsInterval is how often Background follows the log for alert deliveries and
 // sends those due.
 const AlertsInterval = time.Second
@@ -336,7 +342,7 @@ func (a *App) Background(ctx context.Context, wg *sync.WaitGroup, workers operat
 			a.log.Error("workers stopped", "error", failure.Sanitize(err.Error()))
 		}
 	})
-	wg.Go(func() { a.Operations.RunSweeper(ctx, 30*time.Second) })
+	wg.Go(func() { a.Operations.RunSweeper(ctx, a.sweepInterval) })
 	wg.Go(func() { a.Store.RunOutboxSweeper(ctx, OutboxSweepInterval, eventstore.DefaultOutboxMaxAge) })
 	wg.Go(func() { a.Alerts.Run(ctx, AlertsInterval) })
 	wg.Go(func() { a.Backup.RunScheduler(ctx, ScheduleInterval) })

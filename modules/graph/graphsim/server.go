@@ -22,6 +22,7 @@ package graphsim
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net"
@@ -56,7 +57,15 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock for token expiry; nil is time.Now.
 	Now func() time.Time
+	// Control serves ControlPath: PUT with a Faults JSON body (Go field names, Latency
+	// in nanoseconds) replaces the faults of ?tenant= ("" = every tenant), as SetFaults
+	// does; DELETE clears every fault. For a simulator in another process (`atlas soak`
+	// switches its faults this way); off by default.
+	Control bool
 }
+
+// ControlPath is the fault switch of a simulator started with Config.Control.
+const ControlPath = "/_sim/faults"
 
 // DefaultClientSecret is the secret the simulator accepts when Config.ClientSecret is "".
 const DefaultClientSecret = "sim-secret"
@@ -270,6 +279,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.paths[r.URL.Path]++
 	s.pathMu.Unlock()
 	s.cfg.Logger.Debug("graphsim request", "method", r.Method, "path", r.URL.Path)
+	if s.cfg.Control && r.URL.Path == ControlPath {
+		s.serveControl(w, r)
+		return
+	}
 	if tenant, ok := tokenPath(r.URL.Path); ok {
 		s.tokenRequests.Add(1)
 		s.serveToken(w, r, tenant)
@@ -277,6 +290,27 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.requests.Add(1)
 	s.serveGraph(w, r)
+}
+
+// serveControl switches faults (Config.Control).
+func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodPut:
+		var f Faults
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&f); err != nil {
+			graphError(w, http.StatusBadRequest, "Request_BadRequest", "The body is not a Faults object.", nil)
+			return
+		}
+		s.SetFaults(r.URL.Query().Get("tenant"), f)
+	case http.MethodDelete:
+		s.mu.Lock()
+		s.faults = map[string]*Faults{}
+		s.mu.Unlock()
+	default:
+		graphError(w, http.StatusMethodNotAllowed, "Request_BadRequest", "PUT or DELETE.", nil)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // tokenPath matches "/{tenant}/oauth2/v2.0/token".

@@ -359,3 +359,39 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
+
+// TestControlSwitchesFaults: with Config.Control, PUT ControlPath sets a tenant's faults
+// (a throttled answer with Retry-After follows), DELETE clears them, a bad body is a
+// 400; without Control the path is an ordinary (unknown, authenticated) Graph path.
+func TestControlSwitchesFaults(t *testing.T) {
+	t.Parallel()
+	sim := graphsim.Start(graphsim.Config{Seed: 1, Control: true})
+	defer sim.Close()
+	tok := mustToken(t, sim, tenantA)
+	do := func(method, path, body string) int {
+		req, err := http.NewRequest(method, sim.URL+path, strings.NewReader(body))
+		require.NoError(t, err)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	require.Equal(t, http.StatusNoContent, do(http.MethodPut, graphsim.ControlPath+"?tenant="+tenantA, `{"Throttle":1,"RetryAfter":"2"}`))
+	status, header, _ := get(t, sim.URL+"/v1.0/groups", tok)
+	require.Equal(t, http.StatusTooManyRequests, status)
+	require.Equal(t, "2", header.Get("Retry-After"))
+	require.Equal(t, http.StatusNoContent, do(http.MethodPut, graphsim.ControlPath, `{"Unavailable":5}`))
+	require.Equal(t, http.StatusNoContent, do(http.MethodDelete, graphsim.ControlPath, ""))
+	status, _, _ = get(t, sim.URL+"/v1.0/groups", tok)
+	require.Equal(t, http.StatusOK, status, "DELETE cleared every fault")
+	require.Equal(t, http.StatusBadRequest, do(http.MethodPut, graphsim.ControlPath, `{not json`))
+
+	plain := graphsim.Start(graphsim.Config{Seed: 1})
+	defer plain.Close()
+	req, err := http.NewRequest(http.MethodPut, plain.URL+graphsim.ControlPath, strings.NewReader(`{"Throttle":1}`))
+	require.NoError(t, err)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusUnauthorized, resp.StatusCode, "no control without Config.Control")
+}
