@@ -410,21 +410,11 @@ func runBenchLag(ctx context.Context, env *cli, args []string) error {
 		return usageError{"--rate and --duration must be positive"}
 	}
 	a := newApp(c.pool, c.log)
-	u, _, err := benchUser(ctx, a)
+	starts, err := newBenchStarts(ctx, a)
 	if err != nil {
 		return err
 	}
-	// The bench measures the machinery, not Graph: it starts the one type that needs no
-	// provider connection and no precondition (a platform runbook of the bench
-	// workspace), and its runs finish at once.
-	const benchType = "findings.lifecycle.backfill"
-	wsIDs, err := a.Tenancy.VisibleWorkspaces(ctx, u.ID, tenancy.CapMembersManage)
-	if err != nil || len(wsIDs) == 0 {
-		return fmt.Errorf("the bench owner manages no workspace")
-	}
-	a.Operations.Handle(benchType, func(ctx context.Context, run *operations.Run, rep *operations.Reporter) (operations.Outcome, error) {
-		return operations.OutcomeSucceeded, rep.Progress(ctx, operations.Counts{"total": 1, "processed": 1, "succeeded": 1})
-	})
+	starts.handle(true)
 	bgCtx, stopBg := context.WithCancel(ctx)
 	var bg sync.WaitGroup
 	a.Background(bgCtx, &bg, operations.WorkerOptions{})
@@ -433,7 +423,6 @@ func runBenchLag(ctx context.Context, env *cli, args []string) error {
 
 	var started, notAccepted atomic.Int64
 	var outcomes sync.Map // the statuses of starts not accepted
-	benchID := uuid.NewString()[:8]
 	visible, sealed := &latencies{}, &latencies{}
 	var lagMu sync.Mutex
 	var lags []int64
@@ -471,10 +460,7 @@ func runBenchLag(ctx context.Context, env *cli, args []string) error {
 			break
 		}
 		wg.Go(func() {
-			// A context of its own per start: no start is deduped against an earlier one.
-			out, err := a.Operations.Start(loadCtx, operations.StartRequest{Type: benchType, WorkspaceID: wsIDs[0],
-				Context:   []byte(fmt.Sprintf(`{"reasonText":"bench %s-%d"}`, benchID, i)),
-				Initiator: operations.Initiator{Kind: "user", UserID: u.ID, Name: "Bench Owner"}, SourceSurface: "cli"})
+			out, err := starts.start(loadCtx, i)
 			if err != nil || out.Status != operations.StartAccepted {
 				notAccepted.Add(1)
 				status := "error"
