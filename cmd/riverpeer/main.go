@@ -4,6 +4,7 @@
 //
 //	riverpeer insert --jobs N --callers C   unique jobs (UniqueOpts ByArgs, distinct args), one insert per transaction
 //	riverpeer e2e    --jobs N --callers C   the same inserts while a River client works them with a no-op worker
+//	riverpeer db fresh|drop NAME            (for bench:peer) drop NAME, create it empty, print its URL / drop it
 //
 // It is a module of its own (cmd/riverpeer/go.mod), so the product never depends on
 // River. River's tables live in a schema of their own (--schema, default river_peer),
@@ -82,7 +83,7 @@ func (e usageError) Error() string { return e.msg }
 func parse(args []string) (options, error) {
 	var o options
 	if len(args) == 0 || (args[0] != "insert" && args[0] != "e2e") {
-		return o, usageError{"usage: riverpeer insert|e2e --jobs N --callers C [--workers W] [--fetch-cooldown D] [--schema S]"}
+		return o, usageError{"usage: riverpeer insert|e2e --jobs N --callers C [--workers W] [--fetch-cooldown D] [--schema S] | db fresh|drop NAME"}
 	}
 	o.mode = args[0]
 	fs := flag.NewFlagSet("riverpeer "+o.mode, flag.ContinueOnError)
@@ -105,6 +106,9 @@ func parse(args []string) (options, error) {
 }
 
 func run(ctx context.Context, out io.Writer, dsn string, args []string) error {
+	if len(args) > 0 && args[0] == "db" {
+		return freshDB(ctx, out, dsn, args[1:])
+	}
 	o, err := parse(args)
 	if err != nil {
 		return err
