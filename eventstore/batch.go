@@ -166,6 +166,7 @@ func (b *Batch) Commit(ctx context.Context, conn *pgx.Conn) (err error) {
 	}
 	closeErr := br.Close()
 	if failed == nil && closeErr == nil {
+		b.s.WakeSealer()
 		return nil
 	}
 	if failed == nil {

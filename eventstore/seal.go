@@ -36,91 +36,138 @@ func (s *Store) Seal(ctx context.Context) (int, error) {
 	}
 }
 
+// sealCandidatesSQL selects the next events to seal (from the head's transaction id
+// up to the seal horizon, in (transaction_id, seq) order, at most $1) and, per event,
+// whether its stream has an unsealed event below the stream's lowest version in the
+// batch (gapped: see holdBackGaps). One statement, so one snapshot: a stream's lower
+// version, committed before a higher one could be appended, is visible with it.
+//
+// The text form of the id gets a name of its own (xid): named transaction_id, it would
+// be what ORDER BY sorts by (text, not xid8), and the scan could not follow the index.
+// COALESCE(global_position, 0) = 0 is "unsealed" (positions start at 1) in a form the
+// unsealed partial index cannot serve: its statistics say it is tiny, but it holds the
+// entries of every sealed event until VACUUM, so the planner must look streams up by
+// (stream_id, stream_version) instead.
+const sealCandidatesSQL = `WITH c AS (
+		SELECT e.seq, e.hash, e.transaction_id, e.stream_id, e.stream_version FROM es_events e
+		WHERE e.global_position IS NULL AND e.transaction_id >= (SELECT last_transaction_id FROM es_seal_head)
+			AND e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+		ORDER BY e.transaction_id, e.seq LIMIT $1),
+	low AS (SELECT stream_id, min(stream_version) AS low FROM c GROUP BY stream_id),
+	gapped AS (SELECT l.stream_id FROM low l WHERE EXISTS (SELECT 1 FROM es_events u
+		WHERE u.stream_id = l.stream_id AND u.stream_version < l.low AND COALESCE(u.global_position, 0) = 0))
+	SELECT c.seq, c.hash, c.transaction_id::text AS xid, c.stream_id, c.stream_version,
+		EXISTS (SELECT 1 FROM gapped g WHERE g.stream_id = c.stream_id) AS gapped
+	FROM c ORDER BY c.transaction_id, c.seq`
+
+// sealBatchOnce seals one batch in two round trips: BEGIN, the advisory lock, the
+// head and the candidates in one pipeline; then the positions, the head, the
+// notification and COMMIT in another (an empty batch or a lock held elsewhere ends
+// with a COMMIT of its own). The sealer runs after every burst of appends, and ReadAll
+// calls it too, so its round trips are on the path from commit to projection.
 func (s *Store) sealBatchOnce(ctx context.Context) (int, error) {
-	sealed := 0
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var locked bool
-		if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1)`, int64(sealLockKey)).Scan(&locked); err != nil {
-			return err
-		}
-		if !locked {
-			return nil
-		}
-		var head int64
-		var chain []byte
-		var from string // xid8, as text
-		if err := tx.QueryRow(ctx, `SELECT position, chain_hash, last_transaction_id::text FROM es_seal_head`).Scan(&head, &chain, &from); err != nil {
-			return err
-		}
-		// The text form of the id gets a name of its own: named transaction_id, it would be
-		// what ORDER BY sorts by (text, not xid8), and the scan could not follow the index.
-		rows, err := tx.Query(ctx, `SELECT e.seq, e.hash, e.transaction_id::text AS xid, e.stream_id, e.stream_version FROM es_events e
-			WHERE e.global_position IS NULL AND e.transaction_id >= $2::xid8 AND e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-			ORDER BY e.transaction_id, e.seq LIMIT $1`, s.sealBatch, from)
-		if err != nil {
-			return err
-		}
-		var batch []sealCandidate
-		for rows.Next() {
-			var c sealCandidate
-			if err := rows.Scan(&c.seq, &c.hash, &c.xid, &c.stream, &c.version); err != nil {
-				rows.Close()
-				return err
-			}
-			batch = append(batch, c)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		if len(batch) == 0 {
-			return nil
-		}
-		last := batch[len(batch)-1].xid
-		batch, held, err := holdBackGaps(ctx, tx, batch)
-		if err != nil {
-			return err
-		}
-		if held != "" {
-			last = held // the held-back events stay unsealed: the scan must start at them
-		}
-		orderStreams(batch)
-		var seqs, positions []int64
-		var chains [][]byte
-		for _, c := range batch {
-			head++
-			chain = chainHash(chain, head, c.hash)
-			seqs = append(seqs, c.seq)
-			positions = append(positions, head)
-			chains = append(chains, chain)
-		}
-		if len(seqs) == 0 {
-			return nil
-		}
-		if _, err := tx.Exec(ctx, `UPDATE es_events e SET global_position = v.pos, chain_hash = v.chain
-			FROM unnest($1::bigint[], $2::bigint[], $3::bytea[]) AS v(seq, pos, chain) WHERE e.seq = v.seq`,
-			seqs, positions, chains); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `UPDATE es_seal_head SET position = $1, chain_hash = $2, last_transaction_id = $3::xid8, sealed_at = now()`,
-			head, chain, last); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, SealNotifyChannel, fmt.Sprint(head)); err != nil {
-			return err
-		}
-		sealed = len(seqs)
-		return nil
-	})
+	pc, err := s.pool.Acquire(ctx)
 	if err != nil {
+		return 0, fmt.Errorf("eventstore: seal: %w", err)
+	}
+	defer pc.Release()
+	conn := pc.Conn()
+	sealed, err := s.sealOn(ctx, conn)
+	if err != nil {
+		// The transaction block is aborted or still open: end it. A connection that
+		// cannot is not idle and is closed by the pool on release.
+		_, _ = conn.Exec(context.WithoutCancel(ctx), "ROLLBACK")
 		return 0, fmt.Errorf("eventstore: seal: %w", err)
 	}
 	return sealed, nil
 }
 
-// RunSealer seals continuously until ctx ends, polling every interval when idle.
-// Every `atlas serve` and `atlas worker` runs one; the advisory lock keeps them from
-// sealing at the same time.
+func (s *Store) sealOn(ctx context.Context, conn *pgx.Conn) (int, error) {
+	read := &pgx.Batch{}
+	read.Queue("BEGIN")
+	read.Queue(`SELECT pg_try_advisory_xact_lock($1), position, chain_hash, last_transaction_id::text FROM es_seal_head`, int64(sealLockKey))
+	read.Queue(sealCandidatesSQL, s.sealBatch)
+	br := conn.SendBatch(ctx, read)
+	var locked bool
+	var head int64
+	var chain []byte
+	if _, err := br.Exec(); err != nil {
+		_ = br.Close()
+		return 0, err
+	}
+	if err := br.QueryRow().Scan(&locked, &head, &chain, new(string)); err != nil {
+		_ = br.Close()
+		return 0, err
+	}
+	rows, err := br.Query()
+	if err != nil {
+		_ = br.Close()
+		return 0, err
+	}
+	var batch []sealCandidate
+	wait := map[string]bool{}
+	for rows.Next() {
+		var c sealCandidate
+		var gapped bool
+		if err := rows.Scan(&c.seq, &c.hash, &c.xid, &c.stream, &c.version, &gapped); err != nil {
+			rows.Close()
+			_ = br.Close()
+			return 0, err
+		}
+		if gapped {
+			wait[c.stream] = true
+		}
+		batch = append(batch, c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		_ = br.Close()
+		return 0, err
+	}
+	if err := br.Close(); err != nil {
+		return 0, err
+	}
+	if !locked || len(batch) == 0 {
+		_, err := conn.Exec(ctx, "COMMIT")
+		return 0, err
+	}
+	last := batch[len(batch)-1].xid
+	batch, held := holdBackGaps(batch, wait)
+	if held != "" {
+		last = held // the held-back events stay unsealed: the scan must start at them
+	}
+	orderStreams(batch)
+	var seqs, positions []int64
+	var chains [][]byte
+	for _, c := range batch {
+		head++
+		chain = chainHash(chain, head, c.hash)
+		seqs = append(seqs, c.seq)
+		positions = append(positions, head)
+		chains = append(chains, chain)
+	}
+	if len(seqs) == 0 {
+		_, err := conn.Exec(ctx, "COMMIT")
+		return 0, err
+	}
+	write := &pgx.Batch{}
+	write.Queue(`UPDATE es_events e SET global_position = v.pos, chain_hash = v.chain
+		FROM unnest($1::bigint[], $2::bigint[], $3::bytea[]) AS v(seq, pos, chain) WHERE e.seq = v.seq`,
+		seqs, positions, chains)
+	write.Queue(`UPDATE es_seal_head SET position = $1, chain_hash = $2, last_transaction_id = $3::xid8, sealed_at = now()`,
+		head, chain, last)
+	write.Queue(`SELECT pg_notify($1, $2)`, SealNotifyChannel, fmt.Sprint(head))
+	write.Queue("COMMIT")
+	if err := conn.SendBatch(ctx, write).Close(); err != nil {
+		return 0, err
+	}
+	return len(seqs), nil
+}
+
+// RunSealer seals continuously until ctx ends: at once when woken (WakeSealer: an
+// append of this process committed), else every interval when idle. Every `atlas
+// serve` and `atlas worker` runs one; the advisory lock keeps them from sealing at the
+// same time. Wake-ups that come while a seal runs are one: the next seal takes them all.
 func (s *Store) RunSealer(ctx context.Context, interval time.Duration) error {
 	t := time.NewTimer(0)
 	defer t.Stop()
@@ -129,16 +176,34 @@ func (s *Store) RunSealer(ctx context.Context, interval time.Duration) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+		case <-s.sealWake:
 		}
 		n, err := s.Seal(ctx)
 		if err != nil && ctx.Err() == nil {
 			s.log.Warn("seal failed", "error", err)
+		}
+		if !t.Stop() {
+			select { // drain a fired timer so Reset starts afresh
+			case <-t.C:
+			default:
+			}
 		}
 		if n > 0 {
 			t.Reset(0)
 		} else {
 			t.Reset(interval)
 		}
+	}
+}
+
+// WakeSealer tells this process's RunSealer that events were committed: it seals now
+// instead of at its next idle tick. It never blocks. Writers call it after their
+// commit (Append, Batch.Commit); one that appends inside a transaction of its own
+// (AppendTx) calls it once that commits.
+func (s *Store) WakeSealer() {
+	select {
+	case s.sealWake <- struct{}{}:
+	default:
 	}
 }
 
@@ -193,8 +258,11 @@ type sealCandidate struct {
 // event of a lower version outside the batch: transaction ids do not follow commit
 // order, so a transaction that took its id early can append version 6 of a stream
 // after a later-numbered one appended version 5 and committed. Version 6 waits until
-// version 5 is sealed. It returns the smallest transaction id held back ("" if none).
-func holdBackGaps(ctx context.Context, tx pgx.Tx, batch []sealCandidate) ([]sealCandidate, string, error) {
+// version 5 is sealed. wait holds the streams with an unsealed version below their
+// lowest one in the batch (sealCandidatesSQL's gapped); a stream whose versions in the
+// batch are not contiguous waits too. It returns the smallest transaction id held back
+// ("" if none).
+func holdBackGaps(batch []sealCandidate, wait map[string]bool) ([]sealCandidate, string) {
 	type span struct{ lo, hi, n int64 }
 	spans := map[string]*span{}
 	for _, c := range batch {
@@ -205,36 +273,13 @@ func holdBackGaps(ctx context.Context, tx pgx.Tx, batch []sealCandidate) ([]seal
 		}
 		sp.lo, sp.hi, sp.n = min(sp.lo, c.version), max(sp.hi, c.version), sp.n+1
 	}
-	wait := map[string]bool{}
-	streams := make([]string, 0, len(spans))
-	lows := make([]int64, 0, len(spans))
 	for st, sp := range spans {
 		if sp.hi-sp.lo+1 != sp.n {
 			wait[st] = true // a version between the batch's own is unsealed elsewhere
-			continue
 		}
-		streams, lows = append(streams, st), append(lows, sp.lo)
-	}
-	// Below a stream's lowest version in the batch, nothing may be left unsealed.
-	// COALESCE(global_position, 0) = 0 is "unsealed" (positions start at 1) in a form the
-	// unsealed partial index cannot serve: its statistics say it is tiny, but it holds
-	// the entries of every sealed event until VACUUM, so the planner must look streams
-	// up by (stream_id, stream_version) instead.
-	rows, err := tx.Query(ctx, `SELECT b.stream_id FROM unnest($1::text[], $2::bigint[]) AS b(stream_id, low)
-		WHERE EXISTS (SELECT 1 FROM es_events e WHERE e.stream_id = b.stream_id AND e.stream_version < b.low
-			AND COALESCE(e.global_position, 0) = 0)`, streams, lows)
-	if err != nil {
-		return nil, "", err
-	}
-	gapped, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, "", err
-	}
-	for _, st := range gapped {
-		wait[st] = true
 	}
 	if len(wait) == 0 {
-		return batch, "", nil
+		return batch, ""
 	}
 	kept := batch[:0:0]
 	held := ""
@@ -245,7 +290,7 @@ func holdBackGaps(ctx context.Context, tx pgx.Tx, batch []sealCandidate) ([]seal
 			held = c.xid // batch is in transaction order: the first one held is the smallest
 		}
 	}
-	return kept, held, nil
+	return kept, held
 }
 
 // orderStreams puts each stream's events of the batch in version order, in the slots

@@ -35,6 +35,8 @@ type Store struct {
 	schema    wsql.DefaultPostgreSQLSchema
 	wmLogger  watermill.LoggerAdapter
 	sealBatch int
+	// sealWake wakes RunSealer (WakeSealer); one pending wake-up stands for any number.
+	sealWake chan struct{}
 }
 
 // New returns a Store over pool. The schema must have been migrated (Migrations).
@@ -57,6 +59,7 @@ func New(pool *pgxpool.Pool, opts Options) *Store {
 		now:       now,
 		wmLogger:  watermill.NewSlogLogger(log),
 		sealBatch: 5000,
+		sealWake:  make(chan struct{}, 1),
 	}
 }
 
@@ -80,6 +83,9 @@ func (s *Store) Append(ctx context.Context, stream StreamID, expectedVersion int
 		res, err = s.AppendTx(ctx, tx, stream, expectedVersion, events...)
 		return err
 	})
+	if err == nil {
+		s.WakeSealer()
+	}
 	return res, err
 }
 

@@ -127,12 +127,23 @@ func (r *Runner) step(ctx context.Context, p Projection, size int) (int, error) 
 	if err != nil {
 		return 0, err
 	}
+	n, _, err := r.stepFrom(ctx, p, from, size)
+	if errors.Is(err, errMoved) {
+		return 0, nil
+	}
+	return n, err
+}
+
+// stepFrom is step from checkpoint from, known to the caller: it applies at most size
+// events past from and returns how many and the new checkpoint; errMoved when another
+// runner moved the checkpoint meanwhile.
+func (r *Runner) stepFrom(ctx context.Context, p Projection, from int64, size int) (int, int64, error) {
 	envs, err := r.store.ReadAll(ctx, from, size)
 	if err != nil {
-		return 0, err
+		return 0, from, err
 	}
 	if len(envs) == 0 {
-		return 0, nil
+		return 0, from, nil
 	}
 	last := envs[len(envs)-1].Position
 	err = pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
@@ -148,13 +159,13 @@ func (r *Runner) step(ctx context.Context, p Projection, size int) (int, error) 
 		return p.Apply(ctx, tx, Live, envs)
 	})
 	if errors.Is(err, errMoved) {
-		return 0, nil
+		return 0, from, err
 	}
 	if err != nil {
-		return 0, fmt.Errorf("projections: %s v%d at %d: %w", p.Name(), p.Version(), from, err)
+		return 0, from, fmt.Errorf("projections: %s v%d at %d: %w", p.Name(), p.Version(), from, err)
 	}
 	appliedEvents.WithLabelValues(p.Name()).Add(float64(len(envs)))
-	return len(envs), nil
+	return len(envs), last, nil
 }
 
 // appliedEvents counts events applied per projection (its rate is the projection rate).
@@ -172,12 +183,28 @@ var errMoved = errors.New("checkpoint moved")
 // maxCatchUpBatch): a commit per 500 events made catching up on 400,000 events take 36 s
 // instead of 4. A live tail stays at BatchSize, so each batch commits soon.
 func (r *Runner) CatchUp(ctx context.Context, p Projection) (int, error) {
+	from, err := r.Checkpoint(ctx, p)
+	if err != nil {
+		return 0, err
+	}
+	n, _, err := r.catchUpFrom(ctx, p, from)
+	return n, err
+}
+
+// catchUpFrom is CatchUp from checkpoint from, known to the caller (the leader keeps
+// its own): it returns the events applied and the new checkpoint, read again only when
+// another runner moved it.
+func (r *Runner) catchUpFrom(ctx context.Context, p Projection, from int64) (int, int64, error) {
 	total, size := 0, r.opts.BatchSize
 	for {
-		n, err := r.step(ctx, p, size)
+		n, pos, err := r.stepFrom(ctx, p, from, size)
+		if errors.Is(err, errMoved) {
+			pos, err = r.Checkpoint(ctx, p)
+		}
 		total += n
+		from = pos
 		if err != nil || n == 0 {
-			return total, err
+			return total, from, err
 		}
 		if n == size {
 			size = min(size*2, max(maxCatchUpBatch, r.opts.BatchSize))
@@ -250,8 +277,13 @@ func (r *Runner) leadOne(ctx context.Context, p Projection) error {
 	}
 	defer func() { _, _ = conn.Exec(context.WithoutCancel(ctx), sqlUnlistenAll) }()
 	r.log.Info("projection leading", "projection", p.Name(), "version", p.Version())
+	from, err := r.Checkpoint(ctx, p)
+	if err != nil {
+		return err
+	}
 	for ctx.Err() == nil {
-		n, err := r.CatchUp(ctx, p)
+		var n int
+		n, from, err = r.catchUpFrom(ctx, p, from)
 		if err != nil {
 			return err
 		}

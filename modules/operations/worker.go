@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"time"
 
@@ -124,13 +125,10 @@ func (s *Service) execute(parent context.Context, run *Run, workerID string) {
 
 	outcome, err := s.invoke(ctx, run, rep)
 	stopBeat()
-	if ferr := rep.Flush(context.WithoutCancel(ctx)); ferr != nil {
-		if errors.Is(ferr, errRunEnded) {
-			return
-		}
-		s.log.Error("progress flush failed", "run", run.ID, "error", Sanitize(ferr.Error()))
-	}
 	if err != nil && parent.Err() != nil {
+		if ferr := rep.Flush(context.WithoutCancel(ctx)); ferr != nil && !errors.Is(ferr, errRunEnded) {
+			s.log.Error("progress flush failed", "run", run.ID, "error", Sanitize(ferr.Error()))
+		}
 		s.log.Warn("run abandoned at the shutdown deadline; the sweeper ends it", "run", run.ID, "worker", workerID)
 		return
 	}
@@ -153,25 +151,40 @@ func (s *Service) execute(parent context.Context, run *Run, workerID string) {
 		if outcome != OutcomePartiallySucceeded {
 			outcome = OutcomeSucceeded
 		}
-		if rep.failed > 0 && outcome == OutcomeSucceeded {
+		if rep.failedCount() > 0 && outcome == OutcomeSucceeded {
 			outcome = OutcomePartiallySucceeded
 		}
 		ev = RunCompleted{Outcome: outcome, CompletedAt: now}
 	}
+	// The progress not yet flushed and the end are one append in one transaction: a
+	// run ends in one commit, not two. If the sweeper ended the run meanwhile, neither
+	// is written.
 	fctx := context.WithoutCancel(ctx)
+	rep.mu.Lock()
+	defer rep.mu.Unlock()
+	progress := rep.pendingLocked()
 	err = pgx.BeginFunc(fctx, s.pool, func(tx pgx.Tx) error {
 		row, found, err := lockRun(fctx, tx, run.ID, "")
 		if err != nil || !found {
 			return err
 		}
-		_, _, err = s.transition(fctx, tx, row, rep.lastKnown(), func(agg *Run, row runRow) ([]eventstore.NewEvent, rowUpdate, error) {
-			return ending(agg, row, outcome, ev, meta)
+		_, _, err = s.transition(fctx, tx, row, rep.known, func(agg *Run, row runRow) ([]eventstore.NewEvent, rowUpdate, error) {
+			if agg.Terminal() || row.status != StatusRunning {
+				return nil, rowUpdate{}, nil
+			}
+			end, upd, err := ending(agg, row, outcome, ev, meta)
+			if err != nil || len(end) == 0 {
+				return nil, upd, err
+			}
+			return append(slices.Clip(progress), end...), upd, nil
 		})
 		return err
 	})
 	if err != nil {
 		s.log.Error("finishing run failed", "run", run.ID, "error", Sanitize(err.Error()))
+		return
 	}
+	s.store.WakeSealer()
 }
 
 // invoke calls the handler, turning a panic into an internal error.
@@ -300,13 +313,6 @@ func (r *Reporter) Link(ctx context.Context, kind LinkKind, id uuid.UUID) error 
 	return r.Flush(ctx)
 }
 
-// lastKnown is the run as this worker last wrote it.
-func (r *Reporter) lastKnown() *Run {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.known
-}
-
 // Flush appends what has been collected, by a transition from the run as this worker
 // last wrote it (and beats the row). It returns errRunEnded (and cancels the handler)
 // when the run was ended by someone else.
@@ -317,21 +323,7 @@ func (r *Reporter) Flush(ctx context.Context) error {
 	if len(r.delta) == 0 && len(r.failures) == 0 && r.omitted == 0 && len(r.links) == 0 {
 		return nil
 	}
-	meta := systemMeta(r.run, "worker")
-	var evs []eventstore.NewEvent
-	if len(r.delta) > 0 {
-		evs = append(evs, eventstore.NewEvent{Data: RunProgressed{Delta: r.delta}, Metadata: meta})
-	}
-	if len(r.failures) > 0 || r.omitted > 0 {
-		fs := r.failures
-		if fs == nil {
-			fs = []Failure{}
-		}
-		evs = append(evs, eventstore.NewEvent{Data: RunFailuresAppended{Failures: fs, Omitted: r.omitted}, Metadata: meta})
-	}
-	for _, l := range r.links {
-		evs = append(evs, eventstore.NewEvent{Data: l, Metadata: meta})
-	}
+	evs := r.pendingLocked()
 	var known *Run
 	err := pgx.BeginFunc(ctx, r.s.pool, func(tx pgx.Tx) error {
 		row, found, err := lockRun(ctx, tx, r.run.ID, "")
@@ -358,5 +350,34 @@ func (r *Reporter) Flush(ctx context.Context) error {
 	}
 	r.known = known
 	r.delta, r.failures, r.links, r.calls, r.omitted = nil, nil, nil, 0, 0
+	r.s.store.WakeSealer()
 	return nil
+}
+
+// pendingLocked (r.mu held) is what has been collected and not yet appended: one
+// RunProgressed with the summed deltas, one RunFailuresAppended, the RunLinked events.
+func (r *Reporter) pendingLocked() []eventstore.NewEvent {
+	meta := systemMeta(r.run, "worker")
+	var evs []eventstore.NewEvent
+	if len(r.delta) > 0 {
+		evs = append(evs, eventstore.NewEvent{Data: RunProgressed{Delta: r.delta}, Metadata: meta})
+	}
+	if len(r.failures) > 0 || r.omitted > 0 {
+		fs := r.failures
+		if fs == nil {
+			fs = []Failure{}
+		}
+		evs = append(evs, eventstore.NewEvent{Data: RunFailuresAppended{Failures: fs, Omitted: r.omitted}, Metadata: meta})
+	}
+	for _, l := range r.links {
+		evs = append(evs, eventstore.NewEvent{Data: l, Metadata: meta})
+	}
+	return evs
+}
+
+// failedCount is how many item failures the handler reported.
+func (r *Reporter) failedCount() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.failed
 }

@@ -91,6 +91,34 @@ func TestWorkerRunsTheHandler(t *testing.T) {
 	require.Equal(t, operations.StartAccepted, f.start(t, "operator", "directory.groups.sync", f.tenant, `{}`).Status)
 }
 
+// TestRunEndsInOneCommit: the progress a handler reported after its last flush and the
+// run's end are one append in one transaction, with the same events (and so the same
+// run) a flush followed by a separate end would write.
+func TestRunEndsInOneCommit(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, pgtest.Fresh(t))
+	f.ops.Handle("inventory.sync", func(ctx context.Context, run *operations.Run, rep *operations.Reporter) (operations.Outcome, error) {
+		if err := rep.Progress(ctx, operations.Counts{"total": 3, "processed": 3, "succeeded": 2}); err != nil {
+			return "", err
+		}
+		return operations.OutcomeSucceeded, rep.Fail(ctx, operations.ReasonGraphRequestFailed, "one item failed")
+	})
+	runWorkers(t, f)
+
+	out := f.start(t, "operator", "inventory.sync", f.tenant, `{}`)
+	require.Equal(t, operations.StartAccepted, out.Status)
+	run := waitTerminal(t, f, out.Run.ID)
+	require.Equal(t, operations.OutcomePartiallySucceeded, run.Outcome)
+	require.Equal(t, operations.Counts{"total": 3, "processed": 3, "succeeded": 2}, run.Counts)
+	require.Len(t, run.Failures, 1)
+	require.Equal(t, []string{"RunQueued", "NotificationSent", "RunStarted", "RunProgressed", "RunFailuresAppended", "RunCompleted", "NotificationSent"},
+		f.eventTypes(t, out.Run.ID))
+	var txs int
+	require.NoError(t, f.pool.QueryRow(f.ctx, `SELECT count(DISTINCT transaction_id::text) FROM es_events
+		WHERE stream_id = $1 AND stream_version > 3`, string(operations.RunStream(out.Run.ID))).Scan(&txs))
+	require.Equal(t, 1, txs, "the last progress and the end commit together")
+}
+
 func TestWorkerFailuresAndPanics(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, pgtest.Fresh(t))
