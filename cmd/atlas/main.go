@@ -46,7 +46,7 @@ var commands = map[string]command{
 	"bench search":        {"time run list searches (context, initiator, id prefix) on the bench data; prints p50/p95/p99", runBenchSearch},
 	"bench export":        {"export every bench run as CSV through the export batches; rows/s and peak heap", runBenchExport},
 	"bench lag":           {"start runs at --rate for --duration and report projection lag and start-to-visible time", runBenchLag},
-	"bench rebuild":       {"rebuild the hub projection and time a raw INSERT … SELECT of the same rows beside it", runBenchRebuild},
+	"bench rebuild":       {"rebuild the hub projection (--repeat N) and time a raw scan of the same events plus a COPY of the same rows beside it; events/s, ratio, peak RSS", runBenchRebuild},
 	"bench replay":        {"time a tenant replay through the tenant index (--scan: and the whole-log walk it replaced)", runBenchReplay},
 	"db stop":             {"stop the private PostgreSQL cluster under .data/pg, if running", runDBStop},
 	"legacy import":       {"import legacy run rows (JSON Lines, CONTRACT.md) as events; idempotent", runLegacyImport},
