@@ -228,10 +228,8 @@ func (f *hubFold) fold(e eventstore.Envelope) (bool, error) {
 }
 
 func (f *hubFold) take(least int, all bool) ([][]any, error) {
-	n := len(f.ended)
-	if all {
-		n = len(f.open)
-	} else {
+	n := len(f.open)
+	if !all {
 		// The ended runs held for hold events since.
 		n = sort.Search(len(f.ended), func(i int) bool { return f.ended[i].at > f.at-f.hold })
 		if n == 0 || n < least {
