@@ -62,6 +62,16 @@ func (s *Store) ReadAll(ctx context.Context, afterPosition int64, limit int) ([]
 	return s.readAll(ctx, afterPosition, limit, true)
 }
 
+// ReadAllRaw is ReadAll's query and scan without decoding the payloads (Data is nil,
+// RawData set) and without sealing: the raw cost of reading the log, a baseline for
+// what is done with the events (`atlas bench rebuild`).
+func (s *Store) ReadAllRaw(ctx context.Context, afterPosition int64, limit int) ([]Envelope, error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	return s.readAll(ctx, afterPosition, limit, false)
+}
+
 // ReadTenant returns up to limit sealed events of tenant with a global position greater
 // than afterPosition and recorded at or before upTo (zero: no bound), in global order.
 // It reads the tenant's index (migration 005), never the whole log; the caller pages

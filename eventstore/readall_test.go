@@ -210,3 +210,38 @@ func TestSealCommitted(t *testing.T) {
 	require.NoError(t, err)
 	require.EqualValues(t, 2, head)
 }
+
+// TestReadAllRawMatchesReadAll: the raw read returns ReadAll's events (same positions,
+// streams, types and payload bytes) without decoding them, page by page.
+func TestReadAllRawMatchesReadAll(t *testing.T) {
+	t.Parallel()
+	b := setupFresh(t)
+	for i := range 5 {
+		_, err := b.store.Append(b.ctx, newStream(), eventstore.NoStream, created(fmt.Sprintf("raw %d", i)))
+		require.NoError(t, err)
+	}
+	sealUntil(t, b, 5)
+	want, err := b.store.ReadAll(b.ctx, 0, 100)
+	require.NoError(t, err)
+	require.Len(t, want, 5)
+	var got []eventstore.Envelope
+	for at := int64(0); ; {
+		page, err := b.store.ReadAllRaw(b.ctx, at, 2)
+		require.NoError(t, err)
+		if len(page) == 0 {
+			break
+		}
+		require.LessOrEqual(t, len(page), 2)
+		got = append(got, page...)
+		at = page[len(page)-1].Position
+	}
+	require.Len(t, got, len(want))
+	for i := range want {
+		require.Nil(t, got[i].Data, "not decoded")
+		require.NotNil(t, want[i].Data)
+		require.Equal(t, want[i].Position, got[i].Position)
+		require.Equal(t, want[i].StreamID, got[i].StreamID)
+		require.Equal(t, want[i].Type, got[i].Type)
+		require.Equal(t, want[i].RawData, got[i].RawData)
+	}
+}

@@ -3,6 +3,8 @@ package projections
 import (
 	"context"
 	"fmt"
+	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -167,4 +169,127 @@ func (c *hubColumns) add(r *operations.Run, counts string, position int64) {
 	// there); otherwise NULL keeps the row's.
 	ctxJSON := strings.TrimSpace(string(r.Context))
 	c.context = append(c.context, pgtype.Text{String: ctxJSON, Valid: ctxJSON != "" && ctxJSON != "null"})
+}
+
+// newBulkFold implements bulkRebuilder: a rebuild of hub_runs folds each run's events in
+// memory and loads the rows with COPY. A run's row is final once the run has ended
+// (Terminal) and hold more events of the log have gone by (its completion notice and
+// the like come soon after the end); an event after that (a late link) is a late event,
+// applied with Apply after the load. So the fold holds the runs still going and the
+// last hold events' ended runs, not the log.
+func (HubRuns) newBulkFold(hold int64) bulkFold {
+	return &hubFold{open: map[uuid.UUID]*hubOpen{}, hold: hold}
+}
+
+// hubFold is hub_runs' bulkFold.
+type hubFold struct {
+	open  map[uuid.UUID]*hubOpen // the runs held: going, or ended and not handed out yet
+	ended []hubEnded             // the ended runs held, in the order they ended
+	hold  int64
+	at    int64 // the position of the last event folded
+}
+
+type hubOpen struct {
+	run      operations.Run
+	position int64
+}
+
+type hubEnded struct {
+	id uuid.UUID
+	at int64 // where the run ended
+}
+
+var hubColumnNames = []string{"run_id", "type", "workspace_id", "tenant_id", "status", "outcome", "bucket", "reason_code",
+	"initiator_user_id", "initiator_name", "queued_at", "started_at", "completed_at", "counts", "position", "context"}
+
+func (f *hubFold) columns() []string { return hubColumnNames }
+
+func (f *hubFold) fold(e eventstore.Envelope) (bool, error) {
+	f.at = e.Position
+	if e.StreamType != operations.StreamType {
+		return true, nil
+	}
+	id := e.StreamIDUUID()
+	o := f.open[id]
+	if o == nil {
+		if e.StreamVersion != 1 {
+			return false, nil // the run's row is out already (or its stream's start is not in the log)
+		}
+		o = &hubOpen{}
+		f.open[id] = o
+	}
+	ended := o.run.Terminal()
+	o.run.Apply(e)
+	o.position = e.Position
+	if !ended && o.run.Terminal() {
+		f.ended = append(f.ended, hubEnded{id, e.Position})
+	}
+	return true, nil
+}
+
+func (f *hubFold) take(least int, all bool) ([][]any, error) {
+	n := len(f.open)
+	if !all {
+		// The ended runs held for hold events since.
+		n = sort.Search(len(f.ended), func(i int) bool { return f.ended[i].at > f.at-f.hold })
+		if n == 0 || n < least {
+			return nil, nil
+		}
+	}
+	rows := make([][]any, 0, n)
+	add := func(o *hubOpen) error {
+		if o.run.ID == uuid.Nil {
+			return nil // events of a run whose RunQueued is not in the log: nothing to show
+		}
+		row, err := hubRow(&o.run, o.position)
+		if err == nil {
+			rows = append(rows, row)
+		}
+		return err
+	}
+	if all {
+		for id, o := range f.open {
+			delete(f.open, id)
+			if err := add(o); err != nil {
+				return nil, err
+			}
+		}
+		f.ended = f.ended[:0]
+		return rows, nil
+	}
+	for _, e := range f.ended[:n] {
+		o := f.open[e.id]
+		delete(f.open, e.id)
+		if err := add(o); err != nil {
+			return nil, err
+		}
+	}
+	f.ended = slices.Delete(f.ended, 0, n)
+	return rows, nil
+}
+
+// hubRow is a run's row for COPY, column by column as hubColumnNames, with the values
+// ApplyTo's upsert writes.
+func hubRow(r *operations.Run, position int64) ([]any, error) {
+	counts := r.Counts
+	if counts == nil {
+		counts = operations.Counts{}
+	}
+	cj, err := gojson.Marshal(counts)
+	if err != nil {
+		return nil, err
+	}
+	var ctxJSON []byte // NULL
+	if c := strings.TrimSpace(string(r.Context)); c != "" && c != "null" {
+		ctxJSON = []byte(c)
+	}
+	return []any{[16]byte(r.ID), r.Type, [16]byte(r.WorkspaceID),
+		pgtype.UUID{Bytes: r.TenantID, Valid: r.TenantID != uuid.Nil},
+		string(r.Status), string(r.Outcome), string(r.Bucket()),
+		pgtype.Text{String: string(r.ReasonCode), Valid: r.ReasonCode != ""},
+		pgtype.UUID{Bytes: r.Initiator.UserID, Valid: r.Initiator.UserID != uuid.Nil},
+		r.Initiator.Name, r.QueuedAt,
+		pgtype.Timestamptz{Time: r.StartedAt, Valid: !r.StartedAt.IsZero()},
+		pgtype.Timestamptz{Time: r.CompletedAt, Valid: !r.CompletedAt.IsZero()},
+		cj, position, ctxJSON}, nil
 }

@@ -49,6 +49,9 @@ type RebuildResult struct {
 // checkpoint set to where the shadow copy stands. Readers see either the old read
 // model or the new one, never a mix.
 func (r *Runner) Rebuild(ctx context.Context, p Projection, progress func(RebuildProgress)) (RebuildResult, error) {
+	if b, ok := p.(bulkRebuilder); ok && len(p.Tables()) == 1 {
+		return r.rebuildBulk(ctx, b, progress)
+	}
 	start := time.Now()
 	head, err := r.store.Head(ctx)
 	if err != nil {
@@ -64,47 +67,11 @@ func (r *Runner) Rebuild(ctx context.Context, p Projection, progress func(Rebuil
 	}
 	var pos, done int64
 	size := max(r.opts.BatchSize*4, rebuildBatch)
-	apply := func(tx pgx.Tx) (int, error) {
-		envs, err := r.store.ReadAll(ctx, pos, size)
-		if err != nil || len(envs) == 0 {
-			return 0, err
-		}
-		if err := p.Apply(ctx, tx, shadow, envs); err != nil {
-			return 0, err
-		}
-		pos = envs[len(envs)-1].Position
-		done += int64(len(envs))
-		return len(envs), nil
-	}
 	// Bulk phase: a reader goroutine fetches and decodes the next pages while the
 	// current one is applied, so reading the log and writing the shadow tables overlap.
-	type page struct {
-		envs []eventstore.Envelope
-		err  error
-	}
 	readCtx, stopReading := context.WithCancel(ctx)
 	defer stopReading()
-	pages := make(chan page, 2)
-	go func() {
-		defer close(pages)
-		var at int64
-		for {
-			envs, err := r.store.ReadAll(readCtx, at, size)
-			if err == nil && len(envs) == 0 {
-				return
-			}
-			select {
-			case pages <- page{envs, err}:
-			case <-readCtx.Done():
-				return
-			}
-			if err != nil {
-				return
-			}
-			at = envs[len(envs)-1].Position
-		}
-	}()
-	for pg := range pages {
+	for pg := range r.readPages(readCtx, size) {
 		if pg.err != nil {
 			return RebuildResult{}, fmt.Errorf("projections: rebuild %s at %d: %w", p.Name(), pos, pg.err)
 		}
@@ -123,7 +90,63 @@ func (r *Runner) Rebuild(ctx context.Context, p Projection, progress func(Rebuil
 			progress(RebuildProgress{Done: done, Total: max(head, pos), Elapsed: time.Since(start)})
 		}
 	}
-	err = pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
+	if err := r.swap(ctx, p, pos, size, &done); err != nil {
+		return RebuildResult{}, err
+	}
+	return RebuildResult{Events: done, Duration: time.Since(start)}, nil
+}
+
+// page is one page of the log read ahead by readPages.
+type page struct {
+	envs []eventstore.Envelope
+	err  error
+}
+
+// readPages reads the sealed log from position 0 in pages of size on a goroutine of its
+// own, at most two pages ahead of the consumer, until the end of the log, an error (the
+// last page sent) or ctx's end.
+func (r *Runner) readPages(ctx context.Context, size int) <-chan page {
+	pages := make(chan page, 2)
+	go func() {
+		defer close(pages)
+		var at int64
+		for {
+			envs, err := r.store.ReadAll(ctx, at, size)
+			if err == nil && len(envs) == 0 {
+				return
+			}
+			select {
+			case pages <- page{envs, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+			at = envs[len(envs)-1].Position
+		}
+	}()
+	return pages
+}
+
+// swap ends a rebuild whose shadow tables stand at pos: under the projection's
+// checkpoint lock it applies the events that arrived since (pages of size, counted in
+// done), points the views at the shadow tables, drops the old ones and sets the
+// checkpoint.
+func (r *Runner) swap(ctx context.Context, p Projection, pos int64, size int, done *int64) error {
+	apply := func(tx pgx.Tx) (int, error) {
+		envs, err := r.store.ReadAll(ctx, pos, size)
+		if err != nil || len(envs) == 0 {
+			return 0, err
+		}
+		if err := p.Apply(ctx, tx, shadow, envs); err != nil {
+			return 0, err
+		}
+		pos = envs[len(envs)-1].Position
+		*done += int64(len(envs))
+		return len(envs), nil
+	}
+	err := pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
 		if err := liftTimeouts(ctx, tx); err != nil {
 			return err
 		}
@@ -151,14 +174,13 @@ func (r *Runner) Rebuild(ctx context.Context, p Projection, progress func(Rebuil
 				return err
 			}
 		}
-		_, err := tx.Exec(ctx, sqlSetRebuildCheckpoint,
-			p.Name(), p.Version(), pos)
+		_, err := tx.Exec(ctx, sqlSetRebuildCheckpoint, p.Name(), p.Version(), pos)
 		return err
 	})
 	if err != nil {
-		return RebuildResult{}, fmt.Errorf("projections: rebuild %s: swap: %w", p.Name(), err)
+		return fmt.Errorf("projections: rebuild %s: swap: %w", p.Name(), err)
 	}
-	return RebuildResult{Events: done, Duration: time.Since(start)}, nil
+	return nil
 }
 
 // liftTimeouts turns off the connection's statement and idle-in-transaction timeouts

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -75,6 +76,8 @@ type Options struct {
 	BatchSize int
 	// PollInterval bounds how long an idle runner waits without a notification (default 1s).
 	PollInterval time.Duration
+	// bulk overrides the sizes of a bulk rebuild where set (tests).
+	bulk bulkSizes
 }
 
 // Runner advances projections.
@@ -83,6 +86,8 @@ type Runner struct {
 	store *eventstore.Store
 	log   *slog.Logger
 	opts  Options
+	// lastBulk is the phases of the last bulk rebuild (LastBulkStats).
+	lastBulk atomic.Pointer[BulkStats]
 }
 
 // NewRunner returns a Runner reading store and writing through pool.

@@ -51,3 +51,17 @@ ON CONFLICT (name) DO UPDATE SET version = EXCLUDED.version;
 -- name: RunsByBucket
 -- The atlas_runs gauge.
 SELECT bucket, count(*) FROM rm_runs GROUP BY bucket;
+
+-- name: ShadowIndexes
+-- The indexes of a bulk rebuild's shadow table $1 (a table name): for each, the statement
+-- that drops it and the one that makes it again (a constraint's through ALTER TABLE), the
+-- primary key first. The rebuild drops them before its COPY and makes them after it.
+SELECT CASE WHEN c.oid IS NULL THEN 'DROP INDEX ' || i.indexrelid::regclass::text
+		ELSE 'ALTER TABLE ' || i.indrelid::regclass::text || ' DROP CONSTRAINT ' || quote_ident(c.conname) END,
+	CASE WHEN c.oid IS NULL THEN pg_get_indexdef(i.indexrelid)
+		ELSE 'ALTER TABLE ' || i.indrelid::regclass::text || ' ADD CONSTRAINT ' || quote_ident(c.conname) || ' ' || pg_get_constraintdef(c.oid) END,
+	i.indisprimary
+FROM pg_index i
+LEFT JOIN pg_constraint c ON c.conindid = i.indexrelid AND c.conrelid = i.indrelid AND c.contype IN ('p', 'u', 'x')
+WHERE i.indrelid = to_regclass(quote_ident($1))
+ORDER BY i.indisprimary DESC, i.indexrelid;

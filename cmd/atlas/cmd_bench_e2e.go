@@ -1,14 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
-	"os"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -373,24 +369,4 @@ func (w *visibleWatch) wait(ctx context.Context, quiet time.Duration) (time.Time
 			return time.Time{}, errors.New(msg)
 		}
 	}
-}
-
-// peakRSS is the process's peak resident set size (VmHWM in /proc/self/status), or
-// "unknown" where there is none.
-func peakRSS() string {
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		return "unknown"
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			kb, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
-			if err == nil {
-				return fmt.Sprintf("%.0f MiB", float64(kb)/1024)
-			}
-		}
-	}
-	return "unknown"
 }

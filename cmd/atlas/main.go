@@ -48,7 +48,7 @@ var commands = map[string]command{
 	"bench lag":           {"start runs at --rate for --duration and report projection lag and start-to-visible time", runBenchLag},
 	"bench gate":          {"start --runs runs from --callers callers through the gate (no workers): starts/s and p99", runBenchGate},
 	"bench e2e":           {"closed loop of no-op runs: gate → worker → hub read model; runs/s, start→completed/visible p99, peak RSS", runBenchE2E},
-	"bench rebuild":       {"rebuild the hub projection and time a raw INSERT … SELECT of the same rows beside it", runBenchRebuild},
+	"bench rebuild":       {"rebuild the hub projection (--repeat N) and time a raw scan of the same events plus a COPY of the same rows beside it; events/s, ratio, peak RSS", runBenchRebuild},
 	"bench replay":        {"time a tenant replay through the tenant index (--scan: and the whole-log walk it replaced)", runBenchReplay},
 	"db stop":             {"stop the private PostgreSQL cluster under .data/pg, if running", runDBStop},
 	"legacy import":       {"import legacy run rows (JSON Lines, CONTRACT.md) as events; idempotent", runLegacyImport},

@@ -1,0 +1,10 @@
+package projections
+
+// WithBulkSizes returns o with a bulk rebuild reading pages of page events, COPYing
+// copyRows rows at a time, holding at most lateMax late events and a final row for hold
+// events (0 keeps a default, a negative hold holds none): small sizes take a test's
+// small log through every path of the load.
+func WithBulkSizes(o Options, page, copyRows, lateMax, hold int) Options {
+	o.bulk = bulkSizes{page: page, copyRows: copyRows, lateMax: lateMax, hold: hold}
+	return o
+}
