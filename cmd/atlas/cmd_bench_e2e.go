@@ -148,14 +148,17 @@ const e2eQuiet = time.Minute
 // notification of the batch that showed the run completed arrived. Its last line is
 // `e2e: R runs/s, start→completed p99 X ms, start→visible p99 Y ms`.
 func runBenchE2E(ctx context.Context, env *cli, args []string) error {
-	var runs, callers int
-	c, err := openCommand(ctx, env, "bench e2e", args, 48, false, benchRunFlags(&runs, &callers))
+	var runs, callers, workers int
+	c, err := openCommand(ctx, env, "bench e2e", args, 48, false, func(fs *flag.FlagSet) {
+		benchRunFlags(&runs, &callers)(fs)
+		fs.IntVar(&workers, "workers", 100, "run slots of the in-process worker (riverpeer e2e's MaxWorkers is 100 too)")
+	})
 	if err != nil {
 		return err
 	}
 	defer c.pool.Close()
-	if runs <= 0 || callers <= 0 {
-		return usageError{"--runs and --callers must be positive"}
+	if runs <= 0 || callers <= 0 || workers <= 0 {
+		return usageError{"--runs, --callers and --workers must be positive"}
 	}
 	a := newApp(c.pool, c.log)
 	starts, err := newBenchStarts(ctx, a)
@@ -182,7 +185,7 @@ func runBenchE2E(ctx context.Context, env *cli, args []string) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	a.Background(runCtx, &bg, operations.WorkerOptions{})
+	a.Background(runCtx, &bg, operations.WorkerOptions{Concurrency: workers})
 	bg.Go(func() { w.run(runCtx) })
 
 	gate := &latencies{}
