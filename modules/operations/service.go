@@ -75,6 +75,8 @@ type Service struct {
 	// declared are types this process handles none of but the deployment's workers do
 	// (runnable.go).
 	declared map[string]bool
+	// group is the start gate's group commit (groupcommit.go).
+	group groupCommit
 }
 
 // New returns the operations service.
