@@ -202,8 +202,21 @@ func (b *Batch) Send(ctx context.Context, tx pgx.Tx) error {
 // already fails the batch with a *ConcurrencyError. On any error the transaction is
 // rolled back.
 func (b *Batch) Commit(ctx context.Context, conn *pgx.Conn) (err error) {
+	return b.commit(ctx, conn, true)
+}
+
+// CommitOpen is Commit in the transaction already open on conn (begun with a plain
+// BEGIN by the caller, who read what it needed in it): everything queued, then COMMIT,
+// in one round trip. On any error the transaction is rolled back.
+func (b *Batch) CommitOpen(ctx context.Context, conn *pgx.Conn) error {
+	return b.commit(ctx, conn, false)
+}
+
+func (b *Batch) commit(ctx context.Context, conn *pgx.Conn, begin bool) (err error) {
 	batch := &pgx.Batch{}
-	batch.Queue("BEGIN")
+	if begin {
+		batch.Queue("BEGIN")
+	}
 	for _, it := range b.items {
 		switch {
 		case it.append && it.expect != NoStream:
@@ -218,8 +231,10 @@ func (b *Batch) Commit(ctx context.Context, conn *pgx.Conn) (err error) {
 	br := conn.SendBatch(ctx, batch)
 	var failed error
 	var failedItem *batchItem
-	if _, err := br.Exec(); err != nil {
-		failed = err
+	if begin {
+		if _, err := br.Exec(); err != nil {
+			failed = err
+		}
 	}
 	for i := range b.items {
 		if failed != nil {

@@ -574,7 +574,7 @@ var errRetryDedupe = errors.New("retry dedupe")
 // the scope lock, RunQueued, the dispatch message and the initiator's notification, all
 // in one transaction.
 func (s *Service) admit(ctx context.Context, a *admission) (StartOutcome, error) {
-	if a.groupable() {
+	if a.groupable() && s.opts.GroupCommit {
 		return s.admitGrouped(ctx, a)
 	}
 	return s.admitAlone(ctx, a)

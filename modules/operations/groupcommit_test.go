@@ -27,7 +27,7 @@ func TestGroupedIdenticalStarts(t *testing.T) {
 	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
 	require.NoError(t, err)
 	defer pool.Close()
-	f := newFixture(t, pool)
+	f := newFixture(t, pool, groupCommit)
 
 	const callers = 64
 	var grouped int64
@@ -101,7 +101,7 @@ func TestBadStartDoesNotFailItsGroup(t *testing.T) {
 	t.Parallel()
 	var f *fixture
 	var bad uuid.UUID
-	f = newFixture(t, pgtest.Fresh(t), func(o *operations.Options) { o.Dispatcher = poisonDispatcherFor(&bad) })
+	f = newFixture(t, pgtest.Fresh(t), groupCommit, func(o *operations.Options) { o.Dispatcher = poisonDispatcherFor(&bad) })
 	bad = f.bare
 	var failedGroups int64
 	for round := 0; failedGroups == 0 && round < 20; round++ {
@@ -150,3 +150,6 @@ type lazyPoison struct{ bad *uuid.UUID }
 func (l lazyPoison) QueueDispatch(ctx context.Context, b *eventstore.Batch, job operations.Job) error {
 	return poisonDispatcher{bad: *l.bad}.QueueDispatch(ctx, b, job)
 }
+
+// groupCommit turns the start gate's group commit on.
+func groupCommit(o *operations.Options) { o.GroupCommit = true }
