@@ -67,6 +67,82 @@ func (b *Batch) Append(ctx context.Context, stream StreamID, expectedVersion int
 	return AppendResult{Version: expectedVersion + int64(len(events)), Events: envs}, nil
 }
 
+// NewStream is a stream to create with its first events (AppendNew).
+type NewStream struct {
+	Stream StreamID
+	Events []NewEvent
+}
+
+// AppendNew queues the creation of many new streams with their events as one
+// statement, each stream as an Append with NoStream would write it (versions from 1, the
+// events in the order given, streams after one another). It is for writers that make
+// many streams at once (the start gate's group commit): one statement instead of one
+// per stream. A stream that exists already fails the statement (a unique violation of
+// es_streams_pkey), and with it the transaction: nothing of it is half written.
+func (b *Batch) AppendNew(ctx context.Context, streams ...NewStream) ([]AppendResult, error) {
+	if len(streams) == 0 {
+		return nil, nil
+	}
+	var c eventColumns
+	n := 0
+	for _, st := range streams {
+		n += len(st.Events)
+	}
+	c.grow(n)
+	var (
+		streamIDs   = make([]string, len(streams))
+		streamTypes = make([]string, len(streams))
+		versions    = make([]int64, len(streams))
+		evStreams   = make([]string, 0, n)
+		evTypes     = make([]string, 0, n)
+		evVersions  = make([]int64, 0, n)
+		res         = make([]AppendResult, len(streams))
+		now         = recordTime(b.s.now())
+	)
+	for i, st := range streams {
+		if err := checkAppend(st.Stream, NoStream, st.Events); err != nil {
+			return nil, err
+		}
+		envs, err := b.s.prepareInto(&c, st.Stream, NoStream, st.Events, now)
+		if err != nil {
+			return nil, err
+		}
+		streamIDs[i], streamTypes[i], versions[i] = string(st.Stream), st.Stream.Type(), int64(len(envs))
+		for _, e := range envs {
+			evStreams = append(evStreams, string(e.StreamID))
+			evTypes = append(evTypes, e.StreamType)
+			evVersions = append(evVersions, e.StreamVersion)
+		}
+		res[i] = AppendResult{Version: int64(len(envs)), Events: envs}
+	}
+	b.Exec(appendNewSQL, streamIDs, streamTypes, versions, evStreams, evTypes, evVersions,
+		c.ids, c.types, c.versions, c.datas, c.actors, c.wss, c.tenants, c.corrs, c.causes, c.times, c.hashes)
+	return res, nil
+}
+
+// appendNewSQL creates the streams (no ON CONFLICT: one that exists fails it all) and
+// inserts the events in the order given (ORDER BY the ordinality, so seq follows it).
+const appendNewSQL = `
+	WITH s AS (
+		INSERT INTO es_streams (stream_id, stream_type, version)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
+	)
+	INSERT INTO es_events (event_id, stream_id, stream_type, stream_version, event_type, schema_version,
+		data, actor, workspace_id, tenant_id, correlation_id, causation_id, recorded_at, hash)
+	SELECT e.event_id, e.stream_id, e.stream_type, e.stream_version, e.event_type, e.schema_version,
+		e.data::json, e.actor, e.workspace_id, e.tenant_id, e.correlation_id, e.causation_id, e.recorded_at, e.hash
+	FROM unnest($4::text[], $5::text[], $6::bigint[], $7::uuid[], $8::text[], $9::int[], $10::text[], $11::text[],
+		$12::uuid[], $13::uuid[], $14::uuid[], $15::uuid[], $16::timestamptz[], $17::bytea[])
+		WITH ORDINALITY AS e(stream_id, stream_type, stream_version, event_id, event_type, schema_version, data, actor,
+			workspace_id, tenant_id, correlation_id, causation_id, recorded_at, hash, ord)
+	ORDER BY e.ord`
+
+// Include queues everything queued on other after what b holds (other is left as is),
+// so a writer can prepare parts of a batch on their own and keep only some of them.
+func (b *Batch) Include(other *Batch) {
+	b.items = append(b.items, other.items...)
+}
+
 // Publish queues watermill messages for topic, in the layout of watermill-sql's
 // PostgreSQL schema (the same INSERT its publisher runs).
 func (b *Batch) Publish(topic string, msgs ...*message.Message) error {
@@ -126,8 +202,21 @@ func (b *Batch) Send(ctx context.Context, tx pgx.Tx) error {
 // already fails the batch with a *ConcurrencyError. On any error the transaction is
 // rolled back.
 func (b *Batch) Commit(ctx context.Context, conn *pgx.Conn) (err error) {
+	return b.commit(ctx, conn, true)
+}
+
+// CommitOpen is Commit in the transaction already open on conn (begun with a plain
+// BEGIN by the caller, who read what it needed in it): everything queued, then COMMIT,
+// in one round trip. On any error the transaction is rolled back.
+func (b *Batch) CommitOpen(ctx context.Context, conn *pgx.Conn) error {
+	return b.commit(ctx, conn, false)
+}
+
+func (b *Batch) commit(ctx context.Context, conn *pgx.Conn, begin bool) (err error) {
 	batch := &pgx.Batch{}
-	batch.Queue("BEGIN")
+	if begin {
+		batch.Queue("BEGIN")
+	}
 	for _, it := range b.items {
 		switch {
 		case it.append && it.expect != NoStream:
@@ -142,8 +231,10 @@ func (b *Batch) Commit(ctx context.Context, conn *pgx.Conn) (err error) {
 	br := conn.SendBatch(ctx, batch)
 	var failed error
 	var failedItem *batchItem
-	if _, err := br.Exec(); err != nil {
-		failed = err
+	if begin {
+		if _, err := br.Exec(); err != nil {
+			failed = err
+		}
 	}
 	for i := range b.items {
 		if failed != nil {

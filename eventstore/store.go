@@ -178,42 +178,69 @@ func appendSQL(expectedVersion int64) string {
 
 // prepare builds the envelopes (ids, versions, hashes) and the column arrays for the insert.
 func (s *Store) prepare(stream StreamID, base int64, events []NewEvent) ([]Envelope, []any, error) {
-	n := len(events)
-	var (
-		ids      = make([]pgtype.UUID, n)
-		types    = make([]string, n)
-		versions = make([]int32, n)
-		datas    = make([]string, n)
-		actors   = make([]string, n)
-		wss      = make([]pgtype.UUID, n)
-		tenants  = make([]pgtype.UUID, n)
-		corrs    = make([]pgtype.UUID, n)
-		causes   = make([]pgtype.UUID, n)
-		times    = make([]time.Time, n)
-		hashes   = make([][]byte, n)
-		envs     = make([]Envelope, n)
-		buf      []byte
-	)
-	now := recordTime(s.now())
+	var c eventColumns
+	c.grow(len(events))
+	envs, err := s.prepareInto(&c, stream, base, events, recordTime(s.now()))
+	if err != nil {
+		return nil, nil, err
+	}
+	return envs, []any{string(stream), base, stream.Type(), int64(len(events)), c.ids, c.types, c.versions, c.datas,
+		c.actors, c.wss, c.tenants, c.corrs, c.causes, c.times, c.hashes}, nil
+}
+
+// eventColumns are the column arrays of an events insert (unnest), one element an event.
+type eventColumns struct {
+	ids      []pgtype.UUID
+	types    []string
+	versions []int32
+	datas    []string
+	actors   []string
+	wss      []pgtype.UUID
+	tenants  []pgtype.UUID
+	corrs    []pgtype.UUID
+	causes   []pgtype.UUID
+	times    []time.Time
+	hashes   [][]byte
+	buf      []byte
+}
+
+func (c *eventColumns) grow(n int) {
+	c.ids = make([]pgtype.UUID, 0, n)
+	c.types = make([]string, 0, n)
+	c.versions = make([]int32, 0, n)
+	c.datas = make([]string, 0, n)
+	c.actors = make([]string, 0, n)
+	c.wss = make([]pgtype.UUID, 0, n)
+	c.tenants = make([]pgtype.UUID, 0, n)
+	c.corrs = make([]pgtype.UUID, 0, n)
+	c.causes = make([]pgtype.UUID, 0, n)
+	c.times = make([]time.Time, 0, n)
+	c.hashes = make([][]byte, 0, n)
+}
+
+// prepareInto builds the envelopes of events appended to stream after version base and
+// adds their columns to c.
+func (s *Store) prepareInto(c *eventColumns, stream StreamID, base int64, events []NewEvent, now time.Time) ([]Envelope, error) {
+	envs := make([]Envelope, len(events))
 	for i, ev := range events {
 		if ev.Data == nil {
-			return nil, nil, errors.New("eventstore: event without data")
+			return nil, errors.New("eventstore: event without data")
 		}
 		typ := ev.Data.EventType()
 		sv, err := s.reg.SchemaVersion(typ)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		data, err := json.Marshal(ev.Data)
 		if err != nil {
-			return nil, nil, fmt.Errorf("eventstore: encode %s: %w", typ, err)
+			return nil, fmt.Errorf("eventstore: encode %s: %w", typ, err)
 		}
 		id, err := uuid.NewV7()
 		if err != nil {
-			return nil, nil, fmt.Errorf("eventstore: new event id: %w", err)
+			return nil, fmt.Errorf("eventstore: new event id: %w", err)
 		}
 		if ev.Metadata.Actor == "" {
-			return nil, nil, fmt.Errorf("eventstore: %s: metadata has no actor", typ)
+			return nil, fmt.Errorf("eventstore: %s: metadata has no actor", typ)
 		}
 		env := Envelope{
 			EventID:       id,
@@ -227,21 +254,21 @@ func (s *Store) prepare(stream StreamID, base int64, events []NewEvent) ([]Envel
 			Metadata:      ev.Metadata,
 			RecordedAt:    now,
 		}
-		env.Hash, buf = contentHash(buf, &env)
+		env.Hash, c.buf = contentHash(c.buf, &env)
 		envs[i] = env
-		ids[i] = NullUUID(id)
-		types[i] = typ
-		versions[i] = int32(sv)
-		datas[i] = string(data)
-		actors[i] = ev.Metadata.Actor
-		wss[i] = NullUUID(ev.Metadata.WorkspaceID)
-		tenants[i] = NullUUID(ev.Metadata.TenantID)
-		corrs[i] = NullUUID(ev.Metadata.CorrelationID)
-		causes[i] = NullUUID(ev.Metadata.CausationID)
-		times[i] = now
-		hashes[i] = env.Hash
+		c.ids = append(c.ids, NullUUID(id))
+		c.types = append(c.types, typ)
+		c.versions = append(c.versions, int32(sv))
+		c.datas = append(c.datas, string(data))
+		c.actors = append(c.actors, ev.Metadata.Actor)
+		c.wss = append(c.wss, NullUUID(ev.Metadata.WorkspaceID))
+		c.tenants = append(c.tenants, NullUUID(ev.Metadata.TenantID))
+		c.corrs = append(c.corrs, NullUUID(ev.Metadata.CorrelationID))
+		c.causes = append(c.causes, NullUUID(ev.Metadata.CausationID))
+		c.times = append(c.times, now)
+		c.hashes = append(c.hashes, env.Hash)
 	}
-	return envs, []any{string(stream), base, stream.Type(), int64(n), ids, types, versions, datas, actors, wss, tenants, corrs, causes, times, hashes}, nil
+	return envs, nil
 }
 
 // Publisher returns a watermill-sql publisher that writes into tx, for modules that

@@ -91,6 +91,17 @@ func (r *Recorder) QueueBatch(ctx context.Context, b *eventstore.Batch, e AuditR
 	return nil
 }
 
+// NewStream returns e as the new stream it is appended as (an entry id given when it
+// has none), for writers that append many streams in one statement
+// (eventstore.Batch.AppendNew).
+func NewStream(e AuditRecorded) (eventstore.NewStream, error) {
+	stream, ev, err := prepare(e)
+	if err != nil {
+		return eventstore.NewStream{}, err
+	}
+	return eventstore.NewStream{Stream: stream, Events: []eventstore.NewEvent{ev}}, nil
+}
+
 // Record appends e in a transaction of its own, sent as one round trip.
 func (r *Recorder) Record(ctx context.Context, e AuditRecorded) error {
 	b := r.store.NewBatch()

@@ -50,8 +50,16 @@ func parallelism(b *testing.B) {
 // BenchmarkStartGate starts runs with distinct identities through the Go API from 8
 // concurrent callers: authorization, dedupe, RunQueued, the dispatch message and the
 // initiator's notification, each start one transaction.
-func BenchmarkStartGate(b *testing.B) {
-	f := newFixture(b, pgtest.Fresh(b))
+func BenchmarkStartGate(b *testing.B) { benchStartGate(b) }
+
+// BenchmarkStartGateGrouped is BenchmarkStartGate with the group commit on
+// (Options.GroupCommit): concurrent starts share transactions.
+func BenchmarkStartGateGrouped(b *testing.B) {
+	benchStartGate(b, groupCommit)
+}
+
+func benchStartGate(b *testing.B, opts ...fixtureOpt) {
+	f := newFixture(b, pgtest.Fresh(b), opts...)
 	var seq atomic.Int64
 	var lat latencies
 	parallelism(b)
@@ -70,6 +78,8 @@ func BenchmarkStartGate(b *testing.B) {
 		}
 	})
 	lat.report(b)
+	grouped, _ := operations.GroupStats(f.ops)
+	b.ReportMetric(float64(grouped)/float64(b.N), "grouped/op")
 }
 
 // BenchmarkRawStartBaseline is the baseline: from 8 concurrent callers, one INSERT per

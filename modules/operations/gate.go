@@ -574,6 +574,14 @@ var errRetryDedupe = errors.New("retry dedupe")
 // the scope lock, RunQueued, the dispatch message and the initiator's notification, all
 // in one transaction.
 func (s *Service) admit(ctx context.Context, a *admission) (StartOutcome, error) {
+	if a.groupable() && s.opts.GroupCommit {
+		return s.admitGrouped(ctx, a)
+	}
+	return s.admitAlone(ctx, a)
+}
+
+// admitAlone admits a in a transaction of its own.
+func (s *Service) admitAlone(ctx context.Context, a *admission) (StartOutcome, error) {
 	for attempt := 0; ; attempt++ {
 		out, err := s.admitOnce(ctx, a)
 		if errors.Is(err, errRetryDedupe) && attempt < 5 {

@@ -1,0 +1,155 @@
+package operations_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tenantatlas/ops/eventstore"
+	"github.com/tenantatlas/ops/eventstore/pgtest"
+	"github.com/tenantatlas/ops/modules/operations"
+)
+
+// TestGroupedIdenticalStarts fires the same drift start (decided by the active-identity
+// index, so grouped) from 64 goroutines: exactly one run is accepted, with its events at
+// versions 1 and 2 and one dispatch message, and the 63 others are deduped to it, each
+// with its audit entry; starts were decided in shared transactions.
+func TestGroupedIdenticalStarts(t *testing.T) {
+	t.Parallel()
+	cfg, err := pgxpool.ParseConfig(pgtest.URL(t))
+	require.NoError(t, err)
+	cfg.MaxConns = 16
+	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
+	require.NoError(t, err)
+	defer pool.Close()
+	f := newFixture(t, pool, groupCommit)
+
+	const callers = 64
+	var grouped int64
+	for round := 0; grouped == 0 && round < 20; round++ {
+		outs := make([]operations.StartOutcome, callers)
+		errs := make([]error, callers)
+		var wg sync.WaitGroup
+		gate := make(chan struct{})
+		baseline := fmt.Sprintf(`{"baseline":"same-%d"}`, round)
+		for i := range callers {
+			wg.Go(func() {
+				<-gate
+				outs[i], errs[i] = f.ops.Start(f.ctx, operations.StartRequest{Type: "drift.generate", TenantID: f.tenant,
+					Context: []byte(baseline), Initiator: f.initiator("operator"), SourceSurface: "test"})
+			})
+		}
+		close(gate)
+		wg.Wait()
+		var accepted []uuid.UUID
+		for i := range callers {
+			require.NoError(t, errs[i])
+			switch outs[i].Status {
+			case operations.StartAccepted:
+				accepted = append(accepted, outs[i].Run.ID)
+			case operations.StartDeduped:
+				require.Equal(t, operations.StatusQueued, outs[i].Run.Status)
+			default:
+				t.Fatalf("unexpected outcome %q", outs[i].Status)
+			}
+		}
+		require.Len(t, accepted, 1, "round %d", round)
+		run := accepted[0]
+		for i := range callers {
+			require.Equal(t, run, outs[i].Run.ID, "every answer names the one run")
+		}
+		envs, err := f.ops.Events(f.ctx, run)
+		require.NoError(t, err)
+		require.Len(t, envs, 2)
+		require.Equal(t, "RunQueued", envs[0].Type)
+		require.Equal(t, int64(1), envs[0].StreamVersion)
+		require.Equal(t, "NotificationSent", envs[1].Type)
+		require.Equal(t, int64(2), envs[1].StreamVersion)
+		require.Equal(t, 1, f.dispatched(t, run))
+		var runs, audits, acceptedAudits int
+		require.NoError(t, pool.QueryRow(f.ctx, `SELECT count(*) FROM ops_runs WHERE identity_hash =
+			(SELECT identity_hash FROM ops_runs WHERE run_id = $1)`, run).Scan(&runs))
+		require.Equal(t, 1, runs)
+		require.NoError(t, pool.QueryRow(f.ctx, `SELECT count(*), count(*) FILTER (WHERE data->>'outcome' = 'accepted')
+			FROM es_events WHERE event_type = 'AuditRecorded' AND data->>'target' = $1`, "run:"+run.String()).Scan(&audits, &acceptedAudits))
+		require.Equal(t, callers, audits, "one audit entry per start")
+		require.Equal(t, 1, acceptedAudits)
+		grouped, _ = operations.GroupStats(f.ops)
+	}
+	require.Positive(t, grouped, "no start was decided in a group transaction in 20 rounds")
+}
+
+// poisonDispatcher queues the outbox message and, for runs on tenant bad, a statement
+// that fails in the database: a start that passes every check and fails only inside
+// its transaction.
+type poisonDispatcher struct{ bad uuid.UUID }
+
+func (p poisonDispatcher) QueueDispatch(ctx context.Context, b *eventstore.Batch, job operations.Job) error {
+	b.Exec(`SELECT 1 / (SELECT CASE WHEN tenant_id = $2 THEN 0 ELSE 1 END FROM ops_runs WHERE run_id = $1)`, job.RunID, p.bad)
+	return operations.OutboxDispatcher().QueueDispatch(ctx, b, job)
+}
+
+// TestBadStartDoesNotFailItsGroup: starts that fail inside the database share group
+// transactions with good ones; the good ones are accepted (run, events, dispatch), the
+// bad ones fail alone and leave nothing behind.
+func TestBadStartDoesNotFailItsGroup(t *testing.T) {
+	t.Parallel()
+	var f *fixture
+	var bad uuid.UUID
+	f = newFixture(t, pgtest.Fresh(t), groupCommit, func(o *operations.Options) { o.Dispatcher = poisonDispatcherFor(&bad) })
+	bad = f.bare
+	var failedGroups int64
+	for round := 0; failedGroups == 0 && round < 20; round++ {
+		const callers = 8
+		outs := make([]operations.StartOutcome, callers)
+		errs := make([]error, callers)
+		var wg sync.WaitGroup
+		gate := make(chan struct{})
+		for i := range callers {
+			tenant := f.tenant
+			if i == 0 {
+				tenant = f.bare
+			}
+			wg.Go(func() {
+				<-gate
+				outs[i], errs[i] = f.ops.Start(f.ctx, operations.StartRequest{Type: "drift.generate", TenantID: tenant,
+					Context:   fmt.Appendf(nil, `{"baseline":"r%d-%d"}`, round, i),
+					Initiator: f.initiator("operator"), SourceSurface: "test"})
+			})
+		}
+		close(gate)
+		wg.Wait()
+		require.Error(t, errs[0], "the bad start fails")
+		for i := 1; i < callers; i++ {
+			require.NoError(t, errs[i])
+			require.Equal(t, operations.StartAccepted, outs[i].Status)
+			require.Equal(t, 1, f.dispatched(t, outs[i].Run.ID))
+			require.Equal(t, []string{"RunQueued", "NotificationSent"}, f.eventTypes(t, outs[i].Run.ID))
+		}
+		_, failedGroups = operations.GroupStats(f.ops)
+	}
+	require.Positive(t, failedGroups, "the bad start never shared a group in 20 rounds")
+	var left int
+	require.NoError(t, f.pool.QueryRow(f.ctx, `SELECT count(*) FROM ops_runs WHERE tenant_id = $1`, f.bare).Scan(&left))
+	require.Zero(t, left, "a failed start leaves no run")
+	require.NoError(t, f.pool.QueryRow(f.ctx, `SELECT count(*) FROM es_events WHERE tenant_id = $1 AND event_type IN ('RunQueued', 'NotificationSent', 'AuditRecorded')`, f.bare).Scan(&left))
+	require.Zero(t, left, "nor events")
+}
+
+// poisonDispatcherFor reads the bad tenant when it dispatches (the fixture makes it
+// after the service).
+func poisonDispatcherFor(bad *uuid.UUID) operations.Dispatcher { return lazyPoison{bad} }
+
+type lazyPoison struct{ bad *uuid.UUID }
+
+func (l lazyPoison) QueueDispatch(ctx context.Context, b *eventstore.Batch, job operations.Job) error {
+	return poisonDispatcher{bad: *l.bad}.QueueDispatch(ctx, b, job)
+}
+
+// groupCommit turns the start gate's group commit on.
+func groupCommit(o *operations.Options) { o.GroupCommit = true }
