@@ -154,15 +154,20 @@ func (s *Server) render(c *fiber.Ctx, status int, name string, p page) error {
 }
 
 // writePage executes the page name's layout with data and sends it with status, as
-// HTML with the security headers.
+// HTML with the security headers. The page is written straight into the response's
+// body (fasthttp's pooled buffer): no buffer of its own per request, no copy; a
+// template that fails leaves no partial page behind.
 func (s *Server) writePage(c *fiber.Ctx, status int, name string, data any) error {
-	var b bytes.Buffer
-	if err := s.pages[name].ExecuteTemplate(&b, "layout", data); err != nil {
+	resp := c.Response()
+	resp.ResetBody()
+	if err := s.pages[name].ExecuteTemplate(resp.BodyWriter(), "layout", data); err != nil {
+		resp.ResetBody()
 		return fmt.Errorf("web: render %s: %w", name, err)
 	}
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
 	setSecurityHeaders(c)
-	return c.Status(status).Send(b.Bytes())
+	c.Status(status)
+	return nil
 }
 
 // switcherSize is how many tenants the layout's switcher lists.
