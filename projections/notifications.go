@@ -19,6 +19,7 @@ var (
 	sqlNotificationsInsert = sqlQueries.Table("NotificationsInsert")
 	sqlNotifications       = sqlQueries.Get("Notifications")
 	sqlNotificationsUnread = sqlQueries.Get("NotificationsUnread")
+	sqlNotificationsMenu   = sqlQueries.Get("NotificationsMenu")
 	sqlNotificationRead    = sqlQueries.Get("NotificationMarkRead")
 	sqlNotificationsRead   = sqlQueries.Get("NotificationsMarkAllRead")
 )
@@ -128,6 +129,29 @@ func (q *RunReader) UnreadNotifications(ctx context.Context, userID uuid.UUID) (
 		return 0, fmt.Errorf("projections: unread notifications: %w", err)
 	}
 	return n, nil
+}
+
+// NotificationsMenu returns what the layout's notifications menu shows in one query:
+// the user's newest notifications (at most limit, 1..200, as Notifications) and how
+// many of the user's notifications are unread (as UnreadNotifications).
+func (q *RunReader) NotificationsMenu(ctx context.Context, userID uuid.UUID, limit int) ([]Notification, int, error) {
+	if limit <= 0 || limit > 200 {
+		limit = 50
+	}
+	rows, err := q.pool.Query(ctx, sqlNotificationsMenu, userID, limit)
+	if err != nil {
+		return nil, 0, fmt.Errorf("projections: notifications menu: %w", err)
+	}
+	var unread int
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Notification, error) {
+		var n Notification
+		err := r.Scan(&n.ID, &n.RunID, &n.Kind, &n.Title, &n.Body, &n.URL, &n.CreatedAt, &n.ReadAt, &unread)
+		return n, err
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("projections: notifications menu: %w", err)
+	}
+	return out, unread, nil
 }
 
 // ErrNoNotification: no such notification among the user's (another user's is not theirs to mark).

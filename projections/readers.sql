@@ -25,6 +25,17 @@ SELECT count(*) FROM rm_notifications n
 WHERE n.user_id = $1
   AND NOT EXISTS (SELECT 1 FROM inbox_reads r WHERE r.user_id = $1 AND r.notification_id = n.id);
 
+-- name: NotificationsMenu
+-- The layout's menu: the user's newest $2 notifications (as Notifications' first page),
+-- each with the count of the user's unread ones (as NotificationsUnread; no rows: none).
+SELECT n.id, n.run_id, n.kind, n.title, n.body, n.url, n.created_at, r.read_at,
+	(SELECT count(*) FROM rm_notifications u WHERE u.user_id = $1
+		AND NOT EXISTS (SELECT 1 FROM inbox_reads ur WHERE ur.user_id = $1 AND ur.notification_id = u.id))
+FROM rm_notifications n
+LEFT JOIN inbox_reads r ON r.user_id = n.user_id AND r.notification_id = n.id
+WHERE n.user_id = $1
+ORDER BY n.created_at DESC, n.id DESC LIMIT $2;
+
 -- name: NotificationMarkRead
 -- Only the user's own notification: the count is 0 for anyone else's (a 404).
 WITH own AS (SELECT id FROM rm_notifications WHERE id = $2 AND user_id = $1),

@@ -91,8 +91,28 @@ func (q *RunReader) List(ctx context.Context, f RunFilter) ([]RunSummary, string
 	return q.list(ctx, f)
 }
 
-// list is List without the page size clamp (Export pages by ExportBatch).
-func (q *RunReader) list(ctx context.Context, f RunFilter) ([]RunSummary, string, error) {
+// ListStatement returns the statement and arguments List runs for f (whose search, if
+// any, is ignored); ok is false when f selects nothing without asking (a tenant the
+// caller may not view). For benchmarks that time the bare query beside List.
+func ListStatement(f RunFilter) (sql string, args []any, ok bool, err error) {
+	if f.Limit <= 0 {
+		f.Limit = 50
+	}
+	f.Limit = min(f.Limit, 200)
+	f.Search = RunSearch{}
+	build, args, ok, err := listQuery(f)
+	if !ok || err != nil {
+		return "", nil, ok, err
+	}
+	return build(listOrder), args, true, nil
+}
+
+// listOrder is the order of every list: newest first.
+const listOrder = "queued_at DESC, run_id DESC"
+
+// listQuery assembles f's list statement: build spells it with an ORDER BY; ok is
+// false when f selects nothing without asking.
+func listQuery(f RunFilter) (func(order string) string, []any, bool, error) {
 	// The query stays in Go (not in readers.sql): its WHERE and parameters are assembled
 	// from the optional filters, and the per-workspace form wraps it.
 	var where []string
@@ -104,7 +124,7 @@ func (q *RunReader) list(ctx context.Context, f RunFilter) ([]RunSummary, string
 	if f.Tenant != uuid.Nil {
 		// One tenant: its visibility is decided here, and the query needs no id list.
 		if !slices.Contains(f.TenantIDs, f.Tenant) {
-			return []RunSummary{}, "", nil
+			return nil, nil, false, nil
 		}
 		where = append(where, "tenant_id = "+arg(f.Tenant))
 	} else {
@@ -135,14 +155,14 @@ func (q *RunReader) list(ctx context.Context, f RunFilter) ([]RunSummary, string
 	for _, t := range f.Search.Context {
 		scalar, array, err := containment(t)
 		if err != nil {
-			return nil, "", err
+			return nil, nil, false, err
 		}
 		where = append(where, "(context @> "+arg(scalar)+"::jsonb OR context @> "+arg(array)+"::jsonb)")
 	}
 	if f.Cursor != "" {
 		at, id, err := decodeCursor(f.Cursor)
 		if err != nil {
-			return nil, "", err
+			return nil, nil, false, err
 		}
 		where = append(where, "(queued_at, run_id) < ("+arg(at)+", "+arg(id)+")")
 	}
@@ -163,9 +183,20 @@ func (q *RunReader) list(ctx context.Context, f RunFilter) ([]RunSummary, string
 			ORDER BY ` + order + ` LIMIT ` + limit + `) r
 		ORDER BY r.queued_at DESC, r.run_id DESC LIMIT ` + limit
 	}
-	sql := build("queued_at DESC, run_id DESC")
+	return build, args, true, nil
+}
+
+// list is List without the page size clamp (Export pages by ExportBatch).
+func (q *RunReader) list(ctx context.Context, f RunFilter) ([]RunSummary, string, error) {
+	build, args, ok, err := listQuery(f)
+	if err != nil {
+		return nil, "", err
+	}
+	if !ok {
+		return []RunSummary{}, "", nil
+	}
+	sql := build(listOrder)
 	var out []RunSummary
-	var err error
 	if f.Search.Empty() {
 		out, err = collectRuns(ctx, q.pool, sql, args)
 	} else {

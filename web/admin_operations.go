@@ -56,7 +56,11 @@ func (s *Server) renderOperations(c *fiber.Ctx, tenant *tenancy.Tenant) error {
 	if err != nil {
 		return err
 	}
-	if err := s.restrictToVisible(c, &f); err != nil {
+	if tenant != nil {
+		// The page has authorized operations.view on its tenant: the list needs no
+		// other visibility (and the layout's switcher asks for its few tenants itself).
+		f.TenantIDs = []uuid.UUID{tenant.ID}
+	} else if err := s.restrictToVisible(c, &f); err != nil {
 		return err
 	}
 	data := operationsPage{Tenant: tenant, Q: q, Types: operations.Types(), Buckets: operations.Buckets(),
@@ -67,7 +71,6 @@ func (s *Server) renderOperations(c *fiber.Ctx, tenant *tenancy.Tenant) error {
 	}
 	if tenant != nil {
 		f.Tenant = tenant.ID
-		f.WorkspaceIDs = nil
 		if data.StartTypes, err = s.startableTypes(c, tenant.ID); err != nil {
 			return err
 		}
@@ -91,7 +94,7 @@ func (s *Server) renderOperations(c *fiber.Ctx, tenant *tenancy.Tenant) error {
 // the catalog starts from the generic form (restores, schedules and runbooks have their
 // own pages), sorted by type name; the first, the form's default, can run.
 func (s *Server) startableTypes(c *fiber.Ctx, tenantID uuid.UUID) ([]operations.TypeInfo, error) {
-	role, ok, err := s.deps.Tenancy.RoleFor(c.UserContext(), currentUser(c).ID, tenantID)
+	role, ok, err := s.roleFor(c, tenantID)
 	if err != nil || !ok {
 		return nil, err
 	}

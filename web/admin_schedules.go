@@ -155,7 +155,7 @@ func (s *Server) renderSchedules(c *fiber.Ctx, t tenancy.Tenant, status int, for
 
 // can reports whether the signed-in user holds capability on tenantID.
 func (s *Server) can(c *fiber.Ctx, tenantID uuid.UUID, capability tenancy.Capability) (bool, error) {
-	role, ok, err := s.deps.Tenancy.RoleFor(c.UserContext(), currentUser(c).ID, tenantID)
+	role, ok, err := s.roleFor(c, tenantID)
 	if err != nil || !ok {
 		return false, err
 	}

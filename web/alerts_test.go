@@ -318,6 +318,17 @@ func TestNotificationsInbox(t *testing.T) {
 	n, err = h.app.Runs.UnreadNotifications(ctx, bob)
 	require.NoError(t, err)
 	require.Equal(t, 1, n, "only the caller's are marked")
+	// The layout's menu reads both in one query: the same newest five and the same count.
+	for _, who := range []uuid.UUID{alice, bob} {
+		want, err := h.app.Runs.Notifications(ctx, who, 5)
+		require.NoError(t, err)
+		wantUnread, err := h.app.Runs.UnreadNotifications(ctx, who)
+		require.NoError(t, err)
+		menu, menuUnread, err := h.app.Runs.NotificationsMenu(ctx, who, 5)
+		require.NoError(t, err)
+		require.Equal(t, want, menu)
+		require.Equal(t, wantUnread, menuUnread)
+	}
 
 	// The API shows the read state too.
 	notes, err := h.app.Runs.Notifications(ctx, alice, 5)

@@ -154,15 +154,20 @@ func (s *Server) render(c *fiber.Ctx, status int, name string, p page) error {
 }
 
 // writePage executes the page name's layout with data and sends it with status, as
-// HTML with the security headers.
+// HTML with the security headers. The page is written straight into the response's
+// body (fasthttp's pooled buffer): no buffer of its own per request, no copy; a
+// template that fails leaves no partial page behind.
 func (s *Server) writePage(c *fiber.Ctx, status int, name string, data any) error {
-	var b bytes.Buffer
-	if err := s.pages[name].ExecuteTemplate(&b, "layout", data); err != nil {
+	resp := c.Response()
+	resp.ResetBody()
+	if err := s.pages[name].ExecuteTemplate(resp.BodyWriter(), "layout", data); err != nil {
+		resp.ResetBody()
 		return fmt.Errorf("web: render %s: %w", name, err)
 	}
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
 	setSecurityHeaders(c)
-	return c.Status(status).Send(b.Bytes())
+	c.Status(status)
+	return nil
 }
 
 // switcherSize is how many tenants the layout's switcher lists.
@@ -171,28 +176,33 @@ const switcherSize = 12
 // loadChrome fills the tenant switcher and the notifications menu of the layout.
 func (s *Server) loadChrome(c *fiber.Ctx, p *page) error {
 	ctx := c.UserContext()
-	ids, err := s.visibleTenants(c)
-	if err != nil {
-		return err
-	}
 	// An MSP may manage a thousand tenants: the switcher lists the first few (and the
 	// page's tenant), and links to the searchable tenant list for the rest.
-	p.TenantCount = len(ids)
-	shown := ids[:min(len(ids), switcherSize)]
-	if p.Tenant != nil && !slices.Contains(shown, p.Tenant.ID) {
-		shown = append(slices.Clip(shown), p.Tenant.ID)
-	}
-	if p.Tenants, err = s.deps.Tenancy.TenantsByID(ctx, shown); err != nil {
-		return err
+	var err error
+	if ids, ok := c.Locals(localVisibleTenants).([]uuid.UUID); ok {
+		// The page has the visible ids already (a list across tenants).
+		p.TenantCount = len(ids)
+		shown := ids[:min(len(ids), switcherSize)]
+		if p.Tenant != nil && !slices.Contains(shown, p.Tenant.ID) {
+			shown = append(slices.Clip(shown), p.Tenant.ID)
+		}
+		if p.Tenants, err = s.deps.Tenancy.TenantsByID(ctx, shown); err != nil {
+			return err
+		}
+	} else {
+		include := uuid.Nil
+		if p.Tenant != nil {
+			include = p.Tenant.ID
+		}
+		if p.Tenants, p.TenantCount, err = s.deps.Tenancy.TenantSwitcher(ctx, p.User.ID, tenancy.CapOperationsView, switcherSize, include); err != nil {
+			return err
+		}
 	}
 	if p.Audit, err = s.canAudit(c, tenancy.CapAuditView); err != nil {
 		return err
 	}
 	if s.deps.Runs != nil {
-		if p.Notes, err = s.deps.Runs.Notifications(ctx, p.User.ID, 5); err != nil {
-			return err
-		}
-		if p.Unread, err = s.deps.Runs.UnreadNotifications(ctx, p.User.ID); err != nil {
+		if p.Notes, p.Unread, err = s.deps.Runs.NotificationsMenu(ctx, p.User.ID, 5); err != nil {
 			return err
 		}
 	}

@@ -61,9 +61,12 @@ func (s *Server) authorizedTenant(c *fiber.Ctx, capability tenancy.Capability) (
 	if err != nil {
 		return tenancy.Tenant{}, s.auditDenied(c, "tenant", c.Params("tenant"), err)
 	}
-	t, dec, err := s.deps.Tenancy.Authorize(c.UserContext(), currentUser(c).ID, id, capability)
+	t, role, dec, err := s.deps.Tenancy.AuthorizeRole(c.UserContext(), currentUser(c).ID, id, capability)
 	if err != nil {
 		return tenancy.Tenant{}, err
+	}
+	if dec == tenancy.Allowed || dec == tenancy.Forbidden {
+		c.Locals(localTenantRole, tenantRole{tenant: id, role: role})
 	}
 	if err := dec.Err(); err != nil {
 		return tenancy.Tenant{}, s.auditDenied(c, "tenant", id.String(), err)
@@ -78,11 +81,30 @@ func (s *Server) canStart(c *fiber.Ctx, tenantID uuid.UUID, typ string) (bool, e
 	if !ok || !s.deps.Operations.Runnable(typ) {
 		return false, nil
 	}
-	role, ok, err := s.deps.Tenancy.RoleFor(c.UserContext(), currentUser(c).ID, tenantID)
+	role, ok, err := s.roleFor(c, tenantID)
 	if err != nil || !ok {
 		return false, err
 	}
 	return role.Can(info.StartCapability), nil
+}
+
+// localTenantRole keeps the user's role on the request's tenant, as authorizedTenant
+// found it, for the rest of the request.
+const localTenantRole = "atlas.tenantRole"
+
+// tenantRole is the user's effective role on a tenant.
+type tenantRole struct {
+	tenant uuid.UUID
+	role   tenancy.Role
+}
+
+// roleFor is tenancy.RoleFor for the request's user, answered without a query when
+// authorizedTenant has already read the role on tenantID in this request.
+func (s *Server) roleFor(c *fiber.Ctx, tenantID uuid.UUID) (tenancy.Role, bool, error) {
+	if tr, ok := c.Locals(localTenantRole).(tenantRole); ok && tr.tenant == tenantID {
+		return tr.role, true, nil
+	}
+	return s.deps.Tenancy.RoleFor(c.UserContext(), currentUser(c).ID, tenantID)
 }
 
 // notInTenant is the answer for an object id that exists but belongs to another tenant

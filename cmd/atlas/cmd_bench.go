@@ -20,6 +20,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tenantatlas/ops/modules/historygen"
 	"github.com/tenantatlas/ops/modules/monolith"
@@ -214,8 +215,105 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d.Microse
 // listVariants are the tenant list queries `bench list` samples.
 var listVariants = []string{"newest", "type", "bucket", "last 7 days", "page 2", "workspace"}
 
+// listPhases is a pgx tracer timing the phases of one List call on the bench's pool:
+// the wait for a connection, a statement's preparation (a statement cache miss: parse
+// and describe, one more round trip), and the query from its send to its rows' close
+// (round trip, planning, execution and decoding into RunSummary).
+type listPhases struct {
+	mu                      sync.Mutex
+	t0                      time.Time
+	acquire, prepare, query time.Duration
+}
+
+func (p *listPhases) reset() {
+	p.mu.Lock()
+	p.acquire, p.prepare, p.query = 0, 0, 0
+	p.mu.Unlock()
+}
+
+func (p *listPhases) start() {
+	p.mu.Lock()
+	p.t0 = time.Now()
+	p.mu.Unlock()
+}
+
+func (p *listPhases) end(d *time.Duration) {
+	p.mu.Lock()
+	*d += time.Since(p.t0)
+	p.mu.Unlock()
+}
+
+func (p *listPhases) TraceAcquireStart(ctx context.Context, _ *pgxpool.Pool, _ pgxpool.TraceAcquireStartData) context.Context {
+	p.start()
+	return ctx
+}
+
+func (p *listPhases) TraceAcquireEnd(_ context.Context, _ *pgxpool.Pool, _ pgxpool.TraceAcquireEndData) {
+	p.end(&p.acquire)
+}
+
+// The query's span encloses a preparation, so the prepare phase keeps its own clock.
+type prepareStart struct{}
+
+func (p *listPhases) TracePrepareStart(ctx context.Context, _ *pgx.Conn, _ pgx.TracePrepareStartData) context.Context {
+	return context.WithValue(ctx, prepareStart{}, time.Now())
+}
+
+func (p *listPhases) TracePrepareEnd(ctx context.Context, _ *pgx.Conn, _ pgx.TracePrepareEndData) {
+	if t0, ok := ctx.Value(prepareStart{}).(time.Time); ok {
+		p.mu.Lock()
+		p.prepare += time.Since(t0)
+		p.mu.Unlock()
+	}
+}
+
+func (p *listPhases) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	p.start()
+	return ctx
+}
+
+func (p *listPhases) TraceQueryEnd(_ context.Context, _ *pgx.Conn, _ pgx.TraceQueryEndData) {
+	p.end(&p.query)
+}
+
+// bareList runs a list statement on a connection the caller holds and reads its rows
+// as the server sent them, decoding nothing: the bare query List is measured against.
+func bareList(ctx context.Context, conn *pgxpool.Conn, sql string, args []any) error {
+	rows, err := conn.Query(ctx, sql, args...)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		_ = rows.RawValues()
+	}
+	rows.Close()
+	return rows.Err()
+}
+
+// explainTimes returns the planning and execution time the server reports for sql
+// (EXPLAIN ANALYZE: a plan made for these values).
+func explainTimes(ctx context.Context, conn *pgxpool.Conn, sql string, args []any) (plan, exec time.Duration, err error) {
+	var out []map[string]any
+	if err := conn.QueryRow(ctx, "EXPLAIN (ANALYZE, FORMAT JSON) "+sql, args...).Scan(&out); err != nil {
+		return 0, 0, err
+	}
+	if len(out) == 0 {
+		return 0, 0, fmt.Errorf("empty EXPLAIN")
+	}
+	msf := func(k string) time.Duration {
+		v, _ := out[0][k].(float64)
+		return time.Duration(v * float64(time.Millisecond))
+	}
+	return msf("Planning Time"), msf("Execution Time"), nil
+}
+
 // runBenchList times the tenant list query (the read the API and the hub make) on
 // random bench tenants and filters, and prints percentiles per variant and overall.
+// Beside every List call, in the same loop and in alternating order, it times the
+// bare query (the same statement and arguments on a held connection, rows read
+// undecoded) and splits List into its phases (connection wait, statement preparation,
+// query with decoding, the rest); every tenth sample also asks the server for its
+// planning and execution time (EXPLAIN ANALYZE).
 func runBenchList(ctx context.Context, env *cli, args []string) error {
 	var samples int
 	br, err := openBenchRead(ctx, env, "bench list", args, 8, func(fs *flag.FlagSet) {
@@ -230,13 +328,32 @@ func runBenchList(ctx context.Context, env *cli, args []string) error {
 	if err != nil {
 		return err
 	}
+	// List runs on a pool of its own, configured as the command's, with the tracer.
+	phases := &listPhases{}
+	cfg := br.c.pool.Config()
+	cfg.ConnConfig.Tracer = phases
+	tracedPool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer tracedPool.Close()
+	runs := projections.NewRunReader(tracedPool)
+	held, err := br.c.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer held.Release()
+
 	types := operations.Types()
 	buckets := []operations.Bucket{operations.BucketSucceeded, operations.BucketFailed, operations.BucketPartiallySucceeded}
 	r := rand.New(rand.NewPCG(7, 7))
-	all := &latencies{}
+	all, bare := &latencies{}, &latencies{}
+	acquire, prepare, query, rest := &latencies{}, &latencies{}, &latencies{}, &latencies{}
+	planned, executed := &latencies{}, &latencies{}
 	per := map[string]*latencies{}
+	perBare := map[string]*latencies{}
 	for _, v := range listVariants {
-		per[v] = &latencies{}
+		per[v], perBare[v] = &latencies{}, &latencies{}
 	}
 	for i := range samples + samples/10 {
 		f := projections.RunFilter{TenantIDs: tenants, WorkspaceIDs: workspaces, Workspaces: member,
@@ -252,27 +369,74 @@ func runBenchList(ctx context.Context, env *cli, args []string) error {
 		case "last 7 days":
 			f.Since = time.Now().Add(-7 * 24 * time.Hour)
 		case "page 2":
-			_, next, err := a.Runs.List(ctx, f)
+			_, next, err := runs.List(ctx, f)
 			if err != nil {
 				return err
 			}
 			f.Cursor = next
 		}
-		t0 := time.Now()
-		if _, _, err := a.Runs.List(ctx, f); err != nil {
+		sql, sqlArgs, ok, err := projections.ListStatement(f)
+		if err != nil || !ok {
+			return fmt.Errorf("list statement of %s: ok=%v %w", v, ok, err)
+		}
+		var dList, dBare time.Duration
+		timeList := func() error {
+			phases.reset()
+			t0 := time.Now()
+			_, _, err := runs.List(ctx, f)
+			dList = time.Since(t0)
+			return err
+		}
+		timeBare := func() error {
+			t0 := time.Now()
+			err := bareList(ctx, held, sql, sqlArgs)
+			dBare = time.Since(t0)
+			return err
+		}
+		first, second := timeList, timeBare
+		if i%2 == 1 {
+			first, second = timeBare, timeList
+		}
+		if err := first(); err != nil {
+			return err
+		}
+		if err := second(); err != nil {
 			return err
 		}
 		if i < samples/10 {
 			continue // warm-up
 		}
-		d := time.Since(t0)
-		all.add(d)
-		per[v].add(d)
+		all.add(dList)
+		per[v].add(dList)
+		bare.add(dBare)
+		perBare[v].add(dBare)
+		phases.mu.Lock()
+		acquire.add(phases.acquire)
+		prepare.add(phases.prepare)
+		query.add(phases.query)
+		rest.add(max(dList-phases.acquire-phases.query, 0))
+		phases.mu.Unlock()
+		if i%10 == 0 {
+			p, e, err := explainTimes(ctx, held, sql, sqlArgs)
+			if err != nil {
+				return err
+			}
+			planned.add(p)
+			executed.add(e)
+		}
 	}
 	for _, v := range listVariants {
-		fmt.Fprintf(env.stdout, "tenant list %-12s %s\n", v, per[v])
+		fmt.Fprintf(env.stdout, "tenant list %-12s %s  (bare p50=%s p99=%s)\n", v, per[v], ms(perBare[v].pct(50)), ms(perBare[v].pct(99)))
 	}
 	fmt.Fprintf(env.stdout, "run lists (all)          %s\n", all)
+	fmt.Fprintf(env.stdout, "bare query (same run)    %s\n", bare)
+	fmt.Fprintf(env.stdout, "list p99 / bare p99      %.2f\n", float64(all.pct(99))/float64(max(bare.pct(99), 1)))
+	fmt.Fprintf(env.stdout, "phases of List: connection wait %s\n", acquire)
+	fmt.Fprintf(env.stdout, "                statement prepare %s\n", prepare)
+	fmt.Fprintf(env.stdout, "                query + decode %s\n", query)
+	fmt.Fprintf(env.stdout, "                rest (Go, outside pgx) %s\n", rest)
+	fmt.Fprintf(env.stdout, "server (EXPLAIN ANALYZE, every 10th): planning %s\n", planned)
+	fmt.Fprintf(env.stdout, "                                     execution %s\n", executed)
 	return nil
 }
 

@@ -18,6 +18,7 @@ var (
 	sqlVisibleTenants     = sqlQueries.Get("VisibleTenants")
 	sqlVisibleWorkspaces  = sqlQueries.Get("VisibleWorkspaces")
 	sqlMemberWorkspaces   = sqlQueries.Get("MemberWorkspaces")
+	sqlTenantSwitcher     = sqlQueries.Get("TenantSwitcher")
 )
 
 // Decision is the answer of Authorize: Allowed, NotFound or Forbidden. The zero value
@@ -72,24 +73,32 @@ func (d Decision) Err() error {
 //
 // An unknown capability is a programming error: it returns an error wrapping ErrInvalid.
 func (s *Service) Authorize(ctx context.Context, userID, tenantID uuid.UUID, c Capability) (Tenant, Decision, error) {
+	t, _, d, err := s.AuthorizeRole(ctx, userID, tenantID, c)
+	return t, d, err
+}
+
+// AuthorizeRole is Authorize that also returns the user's effective role on the tenant
+// (RoleFor's answer, "" when the decision is NotFound), for a page that decides more
+// by the role without asking again.
+func (s *Service) AuthorizeRole(ctx context.Context, userID, tenantID uuid.UUID, c Capability) (Tenant, Role, Decision, error) {
 	if !c.Valid() {
-		return Tenant{}, 0, fmt.Errorf("tenancy: authorize: capability %q: %w", c, ErrInvalid)
+		return Tenant{}, "", 0, fmt.Errorf("tenancy: authorize: capability %q: %w", c, ErrInvalid)
 	}
 	var role pgtype.Text
 	t, err := scanTenant(s.pool.QueryRow(ctx, sqlAuthorizeTenant, tenantID, userID), &role)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Tenant{}, NotFound, nil
+		return Tenant{}, "", NotFound, nil
 	}
 	if err != nil {
-		return Tenant{}, 0, fmt.Errorf("tenancy: authorize: %w", err)
+		return Tenant{}, "", 0, fmt.Errorf("tenancy: authorize: %w", err)
 	}
 	if !role.Valid {
-		return Tenant{}, NotFound, nil
+		return Tenant{}, "", NotFound, nil
 	}
 	if !Role(role.String).Can(c) {
-		return t, Forbidden, nil
+		return t, Role(role.String), Forbidden, nil
 	}
-	return t, Allowed, nil
+	return t, Role(role.String), Allowed, nil
 }
 
 // AuthorizeWorkspace is the workspace-scoped authorization function, for actions on
@@ -160,6 +169,38 @@ func (s *Service) VisibleTenants(ctx context.Context, userID uuid.UUID, c Capabi
 		ids = []uuid.UUID{}
 	}
 	return ids, nil
+}
+
+// TenantSwitcher returns what a page's tenant switcher shows: the first n tenants
+// (by creation, as VisibleTenants orders them) on which the user's effective role has
+// c, plus the tenant include if it is not among them (the page's own, which the page
+// has authorized; uuid.Nil for none), sorted by name (as TenantsByID sorts), and how
+// many tenants have c in all. One statement: the visible ids never leave the server.
+// n must be at least 1 (no row at all then means no tenant is visible).
+func (s *Service) TenantSwitcher(ctx context.Context, userID uuid.UUID, c Capability, n int, include uuid.UUID) ([]Tenant, int, error) {
+	if !c.Valid() {
+		return nil, 0, fmt.Errorf("tenancy: tenant switcher: capability %q: %w", c, ErrInvalid)
+	}
+	if n < 1 {
+		return nil, 0, fmt.Errorf("tenancy: tenant switcher: %d tenants: %w", n, ErrInvalid)
+	}
+	var inc pgtype.UUID
+	if include != uuid.Nil {
+		inc = pgtype.UUID{Bytes: include, Valid: true}
+	}
+	rows, err := s.pool.Query(ctx, sqlTenantSwitcher, rolesWith(c), userID, n, inc)
+	if err != nil {
+		return nil, 0, fmt.Errorf("tenancy: tenant switcher: %w", err)
+	}
+	var total int
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Tenant, error) { return scanTenant(r, &total) })
+	if err != nil {
+		return nil, 0, fmt.Errorf("tenancy: tenant switcher: %w", err)
+	}
+	if out == nil {
+		out = []Tenant{}
+	}
+	return out, total, nil
 }
 
 // VisibleWorkspaces lists the workspaces where userID has capability c through a

@@ -2,7 +2,7 @@
 -- membership's role if there is one, else the workspace-level one: the subquery
 --   (SELECT m.role FROM tn_memberships m WHERE m.user_id = <user> AND m.workspace_id = t.workspace_id
 --     AND (m.tenant_id = t.id OR m.tenant_id IS NULL) ORDER BY m.tenant_id IS NULL LIMIT 1)
--- written out in AuthorizeTenant, RoleFor and VisibleTenants; keep the three alike.
+-- written out in AuthorizeTenant and RoleFor, and as joins in VisibleTenants and TenantSwitcher; keep the four alike.
 
 -- name: AuthorizeTenant
 -- $1 tenant, $2 user: the tenant (the columns scanTenant reads) and the user's effective role on it.
@@ -28,13 +28,34 @@ SELECT
 FROM tn_tenants t WHERE t.id = $1;
 
 -- name: VisibleTenants
--- $1 roles having the capability, $2 user.
+-- $1 roles having the capability, $2 user. The effective role written as two joins
+-- (tenant-level tm, else workspace-level wm; the unique key allows one of each): the
+-- same answer as the subquery above, without a sorted subquery per tenant (a thousand
+-- of them for an MSP's workspace).
 SELECT t.id FROM tn_tenants t
+LEFT JOIN tn_memberships tm ON tm.user_id = $2 AND tm.workspace_id = t.workspace_id AND tm.tenant_id = t.id
+LEFT JOIN tn_memberships wm ON wm.user_id = $2 AND wm.workspace_id = t.workspace_id AND wm.tenant_id IS NULL
 WHERE t.workspace_id IN (SELECT workspace_id FROM tn_memberships WHERE user_id = $2)
-	AND (SELECT m.role FROM tn_memberships m
-		WHERE m.user_id = $2 AND m.workspace_id = t.workspace_id AND (m.tenant_id = t.id OR m.tenant_id IS NULL)
-		ORDER BY m.tenant_id IS NULL LIMIT 1) = ANY($1)
+	AND COALESCE(tm.role, wm.role) = ANY($1)
 ORDER BY t.created_at, t.id;
+
+-- name: TenantSwitcher
+-- $1 roles having the capability, $2 user, $3 how many, $4 a tenant shown whatever its
+-- role (the page's, authorized by the page; null for none): the first $3 tenants of
+-- VisibleTenants' answer and $4, by name, each with how many VisibleTenants answers
+-- (0 rows: none visible). Its visibility predicate is VisibleTenants'.
+WITH visible AS (
+	SELECT t.id, t.created_at FROM tn_tenants t
+	LEFT JOIN tn_memberships tm ON tm.user_id = $2 AND tm.workspace_id = t.workspace_id AND tm.tenant_id = t.id
+	LEFT JOIN tn_memberships wm ON wm.user_id = $2 AND wm.workspace_id = t.workspace_id AND wm.tenant_id IS NULL
+	WHERE t.workspace_id IN (SELECT workspace_id FROM tn_memberships WHERE user_id = $2)
+		AND COALESCE(tm.role, wm.role) = ANY($1)
+), head AS (
+	SELECT id FROM visible ORDER BY created_at, id LIMIT $3
+)
+SELECT t.id, t.workspace_id, t.name, t.external_tenant_id, t.created_at, (SELECT count(*) FROM visible)
+FROM tn_tenants t WHERE t.id IN (SELECT id FROM head) OR t.id = $4
+ORDER BY t.name, t.id;
 
 -- name: VisibleWorkspaces
 -- $1 user, $2 roles having the capability: workspaces where a workspace-level membership has it.

@@ -1,6 +1,7 @@
 package tenancy_test
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/google/uuid"
@@ -260,4 +261,57 @@ func TestDecision(t *testing.T) {
 	require.Equal(t, "not_found", tenancy.NotFound.String())
 	require.Equal(t, "forbidden", tenancy.Forbidden.String())
 	require.Equal(t, "undecided", zero.String())
+}
+
+func TestTenantSwitcher(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	w := newAuthzWorld(t, b)
+	for _, tc := range []struct {
+		user string
+		cap  tenancy.Capability
+	}{
+		{"owner", tenancy.CapOperationsView}, {"readonly", tenancy.CapInventorySync},
+		{"tenantOnly", tenancy.CapOperationsView}, {"mixedUp", tenancy.CapRestoreExecute},
+		{"mixedDown", tenancy.CapInventorySync}, {"outsider", tenancy.CapOperationsView}, {"nobody", tenancy.CapOperationsView},
+	} {
+		visible, err := b.svc.VisibleTenants(b.ctx, w.users[tc.user].ID, tc.cap)
+		require.NoError(t, err)
+		for _, n := range []int{1, 2, 5} {
+			for _, include := range []uuid.UUID{uuid.Nil, w.t2.ID, w.t3.ID} {
+				// What the switcher answered before it was one statement: the first n
+				// visible ids and the included one, by name (TenantsByID).
+				want := slices.Clone(visible[:min(n, len(visible))])
+				if include != uuid.Nil && !slices.Contains(want, include) {
+					want = append(want, include)
+				}
+				wantTenants, err := b.svc.TenantsByID(b.ctx, want)
+				require.NoError(t, err)
+				got, total, err := b.svc.TenantSwitcher(b.ctx, w.users[tc.user].ID, tc.cap, n, include)
+				require.NoError(t, err)
+				require.Equal(t, len(visible), total, "%s %s n=%d include=%s", tc.user, tc.cap, n, include)
+				require.Equal(t, wantTenants, got, "%s %s n=%d include=%s", tc.user, tc.cap, n, include)
+			}
+		}
+	}
+	_, _, err := b.svc.TenantSwitcher(b.ctx, w.users["owner"].ID, "nope", 1, uuid.Nil)
+	require.ErrorIs(t, err, tenancy.ErrInvalid)
+	_, _, err = b.svc.TenantSwitcher(b.ctx, w.users["owner"].ID, tenancy.CapOperationsView, 0, uuid.Nil)
+	require.ErrorIs(t, err, tenancy.ErrInvalid)
+}
+
+func TestAuthorizeRoleIsRoleFor(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	w := newAuthzWorld(t, b)
+	for name, u := range w.users {
+		for _, tenantID := range []uuid.UUID{w.t1.ID, w.t2.ID, w.t3.ID, w.unknownTenant} {
+			want, isMember, err := b.svc.RoleFor(b.ctx, u.ID, tenantID)
+			require.NoError(t, err)
+			_, role, dec, err := b.svc.AuthorizeRole(b.ctx, u.ID, tenantID, tenancy.CapInventorySync)
+			require.NoError(t, err)
+			require.Equal(t, want, role, name)
+			require.Equal(t, isMember, dec != tenancy.NotFound, name)
+		}
+	}
 }
