@@ -95,6 +95,9 @@ func (r *Registry) Decode(eventType string, schemaVersion int, data []byte) (Eve
 	if !ok {
 		return nil, fmt.Errorf("%w: %s", ErrUnknownEventType, eventType)
 	}
+	if schemaVersion < 1 { // no upcaster reads it: a nil Fn would panic below
+		return nil, fmt.Errorf("eventstore: %s: schema version %d is not a version (they start at 1)", eventType, schemaVersion)
+	}
 	if schemaVersion > reg.current {
 		return nil, fmt.Errorf("eventstore: %s: schema version %d is newer than this build knows (%d)", eventType, schemaVersion, reg.current)
 	}

@@ -72,6 +72,30 @@ func (b alertRuleBody) newRule() (alerts.NewRule, error) {
 	return r, nil
 }
 
+// readAlertRuleBody decodes the body of POST /api/v1/alert-rules into a NewRule: not a
+// single JSON object of alertRuleBody's fields is a 422 (naming an unknown field), a
+// malformed id a ValidationError naming it (alertsError answers it). The alerts module
+// checks the rest (events, url, types, secret).
+func readAlertRuleBody(raw []byte) (alerts.NewRule, error) {
+	var body alertRuleBody
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&body); err != nil {
+		msg := "body: a JSON object {\"events\",\"url\",\"types\",\"tenants\",\"secret\"} is expected"
+		if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			msg = strings.Trim(f, `"`) + ": unknown field"
+			if len(msg) > 80 {
+				msg = "body: unknown field"
+			}
+		}
+		return alerts.NewRule{}, fiber.NewError(fiber.StatusUnprocessableEntity, msg)
+	}
+	if !atEOF(dec) {
+		return alerts.NewRule{}, fiber.NewError(fiber.StatusUnprocessableEntity, "body: a JSON object {\"events\",\"url\",\"types\",\"tenants\",\"secret\"} is expected")
+	}
+	return body.newRule()
+}
+
 // handleAPIAlertRuleCreate creates a workspace alert rule (owners only); the answer is
 // the rule without its secret.
 func (s *Server) handleAPIAlertRuleCreate(c *fiber.Ctx) error {
@@ -83,20 +107,7 @@ func (s *Server) handleAPIAlertRuleCreate(c *fiber.Ctx) error {
 	if err := s.deps.Alerts.Authorize(c.UserContext(), u.ID); err != nil {
 		return alertsError(err)
 	}
-	var body alertRuleBody
-	dec := json.NewDecoder(bytes.NewReader(c.Body()))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&body); err != nil {
-		msg := "body: a JSON object {\"events\",\"url\",\"types\",\"tenants\",\"secret\"} is expected"
-		if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-			msg = strings.Trim(f, `"`) + ": unknown field"
-			if len(msg) > 80 {
-				msg = "body: unknown field"
-			}
-		}
-		return fiber.NewError(fiber.StatusUnprocessableEntity, msg)
-	}
-	in, err := body.newRule()
+	in, err := readAlertRuleBody(c.Body())
 	if err != nil {
 		return alertsError(err)
 	}

@@ -25,9 +25,9 @@ type scheduleBody struct {
 
 // readScheduleBody decodes the body; an unknown field or a field of the wrong type is a
 // 422 naming it.
-func readScheduleBody(c *fiber.Ctx) (backup.ScheduleInput, error) {
+func readScheduleBody(body []byte) (backup.ScheduleInput, error) {
 	var b scheduleBody
-	dec := json.NewDecoder(bytes.NewReader(c.Body()))
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&b); err != nil {
 		msg := `body: a JSON object {"cron","timezone","policyTypes","retention","enabled","name"} is expected`
@@ -40,7 +40,7 @@ func readScheduleBody(c *fiber.Ctx) (backup.ScheduleInput, error) {
 		}
 		return backup.ScheduleInput{}, fiber.NewError(fiber.StatusUnprocessableEntity, msg)
 	}
-	if dec.More() {
+	if !atEOF(dec) {
 		return backup.ScheduleInput{}, fiber.NewError(fiber.StatusUnprocessableEntity, "body: a single JSON object is expected")
 	}
 	return backup.ScheduleInput{Name: b.Name, Cron: b.Cron, Timezone: b.Timezone, PolicyTypes: b.PolicyTypes, Retention: b.Retention, Enabled: b.Enabled}, nil
@@ -70,7 +70,7 @@ func (s *Server) handleAPIScheduleCreate(c *fiber.Ctx) error {
 	if err != nil {
 		return scheduleError(err)
 	}
-	in, err := readScheduleBody(c)
+	in, err := readScheduleBody(c.Body())
 	if err != nil {
 		return err
 	}
@@ -96,7 +96,7 @@ func (s *Server) handleAPIScheduleUpdate(c *fiber.Ctx) error {
 	if err != nil {
 		return scheduleError(err)
 	}
-	in, err := readScheduleBody(c)
+	in, err := readScheduleBody(c.Body())
 	if err != nil {
 		return err
 	}

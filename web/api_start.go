@@ -17,6 +17,26 @@ type startBody struct {
 	Nonce                string          `json:"nonce"`
 }
 
+// readStartBody decodes the body of a start (empty is no context): not a JSON object is
+// a 422, and so is a providerConnectionId that is neither a UUID, "" nor null. The start
+// gate checks the context.
+func readStartBody(raw []byte) (startBody, uuid.UUID, error) {
+	var body startBody
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &body); err != nil {
+			return startBody{}, uuid.Nil, fiber.NewError(fiber.StatusUnprocessableEntity, "the body must be a JSON object")
+		}
+	}
+	var connID uuid.UUID
+	if body.ProviderConnectionID != nil && *body.ProviderConnectionID != "" {
+		var err error
+		if connID, err = uuid.Parse(*body.ProviderConnectionID); err != nil {
+			return startBody{}, uuid.Nil, fiber.NewError(fiber.StatusUnprocessableEntity, "providerConnectionId must be a UUID or null")
+		}
+	}
+	return body, connID, nil
+}
+
 // handleAPIStart starts an operation through the start gate and answers its outcome.
 func (s *Server) handleAPIStart(c *fiber.Ctx) error {
 	tenantID, err := paramUUID(c, "tenant")
@@ -26,17 +46,9 @@ func (s *Server) handleAPIStart(c *fiber.Ctx) error {
 	if err := s.deps.Operations.CheckStart(c.Params("type"), operations.SurfaceAPI); err != nil {
 		return err
 	}
-	var body startBody
-	if len(c.Body()) > 0 {
-		if err := json.Unmarshal(c.Body(), &body); err != nil {
-			return fiber.NewError(fiber.StatusUnprocessableEntity, "the body must be a JSON object")
-		}
-	}
-	var connID uuid.UUID
-	if body.ProviderConnectionID != nil && *body.ProviderConnectionID != "" {
-		if connID, err = uuid.Parse(*body.ProviderConnectionID); err != nil {
-			return fiber.NewError(fiber.StatusUnprocessableEntity, "providerConnectionId must be a UUID or null")
-		}
+	body, connID, err := readStartBody(c.Body())
+	if err != nil {
+		return err
 	}
 	u := currentUser(c)
 	out, err := s.deps.Operations.Start(c.UserContext(), operations.StartRequest{

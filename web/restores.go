@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
@@ -89,11 +90,18 @@ func restoreURL(tenantID, id uuid.UUID) string {
 	return "/admin/t/" + tenantID.String() + "/restores/" + id.String()
 }
 
+// atEOF reports whether nothing but space follows the value dec decoded (Decoder.More
+// misses a stray ] or } after it).
+func atEOF(dec *json.Decoder) bool {
+	_, err := dec.Token()
+	return errors.Is(err, io.EOF)
+}
+
 // decodeStrict decodes a single JSON object with only the fields of v.
-func decodeStrict(c *fiber.Ctx, v any, shape string) error {
-	dec := json.NewDecoder(bytes.NewReader(c.Body()))
+func decodeStrict(body []byte, v any, shape string) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil || dec.More() {
+	if err := dec.Decode(v); err != nil || !atEOF(dec) {
 		return fiber.NewError(fiber.StatusUnprocessableEntity, "body: a JSON object "+shape+" is expected")
 	}
 	return nil
@@ -113,7 +121,7 @@ func (s *Server) handleAPIRestoreCreate(c *fiber.Ctx) error {
 	var body struct {
 		BackupSetID string `json:"backupSetId"`
 	}
-	if err := decodeStrict(c, &body, `{"backupSetId"}`); err != nil {
+	if err := decodeStrict(c.Body(), &body, `{"backupSetId"}`); err != nil {
 		return err
 	}
 	setID, err := parseID(body.BackupSetID)
@@ -182,7 +190,7 @@ func (s *Server) handleAPIRestoreExecute(c *fiber.Ctx) error {
 		Confirm string `json:"confirm"`
 		Nonce   string `json:"nonce"`
 	}
-	if err := decodeStrict(c, &body, `{"confirm","nonce"}`); err != nil {
+	if err := decodeStrict(c.Body(), &body, `{"confirm","nonce"}`); err != nil {
 		return err
 	}
 	u := currentUser(c)
@@ -343,7 +351,7 @@ func (s *Server) handleAPIRestoreSettingsUpdate(c *fiber.Ctx) error {
 	var body struct {
 		HighRiskEnabled *bool `json:"highRiskEnabled"`
 	}
-	if err := decodeStrict(c, &body, `{"highRiskEnabled": true or false}`); err != nil {
+	if err := decodeStrict(c.Body(), &body, `{"highRiskEnabled": true or false}`); err != nil {
 		return err
 	}
 	if body.HighRiskEnabled == nil {

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -41,10 +40,8 @@ func runLegacyImport(ctx context.Context, env *cli, args []string) error {
 		if len(line) == 0 {
 			continue
 		}
-		var row legacy.Row
-		dec := json.NewDecoder(bytes.NewReader(line))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&row); err != nil {
+		row, err := legacy.ParseLine(line)
+		if err != nil {
 			return fmt.Errorf("line %d: not a legacy run row: %v (nothing was imported)", n, err)
 		}
 		rows = append(rows, row)

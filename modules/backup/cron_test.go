@@ -1,6 +1,7 @@
 package backup_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -136,6 +137,41 @@ func FuzzParseCron(f *testing.F) {
 		}
 		if strings.TrimSpace(c.String()) != c.String() {
 			t.Fatalf("String %q not trimmed", c.String())
+		}
+	})
+}
+
+// FuzzParseCronFields builds expressions from the input: in-range fields (a minute, an
+// hour, a day of month, a month, a weekday, a step) are accepted, and Next in UTC lands
+// on that minute and hour within the year when only the time is set; each field taken
+// out of its range (or given a zero step, a reversed range, a sixth field) is refused.
+func FuzzParseCronFields(f *testing.F) {
+	f.Add(uint8(30), uint8(2), uint8(13), uint8(1), uint8(5), uint8(15), int64(1774746000))
+	f.Add(uint8(255), uint8(255), uint8(255), uint8(255), uint8(255), uint8(0), int64(-1))
+	f.Fuzz(func(t *testing.T, m, h, dom, mon, dow, step uint8, unix int64) {
+		mi, hi, di, mo, wd, st := int(m)%60, int(h)%24, int(dom)%28+1, int(mon)%12+1, int(dow)%7, int(step)%59+1
+		for _, expr := range []string{
+			fmt.Sprintf("%d %d * * *", mi, hi), fmt.Sprintf("%d %d %d %d *", mi, hi, di, mo), fmt.Sprintf("%d %d * * %d", mi, hi, wd),
+			fmt.Sprintf("*/%d * * * *", st), fmt.Sprintf("%d-%d/%d %d,%d * * *", mi/2, mi/2+30, st, hi, (hi+1)%24),
+		} {
+			if _, err := backup.ParseCron(expr); err != nil {
+				t.Fatalf("ParseCron(%q): %v", expr, err)
+			}
+		}
+		c, _ := backup.ParseCron(fmt.Sprintf("%d %d * * *", mi, hi))
+		after := time.Unix(unix%4_000_000_000, 0).UTC()
+		next := c.Next(after, time.UTC)
+		if !next.After(after) || next.Sub(after) > 24*time.Hour || next.Minute() != mi || next.Hour() != hi {
+			t.Fatalf("%d %d * * *: Next(%v) = %v", mi, hi, after, next)
+		}
+		for _, bad := range []string{
+			fmt.Sprintf("%d %d * * *", 60+int(m)%40, hi), fmt.Sprintf("%d %d * * *", mi, 24+int(h)%10), fmt.Sprintf("%d %d %d * *", mi, hi, 32+int(dom)%10),
+			fmt.Sprintf("%d %d * %d *", mi, hi, 13+int(mon)%10), fmt.Sprintf("%d %d * * %d", mi, hi, 8+int(dow)%10), "*/0 * * * *",
+			fmt.Sprintf("%d-%d * * * *", mi/2+30, mi/2), fmt.Sprintf("%d %d * * * *", mi, hi), fmt.Sprintf("%d %d * *", mi, hi),
+		} {
+			if _, err := backup.ParseCron(bad); err == nil {
+				t.Fatalf("ParseCron(%q) accepted", bad)
+			}
 		}
 	})
 }

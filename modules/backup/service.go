@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"time"
@@ -61,6 +62,9 @@ func ParseContext(raw json.RawMessage) (Context, error) {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&c); err != nil {
 		return Context{}, fmt.Errorf("backup context: %v", err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) { // More misses a stray ] or }
+		return Context{}, errors.New("backup context: a single JSON object is expected")
 	}
 	if len(c.Policies) == 0 {
 		return Context{}, errors.New("backup context: name at least one policy in \"policies\"")

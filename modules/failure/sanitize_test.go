@@ -577,7 +577,24 @@ func FuzzSanitize(f *testing.F) {
 			prefix = prefix[:200]
 		}
 		checkTemplate(t, secretTemplates[int(pick)%len(secretTemplates)], prefix, raw)
+		// The other side: a plain message (ordinary words picked by the input) is kept as is.
+		if plain := plainMessage(raw); failure.Sanitize(plain) != plain {
+			t.Fatalf("Sanitize changed the plain message %q to %q", plain, failure.Sanitize(plain))
+		}
 	})
+}
+
+// plainWords are words of ordinary failure messages, nothing a secret looks like.
+var plainWords = []string{"Graph", "request", "failed", "with", "status", "403", "Forbidden:", "the", "tenant", "policy",
+	"was", "not", "found", "(retry", "later)", "device", "configuration", "throttled,", "429", "Insufficient", "privileges."}
+
+// plainMessage is up to 20 plain words picked by the bytes of raw ("Graph" when raw is empty).
+func plainMessage(raw string) string {
+	words := []string{"Graph"}
+	for i := 0; i < len(raw) && i < 20; i++ {
+		words = append(words, plainWords[int(raw[i])%len(plainWords)])
+	}
+	return strings.Join(words, " ")
 }
 
 func BenchmarkSanitize(b *testing.B) {

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -381,7 +382,7 @@ func normalizeContext(raw json.RawMessage) (json.RawMessage, error) {
 	if err := dec.Decode(&obj); err != nil || obj == nil {
 		return nil, fmt.Errorf("%w: must be a JSON object", ErrInvalidContext)
 	}
-	if dec.More() {
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) { // More misses a stray ] or }
 		return nil, fmt.Errorf("%w: must be a single JSON object", ErrInvalidContext)
 	}
 	canon, err := json.Marshal(obj) // encoding/json sorts map keys
