@@ -97,6 +97,9 @@ type Deps struct {
 	ExportBatch int
 }
 
+// MaxRequestBody is the largest request body accepted (1 MiB); a larger one is a 413.
+const MaxRequestBody = 1 << 20
+
 // Server holds the Fiber app and its dependencies.
 type Server struct {
 	app        *fiber.App
@@ -129,6 +132,9 @@ func New(deps Deps) *Server {
 		ReadTimeout:           30 * time.Second,
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           120 * time.Second,
+		// A larger body is refused with 413 before it is read (its Content-Length), or
+		// as soon as it passes the limit (chunked): no handler takes a body near this.
+		BodyLimit: MaxRequestBody,
 		// Forwarded headers count only from the configured proxies (none by default).
 		EnableTrustedProxyCheck: true,
 		TrustedProxies:          deps.TrustedProxies,
@@ -207,6 +213,8 @@ func codeFor(status int) string {
 		return "unauthorized"
 	case fiber.StatusUnprocessableEntity:
 		return "unprocessable"
+	case fiber.StatusRequestEntityTooLarge:
+		return "too_large"
 	case fiber.StatusBadRequest:
 		return "bad_request"
 	case fiber.StatusMethodNotAllowed:
