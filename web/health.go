@@ -11,6 +11,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/tenantatlas/ops/modules/failure"
+	"github.com/tenantatlas/ops/projections"
 )
 
 // handleHealthz answers 200 while the process runs.
@@ -34,6 +35,20 @@ func (s *Server) handleReadyz(c *fiber.Ctx) error {
 		checks["database"] = "unavailable"
 		return notReady(c, checks)
 	}
+	var lag *projections.ReplicaLag
+	if s.deps.ReplicaLag != nil {
+		checks["replica"] = "ok"
+		l, err := s.deps.ReplicaLag(ctx)
+		if err != nil {
+			s.deps.Logger.Warn("read replica check failed", "error", failure.Sanitize(err.Error()))
+			checks["replica"] = "unavailable"
+			if errors.Is(err, projections.ErrNotReplica) {
+				checks["replica"] = "not a streaming replica"
+			}
+			return notReady(c, checks)
+		}
+		lag = &l
+	}
 	if s.deps.Ready != nil {
 		checks["sealing"], checks["projections"] = "ok", "ok"
 		if err := s.deps.Ready(ctx); err != nil {
@@ -53,7 +68,11 @@ func (s *Server) handleReadyz(c *fiber.Ctx) error {
 			return notReady(c, checks)
 		}
 	}
-	return c.JSON(fiber.Map{"status": "ready", "checks": checks})
+	answer := fiber.Map{"status": "ready", "checks": checks}
+	if lag != nil {
+		answer["replicaLag"] = lag // hub lists may be this far behind the primary
+	}
+	return c.JSON(answer)
 }
 
 // notReady answers 503 naming the checks that are not "ok".

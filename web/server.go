@@ -55,6 +55,14 @@ type Deps struct {
 	Operations *operations.Service
 	// Runs answers run lists from the hub read model.
 	Runs *projections.RunReader
+	// ReadRuns answers the hub's and the API's run lists, the overview's figures and
+	// the audit pages from a read replica (ATLAS_READ_DATABASE_URL); nil: Runs. Writes
+	// (saved views, read marks), the start gate, a run's own page and the audit export
+	// stay on the primary.
+	ReadRuns *projections.RunReader
+	// ReplicaLag measures how far the read replica is behind (nil: no replica); shown
+	// on /readyz and as the atlas_read_replica_lag_* metrics.
+	ReplicaLag func(ctx context.Context) (projections.ReplicaLag, error)
 	// Inventory reads inventory snapshots and their items (the module's tables only).
 	Inventory *inventory.Service
 	// Directory reads the cached groups and role definitions and their sync state.
@@ -125,6 +133,9 @@ func New(deps Deps) *Server {
 	s.systemKey = systemKeyOf(s.sessionKey)
 	s.streams = newStreamHub(deps.Streams, s.loadRunState, deps.Logger)
 	s.metrics.reg.MustRegister(s.streams.collectors()...)
+	if deps.ReplicaLag != nil {
+		s.metrics.reg.MustRegister(replicaLagCollectors(deps.ReplicaLag)...)
+	}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "TenantAtlas Ops",
 		DisableStartupMessage: true,
@@ -143,6 +154,14 @@ func New(deps Deps) *Server {
 	})
 	s.routes()
 	return s
+}
+
+// reads is the reader of run lists: the replica's when there is one.
+func (s *Server) reads() *projections.RunReader {
+	if s.deps.ReadRuns != nil {
+		return s.deps.ReadRuns
+	}
+	return s.deps.Runs
 }
 
 // App returns the Fiber app (for tests and for listening).
