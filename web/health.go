@@ -27,6 +27,9 @@ type namedChecks interface{ Checks() map[string]string }
 // have caught up with the log (and are not stuck), 503 otherwise. The 503 body lists
 // every check, the failed ones with what was found, and carries the usual error object:
 // {"status":"not_ready","checks":{"sealing":"stuck for 41s: …"},"error":{…}}.
+// With a read replica (Deps.ReplicaLag) the 200 carries its lag, "replicaLag":
+// {"bytes","seconds"}, and an unreachable replica, or one that is not a standby, is a
+// 503 naming the "replica" check: the hub's lists read from it.
 func (s *Server) handleReadyz(c *fiber.Ctx) error {
 	ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
 	defer cancel()

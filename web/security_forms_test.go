@@ -250,11 +250,6 @@ func TestSignInStartsANewSession(t *testing.T) {
 	require.Equal(t, http.StatusOK, code)
 }
 
-// zeros is an endless body of zero bytes.
-type zeros struct{}
-
-func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
-
 // oversize posts n bytes (more than web.MaxRequestBody) to path over a connection of
 // its own, with a Content-Length or chunked, and answers the status and body. The body
 // is written beside the reading of the answer (the server answers, and closes, before
