@@ -306,7 +306,7 @@ func oversize(t *testing.T, h *hub, method, path, token string, n int64, chunked
 // where it was (within 16 MiB): the server never holds them. Not parallel: the heap
 // is the process's.
 func TestOversizeBodiesAre413(t *testing.T) {
-	h := startHubTB(t, pgtest.Fresh(t))
+	h := startHub(t, pgtest.DB(t)) // nothing reaches a handler but one 422: the package database
 	token := h.seed.Users["owner"].Token
 	for _, r := range bodyRoutes(t, h) {
 		path := anyPath(h, r.path)
