@@ -129,3 +129,13 @@ SELECT name, url, created_at FROM saved_views WHERE user_id = $1 ORDER BY lower(
 
 -- name: SavedViewDelete
 DELETE FROM saved_views WHERE user_id = $1 AND name = $2;
+
+-- name: ReplicaReplay
+-- On a read replica: whether it is a standby, the WAL position it has replayed, and
+-- the seconds since the last transaction it replayed committed on the primary.
+SELECT pg_is_in_recovery(), COALESCE(pg_last_wal_replay_lsn()::text, ''),
+	COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()), 0)::float8;
+
+-- name: ReplicaBehind
+-- On the primary: the bytes of WAL written past a replica's replayed position.
+SELECT GREATEST(pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn), 0)::bigint;

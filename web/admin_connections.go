@@ -121,7 +121,7 @@ func (s *Server) handleAdminConnections(c *fiber.Ctx) error {
 	for i, pc := range conns {
 		ids[i] = pc.ID
 	}
-	last, err := s.deps.Runs.LatestConnectionRuns(ctx, ids, "provider.verify")
+	last, err := s.reads().LatestConnectionRuns(ctx, ids, "provider.verify")
 	if err != nil {
 		return err
 	}
@@ -149,14 +149,14 @@ func (s *Server) handleAdminConnection(c *fiber.Ctx) error {
 	}
 	ctx := c.UserContext()
 	data := connectionPage{Tenant: t, Connection: connectionViewOf(pc)}
-	last, err := s.deps.Runs.LatestConnectionRuns(ctx, []uuid.UUID{pc.ID}, "provider.verify")
+	last, err := s.reads().LatestConnectionRuns(ctx, []uuid.UUID{pc.ID}, "provider.verify")
 	if err != nil {
 		return err
 	}
 	if r, ok := last[pc.ID]; ok {
 		data.Connection.LastVerification = &r
 	}
-	runs, err := s.deps.Runs.ConnectionRuns(ctx, pc.ID, "", connectionRecentRuns)
+	runs, err := s.reads().ConnectionRuns(ctx, pc.ID, "", connectionRecentRuns)
 	if err != nil {
 		return err
 	}

@@ -110,15 +110,15 @@ func (s *Server) renderOverview(c *fiber.Ctx, tenant *tenancy.Tenant) error {
 		}
 		scopes = append(append(scopes, tenants...), workspaces...)
 	}
-	windows, err := s.deps.Runs.Window(ctx, scopes, since)
+	windows, err := s.reads().Window(ctx, scopes, since)
 	if err != nil {
 		return err
 	}
-	spark, err := s.deps.Runs.Throughput(ctx, scopes, now.Add(-back), now)
+	spark, err := s.reads().Throughput(ctx, scopes, now.Add(-back), now)
 	if err != nil {
 		return err
 	}
-	oldest, err := s.deps.Runs.OldestQueued(ctx, scopes)
+	oldest, err := s.reads().OldestQueued(ctx, scopes)
 	if err != nil {
 		return err
 	}

@@ -244,7 +244,7 @@ func (s *Server) renderSchedule(c *fiber.Ctx, t tenancy.Tenant, sc backup.Schedu
 		if err := s.restrictToVisible(c, &f); err != nil {
 			return err
 		}
-		runs, _, err := s.deps.Runs.List(ctx, f)
+		runs, _, err := s.reads().List(ctx, f)
 		if err != nil {
 			return err
 		}

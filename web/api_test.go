@@ -35,6 +35,8 @@ type hub struct {
 	app  *monolith.App
 	// stopStreams stops the live streams' listener, as `atlas serve` does on SIGTERM.
 	stopStreams func()
+	// srv is the served app (its routes, for the tests that walk every one).
+	srv *web.Server
 }
 
 var (
@@ -78,7 +80,7 @@ func serveHub(t testing.TB, a *monolith.App, pool *pgxpool.Pool, seed monolith.D
 	go func() { defer close(listened); srv.ListenRunChanges(listenCtx) }()
 	t.Cleanup(func() { _ = srv.App().ShutdownWithTimeout(5 * time.Second) })
 	t.Cleanup(func() { stopListening(); <-listened }) // first: it ends the open streams
-	return &hub{base: "http://" + ln.Addr().String(), seed: seed, app: a, stopStreams: func() { stopListening(); <-listened }}
+	return &hub{base: "http://" + ln.Addr().String(), seed: seed, app: a, stopStreams: func() { stopListening(); <-listened }, srv: srv}
 }
 
 // call makes a request as a principal ("" = no token, "bad" = a wrong token).

@@ -189,7 +189,7 @@ func (s *Server) auditPage(c *fiber.Ctx, limit int) ([]projections.AuditEntry, s
 		return nil, "", q, err
 	}
 	f.Limit = limit
-	list, next, err := s.deps.Runs.AuditPage(c.UserContext(), f, cursor)
+	list, next, err := s.reads().AuditPage(c.UserContext(), f, cursor)
 	if errors.Is(err, projections.ErrBadAuditCursor) {
 		return nil, "", q, fiber.NewError(fiber.StatusUnprocessableEntity, msgAuditCursor)
 	}

@@ -80,7 +80,7 @@ func (s *Server) handleAdminTenantOperationsCSV(c *fiber.Ctx) error {
 // tenant every run belongs to, when there is one).
 func (s *Server) streamRunsCSV(c *fiber.Ctx, f projections.RunFilter, known *tenancy.Tenant) error {
 	batch := s.deps.ExportBatch
-	first, next, err := s.deps.Runs.ExportPage(c.UserContext(), f, batch)
+	first, next, err := s.reads().ExportPage(c.UserContext(), f, batch)
 	if err != nil {
 		return runListError(err)
 	}
@@ -121,7 +121,7 @@ func (s *Server) streamRunsCSV(c *fiber.Ctx, f projections.RunFilter, known *ten
 			}
 			f.Cursor = next
 			var runs []projections.RunSummary
-			if runs, next, err = s.deps.Runs.ExportPage(ctx, f, batch); err == nil {
+			if runs, next, err = s.reads().ExportPage(ctx, f, batch); err == nil {
 				rows, err = s.withTenantNames(ctx, runs, known)
 			}
 			if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/tenantatlas/ops/modules/failure"
+	"github.com/tenantatlas/ops/projections"
 )
 
 // handleHealthz answers 200 while the process runs.
@@ -26,6 +27,9 @@ type namedChecks interface{ Checks() map[string]string }
 // have caught up with the log (and are not stuck), 503 otherwise. The 503 body lists
 // every check, the failed ones with what was found, and carries the usual error object:
 // {"status":"not_ready","checks":{"sealing":"stuck for 41s: …"},"error":{…}}.
+// With a read replica (Deps.ReplicaLag) the 200 carries its lag, "replicaLag":
+// {"bytes","seconds"}, and an unreachable replica, or one that is not a standby, is a
+// 503 naming the "replica" check: the hub's lists read from it.
 func (s *Server) handleReadyz(c *fiber.Ctx) error {
 	ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
 	defer cancel()
@@ -33,6 +37,20 @@ func (s *Server) handleReadyz(c *fiber.Ctx) error {
 	if s.deps.Database == nil || s.deps.Database.Ping(ctx) != nil {
 		checks["database"] = "unavailable"
 		return notReady(c, checks)
+	}
+	var lag *projections.ReplicaLag
+	if s.deps.ReplicaLag != nil {
+		checks["replica"] = "ok"
+		l, err := s.deps.ReplicaLag(ctx)
+		if err != nil {
+			s.deps.Logger.Warn("read replica check failed", "error", failure.Sanitize(err.Error()))
+			checks["replica"] = "unavailable"
+			if errors.Is(err, projections.ErrNotReplica) {
+				checks["replica"] = "not a streaming replica"
+			}
+			return notReady(c, checks)
+		}
+		lag = &l
 	}
 	if s.deps.Ready != nil {
 		checks["sealing"], checks["projections"] = "ok", "ok"
@@ -53,7 +71,11 @@ func (s *Server) handleReadyz(c *fiber.Ctx) error {
 			return notReady(c, checks)
 		}
 	}
-	return c.JSON(fiber.Map{"status": "ready", "checks": checks})
+	answer := fiber.Map{"status": "ready", "checks": checks}
+	if lag != nil {
+		answer["replicaLag"] = lag // hub lists may be this far behind the primary
+	}
+	return c.JSON(answer)
 }
 
 // notReady answers 503 naming the checks that are not "ok".

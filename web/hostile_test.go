@@ -94,6 +94,28 @@ var hostileRawQueries = []string{
 	"%zz=1", "page=%", "=1", "&&&", "page", "page[]=1", "a=" + strings.Repeat("%00", 300),
 }
 
+// route is one route the app registers: its method and path pattern.
+type route struct{ method, path string }
+
+// appRoutes are the routes srv's app registers (HEAD, which Fiber adds to every GET,
+// left out), sorted: the one enumeration the tests that walk every route share.
+func appRoutes(t *testing.T, srv *web.Server) []route {
+	t.Helper()
+	var routes []route
+	seen := map[route]bool{}
+	for _, r := range srv.App().GetRoutes(true) {
+		rt := route{r.Method, r.Path}
+		if r.Method == fiber.MethodHead || seen[rt] {
+			continue
+		}
+		seen[rt] = true
+		routes = append(routes, rt)
+	}
+	require.Greater(t, len(routes), 20, "the app's routes")
+	sort.Slice(routes, func(i, j int) bool { return routes[i].path+routes[i].method < routes[j].path+routes[j].method })
+	return routes
+}
+
 // TestHostileParametersNeverFail runs hostile path and query values over every route the
 // app registers (read from the app itself, so a new route is covered without editing
 // this test), signed in as an owner and, on /system, as a platform user with every
@@ -133,18 +155,7 @@ func TestHostileParametersNeverFail(t *testing.T) {
 		return v
 	}
 
-	type route struct{ method, path string }
-	var routes []route
-	seen := map[route]bool{}
-	for _, r := range srv.App().GetRoutes(true) {
-		rt := route{r.Method, r.Path}
-		if r.Method == fiber.MethodHead || seen[rt] {
-			continue
-		}
-		seen[rt] = true
-		routes = append(routes, rt)
-	}
-	require.Greater(t, len(routes), 20, "the app's routes")
+	routes := appRoutes(t, srv)
 	// The assets are a filesystem middleware, not a route.
 	routes = append(routes, route{"GET", "/admin/static/app.css"}, route{"GET", "/admin/static/run.js"},
 		route{"GET", "/admin/static/live.js"}, route{"GET", "/admin/static/keys.js"})

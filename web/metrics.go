@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"strconv"
 	"strings"
 	"time"
@@ -10,6 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/tenantatlas/ops/projections"
 )
 
 // metrics is the app's Prometheus registry and its HTTP histogram.
@@ -55,4 +58,27 @@ func (m *metrics) observe(c *fiber.Ctx) error {
 // handler serves /metrics in the Prometheus text format.
 func (m *metrics) handler() fiber.Handler {
 	return adaptor.HTTPHandler(promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
+}
+
+// replicaLagCollectors export the read replica's lag, measured at each scrape.
+func replicaLagCollectors(measure func(context.Context) (projections.ReplicaLag, error)) []prometheus.Collector {
+	read := func(pick func(projections.ReplicaLag) float64) func() float64 {
+		return func() float64 {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			lag, err := measure(ctx)
+			if err != nil {
+				return -1 // unknown: the replica (or primary) did not answer
+			}
+			return pick(lag)
+		}
+	}
+	return []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "atlas_read_replica_lag_bytes",
+			Help: "WAL bytes the read replica has yet to replay (-1: unknown)."},
+			read(func(l projections.ReplicaLag) float64 { return float64(l.Bytes) })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "atlas_read_replica_lag_seconds",
+			Help: "Seconds since the last transaction the read replica replayed, while it is behind (0: caught up, -1: unknown)."},
+			read(func(l projections.ReplicaLag) float64 { return l.Seconds })),
+	}
 }

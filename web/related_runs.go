@@ -26,7 +26,7 @@ type relatedRuns struct {
 // linked one of objects (RunLinked) at or after since (zero: any time), newest link
 // first, each with its tenant's name.
 func (s *Server) relatedRunsOf(ctx context.Context, t tenancy.Tenant, note string, since time.Time, objects ...operations.RunLinked) (relatedRuns, error) {
-	runs, err := s.deps.Runs.LinkedRuns(ctx, projections.LinkedFilter{TenantIDs: []uuid.UUID{t.ID}, Tenant: t.ID,
+	runs, err := s.reads().LinkedRuns(ctx, projections.LinkedFilter{TenantIDs: []uuid.UUID{t.ID}, Tenant: t.ID,
 		Objects: objects, Since: since, Limit: relatedRunsLimit})
 	if err != nil {
 		return relatedRuns{}, err

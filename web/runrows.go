@@ -56,7 +56,7 @@ func (s *Server) withTenantNames(ctx context.Context, runs []projections.RunSumm
 // listRuns lists one page of the runs f selects, each with its tenant's name (known, when
 // set, is the page's tenant), and the cursor of the next page; a bad cursor is a 400.
 func (s *Server) listRuns(ctx context.Context, f projections.RunFilter, known *tenancy.Tenant) ([]runRow, string, error) {
-	runs, next, err := s.deps.Runs.List(ctx, f)
+	runs, next, err := s.reads().List(ctx, f)
 	if err != nil {
 		return nil, "", runListError(err)
 	}

@@ -55,6 +55,14 @@ type Deps struct {
 	Operations *operations.Service
 	// Runs answers run lists from the hub read model.
 	Runs *projections.RunReader
+	// ReadRuns answers the hub's and the API's run lists, the overview's figures and
+	// the audit pages from a read replica (ATLAS_READ_DATABASE_URL); nil: Runs. Writes
+	// (saved views, read marks), the start gate, a run's own page and the audit export
+	// stay on the primary.
+	ReadRuns *projections.RunReader
+	// ReplicaLag measures how far the read replica is behind (nil: no replica); shown
+	// on /readyz and as the atlas_read_replica_lag_* metrics.
+	ReplicaLag func(ctx context.Context) (projections.ReplicaLag, error)
 	// Inventory reads inventory snapshots and their items (the module's tables only).
 	Inventory *inventory.Service
 	// Directory reads the cached groups and role definitions and their sync state.
@@ -97,6 +105,9 @@ type Deps struct {
 	ExportBatch int
 }
 
+// MaxRequestBody is the largest request body accepted (1 MiB); a larger one is a 413.
+const MaxRequestBody = 1 << 20
+
 // Server holds the Fiber app and its dependencies.
 type Server struct {
 	app        *fiber.App
@@ -122,6 +133,9 @@ func New(deps Deps) *Server {
 	s.systemKey = systemKeyOf(s.sessionKey)
 	s.streams = newStreamHub(deps.Streams, s.loadRunState, deps.Logger)
 	s.metrics.reg.MustRegister(s.streams.collectors()...)
+	if deps.ReplicaLag != nil {
+		s.metrics.reg.MustRegister(replicaLagCollectors(deps.ReplicaLag)...)
+	}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "TenantAtlas Ops",
 		DisableStartupMessage: true,
@@ -129,6 +143,9 @@ func New(deps Deps) *Server {
 		ReadTimeout:           30 * time.Second,
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           120 * time.Second,
+		// A larger body is refused with 413 before it is read (its Content-Length), or
+		// as soon as it passes the limit (chunked): no handler takes a body near this.
+		BodyLimit: MaxRequestBody,
 		// Forwarded headers count only from the configured proxies (none by default).
 		EnableTrustedProxyCheck: true,
 		TrustedProxies:          deps.TrustedProxies,
@@ -137,6 +154,14 @@ func New(deps Deps) *Server {
 	})
 	s.routes()
 	return s
+}
+
+// reads is the reader of run lists: the replica's when there is one.
+func (s *Server) reads() *projections.RunReader {
+	if s.deps.ReadRuns != nil {
+		return s.deps.ReadRuns
+	}
+	return s.deps.Runs
 }
 
 // App returns the Fiber app (for tests and for listening).
@@ -207,6 +232,8 @@ func codeFor(status int) string {
 		return "unauthorized"
 	case fiber.StatusUnprocessableEntity:
 		return "unprocessable"
+	case fiber.StatusRequestEntityTooLarge:
+		return "too_large"
 	case fiber.StatusBadRequest:
 		return "bad_request"
 	case fiber.StatusMethodNotAllowed:

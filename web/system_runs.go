@@ -51,7 +51,7 @@ func (s *Server) handleSystemRuns(c *fiber.Ctx) error {
 	var list []projections.RunSummary
 	next := ""
 	if len(wss) > 0 {
-		list, next, err = s.deps.Runs.List(c.UserContext(), f)
+		list, next, err = s.reads().List(c.UserContext(), f)
 		if err != nil {
 			return runListError(err)
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/tenantatlas/ops/modules/monolith"
 	"github.com/tenantatlas/ops/modules/operations"
+	"github.com/tenantatlas/ops/projections"
 	"github.com/tenantatlas/ops/web"
 )
 
@@ -93,6 +94,11 @@ func runDev(ctx context.Context, env *cli, args []string) error {
 	}, operations.WorkerOptions{})
 }
 
+// readDatabaseEnv names the read replica's URL: a PostgreSQL streaming replica of
+// DATABASE_URL the hub's and the API's run lists, overview figures and audit pages are
+// read from (unset: the primary). Writes and the start gate stay on DATABASE_URL.
+const readDatabaseEnv = "ATLAS_READ_DATABASE_URL"
+
 // demoGraphUsage documents --demo-graph of serve and worker.
 const demoGraphUsage = "route the demo tenants' Graph host (" + monolith.DemoGraphHost + ") to the in-process simulator; without it their connections are refused"
 
@@ -113,10 +119,29 @@ func serve(ctx context.Context, env *cli, log *slog.Logger, pool *pgxpool.Pool, 
 		_ = ln.Close()
 		return err
 	}
-	srv := web.New(web.Deps{Logger: log, Database: pool, Tenancy: a.Tenancy, Operations: a.Operations,
+	deps := web.Deps{Logger: log, Database: pool, Tenancy: a.Tenancy, Operations: a.Operations,
 		Runs: a.Runs, Inventory: a.Inventory, Directory: a.Directory, Drift: a.Drift, Backup: a.Backup, Restore: a.Restore, Onboarding: a.Onboarding, Alerts: a.Alerts, Runbooks: a.Runbooks, Events: a.Store, Ready: a.Ready, Collectors: a.Collectors(), SessionKey: sessionKey(env, log),
 		TrustedProxies: proxies, RequestTimeout: requestTimeout,
-		Streams: streams})
+		Streams: streams}
+	if readURL := env.getenv(readDatabaseEnv); readURL != "" {
+		timeouts, err := dbTimeoutsFor(env, "serve")
+		if err != nil {
+			_ = ln.Close()
+			return err
+		}
+		replica, err := openPool(ctx, readURL, 0, timeouts)
+		if err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("%s: %w", readDatabaseEnv, err)
+		}
+		defer replica.Close()
+		deps.ReadRuns = projections.NewRunReader(replica)
+		deps.ReplicaLag = func(ctx context.Context) (projections.ReplicaLag, error) {
+			return projections.MeasureReplicaLag(ctx, pool, replica)
+		}
+		log.Info("hub lists read from a replica", "read_database", redact(readURL))
+	}
+	srv := web.New(deps)
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
