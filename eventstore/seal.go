@@ -60,7 +60,7 @@ const sealCandidatesSQL = `WITH c AS (
 		EXISTS (SELECT 1 FROM gapped g WHERE g.stream_id = c.stream_id) AS gapped
 	FROM c ORDER BY c.transaction_id, c.seq`
 
-// sealBatchOnce seals one batch in two round trips: BEGIN, the advisory lock, the
+// sealBatchOnce seals one batch in two round trips: BEGIN, the advisory lock, then the
 // head and the candidates in one pipeline; then the positions, the head, the
 // notification and COMMIT in another (an empty batch or a lock held elsewhere ends
 // with a COMMIT of its own). The sealer runs after every burst of appends, and ReadAll
@@ -85,7 +85,13 @@ func (s *Store) sealBatchOnce(ctx context.Context) (int, error) {
 func (s *Store) sealOn(ctx context.Context, conn *pgx.Conn) (int, error) {
 	read := &pgx.Batch{}
 	read.Queue("BEGIN")
-	read.Queue(`SELECT pg_try_advisory_xact_lock($1), position, chain_hash, last_transaction_id::text FROM es_seal_head`, int64(sealLockKey))
+	// The lock and the head are two statements: under READ COMMITTED a statement's
+	// snapshot is taken when it starts, so a head read in the statement that takes the
+	// lock could predate the commit of the sealer that held the lock just before
+	// (positions given twice, refused by the unique index). Read after the lock, the
+	// head is the previous sealer's.
+	read.Queue(`SELECT pg_try_advisory_xact_lock($1)`, int64(sealLockKey))
+	read.Queue(`SELECT position, chain_hash FROM es_seal_head`)
 	read.Queue(sealCandidatesSQL, s.sealBatch)
 	br := conn.SendBatch(ctx, read)
 	var locked bool
@@ -95,7 +101,11 @@ func (s *Store) sealOn(ctx context.Context, conn *pgx.Conn) (int, error) {
 		_ = br.Close()
 		return 0, err
 	}
-	if err := br.QueryRow().Scan(&locked, &head, &chain, new(string)); err != nil {
+	if err := br.QueryRow().Scan(&locked); err != nil {
+		_ = br.Close()
+		return 0, err
+	}
+	if err := br.QueryRow().Scan(&head, &chain); err != nil {
 		_ = br.Close()
 		return 0, err
 	}
