@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantatlas/ops/eventstore"
@@ -55,13 +54,7 @@ func TestStartAccepted(t *testing.T) {
 // 40 connections: exactly one run is accepted, the 99 others are deduped to it.
 func TestConcurrentIdenticalStarts(t *testing.T) {
 	t.Parallel()
-	cfg, err := pgxpool.ParseConfig(pgtest.URL(t))
-	require.NoError(t, err)
-	cfg.MaxConns = 40
-	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
-	require.NoError(t, err)
-	defer pool.Close()
-	f := newFixture(t, pool)
+	f := newFixture(t, poolOf(t, pgtest.URL(t), 40))
 
 	const callers = 100
 	outs := make([]operations.StartOutcome, callers)
@@ -96,7 +89,7 @@ func TestConcurrentIdenticalStarts(t *testing.T) {
 		require.Equal(t, accepted[0], outs[i].Run.ID, "every deduped answer names the one run")
 	}
 	var runs int
-	require.NoError(t, pool.QueryRow(f.ctx, `SELECT count(*) FROM ops_runs WHERE tenant_id = $1`, f.tenant).Scan(&runs))
+	require.NoError(t, f.pool.QueryRow(f.ctx, `SELECT count(*) FROM ops_runs WHERE tenant_id = $1`, f.tenant).Scan(&runs))
 	require.Equal(t, 1, runs)
 }
 

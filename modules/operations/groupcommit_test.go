@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantatlas/ops/eventstore"
@@ -21,13 +20,7 @@ import (
 // with its audit entry; starts were decided in shared transactions.
 func TestGroupedIdenticalStarts(t *testing.T) {
 	t.Parallel()
-	cfg, err := pgxpool.ParseConfig(pgtest.URL(t))
-	require.NoError(t, err)
-	cfg.MaxConns = 16
-	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
-	require.NoError(t, err)
-	defer pool.Close()
-	f := newFixture(t, pool, groupCommit)
+	f := newFixture(t, poolOf(t, pgtest.URL(t), 16), groupCommit)
 
 	const callers = 64
 	var grouped int64
@@ -72,10 +65,10 @@ func TestGroupedIdenticalStarts(t *testing.T) {
 		require.Equal(t, int64(2), envs[1].StreamVersion)
 		require.Equal(t, 1, f.dispatched(t, run))
 		var runs, audits, acceptedAudits int
-		require.NoError(t, pool.QueryRow(f.ctx, `SELECT count(*) FROM ops_runs WHERE identity_hash =
+		require.NoError(t, f.pool.QueryRow(f.ctx, `SELECT count(*) FROM ops_runs WHERE identity_hash =
 			(SELECT identity_hash FROM ops_runs WHERE run_id = $1)`, run).Scan(&runs))
 		require.Equal(t, 1, runs)
-		require.NoError(t, pool.QueryRow(f.ctx, `SELECT count(*), count(*) FILTER (WHERE data->>'outcome' = 'accepted')
+		require.NoError(t, f.pool.QueryRow(f.ctx, `SELECT count(*), count(*) FILTER (WHERE data->>'outcome' = 'accepted')
 			FROM es_events WHERE event_type = 'AuditRecorded' AND data->>'target' = $1`, "run:"+run.String()).Scan(&audits, &acceptedAudits))
 		require.Equal(t, callers, audits, "one audit entry per start")
 		require.Equal(t, 1, acceptedAudits)

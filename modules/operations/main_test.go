@@ -65,6 +65,18 @@ type fixture struct {
 	users     map[string]tenancy.User // owner, manager, operator, readonly, compliance, outsider
 }
 
+// poolOf opens a pool of at most maxConns connections on url, closed when the test ends.
+func poolOf(t *testing.T, url string, maxConns int32) *pgxpool.Pool {
+	t.Helper()
+	cfg, err := pgxpool.ParseConfig(url)
+	require.NoError(t, err)
+	cfg.MaxConns = maxConns
+	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	return pool
+}
+
 type fixtureOpt func(*operations.Options)
 
 func newFixture(t testing.TB, pool *pgxpool.Pool, opts ...fixtureOpt) *fixture {

@@ -36,12 +36,7 @@ type workerProcess struct {
 // service over it with f's clock.
 func newWorkerProcess(t *testing.T, f *fixture, log *slog.Logger) *workerProcess {
 	t.Helper()
-	cfg, err := pgxpool.ParseConfig(f.pool.Config().ConnString())
-	require.NoError(t, err)
-	cfg.MaxConns = 10
-	pool, err := pgxpool.NewWithConfig(f.ctx, cfg)
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
+	pool := poolOf(t, f.pool.Config().ConnString(), 10)
 	store := eventstore.New(pool, eventstore.Options{Registry: registry()})
 	ten := tenancy.New(pool, store, tenancy.Options{BcryptCost: bcrypt.MinCost})
 	ops := operations.New(pool, store, ten, audit.NewRecorder(store), operations.Options{Now: f.clock.Now, Logger: log,
