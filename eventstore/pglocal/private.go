@@ -217,10 +217,7 @@ func lockFile(ctx context.Context, path string) (func(), error) {
 // keeps the server binaries there, outside PATH).
 func findBinaries(dirs []string) (initdb, pgCtl string) {
 	if dirs == nil {
-		if p, err := exec.LookPath("initdb"); err == nil {
-			dirs = append(dirs, filepath.Dir(p))
-		}
-		dirs = append(dirs, debianBinDirs()...)
+		dirs = BinDirs()
 	}
 	for _, dir := range dirs {
 		i, p := filepath.Join(dir, "initdb"), filepath.Join(dir, "pg_ctl")
@@ -516,4 +513,36 @@ func (c *cluster) waitReady(ctx context.Context, port int) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// Runner runs PostgreSQL's programs as the user a private cluster runs as: this
+// process, or, as root, the postgres system user (see resolveUser). Test helpers that
+// start servers of their own (pgtest's streaming replica) use it.
+type Runner struct{ c *cluster }
+
+// NewRunner resolves the user the programs run as.
+func NewRunner(ctx context.Context) (Runner, error) {
+	c := &cluster{log: slog.New(slog.DiscardHandler)}
+	if err := c.resolveUser(ctx); err != nil {
+		return Runner{}, err
+	}
+	return Runner{c: c}, nil
+}
+
+// Command builds the command that runs name as the runner's user.
+func (r Runner) Command(ctx context.Context, name string, args ...string) *exec.Cmd {
+	return r.c.command(ctx, name, args...)
+}
+
+// Chown gives path (not what is below it) to the runner's user when running as root.
+func (r Runner) Chown(path string) error { return r.c.chown(path, false) }
+
+// BinDirs lists the directories that may hold PostgreSQL's programs, most preferred
+// first: that of initdb on PATH, then /usr/lib/postgresql/<N>/bin, highest N first.
+func BinDirs() []string {
+	var dirs []string
+	if p, err := exec.LookPath("initdb"); err == nil {
+		dirs = append(dirs, filepath.Dir(p))
+	}
+	return append(dirs, debianBinDirs()...)
 }

@@ -5,16 +5,14 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
-	"os/user"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/tenantatlas/ops/eventstore/pglocal"
 )
 
 // replicaBinaries are the PostgreSQL programs StreamingReplica runs.
@@ -40,7 +38,10 @@ func StreamingReplica(t testing.TB, db string) (primaryURL, replicaURL string) {
 		t.Skip(msg)
 	}
 	ctx := context.Background()
-	run := runAs(t)
+	run, err := pglocal.NewRunner(ctx)
+	if err != nil {
+		t.Skipf("pgtest: the replica's servers need a user to run as: %v", err)
+	}
 	dir, err := os.MkdirTemp("", "atlas-replica-")
 	if err != nil {
 		t.Fatalf("pgtest: temp dir: %v", err)
@@ -49,7 +50,9 @@ func StreamingReplica(t testing.TB, db string) (primaryURL, replicaURL string) {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatalf("pgtest: chmod %s: %v", dir, err)
 	}
-	run.chown(t, dir)
+	if err := run.Chown(dir); err != nil {
+		t.Fatal(err)
+	}
 	primary, standby := filepath.Join(dir, "primary"), filepath.Join(dir, "standby")
 	pPort, sPort := freePort(t), freePort(t)
 
@@ -57,7 +60,7 @@ func StreamingReplica(t testing.TB, db string) (primaryURL, replicaURL string) {
 		t.Helper()
 		cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 		defer cancel()
-		if out, err := run.command(cctx, filepath.Join(bin, name), args...).CombinedOutput(); err != nil {
+		if out, err := run.Command(cctx, filepath.Join(bin, name), args...).CombinedOutput(); err != nil {
 			t.Fatalf("pgtest: %s %s: %v: %s", name, strings.Join(args, " "), err, out)
 		}
 	}
@@ -72,7 +75,7 @@ func StreamingReplica(t testing.TB, db string) (primaryURL, replicaURL string) {
 		t.Cleanup(func() {
 			cctx, cancel := context.WithTimeout(ctx, time.Minute)
 			defer cancel()
-			_ = run.command(cctx, filepath.Join(bin, "pg_ctl"), "-D", data, "-m", "immediate", "-w", "stop").Run()
+			_ = run.Command(cctx, filepath.Join(bin, "pg_ctl"), "-D", data, "-m", "immediate", "-w", "stop").Run()
 		})
 	}
 	start(primary, pPort)
@@ -92,16 +95,10 @@ func StreamingReplica(t testing.TB, db string) (primaryURL, replicaURL string) {
 		fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", sPort, db)
 }
 
-// replicaBinDir is the directory holding every replicaBinaries program: that of
-// pg_basebackup on PATH, else the newest /usr/lib/postgresql/N/bin; "" when none does.
+// replicaBinDir is the first of pglocal.BinDirs holding every replicaBinaries
+// program; "" when none does.
 func replicaBinDir() string {
-	var dirs []string
-	if p, err := exec.LookPath("pg_basebackup"); err == nil {
-		dirs = append(dirs, filepath.Dir(p))
-	}
-	found, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
-	sort.Slice(found, func(i, j int) bool { return version(found[i]) > version(found[j]) })
-	for _, d := range append(dirs, found...) {
+	for _, d := range pglocal.BinDirs() {
 		ok := true
 		for _, b := range replicaBinaries {
 			if fi, err := os.Stat(filepath.Join(d, b)); err != nil || fi.Mode()&0o111 == 0 {
@@ -113,54 +110,6 @@ func replicaBinDir() string {
 		}
 	}
 	return ""
-}
-
-// version is N of /usr/lib/postgresql/N/bin (0 when not a number).
-func version(dir string) float64 {
-	n, _ := strconv.ParseFloat(filepath.Base(filepath.Dir(dir)), 64)
-	return n
-}
-
-// clusterUser runs the servers' programs: as this process, or as root as the postgres
-// system user (through runuser).
-type clusterUser struct{ u *user.User }
-
-func runAs(t testing.TB) clusterUser {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		return clusterUser{}
-	}
-	u, err := user.Lookup("postgres")
-	if err != nil {
-		t.Skip("pgtest: running as root needs a postgres system user to run the replica's servers")
-	}
-	if _, err := exec.LookPath("runuser"); err != nil {
-		t.Skip("pgtest: running as root needs runuser to run the replica's servers as postgres")
-	}
-	return clusterUser{u: u}
-}
-
-func (c clusterUser) command(ctx context.Context, name string, args ...string) *exec.Cmd {
-	var cmd *exec.Cmd
-	if c.u == nil {
-		cmd = exec.CommandContext(ctx, name, args...)
-	} else {
-		cmd = exec.CommandContext(ctx, "runuser", append([]string{"-u", c.u.Username, "--", name}, args...)...)
-	}
-	cmd.Dir = "/"
-	return cmd
-}
-
-func (c clusterUser) chown(t testing.TB, path string) {
-	t.Helper()
-	if c.u == nil {
-		return
-	}
-	uid, _ := strconv.Atoi(c.u.Uid)
-	gid, _ := strconv.Atoi(c.u.Gid)
-	if err := os.Chown(path, uid, gid); err != nil {
-		t.Fatalf("pgtest: chown %s: %v", path, err)
-	}
 }
 
 func appendFile(t testing.TB, path, text string) {
