@@ -26,13 +26,16 @@ var viewPath = regexp.MustCompile(`^/admin(/t/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4
 // viewParams are the filter parameters a saved view keeps.
 var viewParams = []string{"type", "bucket", "range", "since", "until", "q"}
 
+// maxViewURL is the longest view URL kept or accepted, in bytes.
+const maxViewURL = 1000
+
 // errBadView is a view URL that is not an operations list's.
 var errBadView = errors.New("web: not an operations list URL")
 
 // savedViewURL reduces raw to an operations list's path and filters.
 func savedViewURL(raw string) (string, error) {
 	u, err := url.Parse(raw)
-	if err != nil || u.IsAbs() || u.Host != "" || !viewPath.MatchString(u.Path) || len(raw) > 1000 {
+	if err != nil || u.IsAbs() || u.Host != "" || !viewPath.MatchString(u.Path) || len(raw) > maxViewURL {
 		return "", errBadView
 	}
 	in, out := u.Query(), url.Values{}
@@ -44,7 +47,12 @@ func savedViewURL(raw string) (string, error) {
 	if len(out) == 0 {
 		return u.Path, nil
 	}
-	return u.Path + "?" + out.Encode(), nil
+	// Encoding can lengthen what the browser sent (a bare "!" becomes "%21"): the
+	// reduced URL is held to the same bound, so that it reduces to itself.
+	if reduced := u.Path + "?" + out.Encode(); len(reduced) <= maxViewURL {
+		return reduced, nil
+	}
+	return "", errBadView
 }
 
 // handleAdminViewSave saves the current list's URL under a name (the same name again

@@ -12,7 +12,8 @@ import (
 // Any input is refused or reduced, never a panic; a reduced URL is an operations list's
 // path with only filter parameters, bounded, and reduces to itself. Both sides: a list
 // URL built from the input (a tenant's or every tenant's, each filter set, a cursor and
-// an unknown parameter) is accepted keeping exactly the filters; the same filters on an
+// an unknown parameter) is accepted keeping exactly the filters, or refused when it or
+// its reduction is past 1000 bytes; the same filters on an
 // absolute URL, a scheme-relative one, another path or past 1000 bytes are refused.
 func FuzzSavedViewURL(f *testing.F) {
 	for _, s := range []string{"/admin/operations", "/admin/operations?type=inventory.sync&cursor=abc&x=1", "https://evil.example/admin/operations",
@@ -23,7 +24,7 @@ func FuzzSavedViewURL(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw, s string, pick uint8) {
 		if out, err := savedViewURL(raw); err == nil {
 			u, perr := url.Parse(out)
-			if perr != nil || u.IsAbs() || u.Host != "" || !viewPath.MatchString(u.Path) || u.Fragment != "" || len(out) > 3*1000 {
+			if perr != nil || u.IsAbs() || u.Host != "" || !viewPath.MatchString(u.Path) || u.Fragment != "" || len(out) > maxViewURL {
 				t.Fatalf("savedViewURL(%q) = %q, not an operations list URL", raw, out)
 			}
 			for k := range u.Query() {
@@ -57,8 +58,13 @@ func FuzzSavedViewURL(f *testing.F) {
 		if len(want) > 0 {
 			wantURL += "?" + want.Encode()
 		}
-		if got, err := savedViewURL(path + "?" + q.Encode()); err != nil || got != wantURL {
-			t.Fatalf("savedViewURL(%q) = %q, %v; want %q", path+"?"+q.Encode(), got, err, wantURL)
+		// Filters past the bound (each value escaped can be 3× its 100 bytes) are refused whole.
+		if in := path + "?" + q.Encode(); len(in) > maxViewURL || len(wantURL) > maxViewURL {
+			if got, err := savedViewURL(in); err == nil {
+				t.Fatalf("savedViewURL(%q) = %q, want it refused past %d bytes", in, got, maxViewURL)
+			}
+		} else if got, err := savedViewURL(in); err != nil || got != wantURL {
+			t.Fatalf("savedViewURL(%q) = %q, %v; want %q", in, got, err, wantURL)
 		}
 		for _, bad := range []string{"https://hub.example" + path + "?" + q.Encode(), "//hub.example" + path, path + "/x?" + q.Encode(),
 			strings.Replace(path, "/admin", "/system", 1), path + "?q=" + strings.Repeat("a", 1000)} {
