@@ -39,6 +39,40 @@ func (s *Store) ReadStreamTx(ctx context.Context, tx pgx.Tx, stream StreamID, af
 	return s.collect(rows, true, 0)
 }
 
+// ReadStreamsTx is ReadStreamTx for several streams in one query: for each stream of
+// after, its events with a version greater than the one given, in stream order. A
+// stream with no such events has no entry. Writers that change many streams in one
+// transaction (the workers' batched claims and ends) load them in one round trip.
+func (s *Store) ReadStreamsTx(ctx context.Context, tx pgx.Tx, after map[StreamID]int64) (map[StreamID][]Envelope, error) {
+	if len(after) == 0 {
+		return map[StreamID][]Envelope{}, nil
+	}
+	ids, versions := make([]string, 0, len(after)), make([]int64, 0, len(after))
+	for id, v := range after {
+		ids, versions = append(ids, string(id)), append(versions, v)
+	}
+	rows, err := tx.Query(ctx, `SELECT `+selectColumns+` FROM es_events
+		JOIN unnest($1::text[], $2::bigint[]) AS a(a_stream, a_after) ON stream_id = a.a_stream AND stream_version > a.a_after
+		ORDER BY stream_id, stream_version`, ids, versions)
+	if err != nil {
+		return nil, fmt.Errorf("eventstore: read %d streams: %w", len(after), err)
+	}
+	envs, err := s.collect(rows, true, 2*len(after))
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[StreamID][]Envelope, len(after))
+	for i := 0; i < len(envs); {
+		j := i + 1
+		for j < len(envs) && envs[j].StreamID == envs[i].StreamID {
+			j++
+		}
+		out[envs[i].StreamID] = envs[i:j:j]
+		i = j
+	}
+	return out, nil
+}
+
 // ReadAll returns up to limit sealed events with a global position greater than
 // afterPosition, in global order. It never returns an event past one whose transaction
 // may still commit: positions are only given to events of ended transactions (see Seal),

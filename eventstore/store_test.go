@@ -339,3 +339,47 @@ func TestUUIDArray(t *testing.T) {
 	require.Equal(t, ids, got)
 	require.Empty(t, eventstore.UUIDArray(nil))
 }
+
+// TestReadStreamsTx: one query reads several streams past a version of each, in stream
+// order, inside the caller's transaction (it sees that transaction's own appends); a
+// stream with nothing past its version, or none at all, has no entry.
+func TestReadStreamsTx(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	a, c, empty, missing := newStream(), newStream(), newStream(), newStream()
+	for i, s := range []eventstore.StreamID{a, c, empty} {
+		evs := []eventstore.NewEvent{created(fmt.Sprint(i))}
+		for j := range 3 {
+			evs = append(evs, eventstore.NewEvent{Data: thingRenamed{From: fmt.Sprint(j), To: fmt.Sprint(j + 1)}, Metadata: meta()})
+		}
+		_, err := b.store.Append(b.ctx, s, eventstore.NoStream, evs...)
+		require.NoError(t, err)
+	}
+	tx, err := b.pool.Begin(b.ctx)
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback(b.ctx) }()
+	_, err = b.store.AppendTx(b.ctx, tx, c, 4, eventstore.NewEvent{Data: thingRenamed{From: "3", To: "4"}, Metadata: meta()})
+	require.NoError(t, err)
+
+	got, err := b.store.ReadStreamsTx(b.ctx, tx, map[eventstore.StreamID]int64{a: 0, c: 2, empty: 4, missing: 0})
+	require.NoError(t, err)
+	require.Len(t, got, 2)
+	versions := func(envs []eventstore.Envelope) (vs []int64) {
+		for _, e := range envs {
+			require.NotNil(t, e.Data, "decoded")
+			vs = append(vs, e.StreamVersion)
+		}
+		return vs
+	}
+	require.Equal(t, []int64{1, 2, 3, 4}, versions(got[a]))
+	require.Equal(t, thingCreated{Name: "0"}, got[a][0].Data)
+	require.Equal(t, []int64{3, 4, 5}, versions(got[c]), "the transaction's own append is read")
+	for s, envs := range got {
+		for _, e := range envs {
+			require.Equal(t, s, e.StreamID)
+		}
+	}
+	got, err = b.store.ReadStreamsTx(b.ctx, tx, nil)
+	require.NoError(t, err)
+	require.Empty(t, got)
+}

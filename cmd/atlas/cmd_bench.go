@@ -583,6 +583,7 @@ func runBenchLag(ctx context.Context, env *cli, args []string) error {
 	bgCtx, stopBg := context.WithCancel(ctx)
 	var bg sync.WaitGroup
 	a.Background(bgCtx, &bg, operations.WorkerOptions{})
+	bg.Go(func() { servePprof(bgCtx, env.getenv("ATLAS_PPROF_ADDR"), c.log) })
 	defer func() { stopBg(); bg.Wait() }()
 	hub := projections.HubRuns{}
 

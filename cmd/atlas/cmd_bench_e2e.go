@@ -186,6 +186,7 @@ func runBenchE2E(ctx context.Context, env *cli, args []string) error {
 		return ctx.Err()
 	}
 	a.Background(runCtx, &bg, operations.WorkerOptions{Concurrency: workers})
+	bg.Go(func() { servePprof(runCtx, env.getenv("ATLAS_PPROF_ADDR"), c.log) })
 	bg.Go(func() { w.run(runCtx) })
 
 	gate := &latencies{}

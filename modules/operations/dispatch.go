@@ -2,6 +2,7 @@ package operations
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -150,7 +151,7 @@ func (s *Service) RunWorkers(ctx context.Context, opts WorkerOptions) error {
 // dispatchRouter is the watermill router that consumes dispatch jobs as wake-ups.
 func (s *Service) dispatchRouter(ctx context.Context, opts WorkerOptions, wake chan<- struct{}) (*message.Router, error) {
 	wmLog := watermill.NewSlogLogger(s.log)
-	sub, err := wsql.NewSubscriber(wsql.BeginnerFromPgx(s.pool), wsql.SubscriberConfig{
+	sub, err := wsql.NewSubscriber(asyncCommits{wsql.BeginnerFromPgx(s.pool)}, wsql.SubscriberConfig{
 		ConsumerGroup:  workerGroup,
 		SchemaAdapter:  wsql.DefaultPostgreSQLSchema{SubscribeBatchSize: 1},
 		OffsetsAdapter: wsql.DefaultPostgreSQLOffsetsAdapter{},
@@ -200,6 +201,27 @@ func (s *Service) dispatchRouter(ctx context.Context, opts WorkerOptions, wake c
 		return nil
 	})
 	return router, nil
+}
+
+// asyncCommits begins the dispatch subscriber's transactions with synchronous_commit
+// off: such a transaction only moves the consumer group's offset past a wake-up (the
+// job is a wake-up; the run is in ops_runs), so it need not wait for its WAL flush, a
+// second fsync a run beside the start's own. Should a crash lose the last offsets,
+// their jobs are delivered again and wake the claim loop again, which claims nothing
+// twice (FOR UPDATE SKIP LOCKED on queued rows). WAL is flushed in order, so no later
+// synchronous commit survives a crash that lost one of these.
+type asyncCommits struct{ wsql.Beginner }
+
+func (b asyncCommits) BeginTx(ctx context.Context, opts *sql.TxOptions) (wsql.Tx, error) {
+	tx, err := b.Beginner.BeginTx(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := tx.ExecContext(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
+		_ = tx.Rollback()
+		return nil, err
+	}
+	return tx, nil
 }
 
 // claimLoop claims queued runs for the free slots of pool and hands each to start,

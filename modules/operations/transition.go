@@ -128,22 +128,97 @@ func (s *Service) loadTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, known *Ru
 // writeRow sets the run's row to what the aggregate says (status, outcome, started and
 // completed times) plus upd; a run that has just ended frees its scope lock.
 func writeRow(ctx context.Context, tx pgx.Tx, id uuid.UUID, run *Run, upd rowUpdate, ended bool) error {
-	var worker *string
-	if upd.workerID != "" {
-		worker = &upd.workerID
-	}
-	if _, err := tx.Exec(ctx, `UPDATE ops_runs SET status = $2, outcome = $3, started_at = $4, completed_at = $5,
-		heartbeat_at = COALESCE($6, heartbeat_at), worker_id = COALESCE($7, worker_id) WHERE run_id = $1`,
-		id, string(run.Status), string(run.Outcome), nullTime(run.StartedAt), nullTime(run.CompletedAt),
-		nullTime(upd.heartbeat), worker); err != nil {
+	if _, err := tx.Exec(ctx, updateRowSQL, rowArgs(id, run, upd)...); err != nil {
 		return fmt.Errorf("operations: update run %s: %w", id, err)
 	}
 	if ended {
-		if _, err := tx.Exec(ctx, `DELETE FROM ops_scope_locks WHERE run_id = $1`, id); err != nil {
+		if _, err := tx.Exec(ctx, releaseScopeSQL, id); err != nil {
 			return fmt.Errorf("operations: release scope: %w", err)
 		}
 	}
 	return nil
+}
+
+// queueRow is writeRow queued on a batch.
+func queueRow(b *eventstore.Batch, id uuid.UUID, run *Run, upd rowUpdate, ended bool) {
+	b.Exec(updateRowSQL, rowArgs(id, run, upd)...)
+	if ended {
+		b.Exec(releaseScopeSQL, id)
+	}
+}
+
+const (
+	updateRowSQL = `UPDATE ops_runs SET status = $2, outcome = $3, started_at = $4, completed_at = $5,
+		heartbeat_at = COALESCE($6, heartbeat_at), worker_id = COALESCE($7, worker_id) WHERE run_id = $1`
+	releaseScopeSQL = `DELETE FROM ops_scope_locks WHERE run_id = $1`
+)
+
+// rowArgs are updateRowSQL's arguments.
+func rowArgs(id uuid.UUID, run *Run, upd rowUpdate) []any {
+	var worker *string
+	if upd.workerID != "" {
+		worker = &upd.workerID
+	}
+	return []any{id, string(run.Status), string(run.Outcome), nullTime(run.StartedAt), nullTime(run.CompletedAt),
+		nullTime(upd.heartbeat), worker}
+}
+
+// transitionMany is transition for several runs in tx, each row locked: one query loads them all (known[id], a copy brought up to
+// date, or the whole stream), and every append and row update goes to the database in
+// one pipelined batch, not three round trips a run. It returns each row's aggregate and
+// whether anything was written for it. Any error, a *eventstore.ConcurrencyError
+// included, fails the whole call: the caller rolls its transaction back (and may take
+// the runs one by one). Under the row locks the aggregates are current, so a conflict
+// means a writer that did not lock.
+func (s *Service) transitionMany(ctx context.Context, tx pgx.Tx, rows []runRow, known map[uuid.UUID]*Run, decide decideFunc) ([]*Run, []bool, error) {
+	after := make(map[eventstore.StreamID]int64, len(rows))
+	for _, row := range rows {
+		after[RunStream(row.id)] = 0
+		if k := known[row.id]; k != nil {
+			after[RunStream(row.id)] = k.Version
+		}
+	}
+	streams, err := s.store.ReadStreamsTx(ctx, tx, after)
+	if err != nil {
+		return nil, nil, fmt.Errorf("operations: load %d runs: %w", len(rows), err)
+	}
+	runs, written := make([]*Run, len(rows)), make([]bool, len(rows))
+	b := s.store.NewBatch()
+	for i, row := range rows {
+		run := &Run{}
+		if k := known[row.id]; k != nil {
+			run = k.clone()
+		}
+		envs := streams[RunStream(row.id)]
+		if known[row.id] == nil && len(envs) == 0 {
+			return nil, nil, fmt.Errorf("operations: run %s has a row but no events", row.id)
+		}
+		for _, e := range envs {
+			run.Apply(e)
+		}
+		runs[i] = run
+		evs, upd, err := decide(run, row)
+		if err != nil {
+			return nil, nil, err
+		}
+		if len(evs) == 0 {
+			continue
+		}
+		res, err := b.Append(ctx, RunStream(row.id), run.Version, evs...)
+		if err != nil {
+			return nil, nil, fmt.Errorf("operations: run %s: append %s: %w", row.id, evs[0].Data.EventType(), err)
+		}
+		wasTerminal := run.Terminal()
+		for _, env := range res.Events {
+			run.Apply(env)
+		}
+		queueRow(b, row.id, run, upd, !wasTerminal && run.Terminal())
+		written[i] = true
+	}
+	if err := b.Send(ctx, tx); err != nil {
+		return nil, nil, fmt.Errorf("operations: write %d runs: %w", len(rows), err)
+	}
+	return runs, written, nil
 }
 
 // nullTime is t, or SQL NULL for the zero time.

@@ -66,8 +66,9 @@ func (s *Service) claimQueued(ctx context.Context, n int, workerID string) ([]*R
 }
 
 // claim locks queued rows with lock (which returns run_id, status) and, in the same
-// transaction, starts each run by a transition: RunStarted appended, the row marked
-// running with this worker and a first heartbeat. It returns the runs loaded.
+// transaction, starts them all by one transitionMany (one query loads them, one
+// pipelined batch appends RunStarted to each and marks each row running with this
+// worker and a first heartbeat). It returns the runs loaded.
 func (s *Service) claim(ctx context.Context, workerID, lock string, args ...any) ([]*Run, error) {
 	now := s.now().UTC()
 	start := func(run *Run, _ runRow) ([]eventstore.NewEvent, rowUpdate, error) {
@@ -88,14 +89,14 @@ func (s *Service) claim(ctx context.Context, workerID, lock string, args ...any)
 		if err != nil {
 			return fmt.Errorf("operations: claim: %w", err)
 		}
-		for _, row := range locked {
-			run, started, err := s.transition(ctx, tx, row, nil, start)
-			if err != nil {
-				return fmt.Errorf("operations: claim run %s: %w", row.id, err)
-			}
-			if !started {
+		loaded, started, err := s.transitionMany(ctx, tx, locked, nil, start)
+		if err != nil {
+			return fmt.Errorf("operations: claim %d runs: %w", len(locked), err)
+		}
+		for i, run := range loaded {
+			if !started[i] {
 				// Cannot happen while every change goes through transition.
-				s.log.Error("a queued row whose run is not queued was not claimed", "run", row.id, "status", run.Status)
+				s.log.Error("a queued row whose run is not queued was not claimed", "run", run.ID, "status", run.Status)
 				continue
 			}
 			runs = append(runs, run)
@@ -157,34 +158,24 @@ func (s *Service) execute(parent context.Context, run *Run, workerID string) {
 		ev = RunCompleted{Outcome: outcome, CompletedAt: now}
 	}
 	// The progress not yet flushed and the end are one append in one transaction: a
-	// run ends in one commit, not two. If the sweeper ended the run meanwhile, neither
-	// is written.
-	fctx := context.WithoutCancel(ctx)
+	// run ends in one commit, not two, shared with the other ends of the moment
+	// (ender.go). If the sweeper ended the run meanwhile, neither is written.
 	rep.mu.Lock()
 	defer rep.mu.Unlock()
 	progress := rep.pendingLocked()
-	err = pgx.BeginFunc(fctx, s.pool, func(tx pgx.Tx) error {
-		row, found, err := lockRun(fctx, tx, run.ID, "")
-		if err != nil || !found {
-			return err
+	err = s.endRun(run.ID, rep.known, func(agg *Run, row runRow) ([]eventstore.NewEvent, rowUpdate, error) {
+		if agg.Terminal() || row.status != StatusRunning {
+			return nil, rowUpdate{}, nil
 		}
-		_, _, err = s.transition(fctx, tx, row, rep.known, func(agg *Run, row runRow) ([]eventstore.NewEvent, rowUpdate, error) {
-			if agg.Terminal() || row.status != StatusRunning {
-				return nil, rowUpdate{}, nil
-			}
-			end, upd, err := ending(agg, row, outcome, ev, meta)
-			if err != nil || len(end) == 0 {
-				return nil, upd, err
-			}
-			return append(slices.Clip(progress), end...), upd, nil
-		})
-		return err
+		end, upd, err := ending(agg, row, outcome, ev, meta)
+		if err != nil || len(end) == 0 {
+			return nil, upd, err
+		}
+		return append(slices.Clip(progress), end...), upd, nil
 	})
 	if err != nil {
 		s.log.Error("finishing run failed", "run", run.ID, "error", Sanitize(err.Error()))
-		return
 	}
-	s.store.WakeSealer()
 }
 
 // invoke calls the handler, turning a panic into an internal error.
