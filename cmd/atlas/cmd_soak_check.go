@@ -14,6 +14,7 @@ type soakRunEvent struct {
 	Stream   string
 	Type     string
 	Identity string // RunQueued only
+	Tx       string // the writing transaction
 }
 
 // soakTerminal are the event types that end a run (and free its identity).
@@ -21,8 +22,20 @@ var soakTerminal = map[string]bool{"RunCompleted": true, "RunFailed": true, "Run
 	"RunCancelled": true, "RunStaleTimedOut": true}
 
 // checkIdentities walks run events in global order and returns the number of runs and
-// identities seen and one line per moment two runs were active with one identity.
+// identities seen and one line per moment two runs were active with one identity. A
+// run queued and ended in one transaction (blocked at the gate, not dispatchable) was
+// never active: it holds no identity, and it is no overlap beside an active run.
 func checkIdentities(evs []soakRunEvent) (runs, identities int, overlaps []string) {
+	queuedIn := map[string]string{} // stream → the transaction of its RunQueued
+	bornEnded := map[string]bool{}
+	for _, e := range evs {
+		switch {
+		case e.Type == "RunQueued":
+			queuedIn[e.Stream] = e.Tx
+		case soakTerminal[e.Type] && e.Tx != "" && queuedIn[e.Stream] == e.Tx:
+			bornEnded[e.Stream] = true
+		}
+	}
 	active := map[string]string{} // identity → the active run's stream
 	identityOf := map[string]string{}
 	seen := map[string]bool{}
@@ -33,6 +46,9 @@ func checkIdentities(evs []soakRunEvent) (runs, identities int, overlaps []strin
 			if !seen[e.Identity] {
 				seen[e.Identity] = true
 				identities++
+			}
+			if bornEnded[e.Stream] {
+				continue
 			}
 			if other, ok := active[e.Identity]; ok {
 				overlaps = append(overlaps, fmt.Sprintf("%s queued while %s was active with identity %s", e.Stream, other, e.Identity))

@@ -35,6 +35,17 @@ func TestSoakCheckersCatchViolations(t *testing.T) {
 	_, _, overlaps = checkIdentities(planted)
 	require.Len(t, overlaps, 1)
 	require.Contains(t, overlaps[0], "run-b queued while run-a was active")
+	// A run blocked at the gate (queued and ended in one transaction) beside the active
+	// run-a is no overlap; queued in one transaction and ended in another, it is.
+	blocked := []soakRunEvent{clean[0], {Stream: "run-d", Type: "RunQueued", Identity: "i1", Tx: "7"},
+		{Stream: "run-d", Type: "RunBlocked", Tx: "7"}, clean[1]}
+	runs, _, overlaps = checkIdentities(blocked)
+	require.Equal(t, 2, runs)
+	require.Empty(t, overlaps)
+	blocked[2].Tx = "8"
+	_, _, overlaps = checkIdentities(blocked)
+	require.Len(t, overlaps, 1)
+	require.Contains(t, overlaps[0], "run-d queued while run-a was active")
 
 	started, twice := checkWorkedOnce(clean)
 	require.Equal(t, 1, started)

@@ -223,8 +223,8 @@ func firstOf(items []string) string {
 
 // runEvents reads every run event in global order, and counts RunStarted by worker.
 func (s *soak) runEvents(ctx context.Context) ([]soakRunEvent, string, error) {
-	rows, err := s.pool.Query(ctx, `SELECT stream_id, event_type, COALESCE(data->>'identityHash', ''), COALESCE(data->>'workerId', '')
-		FROM es_events WHERE stream_type = 'run' AND global_position IS NOT NULL ORDER BY global_position`)
+	rows, err := s.pool.Query(ctx, `SELECT stream_id, event_type, COALESCE(data->>'identityHash', ''), COALESCE(data->>'workerId', ''),
+		transaction_id::text FROM es_events WHERE stream_type = 'run' AND global_position IS NOT NULL ORDER BY global_position`)
 	if err != nil {
 		return nil, "", err
 	}
@@ -234,7 +234,7 @@ func (s *soak) runEvents(ctx context.Context) ([]soakRunEvent, string, error) {
 	for rows.Next() {
 		var e soakRunEvent
 		var worker string
-		if err := rows.Scan(&e.Stream, &e.Type, &e.Identity, &worker); err != nil {
+		if err := rows.Scan(&e.Stream, &e.Type, &e.Identity, &worker, &e.Tx); err != nil {
 			return nil, "", err
 		}
 		if e.Type == "RunStarted" {

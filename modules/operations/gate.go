@@ -714,6 +714,16 @@ func (s *Service) scopeBusyOutcome(ctx context.Context, info TypeInfo, scope str
 // block records a run that a precondition stopped: RunQueued + RunBlocked, an audit
 // entry and the initiator's notification; nothing is dispatched.
 func (s *Service) block(ctx context.Context, a *admission, reason ReasonCode, msg string) (StartOutcome, error) {
+	// An active run with this identity answers first: the start is deduped, not
+	// blocked (provider-backed and permanent identities looked before the connection;
+	// the others, whose duplicate the insert finds on the accepted path, look here).
+	if !a.info.ProviderBacked && !a.info.Identity.Permanent() {
+		if out, found, err := s.findDuplicate(ctx, a); err != nil {
+			return out, err
+		} else if found {
+			return s.auditAnswered(ctx, a, out)
+		}
+	}
 	label, next := ReasonInfo(reason)
 	steps := []NextStep{{Label: next}}
 	runID, err := s.recordEnded(ctx, a, OutcomeBlocked,

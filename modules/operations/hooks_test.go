@@ -45,7 +45,17 @@ func TestPreconditionBlocksAtTheGate(t *testing.T) {
 	require.Equal(t, operations.ReasonDriftBaselineMissing, run.ReasonCode)
 
 	holds = true
-	require.Equal(t, operations.StartAccepted, f.start(t, "operator", "drift.generate", f.bare, `{}`).Status)
+	accepted := f.start(t, "operator", "drift.generate", f.bare, `{}`)
+	require.Equal(t, operations.StartAccepted, accepted.Status)
+
+	// While that run is active, the same start is deduped even when the precondition
+	// fails again: an active run answers before a precondition (no blocked run is
+	// recorded beside an active one).
+	holds = false
+	again := f.start(t, "operator", "drift.generate", f.bare, `{}`)
+	require.Equal(t, operations.StartDeduped, again.Status)
+	require.Equal(t, accepted.Run.ID, again.Run.ID)
+	holds = true
 
 	// Authorization comes first: a readonly member is refused, the precondition not asked.
 	seen = operations.StartRequest{}
