@@ -297,3 +297,48 @@ func TestConcurrentSealersNeverGiveAPositionTwice(t *testing.T) {
 	require.True(t, res.OK, "chain: %s at %d", res.Reason, res.FirstBad)
 	require.Equal(t, n, res.Checked)
 }
+
+// TestSealCallersShareOneSeal: callers that arrive while this process's seal turn is
+// taken share the next seal: eight callers waiting run one seal between them, each
+// told what it sealed; a caller that arrives after it seals again.
+func TestSealCallersShareOneSeal(t *testing.T) {
+	t.Parallel()
+	b := setupFresh(t)
+	for i := range 10 {
+		_, err := b.store.Append(b.ctx, newStream(), eventstore.NoStream, created(fmt.Sprint(i)))
+		require.NoError(t, err)
+	}
+	release := eventstore.HoldSealTurn(b.store)
+	const callers = 8
+	sealed := make([]int, callers)
+	errs := make([]error, callers)
+	var wg sync.WaitGroup
+	for i := range callers {
+		wg.Go(func() { sealed[i], errs[i] = b.store.Seal(b.ctx) })
+	}
+	require.Eventually(t, func() bool {
+		_, in := eventstore.SealCounts(b.store)
+		return in == callers
+	}, 10*time.Second, time.Millisecond)
+	before, _ := eventstore.SealCounts(b.store)
+	release()
+	wg.Wait()
+	after, in := eventstore.SealCounts(b.store)
+	require.Equal(t, before+1, after, "one seal for the eight callers")
+	require.Zero(t, in)
+	for i := range callers {
+		require.NoError(t, errs[i])
+		require.Equal(t, 10, sealed[i], "caller %d is told what the shared seal did", i)
+	}
+	head, err := b.store.Head(b.ctx)
+	require.NoError(t, err)
+	require.Equal(t, int64(10), head)
+
+	_, err = b.store.Append(b.ctx, newStream(), eventstore.NoStream, created("late"))
+	require.NoError(t, err)
+	n, err := b.store.Seal(b.ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, n, "a caller after the shared seal seals again")
+	started, _ := eventstore.SealCounts(b.store)
+	require.Equal(t, after+1, started)
+}

@@ -22,7 +22,46 @@ const SealNotifyChannel = "atlas_sealed"
 // of transactions older than pg_snapshot_xmin(pg_current_snapshot()) are sealed: every
 // such transaction has committed or rolled back, so no event can later appear before
 // them. One sealer runs at a time (an advisory lock); a concurrent call returns 0.
+//
+// In one process, seals take turns, and callers that arrive while one runs share the
+// next: a caller waits for its turn, and if a seal started after the caller arrived
+// (and so saw every commit the caller could see) has run meanwhile, it returns what
+// that seal did instead of sealing again. Every projection runner calls Seal when it
+// reads a short page (ReadAll); without the turn, eight runners ran eight candidate
+// scans for one burst of commits.
 func (s *Store) Seal(ctx context.Context) (int, error) {
+	s.sealMu.Lock()
+	arrived, sealedBefore := s.sealsStarted, s.sealedTotal
+	s.sealCallers++
+	s.sealMu.Unlock()
+	defer func() {
+		s.sealMu.Lock()
+		s.sealCallers--
+		s.sealMu.Unlock()
+	}()
+	select {
+	case s.sealTurn <- struct{}{}:
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	defer func() { <-s.sealTurn }()
+	s.sealMu.Lock()
+	if s.sealsStarted > arrived {
+		n := int(s.sealedTotal - sealedBefore)
+		s.sealMu.Unlock()
+		return n, nil
+	}
+	s.sealsStarted++
+	s.sealMu.Unlock()
+	n, err := s.sealAll(ctx)
+	s.sealMu.Lock()
+	s.sealedTotal += int64(n)
+	s.sealMu.Unlock()
+	return n, err
+}
+
+// sealAll seals batch after batch until one is not full.
+func (s *Store) sealAll(ctx context.Context) (int, error) {
 	total := 0
 	for {
 		n, err := s.sealBatchOnce(ctx)

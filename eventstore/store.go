@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -37,6 +38,13 @@ type Store struct {
 	sealBatch int
 	// sealWake wakes RunSealer (WakeSealer); one pending wake-up stands for any number.
 	sealWake chan struct{}
+	// sealTurn is held by the one Seal of this process that is running (see Seal);
+	// sealMu guards the counters: seals started, events they sealed, callers in Seal.
+	sealTurn     chan struct{}
+	sealMu       sync.Mutex
+	sealsStarted uint64
+	sealedTotal  int64
+	sealCallers  int
 }
 
 // New returns a Store over pool. The schema must have been migrated (Migrations).
@@ -53,6 +61,7 @@ func New(pool *pgxpool.Pool, opts Options) *Store {
 		now = time.Now
 	}
 	return &Store{
+		sealTurn:  make(chan struct{}, 1),
 		pool:      pool,
 		reg:       opts.Registry,
 		log:       log,
