@@ -2,7 +2,6 @@ package operations
 
 import (
 	"context"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,9 +37,7 @@ const endTimeout = 30 * time.Second
 
 // endQueue is the queue of run ends waiting for an ender.
 type endQueue struct {
-	mu      sync.Mutex
-	pending []*pendingEnd
-	enders  int
+	queue drainQueue[*pendingEnd]
 	// batched counts the ends written in batches of two or more, failed the batches
 	// that failed (their ends went alone).
 	batched, failed atomic.Int64
@@ -67,59 +64,40 @@ func (s *Service) endRun(id uuid.UUID, known *Run, decide decideFunc) error {
 // endRuns queues ends (together: an ender that starts now takes them in one batch) and
 // waits until each has committed or failed (its err).
 func (s *Service) endRuns(ends ...*pendingEnd) {
-	s.ends.mu.Lock()
-	s.ends.pending = append(s.ends.pending, ends...)
-	if s.ends.enders < endersMax {
-		s.ends.enders++
-		go s.runEnder()
-	}
-	s.ends.mu.Unlock()
+	s.ends.queue.push(endersMax, endMax, s.writeEnds, ends...)
 	for _, p := range ends {
 		<-p.done
 	}
 }
 
-// runEnder writes batched end transactions until the queue is empty.
-func (s *Service) runEnder() {
-	for {
-		s.ends.mu.Lock()
-		n := min(len(s.ends.pending), endMax)
-		if n == 0 {
-			s.ends.enders--
-			s.ends.mu.Unlock()
-			return
-		}
-		batch := slices.Clone(s.ends.pending[:n])
-		s.ends.pending = slices.Delete(s.ends.pending, 0, n)
-		s.ends.mu.Unlock()
-
-		ctx, cancel := context.WithTimeout(context.Background(), endTimeout)
-		err := s.endBatch(ctx, batch)
-		cancel()
-		if err != nil && len(batch) > 1 {
-			s.ends.failed.Add(1)
-			s.log.Warn("a batched end failed; ending its runs one by one", "runs", len(batch), "error", Sanitize(err.Error()))
-			var wg sync.WaitGroup
-			for _, p := range batch {
-				wg.Go(func() {
-					ctx, cancel := context.WithTimeout(context.Background(), endTimeout)
-					defer cancel()
-					p.err = s.endAlone(ctx, p)
-				})
-			}
-			wg.Wait()
-		} else {
-			if len(batch) > 1 {
-				s.ends.batched.Add(int64(len(batch)))
-			}
-			for _, p := range batch {
-				p.err = err
-			}
-		}
-		s.store.WakeSealer()
+// writeEnds writes one batch of ends: together, or one by one if together fails.
+func (s *Service) writeEnds(batch []*pendingEnd) {
+	ctx, cancel := context.WithTimeout(context.Background(), endTimeout)
+	err := s.endBatch(ctx, batch)
+	cancel()
+	if err != nil && len(batch) > 1 {
+		s.ends.failed.Add(1)
+		s.log.Warn("a batched end failed; ending its runs one by one", "runs", len(batch), "error", Sanitize(err.Error()))
+		var wg sync.WaitGroup
 		for _, p := range batch {
-			close(p.done)
+			wg.Go(func() {
+				ctx, cancel := context.WithTimeout(context.Background(), endTimeout)
+				defer cancel()
+				p.err = s.endAlone(ctx, p)
+			})
 		}
+		wg.Wait()
+	} else {
+		if len(batch) > 1 {
+			s.ends.batched.Add(int64(len(batch)))
+		}
+		for _, p := range batch {
+			p.err = err
+		}
+	}
+	s.store.WakeSealer()
+	for _, p := range batch {
+		close(p.done)
 	}
 }
 
