@@ -326,19 +326,22 @@ func TestSealCallersShareOneSeal(t *testing.T) {
 	after, in := eventstore.SealCounts(b.store)
 	require.Equal(t, before+1, after, "one seal for the eight callers")
 	require.Zero(t, in)
-	for i := range callers {
-		require.NoError(t, errs[i])
-		require.Equal(t, 10, sealed[i], "caller %d is told what the shared seal did", i)
-	}
+	// The seal horizon is the server's (another database's open transaction holds it
+	// back), so the shared seal may have sealed fewer than 10: whatever it sealed, each
+	// caller is told that.
 	head, err := b.store.Head(b.ctx)
 	require.NoError(t, err)
-	require.Equal(t, int64(10), head)
+	for i := range callers {
+		require.NoError(t, errs[i])
+		require.Equal(t, int(head), sealed[i], "caller %d is told what the shared seal did", i)
+	}
 
-	_, err = b.store.Append(b.ctx, newStream(), eventstore.NoStream, created("late"))
+	_, err = b.store.Seal(b.ctx)
 	require.NoError(t, err)
-	n, err := b.store.Seal(b.ctx)
-	require.NoError(t, err)
-	require.Equal(t, 1, n, "a caller after the shared seal seals again")
 	started, _ := eventstore.SealCounts(b.store)
-	require.Equal(t, after+1, started)
+	require.Equal(t, after+1, started, "a caller after the shared seal seals again")
+	require.NoError(t, b.store.SealCommitted(b.ctx))
+	head, err = b.store.Head(b.ctx)
+	require.NoError(t, err)
+	require.Equal(t, int64(10), head)
 }
