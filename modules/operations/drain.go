@@ -5,10 +5,9 @@ import (
 	"sync"
 )
 
-// drainQueue is the queue of the gate's group commit and of the batched run ends: items
-// wait in it, and up to a bound of drainers (goroutines started on demand) each take
-// everything waiting, at most maxBatch at a time, and hand it to write, until the queue
-// is empty. Nothing lingers: a drainer takes what is already queued, and an item alone
+// drainQueue is the queue of the gate's group commit: items wait in it, and up to a
+// bound of drainers (goroutines started on demand) each take everything waiting, at
+// most maxBatch at a time, and hand it to write, until the queue is empty. Nothing lingers: a drainer takes what is already queued, and an item alone
 // is a batch of one.
 type drainQueue[T any] struct {
 	mu       sync.Mutex
