@@ -229,15 +229,18 @@ func (s *Service) writeGroup(ctx context.Context, gs []*groupedStart) error {
 	// each identity (a committed run, or one of this group's).
 	pb := &pgx.Batch{}
 	pb.Queue("BEGIN")
+	pb.Queue(lockKeysSQL, identities) // before anything writes: see order.go
 	pb.Queue(`INSERT INTO ops_runs (run_id, type, workspace_id, tenant_id, status, outcome, identity_hash, initiator_user_id, queued_at)
 		SELECT r, t, w, tn, 'queued', 'pending', i, u, q
 		FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::uuid[], $5::text[], $6::uuid[], $7::timestamptz[]) AS x(r, t, w, tn, i, u, q)
 		ON CONFLICT DO NOTHING RETURNING run_id`, runIDs, types, workspaces, tenants, identities, initiators, times)
 	pb.Queue(`SELECT identity_hash, run_id, status FROM ops_runs WHERE identity_hash = ANY($1) AND status IN ('queued', 'running')`, identities)
 	br := conn.SendBatch(ctx, pb)
-	if _, err := br.Exec(); err != nil {
-		_ = br.Close()
-		return fmt.Errorf("begin: %w", err)
+	for range 2 { // BEGIN, the identity locks
+		if _, err := br.Exec(); err != nil {
+			_ = br.Close()
+			return fmt.Errorf("begin: %w", err)
+		}
 	}
 	accepted := map[uuid.UUID]bool{}
 	rows, err := br.Query()

@@ -46,6 +46,9 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 		}
 		var ok bool
 		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			if err := lockEnding(ctx, tx, st.id); err != nil {
+				return err
+			}
 			row, stillStale, err := lockRun(ctx, tx, st.id, cond, cutoff)
 			if err != nil || !stillStale {
 				return err

@@ -167,6 +167,9 @@ func (s *Service) execute(parent context.Context, run *Run, workerID string) {
 	defer rep.mu.Unlock()
 	progress := rep.pendingLocked()
 	err = pgx.BeginFunc(fctx, s.pool, func(tx pgx.Tx) error {
+		if err := lockEnding(fctx, tx, run.ID); err != nil {
+			return err
+		}
 		row, found, err := lockRun(fctx, tx, run.ID, "")
 		if err != nil || !found {
 			return err
