@@ -2,8 +2,11 @@ package operations
 
 import (
 	"context"
+	"errors"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/tenantatlas/ops/eventstore"
 )
 
 // GroupStats reports how many starts s decided in group transactions and how many of
@@ -20,4 +23,35 @@ func OutboxDispatcher() Dispatcher { return outboxDispatcher{} }
 func HoldKeys(ctx context.Context, tx pgx.Tx, keys ...string) error {
 	_, err := tx.Exec(ctx, lockKeysSQL, keys)
 	return err
+}
+
+// EndStats reports how many run ends s wrote in batches of two or more and how many
+// of its batched end transactions failed (tests).
+func EndStats(s *Service) (batched, failed int64) {
+	return s.ends.batched.Load(), s.ends.failed.Load()
+}
+
+// EndTogether ends the running runs ids completed, queued at once so that one batched
+// end transaction takes them all; the run failing gets a decision that fails instead.
+// It returns each end's error (tests).
+func EndTogether(s *Service, ids []uuid.UUID, failing uuid.UUID) ([]error, error) {
+	ends := make([]*pendingEnd, len(ids))
+	for i, id := range ids {
+		run, err := s.Load(context.Background(), id)
+		if err != nil {
+			return nil, err
+		}
+		ends[i] = &pendingEnd{id: id, known: run, done: make(chan struct{}), decide: func(agg *Run, row runRow) ([]eventstore.NewEvent, rowUpdate, error) {
+			if id == failing {
+				return nil, rowUpdate{}, errors.New("a planted failure")
+			}
+			return ending(agg, row, OutcomeSucceeded, RunCompleted{Outcome: OutcomeSucceeded, CompletedAt: s.now().UTC()}, systemMeta(agg, "test"))
+		}}
+	}
+	s.endRuns(ends...)
+	errs := make([]error, len(ends))
+	for i, p := range ends {
+		errs[i] = p.err
+	}
+	return errs, nil
 }

@@ -3,7 +3,6 @@ package operations
 import (
 	"context"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -51,9 +50,7 @@ const groupTimeout = 30 * time.Second
 
 // groupCommit is the queue of admissions waiting for a group transaction.
 type groupCommit struct {
-	mu         sync.Mutex
-	pending    []*groupedStart
-	committers int
+	queue drainQueue[*groupedStart]
 	// grouped counts the starts decided in a group transaction, failed the group
 	// transactions that failed (their starts went alone).
 	grouped, failed atomic.Int64
@@ -95,13 +92,7 @@ func (a *admission) groupable() bool {
 // admitGrouped queues a for a group transaction and waits for its answer.
 func (s *Service) admitGrouped(ctx context.Context, a *admission) (StartOutcome, error) {
 	g := &groupedStart{ctx: ctx, a: a, done: make(chan struct{})}
-	s.group.mu.Lock()
-	s.group.pending = append(s.group.pending, g)
-	if s.group.committers < groupCommitters {
-		s.group.committers++
-		go s.commitGroups()
-	}
-	s.group.mu.Unlock()
+	s.group.queue.push(groupCommitters, groupMax, s.commitGroup, g)
 	select {
 	case <-g.done:
 	case <-ctx.Done():
@@ -112,26 +103,6 @@ func (s *Service) admitGrouped(ctx context.Context, a *admission) (StartOutcome,
 		return s.admitAlone(ctx, a)
 	}
 	return g.out, g.err
-}
-
-// commitGroups writes group transactions until the queue is empty.
-func (s *Service) commitGroups() {
-	for {
-		s.group.mu.Lock()
-		n := min(len(s.group.pending), groupMax)
-		if n == 0 {
-			s.group.committers--
-			s.group.mu.Unlock()
-			return
-		}
-		batch := make([]*groupedStart, n)
-		copy(batch, s.group.pending)
-		rest := copy(s.group.pending, s.group.pending[n:])
-		clear(s.group.pending[rest:])
-		s.group.pending = s.group.pending[:rest]
-		s.group.mu.Unlock()
-		s.commitGroup(batch)
-	}
 }
 
 // commitGroup decides batch in one transaction; the starts it cannot decide go alone.

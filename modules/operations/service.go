@@ -81,6 +81,8 @@ type Service struct {
 	declared map[string]bool
 	// group is the start gate's group commit (groupcommit.go).
 	group groupCommit
+	// ends are the run ends waiting for a batched end transaction (ender.go).
+	ends endQueue
 }
 
 // New returns the operations service.

@@ -158,39 +158,24 @@ func (s *Service) execute(parent context.Context, run *Run, workerID string) {
 		ev = RunCompleted{Outcome: outcome, CompletedAt: now}
 	}
 	// The progress not yet flushed and the end are one append in one transaction: a
-	// run ends in one commit, not two. If the sweeper ended the run meanwhile, neither
-	// is written. (Ends shared a transaction for a while, 2026-12-01: twice in four CI
-	// runs the soak then saw a start of the same identity sealed before the end that had
-	// freed it; see the README, "Ends stay one transaction a run".)
-	fctx := context.WithoutCancel(ctx)
+	// run ends in one commit, not two, shared with the other ends of the moment
+	// (ender.go). If the sweeper ended the run meanwhile, neither is written.
 	rep.mu.Lock()
 	defer rep.mu.Unlock()
 	progress := rep.pendingLocked()
-	err = pgx.BeginFunc(fctx, s.pool, func(tx pgx.Tx) error {
-		if err := lockEnding(fctx, tx, run.ID); err != nil {
-			return err
+	err = s.endRun(run.ID, rep.known, func(agg *Run, row runRow) ([]eventstore.NewEvent, rowUpdate, error) {
+		if agg.Terminal() || row.status != StatusRunning {
+			return nil, rowUpdate{}, nil
 		}
-		row, found, err := lockRun(fctx, tx, run.ID, "")
-		if err != nil || !found {
-			return err
+		end, upd, err := ending(agg, row, outcome, ev, meta)
+		if err != nil || len(end) == 0 {
+			return nil, upd, err
 		}
-		_, _, err = s.transition(fctx, tx, row, rep.known, func(agg *Run, row runRow) ([]eventstore.NewEvent, rowUpdate, error) {
-			if agg.Terminal() || row.status != StatusRunning {
-				return nil, rowUpdate{}, nil
-			}
-			end, upd, err := ending(agg, row, outcome, ev, meta)
-			if err != nil || len(end) == 0 {
-				return nil, upd, err
-			}
-			return append(slices.Clip(progress), end...), upd, nil
-		})
-		return err
+		return append(slices.Clip(progress), end...), upd, nil
 	})
 	if err != nil {
 		s.log.Error("finishing run failed", "run", run.ID, "error", Sanitize(err.Error()))
-		return
 	}
-	s.store.WakeSealer()
 }
 
 // invoke calls the handler, turning a panic into an internal error.
