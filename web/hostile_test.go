@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -10,6 +11,8 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -185,9 +188,9 @@ func TestHostileParametersNeverFail(t *testing.T) {
 		return out
 	}
 
-	requests := 0
-	check := func(r route, path, rawQuery string) {
-		t.Helper()
+	// check sends one hostile request and says what is wrong with its answer (nil when
+	// nothing is). It runs on several goroutines, so it reports instead of failing.
+	check := func(r route, path, rawQuery string) error {
 		var body io.Reader
 		contentType := ""
 		if r.method == fiber.MethodPost {
@@ -197,67 +200,109 @@ func TestHostileParametersNeverFail(t *testing.T) {
 				body, contentType = strings.NewReader(url.Values{"_csrf": {csrfToken}}.Encode()), fiber.MIMEApplicationForm
 			}
 		}
+		where := fmt.Sprintf("%s %.200s?%.200s", r.method, path, rawQuery)
 		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 		defer cancel()
 		resp, err := owner.rawRequest(ctx, r.method, path, rawQuery, token, body, contentType)
 		if err != nil {
-			require.FailNow(t, "request failed", "%s %.200s?%.200s: %.300s", r.method, path, rawQuery, err.Error())
+			return fmt.Errorf("%s: request failed: %.300s", where, err.Error())
 		}
-		requests++
-		var raw []byte
-		if strings.HasSuffix(path, "/stream") && resp.StatusCode == http.StatusOK {
-			raw = []byte{} // a live stream: its headers are the answer
-		} else {
-			raw, err = io.ReadAll(resp.Body)
-			require.NoError(t, err)
+		defer resp.Body.Close()
+		raw := []byte{} // a live stream: its headers are the answer
+		if !strings.HasSuffix(path, "/stream") || resp.StatusCode != http.StatusOK {
+			if raw, err = io.ReadAll(resp.Body); err != nil {
+				return fmt.Errorf("%s: reading the answer: %w", where, err)
+			}
 		}
-		_ = resp.Body.Close()
-		where := r.method + " " + path + "?" + rawQuery
 		// Readiness may honestly answer 503 (this hub runs no sealer, so a slow run of the
 		// suite can find sealing stalled); every other route must not fail.
-		if !(path == "/readyz" && resp.StatusCode == http.StatusServiceUnavailable) {
-			require.Less(t, resp.StatusCode, 500, "%.300s answered %d: %.500s", where, resp.StatusCode, raw)
+		if resp.StatusCode >= 500 && !(path == "/readyz" && resp.StatusCode == http.StatusServiceUnavailable) {
+			return fmt.Errorf("%s answered %d: %.500s", where, resp.StatusCode, raw)
 		}
 		if resp.StatusCode >= 400 {
 			for _, leak := range []string{"goroutine", "SQLSTATE", "panic", ".go:"} {
-				require.NotContains(t, string(raw), leak, "%.300s", where)
+				if strings.Contains(string(raw), leak) {
+					return fmt.Errorf("%s: the answer shows %q: %.500s", where, leak, raw)
+				}
 			}
 		}
 		if strings.HasPrefix(path, "/api/") && resp.StatusCode >= 400 {
 			var e struct {
 				Error struct{ Code, Message string }
 			}
-			require.NoError(t, json.Unmarshal(raw, &e), "%.300s: a JSON error, got %.300s", where, raw)
-			require.NotEmpty(t, e.Error.Code, "%.300s", where)
+			if err := json.Unmarshal(raw, &e); err != nil || e.Error.Code == "" {
+				return fmt.Errorf("%s: want a JSON error with a code, got %.300s", where, raw)
+			}
 		}
+		return nil
 	}
-
-	var logout *route
-	for _, r := range routes {
-		if r.path == "/admin/logout" {
-			logout = &r // it ends the session every other request uses: last
-			continue
-		}
+	// hit sends every hostile request of one route, in order, until one fails.
+	hit := func(r route) (int, error) {
+		n := 0
+		send := func(path, rawQuery string) error { n++; return check(r, path, rawQuery) }
 		// Every path parameter hostile in turn, the rest valid.
 		for _, name := range params(r.path) {
 			for _, v := range hostilePathValues {
-				check(r, fill(r.path, map[string]string{name: v}), "")
+				if err := send(fill(r.path, map[string]string{name: v}), ""); err != nil {
+					return n, err
+				}
 			}
 		}
 		// Valid path, every query parameter hostile in turn, then whole hostile queries.
 		path := fill(r.path, nil)
 		for _, name := range hostileQueryNames {
 			for _, v := range hostileQueryValues {
-				check(r, path, name+"="+v)
+				if err := send(path, name+"="+v); err != nil {
+					return n, err
+				}
 			}
 		}
 		for _, q := range hostileRawQueries {
-			check(r, path, q)
+			if err := send(path, q); err != nil {
+				return n, err
+			}
 		}
+		return n, nil
 	}
+
+	// The routes go to a few goroutines (each route's requests in order), which ran
+	// the suite's longest test in a third of its time; the session's logout is last,
+	// alone.
+	var logout *route
+	queue := make(chan route)
+	var requests atomic.Int64
+	var failures []error
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for r := range queue {
+				n, err := hit(r)
+				requests.Add(int64(n))
+				if err != nil {
+					mu.Lock()
+					failures = append(failures, err)
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	for _, r := range routes {
+		if r.path == "/admin/logout" {
+			logout = &r // it ends the session every other request uses: last
+			continue
+		}
+		for _, name := range params(r.path) { // a parameter this test has no value for fails here
+			_ = validFor(r.path, name)
+		}
+		queue <- r
+	}
+	close(queue)
+	wg.Wait()
+	require.Empty(t, failures)
 	require.NotNil(t, logout)
-	check(*logout, "/admin/logout", "page=99999999999999999999&page=-1")
-	t.Logf("%d hostile requests over %d routes", requests, len(routes))
+	require.NoError(t, check(*logout, "/admin/logout", "page=99999999999999999999&page=-1"))
+	t.Logf("%d hostile requests over %d routes", requests.Load()+1, len(routes))
 
 	// Still serving, and nothing failed inside.
 	code, _ = h.call(t, "owner", "GET", "/api/v1/operations?limit=1", "")
