@@ -65,7 +65,29 @@ func runTimings(env *cli, log *slog.Logger) (operations.Options, time.Duration) 
 		}
 		*v.dst = d
 	}
+	o.GroupCommit = gateGroupCommit(env, log)
 	return o, sweep
+}
+
+// gateGroupCommit reads ATLAS_GATE_GROUP_COMMIT: true lets concurrent starts share one
+// gate transaction (operations.Options.GroupCommit); unset or invalid keeps it off, an
+// invalid value is logged.
+func gateGroupCommit(env *cli, log *slog.Logger) bool {
+	v := env.getenv("ATLAS_GATE_GROUP_COMMIT")
+	if v == "" {
+		return false
+	}
+	on, err := strconv.ParseBool(v)
+	if err != nil {
+		log.Warn("ignoring ATLAS_GATE_GROUP_COMMIT: want true or false")
+	}
+	return on
+}
+
+// newGateApp is newApp for the commands that start runs through the gate in bulk (the
+// run benchmarks): the gate's group commit follows ATLAS_GATE_GROUP_COMMIT.
+func newGateApp(env *cli, c *dbCommand) *monolith.App {
+	return monolith.New(c.pool, monolith.Options{Logger: c.log, Operations: operations.Options{GroupCommit: gateGroupCommit(env, c.log)}})
 }
 
 // newGraph is the msgraph-sdk-go client. Secret references resolve from the process

@@ -574,7 +574,7 @@ func runBenchLag(ctx context.Context, env *cli, args []string) error {
 	if rate <= 0 || duration <= 0 {
 		return usageError{"--rate and --duration must be positive"}
 	}
-	a := newApp(c.pool, c.log)
+	a := newGateApp(env, c)
 	starts, err := newBenchStarts(ctx, a)
 	if err != nil {
 		return err

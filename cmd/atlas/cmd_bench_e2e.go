@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -120,7 +121,7 @@ func runBenchGate(ctx context.Context, env *cli, args []string) error {
 	if runs <= 0 || callers <= 0 {
 		return usageError{"--runs and --callers must be positive"}
 	}
-	starts, err := newBenchStarts(ctx, newApp(c.pool, c.log))
+	starts, err := newBenchStarts(ctx, newGateApp(env, c))
 	if err != nil {
 		return err
 	}
@@ -132,6 +133,7 @@ func runBenchGate(ctx context.Context, env *cli, args []string) error {
 		return err
 	}
 	fmt.Fprintf(env.stdout, "gate: %d starts, %d callers, %s; latency %s\n", runs, callers, elapsed.Round(time.Millisecond), lat)
+	printGroupCommit(env, starts.a)
 	fmt.Fprintf(env.stdout, "gate: %.0f starts/s, p99 %.1f ms\n", float64(runs)/elapsed.Seconds(), float64(lat.pct(99).Microseconds())/1000)
 	return nil
 }
@@ -160,7 +162,7 @@ func runBenchE2E(ctx context.Context, env *cli, args []string) error {
 	if runs <= 0 || callers <= 0 || workers <= 0 {
 		return usageError{"--runs, --callers and --workers must be positive"}
 	}
-	a := newApp(c.pool, c.log)
+	a := newGateApp(env, c)
 	starts, err := newBenchStarts(ctx, a)
 	if err != nil {
 		return err
@@ -210,6 +212,7 @@ func runBenchE2E(ctx context.Context, env *cli, args []string) error {
 	fmt.Fprintf(env.stdout, "start → completed: %s\n", w.completed)
 	fmt.Fprintf(env.stdout, "start → visible in the hub read model: %s\n", w.visible)
 	fmt.Fprintf(env.stdout, "peak RSS of this process (gate, sealer, workers, projections, callers): %s\n", peakRSS())
+	printGroupCommit(env, a)
 	fmt.Fprintf(env.stdout, "e2e: %.0f runs/s, start→completed p99 %.1f ms, start→visible p99 %.1f ms\n", float64(runs)/elapsed.Seconds(),
 		float64(w.completed.pct(99).Microseconds())/1000, float64(w.visible.pct(99).Microseconds())/1000)
 	return nil
@@ -373,4 +376,14 @@ func (w *visibleWatch) wait(ctx context.Context, quiet time.Duration) (time.Time
 			return time.Time{}, errors.New(msg)
 		}
 	}
+}
+
+// printGroupCommit says, when the gate's group commit is on (ATLAS_GATE_GROUP_COMMIT),
+// how many starts it decided in group transactions.
+func printGroupCommit(env *cli, a *monolith.App) {
+	if !gateGroupCommit(env, slog.New(slog.DiscardHandler)) {
+		return
+	}
+	grouped, failed := a.Operations.GroupCommitStats()
+	fmt.Fprintf(env.stdout, "gate group commit on: %d starts decided in group transactions, %d group transactions failed\n", grouped, failed)
 }

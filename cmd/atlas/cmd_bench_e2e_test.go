@@ -50,4 +50,14 @@ func TestBenchE2EAndGate(t *testing.T) {
 	require.Equal(t, 0, code, stderr)
 	require.Regexp(t, regexp.MustCompile(`(?m)^gate: \d+ starts/s, p99 \d+\.\d ms\n?$`), stdout)
 	require.Equal(t, 10, count(`SELECT count(*) FROM ops_runs WHERE type = $1 AND queued_at >= $2 AND status = 'queued'`, benchRunType, t1))
+	require.NotContains(t, stdout, "group commit")
+
+	// ATLAS_GATE_GROUP_COMMIT turns the gate's group commit on, and the bench says how
+	// many starts it grouped (how many depends on the scheduler).
+	env["ATLAS_GATE_GROUP_COMMIT"] = "true"
+	t2 := time.Now()
+	code, stdout, stderr = atlas(t.Context(), env, "bench", "gate", "--runs", "40", "--callers", "8", "--log-level", "warn")
+	require.Equal(t, 0, code, stderr)
+	require.Regexp(t, `gate group commit on: \d+ starts decided in group transactions, 0 group transactions failed`, stdout)
+	require.Equal(t, 40, count(`SELECT count(*) FROM ops_runs WHERE type = $1 AND queued_at >= $2 AND status = 'queued'`, benchRunType, t2))
 }

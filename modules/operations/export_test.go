@@ -12,7 +12,7 @@ import (
 // GroupStats reports how many starts s decided in group transactions and how many of
 // its group transactions failed (tests).
 func GroupStats(s *Service) (grouped, failed int64) {
-	return s.group.grouped.Load(), s.group.failed.Load()
+	return s.GroupCommitStats()
 }
 
 // OutboxDispatcher is the default dispatcher (tests that wrap it).

@@ -84,6 +84,12 @@ func (g *groupedStart) goAlone() {
 	close(g.done)
 }
 
+// GroupCommitStats reports how many starts the gate decided in group transactions and
+// how many of its group transactions failed (their starts went alone).
+func (s *Service) GroupCommitStats() (grouped, failed int64) {
+	return s.group.grouped.Load(), s.group.failed.Load()
+}
+
 // groupable reports whether a start is decided by the active-identity index alone.
 func (a *admission) groupable() bool {
 	return !a.info.ProviderBacked && !a.info.Identity.Permanent() && a.scope() == ""
