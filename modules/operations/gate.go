@@ -605,7 +605,9 @@ func (s *Service) admitOnce(ctx context.Context, a *admission) (StartOutcome, er
 	// permanent identities) means deduped, of the scope lock means scope busy; either
 	// rolls everything back.
 	b := s.store.NewBatch()
-	b.Exec(lockKeysSQL, a.admissionKeys()) // before anything writes: see order.go
+	if keys := a.admissionKeys(); len(keys) > 0 {
+		b.Exec(lockKeysSQL, keys) // before anything writes: see order.go
+	}
 	q, args := a.insertRun(runID, StatusQueued, OutcomePending, now, nil)
 	b.Exec(q, args...)
 	if a.info.Identity.Permanent() {

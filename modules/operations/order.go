@@ -37,12 +37,18 @@ const lockEndingSQL = `SELECT pg_advisory_xact_lock(h) FROM (
 		SELECT scope_key FROM ops_scope_locks WHERE run_id = ANY($1)) ks
 	ORDER BY h OFFSET 0) s`
 
-// admissionKeys are the lock keys of a start: its identity and its scope, if any.
+// admissionKeys are the lock keys of a start: its identity and its scope, if any. A
+// permanent identity (a nonce's, a schedule slot's) is never freed, so no end can come
+// before its start: it needs no lock, and a start with nothing else to order takes none.
 func (a *admission) admissionKeys() []string {
-	if sc := a.scope(); sc != "" {
-		return []string{a.identity, sc}
+	var keys []string
+	if !a.info.Identity.Permanent() {
+		keys = append(keys, a.identity)
 	}
-	return []string{a.identity}
+	if sc := a.scope(); sc != "" {
+		keys = append(keys, sc)
+	}
+	return keys
 }
 
 // lockEnding takes, in tx and before it writes anything, the locks of what ending the
