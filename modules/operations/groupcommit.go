@@ -20,8 +20,9 @@ import (
 // by the committer, so that the starts arriving meanwhile queue for the next group.
 //
 // In the shared transaction the database still decides each start on its own: the runs
-// are inserted with ON CONFLICT DO NOTHING RETURNING against the active-identity index,
-// so a duplicate is skipped instead of aborting its neighbours, and answered deduped
+// are inserted with ON CONFLICT DO NOTHING RETURNING against the active-identity index
+// (and, for a permanent identity, its row in ops_permanent_identities first, the same
+// way), so a duplicate is skipped instead of aborting its neighbours, and answered deduped
 // with the run that holds its identity (found in the same transaction, whether it
 // committed before or is one of the batch's own). Accepted starts get RunQueued and the
 // notification (one statement for all the batch's new streams), their dispatch message
@@ -34,9 +35,8 @@ import (
 // start at 8 callers (fewer transactions in flight, two round trips a group), so it is
 // off by default; it is for a machine where the commit flush is the bound.
 //
-// Only starts whose identity the active-identity index alone decides are grouped:
-// provider-backed starts (scope lock), permanent identities and runbook scope locks
-// keep admitAlone.
+// Only starts whose identity decides them alone are grouped: provider-backed starts
+// (scope lock) and runbooks naming a scope (scope lock) keep admitAlone.
 
 // groupMax bounds the starts of one group transaction.
 const groupMax = 64
@@ -92,7 +92,7 @@ func (s *Service) GroupCommitStats() (grouped, failed int64) {
 
 // groupable reports whether a start is decided by the active-identity index alone.
 func (a *admission) groupable() bool {
-	return !a.info.ProviderBacked && !a.info.Identity.Permanent() && a.scope() == ""
+	return !a.info.ProviderBacked && a.scope() == ""
 }
 
 // admitGrouped queues a for a group transaction and waits for its answer.
@@ -184,11 +184,15 @@ func (s *Service) writeGroup(ctx context.Context, gs []*groupedStart) error {
 		identities = make([]string, n)
 		initiators = make([]*uuid.UUID, n)
 		times      = make([]time.Time, n)
+		permanent  = make([]bool, n)
+		keys       []string
 	)
 	for i, g := range gs {
 		runIDs[i], types[i], workspaces[i] = g.runID, g.a.info.Type, g.a.req.WorkspaceID
 		tenants[i], identities[i] = nullID(g.a.req.TenantID), g.a.identity
 		initiators[i], times[i] = nullID(g.a.req.Initiator.UserID), g.now
+		permanent[i] = g.a.info.Identity.Permanent()
+		keys = append(keys, g.a.admissionKeys()...)
 	}
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
@@ -202,18 +206,32 @@ func (s *Service) writeGroup(ctx context.Context, gs []*groupedStart) error {
 		}
 	}()
 
-	// The first round trip: BEGIN, the runs that got their identity, then who holds
-	// each identity (a committed run, or one of this group's).
+	// The first round trip: BEGIN, the identity locks, the runs that got their identity
+	// (a permanent identity is taken first, in the same statement: a run whose identity
+	// another run took forever is not inserted), then who holds each identity (a
+	// committed run, or one of this group's; for a permanent identity, the run that took
+	// it, ended or not).
 	pb := &pgx.Batch{}
 	pb.Queue("BEGIN")
-	pb.Queue(lockKeysSQL, identities) // before anything writes: see order.go
-	pb.Queue(`INSERT INTO ops_runs (run_id, type, workspace_id, tenant_id, status, outcome, identity_hash, initiator_user_id, queued_at)
-		SELECT r, t, w, tn, 'queued', 'pending', i, u, q
-		FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::uuid[], $5::text[], $6::uuid[], $7::timestamptz[]) AS x(r, t, w, tn, i, u, q)
-		ON CONFLICT DO NOTHING RETURNING run_id`, runIDs, types, workspaces, tenants, identities, initiators, times)
-	pb.Queue(`SELECT identity_hash, run_id, status FROM ops_runs WHERE identity_hash = ANY($1) AND status IN ('queued', 'running')`, identities)
+	opening := 1
+	if len(keys) > 0 {
+		pb.Queue(lockKeysSQL, keys) // before anything writes: see order.go
+		opening++
+	}
+	pb.Queue(`WITH x AS (
+			SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::uuid[], $5::text[], $6::uuid[], $7::timestamptz[], $8::bool[])
+				AS x(r, t, w, tn, i, u, q, p)),
+		taken AS (INSERT INTO ops_permanent_identities (identity_hash, run_id) SELECT i, r FROM x WHERE p
+			ON CONFLICT DO NOTHING RETURNING run_id)
+		INSERT INTO ops_runs (run_id, type, workspace_id, tenant_id, status, outcome, identity_hash, initiator_user_id, queued_at)
+		SELECT r, t, w, tn, 'queued', 'pending', i, u, q FROM x WHERE NOT p OR r IN (SELECT run_id FROM taken)
+		ON CONFLICT DO NOTHING RETURNING run_id`, runIDs, types, workspaces, tenants, identities, initiators, times, permanent)
+	pb.Queue(`SELECT identity_hash, run_id, status FROM ops_runs WHERE identity_hash = ANY($1) AND status IN ('queued', 'running')
+		UNION ALL
+		SELECT p.identity_hash, r.run_id, r.status FROM ops_permanent_identities p JOIN ops_runs r USING (run_id)
+		WHERE p.identity_hash = ANY($1)`, identities)
 	br := conn.SendBatch(ctx, pb)
-	for range 2 { // BEGIN, the identity locks
+	for range opening { // BEGIN, the identity locks
 		if _, err := br.Exec(); err != nil {
 			_ = br.Close()
 			return fmt.Errorf("begin: %w", err)

@@ -146,3 +146,73 @@ func (l lazyPoison) QueueDispatch(ctx context.Context, b *eventstore.Batch, job 
 
 // groupCommit turns the start gate's group commit on.
 func groupCommit(o *operations.Options) { o.GroupCommit = true }
+
+// TestGroupedPermanentStarts fires runbook starts whose identity is permanent (a nonce)
+// from 64 goroutines: half share one nonce, half have one each. Grouped, the database
+// still decides each: one run takes the shared identity (the 31 others are deduped to
+// it), each unique nonce gets its run, and every permanent identity names exactly one
+// run, which holds it.
+func TestGroupedPermanentStarts(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, poolOf(t, pgtest.URL(t), 16), groupCommit)
+
+	const callers = 64
+	var grouped int64
+	for round := 0; grouped == 0 && round < 20; round++ {
+		outs := make([]operations.StartOutcome, callers)
+		errs := make([]error, callers)
+		var wg sync.WaitGroup
+		gate := make(chan struct{})
+		for i := range callers {
+			nonce := fmt.Sprintf("shared-%d", round)
+			if i%2 == 1 {
+				nonce = fmt.Sprintf("own-%d-%d", round, i)
+			}
+			wg.Go(func() {
+				<-gate
+				outs[i], errs[i] = f.ops.Start(f.ctx, operations.StartRequest{Type: "findings.lifecycle.backfill", WorkspaceID: f.workspace,
+					Context: []byte(`{"reasonText":"grouped"}`), Nonce: nonce, Initiator: f.initiator("owner"), SourceSurface: "test"})
+			})
+		}
+		close(gate)
+		wg.Wait()
+		shared := map[uuid.UUID]int{}
+		own := map[uuid.UUID]bool{}
+		for i := range callers {
+			require.NoError(t, errs[i])
+			if i%2 == 1 {
+				require.Equal(t, operations.StartAccepted, outs[i].Status, "a nonce of its own")
+				own[outs[i].Run.ID] = true
+				continue
+			}
+			require.Contains(t, []operations.StartStatus{operations.StartAccepted, operations.StartDeduped}, outs[i].Status)
+			shared[outs[i].Run.ID]++
+		}
+		require.Len(t, own, callers/2, "round %d: each own nonce its own run", round)
+		require.Len(t, shared, 1, "round %d: every shared start names one run", round)
+		var holder uuid.UUID
+		for id := range shared {
+			holder = id
+		}
+		var accepted int
+		for i := 0; i < callers; i += 2 {
+			if outs[i].Status == operations.StartAccepted {
+				accepted++
+			}
+		}
+		require.Equal(t, 1, accepted, "round %d: one shared start accepted", round)
+		var runs, identities, mismatched int
+		require.NoError(t, f.pool.QueryRow(f.ctx, `SELECT count(*) FROM ops_runs WHERE identity_hash =
+			(SELECT identity_hash FROM ops_runs WHERE run_id = $1)`, holder).Scan(&runs))
+		require.Equal(t, 1, runs)
+		require.NoError(t, f.pool.QueryRow(f.ctx, `SELECT count(*), count(*) FILTER (WHERE r.identity_hash <> p.identity_hash)
+			FROM ops_permanent_identities p JOIN ops_runs r USING (run_id) WHERE r.workspace_id = $1`, f.workspace).Scan(&identities, &mismatched))
+		require.Equal(t, (round+1)*(callers/2+1), identities, "one permanent identity per accepted run")
+		require.Zero(t, mismatched)
+		require.Equal(t, 1, f.dispatched(t, holder))
+		grouped, _ = operations.GroupStats(f.ops)
+	}
+	require.Positive(t, grouped, "no start was decided in a group transaction in 20 rounds")
+	_, failed := operations.GroupStats(f.ops)
+	require.Zero(t, failed, "no group transaction failed")
+}
