@@ -87,6 +87,9 @@ func TestBulkRebuildEqualsIncremental(t *testing.T) {
 		}
 		require.Equal(t, want, checksum(t, w.pool), "late max %d, hold %d", lateMax, hold)
 		require.Equal(t, wantIdx, indexDefs(t, w))
+		var analyzed bool
+		require.NoError(t, w.pool.QueryRow(w.ctx, `SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relname = 'rm_runs_v2'`).Scan(&analyzed))
+		require.True(t, analyzed, "the rebuilt table has its statistics before it serves")
 		pos, err := r.Checkpoint(w.ctx, hub)
 		require.NoError(t, err)
 		require.Equal(t, head, pos)
