@@ -68,6 +68,7 @@ var templateFuncs = template.FuncMap{
 	"reltime":   relTime,
 	"rfc3339":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"duration":  runDuration,
+	"run_rows":  runRowsHTML,
 	"summary":   projections.Summarize,
 	"shortid":   shortID,
 	"typelabel": typeLabel,
