@@ -14,6 +14,25 @@ import (
 	"github.com/tenantatlas/ops/modules/operations"
 )
 
+// startTogether starts n requests (req(i) the i-th) from n goroutines released at once,
+// and returns each answer and error.
+func startTogether(f *fixture, n int, req func(i int) operations.StartRequest) ([]operations.StartOutcome, []error) {
+	outs := make([]operations.StartOutcome, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	gate := make(chan struct{})
+	for i := range n {
+		r := req(i)
+		wg.Go(func() {
+			<-gate
+			outs[i], errs[i] = f.ops.Start(f.ctx, r)
+		})
+	}
+	close(gate)
+	wg.Wait()
+	return outs, errs
+}
+
 // TestGroupedIdenticalStarts fires the same drift start (decided by the active-identity
 // index, so grouped) from 64 goroutines: exactly one run is accepted, with its events at
 // versions 1 and 2 and one dispatch message, and the 63 others are deduped to it, each
@@ -25,20 +44,11 @@ func TestGroupedIdenticalStarts(t *testing.T) {
 	const callers = 64
 	var grouped int64
 	for round := 0; grouped == 0 && round < 20; round++ {
-		outs := make([]operations.StartOutcome, callers)
-		errs := make([]error, callers)
-		var wg sync.WaitGroup
-		gate := make(chan struct{})
 		baseline := fmt.Sprintf(`{"baseline":"same-%d"}`, round)
-		for i := range callers {
-			wg.Go(func() {
-				<-gate
-				outs[i], errs[i] = f.ops.Start(f.ctx, operations.StartRequest{Type: "drift.generate", TenantID: f.tenant,
-					Context: []byte(baseline), Initiator: f.initiator("operator"), SourceSurface: "test"})
-			})
-		}
-		close(gate)
-		wg.Wait()
+		outs, errs := startTogether(f, callers, func(int) operations.StartRequest {
+			return operations.StartRequest{Type: "drift.generate", TenantID: f.tenant,
+				Context: []byte(baseline), Initiator: f.initiator("operator"), SourceSurface: "test"}
+		})
 		var accepted []uuid.UUID
 		for i := range callers {
 			require.NoError(t, errs[i])
@@ -159,23 +169,14 @@ func TestGroupedPermanentStarts(t *testing.T) {
 	const callers = 64
 	var grouped int64
 	for round := 0; grouped == 0 && round < 20; round++ {
-		outs := make([]operations.StartOutcome, callers)
-		errs := make([]error, callers)
-		var wg sync.WaitGroup
-		gate := make(chan struct{})
-		for i := range callers {
+		outs, errs := startTogether(f, callers, func(i int) operations.StartRequest {
 			nonce := fmt.Sprintf("shared-%d", round)
 			if i%2 == 1 {
 				nonce = fmt.Sprintf("own-%d-%d", round, i)
 			}
-			wg.Go(func() {
-				<-gate
-				outs[i], errs[i] = f.ops.Start(f.ctx, operations.StartRequest{Type: "findings.lifecycle.backfill", WorkspaceID: f.workspace,
-					Context: []byte(`{"reasonText":"grouped"}`), Nonce: nonce, Initiator: f.initiator("owner"), SourceSurface: "test"})
-			})
-		}
-		close(gate)
-		wg.Wait()
+			return operations.StartRequest{Type: "findings.lifecycle.backfill", WorkspaceID: f.workspace,
+				Context: []byte(`{"reasonText":"grouped"}`), Nonce: nonce, Initiator: f.initiator("owner"), SourceSurface: "test"}
+		})
 		shared := map[uuid.UUID]int{}
 		own := map[uuid.UUID]bool{}
 		for i := range callers {
