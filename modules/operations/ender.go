@@ -20,8 +20,8 @@ import (
 // identities and scopes the ends free (order.go: a start of one of them waits, and
 // is sealed after the end), one locks the rows (in run id order, so two enders never
 // deadlock), one query loads the tails, one pipelined batch appends and updates, one
-// commit. Nothing lingers: an ender takes what is already
-// queued, and a lone end is a batch of one.
+// commit. Nothing lingers: an ender takes what is already queued, and a lone end is a
+// batch of one.
 //
 // Each end is still decided on its own, under its row lock, by the same decide as the
 // one-run path (a run the sweeper ended meanwhile gets nothing). Should the batch
