@@ -130,10 +130,13 @@ func TestBrowserOverviewNarrowAndContrast(t *testing.T) {
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(h.base+"/admin"), chromedp.WaitVisible(chromedp.CSS("table.failing"))))
 	check("overview")
 	// Live: a run queued now shows on the open page without a reload (live.js, bounded).
+	// Read in the page in one step: live.js replaces the tile's node when the count
+	// changes, and a node looked up first and read after can be gone by then ("No node
+	// with given id found", CI 2026-12-02).
 	queued := func() string {
-		v, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(".tile-queued .tile-n")))
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(document.querySelector(".tile-queued .tile-n") || {}).textContent || ""`))
 		require.NoError(t, err)
-		return v
+		return strings.TrimSpace(v)
 	}
 	require.Equal(t, "3", queued())
 	_, err = chromedp.Run(ctx, chromedp.Evaluate[bool](`window.__doc = "same", true`))
