@@ -55,7 +55,10 @@ func walPerStart(t *testing.T, f *fixture, n, callers int) (total, noFPI float64
 	}
 	wg.Wait()
 	var to string
-	require.NoError(t, f.pool.QueryRow(f.ctx, `SELECT pg_current_wal_lsn()::text`).Scan(&to))
+	// The flushed end: pg_walinspect refuses an end past it, and the WAL written (not
+	// yet flushed) by other tests' asynchronous commits can be ahead (CI 2026-12-02:
+	// "cannot accept future end LSN"). The starts committed synchronously: flushed.
+	require.NoError(t, f.pool.QueryRow(f.ctx, `SELECT pg_current_wal_flush_lsn()::text`).Scan(&to))
 	starts := float64(per * callers)
 	rows, err := f.pool.Query(f.ctx, `
 		WITH x AS (SELECT DISTINCT (transaction_id::text::bigint % 4294967296) AS xid FROM es_events WHERE data->>'sourceSurface' = 'test' OR event_type IN ('AuditRecorded', 'NotificationSent')),
