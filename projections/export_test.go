@@ -8,3 +8,7 @@ func WithBulkSizes(o Options, page, copyRows, lateMax, hold int) Options {
 	o.bulk = bulkSizes{page: page, copyRows: copyRows, lateMax: lateMax, hold: hold}
 	return o
 }
+
+// TailStats reports how many times r's tail read the log and how many batches it
+// served from memory (tests).
+func TailStats(r *Runner) (reads, served int64) { return r.tail.stats() }

@@ -159,3 +159,53 @@ func TestRebuildUnderLoadEqualsFromZero(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEqual(t, fromZero[hub], contentSums(t, w.pool, ps)[hub])
 }
+
+// TestTailReadsTheLogOnceForAllProjections: a runner advancing every projection from
+// zero over the same log reads each new stretch of it once; the other projections get
+// their batches from the tail in memory, and every read model still equals a rebuild of
+// its own (the content check of TestRebuildUnderLoadEqualsFromZero runs through the
+// same path under load).
+func TestTailReadsTheLogOnceForAllProjections(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.runSome(t, 8)
+	ps := monolith.Projections()
+	for _, p := range ps {
+		for _, tb := range p.Tables() {
+			_, err := w.pool.Exec(w.ctx, `TRUNCATE `+pgx.Identifier{tb.Name}.Sanitize())
+			require.NoError(t, err)
+		}
+	}
+	_, err := w.pool.Exec(w.ctx, `DELETE FROM proj_checkpoints`)
+	require.NoError(t, err)
+	head, err := w.app.Store.Head(w.ctx)
+	require.NoError(t, err)
+
+	r := projections.NewRunner(w.pool, w.app.Store, projections.Options{BatchSize: 5, PollInterval: 20 * time.Millisecond})
+	ctx, cancel := context.WithCancel(w.ctx)
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx, ps...) }()
+	require.Eventually(t, func() bool {
+		st, err := r.Status(w.ctx, ps...)
+		require.NoError(t, err)
+		for _, s := range st {
+			if s.Checkpoint < head {
+				return false
+			}
+		}
+		return true
+	}, 30*time.Second, 10*time.Millisecond)
+	cancel()
+	require.NoError(t, <-done)
+	reads, served := projections.TailStats(r)
+	t.Logf("%d projections, %d events: %d log reads, %d batches from memory", len(ps), head, reads, served)
+	require.Positive(t, served, "the projections shared the tail")
+	require.Less(t, reads, served, "fewer log reads than batches served from memory")
+
+	got := contentSums(t, w.pool, ps)
+	for _, p := range ps {
+		_, err := projections.NewRunner(w.pool, w.app.Store, projections.Options{}).Rebuild(w.ctx, p, nil)
+		require.NoError(t, err, p.Name())
+	}
+	require.Equal(t, contentSums(t, w.pool, ps), got, "every read model equals its rebuild")
+}

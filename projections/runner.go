@@ -88,6 +88,8 @@ type Runner struct {
 	opts  Options
 	// lastBulk is the phases of the last bulk rebuild (LastBulkStats).
 	lastBulk atomic.Pointer[BulkStats]
+	// tail is the log's tail, read once for all the projections this runner advances.
+	tail *tail
 }
 
 // NewRunner returns a Runner reading store and writing through pool.
@@ -101,7 +103,7 @@ func NewRunner(pool *pgxpool.Pool, store *eventstore.Store, opts Options) *Runne
 	if opts.PollInterval <= 0 {
 		opts.PollInterval = time.Second
 	}
-	return &Runner{pool: pool, store: store, log: opts.Logger, opts: opts}
+	return &Runner{pool: pool, store: store, log: opts.Logger, opts: opts, tail: &tail{store: store}}
 }
 
 // Checkpoint returns the position a projection version has applied up to.
@@ -143,7 +145,7 @@ func (r *Runner) step(ctx context.Context, p Projection, size int) (int, error) 
 // events past from and returns how many and the new checkpoint; errMoved when another
 // runner moved the checkpoint meanwhile.
 func (r *Runner) stepFrom(ctx context.Context, p Projection, from int64, size int) (int, int64, error) {
-	envs, err := r.store.ReadAll(ctx, from, size)
+	envs, err := r.tail.readAll(ctx, from, size)
 	if err != nil {
 		return 0, from, err
 	}
