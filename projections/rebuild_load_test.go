@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tenantatlas/ops/eventstore"
 	"github.com/tenantatlas/ops/modules/monolith"
 	"github.com/tenantatlas/ops/modules/operations"
 	"github.com/tenantatlas/ops/projections"
@@ -208,4 +209,51 @@ func TestTailReadsTheLogOnceForAllProjections(t *testing.T) {
 		require.NoError(t, err, p.Name())
 	}
 	require.Equal(t, contentSums(t, w.pool, ps), got, "every read model equals its rebuild")
+}
+
+// TestTailServesWhatTheLogSays: reads through the tail answer what ReadAll answers (the
+// same events, in order, from any position inside it), from memory where it holds them,
+// with one read of the log for what follows its end; a read at the end with nothing new
+// is empty, and new events appear once sealed.
+func TestTailServesWhatTheLogSays(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.runSome(t, 4)
+	head, err := w.app.Store.Head(w.ctx)
+	require.NoError(t, err)
+	r := projections.NewRunner(w.pool, w.app.Store, projections.Options{})
+	positions := func(envs []eventstore.Envelope) []int64 {
+		out := make([]int64, len(envs))
+		for i, e := range envs {
+			out[i] = e.Position
+		}
+		return out
+	}
+	same := func(after int64, limit int) {
+		t.Helper()
+		want, err := w.app.Store.ReadAll(w.ctx, after, limit)
+		require.NoError(t, err)
+		got, err := projections.TailRead(w.ctx, r, after, limit)
+		require.NoError(t, err)
+		require.Equal(t, positions(want), positions(got), "after %d, limit %d", after, limit)
+	}
+	same(0, 5) // the first read: the log, up to 1,000 events
+	reads, _ := projections.TailStats(r)
+	require.EqualValues(t, 1, reads)
+	for _, after := range []int64{0, 3, head - 2} {
+		same(after, 5)
+	}
+	reads, served := projections.TailStats(r)
+	require.EqualValues(t, 1, reads, "inside the tail: from memory")
+	require.EqualValues(t, 4, served)
+
+	got, err := projections.TailRead(w.ctx, r, head, 5)
+	require.NoError(t, err)
+	require.Empty(t, got, "nothing past the head")
+	reads, _ = projections.TailStats(r)
+	require.EqualValues(t, 2, reads, "the end: one read of the log")
+
+	w.runSome(t, 2)
+	same(head, 1000)
+	same(head-1, 3)
 }

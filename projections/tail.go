@@ -51,8 +51,11 @@ func (t *tail) readAll(ctx context.Context, after int64, limit int) ([]eventstor
 	for {
 		t.mu.Lock()
 		if !t.set || (after > t.end() && t.reading == nil) {
-			// The first read, or every projection is past what is held: start over there.
+			// The first read, or this projection is past what is held (the others read
+			// the log, or a rebuild's swap moved its checkpoint): start over there, and
+			// read (a read waited for before ended short of here).
 			t.set, t.start, t.events = true, after, nil
+			waited = false
 		}
 		switch end := t.end(); {
 		case after < t.start:
