@@ -133,6 +133,27 @@ func TestHubRunsMatchesTheAggregate(t *testing.T) {
 	head, err := w.app.Store.Head(w.ctx)
 	require.NoError(t, err)
 	require.Equal(t, head, pos)
+
+	// A list without counts is the same list, each run's Counts left nil.
+	f := projections.RunFilter{TenantIDs: []uuid.UUID{w.seed.Tenants[0].ID, w.seed.Tenants[1].ID, w.seed.Tenants[2].ID}}
+	with, _, err := projections.NewRunReader(w.pool).List(w.ctx, f)
+	require.NoError(t, err)
+	f.WithoutCounts = true
+	without, _, err := projections.NewRunReader(w.pool).List(w.ctx, f)
+	require.NoError(t, err)
+	require.Len(t, without, len(ids))
+	require.Len(t, with, len(ids))
+	counted := 0
+	for i := range with {
+		require.NotNil(t, with[i].Counts, "run %s", with[i].ID)
+		if len(with[i].Counts) > 0 {
+			counted++
+		}
+		require.Nil(t, without[i].Counts)
+		without[i].Counts = with[i].Counts
+	}
+	require.Equal(t, len(ids)/2, counted, "the runs executed have counts")
+	require.Equal(t, with, without)
 }
 
 // crashing fails its batch after applying part of it, as a process killed mid-batch

@@ -76,6 +76,7 @@ func (s *Server) renderOperations(c *fiber.Ctx, tenant *tenancy.Tenant) error {
 		}
 	}
 	var next string
+	f.WithoutCounts = true // the table shows none; the API's list keeps them
 	if data.Runs, next, err = s.listRuns(ctx, f, tenant); err != nil {
 		return err
 	}
