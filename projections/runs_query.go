@@ -170,12 +170,12 @@ func listQuery(f RunFilter) (func(order string) string, []any, bool, error) {
 		}
 		where = append(where, "(queued_at, run_id) < ("+arg(at)+", "+arg(id)+")")
 	}
-	cols := `run_id, type, workspace_id, tenant_id, status, outcome, bucket, reason_code, initiator_name,
-			queued_at, started_at, completed_at, COALESCE(counts, '{}'::jsonb)`
+	counts := `COALESCE(counts, '{}'::jsonb)`
 	if f.WithoutCounts {
-		cols = `run_id, type, workspace_id, tenant_id, status, outcome, bucket, reason_code, initiator_name,
-			queued_at, started_at, completed_at, NULL::jsonb`
+		counts = `NULL::jsonb`
 	}
+	cols := `run_id, type, workspace_id, tenant_id, status, outcome, bucket, reason_code, initiator_name,
+			queued_at, started_at, completed_at, ` + counts
 	limit := arg(f.Limit + 1)
 	var ws string
 	if f.Tenant == uuid.Nil && len(f.Workspaces) > 0 {

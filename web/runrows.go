@@ -136,32 +136,7 @@ func runRowsHTML(rows []runRow) template.HTML {
 }
 
 // htmlText writes s escaped as html/template escapes text and quoted attribute values:
-// NUL becomes U+FFFD, and " & ' + < > their numeric or named references.
+// text/template's HTMLEscapeString, plus "+" as "&#43;", which html/template escapes too.
 func htmlText(b *strings.Builder, s string) {
-	last := 0
-	for i := 0; i < len(s); i++ {
-		var rep string
-		switch s[i] {
-		case 0:
-			rep = "\uFFFD"
-		case '"':
-			rep = "&#34;"
-		case '&':
-			rep = "&amp;"
-		case '\'':
-			rep = "&#39;"
-		case '+':
-			rep = "&#43;"
-		case '<':
-			rep = "&lt;"
-		case '>':
-			rep = "&gt;"
-		default:
-			continue
-		}
-		b.WriteString(s[last:i])
-		b.WriteString(rep)
-		last = i + 1
-	}
-	b.WriteString(s[last:])
+	b.WriteString(strings.ReplaceAll(template.HTMLEscapeString(s), "+", "&#43;"))
 }

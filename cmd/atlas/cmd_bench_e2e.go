@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -381,9 +380,9 @@ func (w *visibleWatch) wait(ctx context.Context, quiet time.Duration) (time.Time
 // printGroupCommit says, when the gate's group commit is on (ATLAS_GATE_GROUP_COMMIT),
 // how many starts it decided in group transactions.
 func printGroupCommit(env *cli, a *monolith.App) {
-	if !gateGroupCommit(env, slog.New(slog.DiscardHandler)) {
+	on, grouped, failed := a.Operations.GroupCommitStats()
+	if !on {
 		return
 	}
-	grouped, failed := a.Operations.GroupCommitStats()
 	fmt.Fprintf(env.stdout, "gate group commit on: %d starts decided in group transactions, %d group transactions failed\n", grouped, failed)
 }

@@ -78,7 +78,7 @@ func benchStartGate(b *testing.B, opts ...fixtureOpt) {
 		}
 	})
 	lat.report(b)
-	grouped, _ := operations.GroupStats(f.ops)
+	_, grouped, _ := f.ops.GroupCommitStats()
 	b.ReportMetric(float64(grouped)/float64(b.N), "grouped/op")
 }
 

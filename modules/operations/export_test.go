@@ -9,12 +9,6 @@ import (
 	"github.com/tenantatlas/ops/eventstore"
 )
 
-// GroupStats reports how many starts s decided in group transactions and how many of
-// its group transactions failed (tests).
-func GroupStats(s *Service) (grouped, failed int64) {
-	return s.GroupCommitStats()
-}
-
 // OutboxDispatcher is the default dispatcher (tests that wrap it).
 func OutboxDispatcher() Dispatcher { return outboxDispatcher{} }
 

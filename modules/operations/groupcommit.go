@@ -84,13 +84,14 @@ func (g *groupedStart) goAlone() {
 	close(g.done)
 }
 
-// GroupCommitStats reports how many starts the gate decided in group transactions and
-// how many of its group transactions failed (their starts went alone).
-func (s *Service) GroupCommitStats() (grouped, failed int64) {
-	return s.group.grouped.Load(), s.group.failed.Load()
+// GroupCommitStats reports whether the gate's group commit is on (Options.GroupCommit),
+// how many starts it decided in group transactions and how many of its group
+// transactions failed (their starts went alone).
+func (s *Service) GroupCommitStats() (on bool, grouped, failed int64) {
+	return s.opts.GroupCommit, s.group.grouped.Load(), s.group.failed.Load()
 }
 
-// groupable reports whether a start is decided by the active-identity index alone.
+// groupable reports whether a start's identity alone decides it (no scope lock).
 func (a *admission) groupable() bool {
 	return !a.info.ProviderBacked && a.scope() == ""
 }

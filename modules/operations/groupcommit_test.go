@@ -82,7 +82,7 @@ func TestGroupedIdenticalStarts(t *testing.T) {
 			FROM es_events WHERE event_type = 'AuditRecorded' AND data->>'target' = $1`, "run:"+run.String()).Scan(&audits, &acceptedAudits))
 		require.Equal(t, callers, audits, "one audit entry per start")
 		require.Equal(t, 1, acceptedAudits)
-		grouped, _ = operations.GroupStats(f.ops)
+		_, grouped, _ = f.ops.GroupCommitStats()
 	}
 	require.Positive(t, grouped, "no start was decided in a group transaction in 20 rounds")
 }
@@ -134,7 +134,7 @@ func TestBadStartDoesNotFailItsGroup(t *testing.T) {
 			require.Equal(t, 1, f.dispatched(t, outs[i].Run.ID))
 			require.Equal(t, []string{"RunQueued", "NotificationSent"}, f.eventTypes(t, outs[i].Run.ID))
 		}
-		_, failedGroups = operations.GroupStats(f.ops)
+		_, _, failedGroups = f.ops.GroupCommitStats()
 	}
 	require.Positive(t, failedGroups, "the bad start never shared a group in 20 rounds")
 	var left int
@@ -211,9 +211,9 @@ func TestGroupedPermanentStarts(t *testing.T) {
 		require.Equal(t, (round+1)*(callers/2+1), identities, "one permanent identity per accepted run")
 		require.Zero(t, mismatched)
 		require.Equal(t, 1, f.dispatched(t, holder))
-		grouped, _ = operations.GroupStats(f.ops)
+		_, grouped, _ = f.ops.GroupCommitStats()
 	}
 	require.Positive(t, grouped, "no start was decided in a group transaction in 20 rounds")
-	_, failed := operations.GroupStats(f.ops)
+	_, _, failed := f.ops.GroupCommitStats()
 	require.Zero(t, failed, "no group transaction failed")
 }

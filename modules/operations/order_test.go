@@ -19,15 +19,21 @@ func holdKeys(t *testing.T, f *fixture, keys ...string) (release func()) {
 	tx, err := f.pool.Begin(f.ctx)
 	require.NoError(t, err)
 	require.NoError(t, operations.HoldKeys(f.ctx, tx, keys...))
-	var once bool
-	release = func() {
-		if !once {
-			once = true
-			require.NoError(t, tx.Rollback(f.ctx))
+	t.Cleanup(func() { _ = tx.Rollback(context.Background()) }) // pgx.ErrTxClosed once released
+	return func() { require.NoError(t, tx.Rollback(f.ctx)) }
+}
+
+// sweepAsync sweeps on a goroutine of its own and hands over how many runs it ended.
+func sweepAsync(t *testing.T, f *fixture) <-chan int {
+	swept := make(chan int, 1)
+	go func() {
+		n, err := f.ops.Sweep(f.ctx)
+		if err != nil {
+			t.Errorf("sweep: %v", err)
 		}
-	}
-	t.Cleanup(release)
-	return release
+		swept <- n
+	}()
+	return swept
 }
 
 // waitForLockWaiter waits (bounded) until a backend of this test's database waits for
@@ -116,14 +122,7 @@ func TestStartsAndEndsOfOneIdentityTakeTurns(t *testing.T) {
 	require.Equal(t, operations.StartAccepted, queued.Status)
 	f.clock.Advance(16 * time.Minute)
 	release = holdKeys(t, f, identityOf(t, f, queued.Run.ID))
-	swept := make(chan int, 1)
-	go func() {
-		n, err := f.ops.Sweep(f.ctx)
-		if err != nil {
-			t.Errorf("sweep: %v", err)
-		}
-		swept <- n
-	}()
+	swept := sweepAsync(t, f)
 	waitForLockWaiter(t, f, "the sweeper")
 	require.Equal(t, "queued", statusOf(t, f, queued.Run.ID))
 	release()
@@ -136,16 +135,9 @@ func TestStartsAndEndsOfOneIdentityTakeTurns(t *testing.T) {
 	require.Equal(t, operations.StartAccepted, prov.Status)
 	require.NoError(t, f.pool.QueryRow(f.ctx, `SELECT scope_key FROM ops_scope_locks WHERE run_id = $1`, prov.Run.ID).Scan(&scope))
 	release = holdKeys(t, f, scope)
-	swept2 := make(chan int, 1)
 	f.clock.Advance(16 * time.Minute)
-	go func() {
-		n, err := f.ops.Sweep(f.ctx)
-		if err != nil {
-			t.Errorf("sweep: %v", err)
-		}
-		swept2 <- n
-	}()
+	swept = sweepAsync(t, f)
 	waitForLockWaiter(t, f, "the sweeper freeing a scope")
 	release()
-	require.Equal(t, 1, <-swept2)
+	require.Equal(t, 1, <-swept)
 }
