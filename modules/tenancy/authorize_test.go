@@ -274,6 +274,8 @@ func TestTenantSwitcher(t *testing.T) {
 		{"owner", tenancy.CapOperationsView}, {"readonly", tenancy.CapInventorySync},
 		{"tenantOnly", tenancy.CapOperationsView}, {"mixedUp", tenancy.CapRestoreExecute},
 		{"mixedDown", tenancy.CapInventorySync}, {"outsider", tenancy.CapOperationsView}, {"nobody", tenancy.CapOperationsView},
+		// Both levels have the capability: the tenant-level role overrides with one that has it too.
+		{"mixedUp", tenancy.CapOperationsView}, {"mixedDown", tenancy.CapOperationsView},
 	} {
 		visible, err := b.svc.VisibleTenants(b.ctx, w.users[tc.user].ID, tc.cap)
 		require.NoError(t, err)
