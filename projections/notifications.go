@@ -135,23 +135,35 @@ func (q *RunReader) UnreadNotifications(ctx context.Context, userID uuid.UUID) (
 // the user's newest notifications (at most limit, 1..200, as Notifications) and how
 // many of the user's notifications are unread (as UnreadNotifications).
 func (q *RunReader) NotificationsMenu(ctx context.Context, userID uuid.UUID, limit int) ([]Notification, int, error) {
+	var out []Notification
+	var unread int
+	b := &pgx.Batch{}
+	q.QueueNotificationsMenu(b, userID, limit, &out, &unread)
+	if err := q.pool.SendBatch(ctx, b).Close(); err != nil {
+		return nil, 0, err
+	}
+	return out, unread, nil
+}
+
+// QueueNotificationsMenu queues NotificationsMenu's query on b, for a caller that sends
+// it with others in one round trip: once b's results are read, *notes and *unread hold
+// its answer (a failure is the batch's error).
+func (q *RunReader) QueueNotificationsMenu(b *pgx.Batch, userID uuid.UUID, limit int, notes *[]Notification, unread *int) {
 	if limit <= 0 || limit > 200 {
 		limit = 50
 	}
-	rows, err := q.pool.Query(ctx, sqlNotificationsMenu, userID, limit)
-	if err != nil {
-		return nil, 0, fmt.Errorf("projections: notifications menu: %w", err)
-	}
-	var unread int
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Notification, error) {
-		var n Notification
-		err := r.Scan(&n.ID, &n.RunID, &n.Kind, &n.Title, &n.Body, &n.URL, &n.CreatedAt, &n.ReadAt, &unread)
-		return n, err
+	b.Queue(sqlNotificationsMenu, userID, limit).Query(func(rows pgx.Rows) error {
+		out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Notification, error) {
+			var n Notification
+			err := r.Scan(&n.ID, &n.RunID, &n.Kind, &n.Title, &n.Body, &n.URL, &n.CreatedAt, &n.ReadAt, unread)
+			return n, err
+		})
+		if err != nil {
+			return fmt.Errorf("projections: notifications menu: %w", err)
+		}
+		*notes = out
+		return nil
 	})
-	if err != nil {
-		return nil, 0, fmt.Errorf("projections: notifications menu: %w", err)
-	}
-	return out, unread, nil
 }
 
 // ErrNoNotification: no such notification among the user's (another user's is not theirs to mark).

@@ -170,13 +170,7 @@ func decisionError(d tenancy.Decision) error {
 // canAudit reports whether the caller has capability on some workspace or tenant (for
 // the nav link and the export button: nothing is offered that answers 403).
 func (s *Server) canAudit(c *fiber.Ctx, capability tenancy.Capability) (bool, error) {
-	ctx, userID := c.UserContext(), currentUser(c).ID
-	ws, err := s.deps.Tenancy.VisibleWorkspaces(ctx, userID, capability)
-	if err != nil || len(ws) > 0 {
-		return len(ws) > 0, err
-	}
-	tn, err := s.deps.Tenancy.VisibleTenants(ctx, userID, capability)
-	return len(tn) > 0, err
+	return s.deps.Tenancy.HasCapability(c.UserContext(), currentUser(c).ID, capability)
 }
 
 // auditPage reads one page of the audit log for the caller (audit.view).

@@ -78,25 +78,27 @@ func (s *Server) listRuns(ctx context.Context, f projections.RunFilter, known *t
 func runRowsHTML(rows []runRow) template.HTML {
 	var b strings.Builder
 	b.Grow(len(rows) * 900)
+	now := time.Now()
 	for i := range rows {
 		r := &rows[i]
+		var scratch [36]byte
 		b.WriteString("\n  <tr>\n    <td data-label=\"Operation\"><a href=\"/admin/operations/")
-		b.WriteString(r.ID.String())
+		b.Write(appendUUID(scratch[:0], r.ID))
 		b.WriteString("\">")
 		htmlText(&b, r.TypeLabel)
 		b.WriteString("</a></td>\n    <td data-label=\"Tenant\">")
 		if r.TenantID != nil {
-			id := r.TenantID.String()
+			id := appendUUID(scratch[:0], *r.TenantID)
 			b.WriteString("<a href=\"/admin/t/")
-			b.WriteString(id)
+			b.Write(id)
 			b.WriteString("/operations\" title=\"")
-			b.WriteString(id)
+			b.Write(id)
 			b.WriteString("\">")
 			if r.TenantName != "" {
 				htmlText(&b, r.TenantName)
 			} else {
 				b.WriteString("<span class=\"mono\">")
-				b.WriteString(id[:8])
+				b.Write(id[:8])
 				b.WriteString("</span>")
 			}
 			b.WriteString("</a>")
@@ -116,20 +118,9 @@ func runRowsHTML(rows []runRow) template.HTML {
 		b.WriteString("</td>\n    <td data-label=\"Initiator\">")
 		htmlText(&b, r.Initiator)
 		b.WriteString("</td>\n    <td data-label=\"Queued\">")
-		if r.QueuedAt.IsZero() {
-			b.WriteString("<span class=\"muted\">—</span>")
-		} else {
-			at := r.QueuedAt.UTC().Format(time.RFC3339)
-			b.WriteString("<time datetime=\"")
-			b.WriteString(at)
-			b.WriteString("\" title=\"")
-			b.WriteString(at)
-			b.WriteString("\">")
-			htmlText(&b, relTime(r.QueuedAt))
-			b.WriteString("</time>")
-		}
+		writeWhen(&b, r.QueuedAt, now)
 		b.WriteString("</td>\n    <td data-label=\"Duration\">")
-		htmlText(&b, runDuration(r.StartedAt, r.CompletedAt))
+		htmlText(&b, runDurationAt(r.StartedAt, r.CompletedAt, now))
 		b.WriteString("</td>\n  </tr>\n  ")
 	}
 	return template.HTML(b.String())

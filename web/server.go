@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/tenantatlas/ops/eventstore"
 	"github.com/tenantatlas/ops/modules/alerts"
@@ -43,12 +44,19 @@ type Checker interface {
 	Ping(ctx context.Context) error
 }
 
+// Database is the primary database as the web layer uses it directly (a *pgxpool.Pool).
+type Database interface {
+	Checker
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
 // Deps are what the web layer needs from the rest of the monolith.
 type Deps struct {
 	// Logger receives one line per failed request.
 	Logger *slog.Logger
-	// Database is checked by /readyz.
-	Database Checker
+	// Database is checked by /readyz, and sends the reads of a page's chrome (the tenant
+	// switcher, the notifications menu, the audit link) as one batch.
+	Database Database
 	// Tenancy authenticates and authorizes.
 	Tenancy *tenancy.Service
 	// Operations is the start gate and the run store.

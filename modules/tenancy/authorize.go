@@ -19,6 +19,7 @@ var (
 	sqlVisibleWorkspaces  = sqlQueries.Get("VisibleWorkspaces")
 	sqlMemberWorkspaces   = sqlQueries.Get("MemberWorkspaces")
 	sqlTenantSwitcher     = sqlQueries.Get("TenantSwitcher")
+	sqlHasCapability      = sqlQueries.Get("HasCapability")
 )
 
 // Decision is the answer of Authorize: Allowed, NotFound or Forbidden. The zero value
@@ -178,29 +179,72 @@ func (s *Service) VisibleTenants(ctx context.Context, userID uuid.UUID, c Capabi
 // many tenants have c in all. One statement: the visible ids never leave the server.
 // n must be at least 1 (no row at all then means no tenant is visible).
 func (s *Service) TenantSwitcher(ctx context.Context, userID uuid.UUID, c Capability, n int, include uuid.UUID) ([]Tenant, int, error) {
+	var out []Tenant
+	var total int
+	err := s.sendQueued(ctx, func(b *pgx.Batch) error { return s.QueueTenantSwitcher(b, userID, c, n, include, &out, &total) })
+	return out, total, err
+}
+
+// HasCapability reports whether userID has capability c on some workspace or tenant
+// (QueueHasCapability).
+func (s *Service) HasCapability(ctx context.Context, userID uuid.UUID, c Capability) (bool, error) {
+	var has bool
+	err := s.sendQueued(ctx, func(b *pgx.Batch) error { return s.QueueHasCapability(b, userID, c, &has) })
+	return has, err
+}
+
+// sendQueued sends what queue queues on a batch of its own (a Queue… method asked alone).
+func (s *Service) sendQueued(ctx context.Context, queue func(*pgx.Batch) error) error {
+	b := &pgx.Batch{}
+	if err := queue(b); err != nil {
+		return err
+	}
+	return s.pool.SendBatch(ctx, b).Close()
+}
+
+// QueueTenantSwitcher queues TenantSwitcher's query on b, for a caller that sends it
+// with others in one round trip: once b's results are read, *tenants and *total hold
+// its answer (a failure is the batch's error).
+func (s *Service) QueueTenantSwitcher(b *pgx.Batch, userID uuid.UUID, c Capability, n int, include uuid.UUID, tenants *[]Tenant, total *int) error {
 	if !c.Valid() {
-		return nil, 0, fmt.Errorf("tenancy: tenant switcher: capability %q: %w", c, ErrInvalid)
+		return fmt.Errorf("tenancy: tenant switcher: capability %q: %w", c, ErrInvalid)
 	}
 	if n < 1 {
-		return nil, 0, fmt.Errorf("tenancy: tenant switcher: %d tenants: %w", n, ErrInvalid)
+		return fmt.Errorf("tenancy: tenant switcher: %d tenants: %w", n, ErrInvalid)
 	}
 	var inc pgtype.UUID
 	if include != uuid.Nil {
 		inc = pgtype.UUID{Bytes: include, Valid: true}
 	}
-	rows, err := s.pool.Query(ctx, sqlTenantSwitcher, rolesWith(c), userID, n, inc)
-	if err != nil {
-		return nil, 0, fmt.Errorf("tenancy: tenant switcher: %w", err)
+	b.Queue(sqlTenantSwitcher, rolesWith(c), userID, n, inc).Query(func(rows pgx.Rows) error {
+		out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Tenant, error) { return scanTenant(r, total) })
+		if err != nil {
+			return fmt.Errorf("tenancy: tenant switcher: %w", err)
+		}
+		if out == nil {
+			out = []Tenant{}
+		}
+		*tenants = out
+		return nil
+	})
+	return nil
+}
+
+// QueueHasCapability queues on b whether userID has capability c on some workspace or
+// tenant: once b's results are read, *has holds it. That is exactly when VisibleWorkspaces
+// or VisibleTenants answers someone (a workspace-level role with c, or else a
+// tenant-level one, which then decides its tenant), asked of the user's memberships alone.
+func (s *Service) QueueHasCapability(b *pgx.Batch, userID uuid.UUID, c Capability, has *bool) error {
+	if !c.Valid() {
+		return fmt.Errorf("tenancy: has capability: capability %q: %w", c, ErrInvalid)
 	}
-	var total int
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Tenant, error) { return scanTenant(r, &total) })
-	if err != nil {
-		return nil, 0, fmt.Errorf("tenancy: tenant switcher: %w", err)
-	}
-	if out == nil {
-		out = []Tenant{}
-	}
-	return out, total, nil
+	b.Queue(sqlHasCapability, userID, rolesWith(c)).QueryRow(func(row pgx.Row) error {
+		if err := row.Scan(has); err != nil {
+			return fmt.Errorf("tenancy: has capability: %w", err)
+		}
+		return nil
+	})
+	return nil
 }
 
 // VisibleWorkspaces lists the workspaces where userID has capability c through a

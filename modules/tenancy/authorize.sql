@@ -73,6 +73,10 @@ SELECT t.id, t.workspace_id, t.name, t.external_tenant_id, t.created_at, (SELECT
 FROM tn_tenants t WHERE t.id = ANY(ARRAY(SELECT id FROM head ORDER BY created_at, id LIMIT $3) || $4::uuid)
 ORDER BY t.name, t.id;
 
+-- name: HasCapability
+-- $1 user, $2 roles having the capability: whether any membership of the user has one.
+SELECT EXISTS (SELECT 1 FROM tn_memberships WHERE user_id = $1 AND role = ANY($2));
+
 -- name: VisibleWorkspaces
 -- $1 user, $2 roles having the capability: workspaces where a workspace-level membership has it.
 SELECT workspace_id FROM tn_memberships

@@ -317,3 +317,29 @@ func TestAuthorizeRoleIsRoleFor(t *testing.T) {
 		}
 	}
 }
+
+// TestHasCapability: a user has a capability somewhere exactly when VisibleWorkspaces or
+// VisibleTenants answers someone, for every user of the world and every capability.
+func TestHasCapability(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	w := newAuthzWorld(t, b)
+	some := 0
+	for name, u := range w.users {
+		for _, c := range tenancy.Capabilities() {
+			ws, err := b.svc.VisibleWorkspaces(b.ctx, u.ID, c)
+			require.NoError(t, err)
+			tn, err := b.svc.VisibleTenants(b.ctx, u.ID, c)
+			require.NoError(t, err)
+			has, err := b.svc.HasCapability(b.ctx, u.ID, c)
+			require.NoError(t, err)
+			require.Equal(t, len(ws) > 0 || len(tn) > 0, has, "%s %s", name, c)
+			if has {
+				some++
+			}
+		}
+	}
+	require.Positive(t, some)
+	_, err := b.svc.HasCapability(b.ctx, w.users["owner"].ID, "nope")
+	require.ErrorIs(t, err, tenancy.ErrInvalid)
+}
