@@ -211,7 +211,7 @@ func (q *RunReader) list(ctx context.Context, f RunFilter) ([]RunSummary, string
 	sql := build(listOrder)
 	var out []RunSummary
 	if f.Search.Empty() {
-		out, err = collectRuns(ctx, q.pool, sql, args)
+		out, err = collectRuns(ctx, q.pool, sql, args, f.Limit+1)
 	} else {
 		// A search may miss every index the planner hoped for: the server cancels it past
 		// SearchTimeout, in a transaction of its own so the timeout ends with it. Its plan
@@ -237,7 +237,7 @@ func (q *RunReader) list(ctx context.Context, f RunFilter) ([]RunSummary, string
 					sql = build("queued_at + interval '0 s' DESC, run_id DESC")
 				}
 			}
-			out, err = collectRuns(ctx, tx, sql, args)
+			out, err = collectRuns(ctx, tx, sql, args, f.Limit+1)
 			return err
 		})
 		var pgErr *pgconn.PgError
@@ -285,13 +285,14 @@ type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
 
-// collectRuns runs a list query and reads its rows.
-func collectRuns(ctx context.Context, db querier, sql string, args []any) ([]RunSummary, error) {
+// collectRuns runs a list query and reads its rows, at most limit of them (the slice is
+// made for them at once).
+func collectRuns(ctx context.Context, db querier, sql string, args []any, limit int) ([]RunSummary, error) {
 	rows, err := db.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("projections: list runs: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (RunSummary, error) { return scanSummary(r) })
+	out, err := pgx.AppendRows(make([]RunSummary, 0, limit), rows, func(r pgx.CollectableRow) (RunSummary, error) { return scanSummary(r) })
 	if err != nil {
 		return nil, fmt.Errorf("projections: list runs: %w", err)
 	}

@@ -49,15 +49,27 @@ func (q *RunReader) SaveView(ctx context.Context, userID uuid.UUID, name, url st
 
 // SavedViews lists the user's saved views by name.
 func (q *RunReader) SavedViews(ctx context.Context, userID uuid.UUID) ([]SavedView, error) {
-	rows, err := q.pool.Query(ctx, sqlSavedViewsList, userID)
-	if err != nil {
-		return nil, fmt.Errorf("projections: saved views: %w", err)
-	}
-	views, err := pgx.CollectRows(rows, pgx.RowToStructByPos[SavedView])
-	if err != nil {
-		return nil, fmt.Errorf("projections: saved views: %w", err)
+	var views []SavedView
+	b := &pgx.Batch{}
+	q.QueueSavedViews(b, userID, &views)
+	if err := q.pool.SendBatch(ctx, b).Close(); err != nil {
+		return nil, err
 	}
 	return views, nil
+}
+
+// QueueSavedViews queues SavedViews' query on b, for a caller that sends it with others
+// in one round trip: once b's results are read, *views holds its answer (a failure is
+// the batch's error).
+func (q *RunReader) QueueSavedViews(b *pgx.Batch, userID uuid.UUID, views *[]SavedView) {
+	b.Queue(sqlSavedViewsList, userID).Query(func(rows pgx.Rows) error {
+		out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[SavedView])
+		if err != nil {
+			return fmt.Errorf("projections: saved views: %w", err)
+		}
+		*views = out
+		return nil
+	})
 }
 
 // DeleteView deletes the user's view name (none: no change).

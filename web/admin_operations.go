@@ -5,6 +5,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/tenantatlas/ops/modules/operations"
 	"github.com/tenantatlas/ops/modules/tenancy"
@@ -66,9 +67,6 @@ func (s *Server) renderOperations(c *fiber.Ctx, tenant *tenancy.Tenant) error {
 	data := operationsPage{Tenant: tenant, Q: q, Types: operations.Types(), Buckets: operations.Buckets(),
 		Filtered: q.Filtered() || f.Cursor != "", ExportURL: c.Path() + ".csv?" + q.values("").Encode(),
 		ViewURL: c.Path() + "?" + q.values("").Encode()}
-	if data.Views, err = s.deps.Runs.SavedViews(ctx, currentUser(c).ID); err != nil {
-		return err
-	}
 	if tenant != nil {
 		f.Tenant = tenant.ID
 		if data.StartTypes, err = s.startableTypes(c, tenant.ID); err != nil {
@@ -87,7 +85,11 @@ func (s *Server) renderOperations(c *fiber.Ctx, tenant *tenancy.Tenant) error {
 	if tenant != nil {
 		title = tenant.Name + " · Operations"
 	}
-	return s.render(c, fiber.StatusOK, "operations", page{Title: title, Nav: "operations", Tenant: tenant, Data: data})
+	// The saved views ride with the layout's reads (one round trip); Data is a pointer
+	// so that they land in what the template reads.
+	userID := currentUser(c).ID
+	return s.render(c, fiber.StatusOK, "operations", page{Title: title, Nav: "operations", Tenant: tenant, Data: &data,
+		reads: []func(*pgx.Batch){func(b *pgx.Batch) { s.deps.Runs.QueueSavedViews(b, userID, &data.Views) }}})
 }
 
 // startableTypes are what the start form offers: the tenant-scoped run types the user's

@@ -135,6 +135,9 @@ type page struct {
 	Unread int
 	// Audit: the user may read the audit log somewhere (the nav's Audit link).
 	Audit bool
+	// reads queue a page's own reads that nothing before the render needs (its Data
+	// must then be a pointer they fill) on the batch of the chrome's reads (render).
+	reads []func(*pgx.Batch)
 }
 
 // render writes a hub page with status.
@@ -148,8 +151,19 @@ func (s *Server) render(c *fiber.Ctx, status int, name string, p page) error {
 	if p.User.ID != uuid.Nil && p.Flash == nil {
 		p.Flash = s.takeFlash(c)
 	}
+	// The chrome's reads and the page's own go to the database as one batch: one round
+	// trip, not four.
+	b := &pgx.Batch{}
 	if p.User.ID != uuid.Nil && name != "error" {
-		if err := s.loadChrome(c, &p); err != nil {
+		if err := s.queueChrome(c, &p, b); err != nil {
+			return err
+		}
+	}
+	for _, read := range p.reads {
+		read(b)
+	}
+	if b.Len() > 0 {
+		if err := s.deps.Database.SendBatch(c.UserContext(), b).Close(); err != nil {
 			return err
 		}
 	}
@@ -176,11 +190,10 @@ func (s *Server) writePage(c *fiber.Ctx, status int, name string, data any) erro
 // switcherSize is how many tenants the layout's switcher lists.
 const switcherSize = 12
 
-// loadChrome fills the tenant switcher, the notifications menu and the audit link of the
-// layout. Their reads go to the database as one batch: one round trip, not three.
-func (s *Server) loadChrome(c *fiber.Ctx, p *page) error {
+// queueChrome queues on b the reads that fill the tenant switcher, the notifications
+// menu and the audit link of the layout.
+func (s *Server) queueChrome(c *fiber.Ctx, p *page, b *pgx.Batch) error {
 	ctx := c.UserContext()
-	b := &pgx.Batch{}
 	// An MSP may manage a thousand tenants: the switcher lists the first few (and the
 	// page's tenant), and links to the searchable tenant list for the rest.
 	if ids, ok := c.Locals(localVisibleTenants).([]uuid.UUID); ok {
@@ -209,7 +222,7 @@ func (s *Server) loadChrome(c *fiber.Ctx, p *page) error {
 	if s.deps.Runs != nil {
 		s.deps.Runs.QueueNotificationsMenu(b, p.User.ID, 5, &p.Notes, &p.Unread)
 	}
-	return s.deps.Database.SendBatch(ctx, b).Close()
+	return nil
 }
 
 // errorPage is the data of the error template.

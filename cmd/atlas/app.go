@@ -13,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/tenantatlas/ops/eventstore"
 	"github.com/tenantatlas/ops/eventstore/pglocal"
 	"github.com/tenantatlas/ops/modules/graph"
 	"github.com/tenantatlas/ops/modules/graph/graphsim"
@@ -169,6 +170,7 @@ func openPool(ctx context.Context, url string, maxConns int32, timeouts dbTimeou
 		maxConns = 32
 	}
 	cfg.MaxConns = maxConns
+	eventstore.ConfigurePool(cfg)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect to database: %w", err)

@@ -21,7 +21,8 @@
 // up.
 //
 // Layering (README.md, "Architecture: layers and imports"): floor 0: it imports only
-// pglocal and must never import modules/..., projections, web or cmd/; a module's tests
+// pglocal and eventstore (for the pool setup the product uses, eventstore.ConfigurePool)
+// and must never import modules/..., projections, web or cmd/; a module's tests
 // register their migrations with Setup instead.
 package pgtest
 
@@ -46,6 +47,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/tenantatlas/ops/eventstore"
 	"github.com/tenantatlas/ops/eventstore/pglocal"
 )
 
@@ -226,6 +228,7 @@ func newDatabase(ctx context.Context, admin string, maxConns int32, created func
 		return nil, fmt.Errorf("parse test database DSN: %w", err)
 	}
 	cfg.MaxConns = maxConns
+	eventstore.ConfigurePool(cfg)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open pool on %s: %w", name, err)
