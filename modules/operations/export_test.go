@@ -49,3 +49,13 @@ func EndTogether(s *Service, ids []uuid.UUID, failing uuid.UUID) ([]error, error
 	}
 	return errs, nil
 }
+
+// IdentityHash is the identity a start of req would take (tests that hold it first).
+func IdentityHash(req StartRequest) string {
+	info, _ := LookupType(req.Type)
+	ctxJSON, err := normalizeContext(req.Context)
+	if err != nil {
+		panic(err)
+	}
+	return identityHash(info, req, ctxJSON)
+}

@@ -609,10 +609,17 @@ func (s *Service) admitOnce(ctx context.Context, a *admission) (StartOutcome, er
 		b.Exec(lockKeysSQL, keys) // before anything writes: see order.go
 	}
 	q, args := a.insertRun(runID, StatusQueued, OutcomePending, now, nil)
-	b.Exec(q, args...)
 	if a.info.Identity.Permanent() {
-		b.Exec(`INSERT INTO ops_permanent_identities (identity_hash, run_id) VALUES ($1, $2)`, a.identity, runID)
+		// The permanent identity first, then the run, in one statement (the foreign key is
+		// checked at its end): the order a group commit takes them in. In the other order
+		// a start alone and a group taking the same identity deadlocked: the group held
+		// the identity and waited on the active-identity index for the lone start's run,
+		// which waited for the identity (TestPermanentStartAloneBesideAGroup).
+		q = `WITH taken AS (INSERT INTO ops_permanent_identities (identity_hash, run_id) VALUES ($7, $1) RETURNING run_id)
+		INSERT INTO ops_runs (run_id, type, workspace_id, tenant_id, status, outcome, identity_hash, initiator_user_id, queued_at, completed_at)
+		SELECT run_id, $2, $3, $4, $5, $6, $7, $8, $9, $10 FROM taken`
 	}
+	b.Exec(q, args...)
 	if scope != "" {
 		b.Exec(`INSERT INTO ops_scope_locks (scope_key, run_id) VALUES ($1, $2)`, scope, runID)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
@@ -216,4 +217,62 @@ func TestGroupedPermanentStarts(t *testing.T) {
 	require.Positive(t, grouped, "no start was decided in a group transaction in 20 rounds")
 	_, _, failed := f.ops.GroupCommitStats()
 	require.Zero(t, failed, "no group transaction failed")
+}
+
+// TestPermanentStartAloneBesideAGroup: a start alone takes its permanent identity before
+// it inserts its run, as a group commit does. A transaction standing in for a group
+// holds the identity; the lone start waits for it (and has inserted no active run the
+// group could wait for in turn); the group then inserts its active run of the identity
+// and commits, and the start is answered deduped. In the other order the two deadlocked
+// (a group failed in CI's TestGroupedPermanentStarts; PostgreSQL aborts one of them
+// after its deadlock_timeout).
+func TestPermanentStartAloneBesideAGroup(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, pgtest.DB(t))
+	req := operations.StartRequest{Type: "findings.lifecycle.backfill", WorkspaceID: f.workspace,
+		Context: []byte(`{"reasonText":"beside a group"}`), Nonce: "n-" + uuid.NewString(), Initiator: f.initiator("owner"), SourceSurface: "test"}
+	identity := operations.IdentityHash(req)
+
+	group, err := f.pool.Begin(f.ctx)
+	require.NoError(t, err)
+	defer func() { _ = group.Rollback(context.WithoutCancel(f.ctx)) }()
+	holder, ended := uuid.New(), uuid.New()
+	// The group's first statement: the identity (here held through an ended run of it).
+	_, err = group.Exec(f.ctx, `WITH r AS (INSERT INTO ops_runs (run_id, type, workspace_id, status, outcome, identity_hash, queued_at, completed_at)
+		VALUES ($1, $2, $3, 'completed', 'succeeded', $4, now(), now()) RETURNING run_id)
+		INSERT INTO ops_permanent_identities (identity_hash, run_id) SELECT $4, run_id FROM r`, ended, req.Type, f.workspace, identity)
+	require.NoError(t, err)
+	var xid string
+	require.NoError(t, group.QueryRow(f.ctx, `SELECT txid_current()::text`).Scan(&xid))
+
+	type answer struct {
+		out operations.StartOutcome
+		err error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		out, err := f.ops.Start(f.ctx, req)
+		done <- answer{out, err}
+	}()
+	require.Eventually(t, func() bool {
+		var n int
+		require.NoError(t, f.pool.QueryRow(f.ctx, `SELECT count(*) FROM pg_locks WHERE locktype = 'transactionid'
+			AND transactionid::text = $1 AND NOT granted`, xid).Scan(&n))
+		return n > 0
+	}, 10*time.Second, 5*time.Millisecond, "the lone start never waited for the group's identity")
+
+	// The group's run of the identity: it must not wait for the lone start.
+	_, err = group.Exec(f.ctx, `INSERT INTO ops_runs (run_id, type, workspace_id, status, outcome, identity_hash, queued_at)
+		VALUES ($1, $2, $3, 'queued', 'pending', $4, now())`, holder, req.Type, f.workspace, identity)
+	require.NoError(t, err, "the group's run waited for the lone start: a deadlock")
+	require.NoError(t, group.Commit(f.ctx))
+
+	select {
+	case a := <-done:
+		require.NoError(t, a.err)
+		require.Equal(t, operations.StartDeduped, a.out.Status)
+		require.Equal(t, ended, a.out.Run.ID, "the run holding the identity forever")
+	case <-time.After(10 * time.Second):
+		t.Fatal("the lone start did not answer")
+	}
 }
