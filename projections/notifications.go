@@ -137,12 +137,17 @@ func (q *RunReader) UnreadNotifications(ctx context.Context, userID uuid.UUID) (
 func (q *RunReader) NotificationsMenu(ctx context.Context, userID uuid.UUID, limit int) ([]Notification, int, error) {
 	var out []Notification
 	var unread int
-	b := &pgx.Batch{}
-	q.QueueNotificationsMenu(b, userID, limit, &out, &unread)
-	if err := q.pool.SendBatch(ctx, b).Close(); err != nil {
+	if err := q.sendQueued(ctx, func(b *pgx.Batch) { q.QueueNotificationsMenu(b, userID, limit, &out, &unread) }); err != nil {
 		return nil, 0, err
 	}
 	return out, unread, nil
+}
+
+// sendQueued sends what queue queues on a batch of its own (a Queue… method asked alone).
+func (q *RunReader) sendQueued(ctx context.Context, queue func(*pgx.Batch)) error {
+	b := &pgx.Batch{}
+	queue(b)
+	return q.pool.SendBatch(ctx, b).Close()
 }
 
 // QueueNotificationsMenu queues NotificationsMenu's query on b, for a caller that sends

@@ -50,9 +50,7 @@ func (q *RunReader) SaveView(ctx context.Context, userID uuid.UUID, name, url st
 // SavedViews lists the user's saved views by name.
 func (q *RunReader) SavedViews(ctx context.Context, userID uuid.UUID) ([]SavedView, error) {
 	var views []SavedView
-	b := &pgx.Batch{}
-	q.QueueSavedViews(b, userID, &views)
-	if err := q.pool.SendBatch(ctx, b).Close(); err != nil {
+	if err := q.sendQueued(ctx, func(b *pgx.Batch) { q.QueueSavedViews(b, userID, &views) }); err != nil {
 		return nil, err
 	}
 	return views, nil
