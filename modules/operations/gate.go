@@ -168,8 +168,10 @@ func (s *Service) gate(ctx context.Context, req StartRequest) (StartOutcome, err
 	if err := s.authorizeStart(ctx, info, &req); err != nil {
 		return StartOutcome{}, err
 	}
+	// A nonce the gate makes now is new: no run can hold its identity yet.
+	fresh := false
 	if info.Identity == IdentityNonce && req.Nonce == "" {
-		req.Nonce = uuid.NewString()
+		req.Nonce, fresh = uuid.NewString(), true
 	}
 	if info.Identity == IdentityScheduled && (req.ScheduleID == uuid.Nil || req.ScheduledFor.IsZero()) {
 		return StartOutcome{}, fmt.Errorf("%w: a scheduled run needs a schedule id and a scheduled-for time", ErrInvalidContext)
@@ -178,8 +180,9 @@ func (s *Service) gate(ctx context.Context, req StartRequest) (StartOutcome, err
 
 	// An active run with this identity answers at once, before the connection is
 	// looked at (a deduped start is not "blocked" because the connection broke since).
-	// Other types find their duplicate in the insert itself, one round trip less.
-	if info.ProviderBacked || info.Identity.Permanent() {
+	// Other types find their duplicate in the insert itself, one round trip less, and so
+	// does a start whose nonce the gate has just made (nothing can hold it).
+	if (info.ProviderBacked || info.Identity.Permanent()) && !fresh {
 		if out, found, err := s.findDuplicate(ctx, a); err != nil {
 			return out, err
 		} else if found {

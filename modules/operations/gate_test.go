@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantatlas/ops/eventstore"
@@ -309,4 +312,54 @@ func TestDispatchFailureFailsTheRun(t *testing.T) {
 	var leaked int
 	require.NoError(t, f.pool.QueryRow(f.ctx, `SELECT count(*) FROM es_events WHERE data::text LIKE '%hunter2%'`).Scan(&leaked))
 	require.Zero(t, leaked, "the broker's error text never reaches an event")
+}
+
+// roundTrips counts the queries and batches sent on a pool.
+type roundTrips struct{ n atomic.Int64 }
+
+func (r *roundTrips) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	r.n.Add(1)
+	return ctx
+}
+func (r *roundTrips) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+func (r *roundTrips) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	r.n.Add(1)
+	return ctx
+}
+func (r *roundTrips) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
+func (r *roundTrips) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData)     {}
+
+// TestFreshNonceStartSkipsTheDuplicateLookup: a start of a per-click type whose nonce the
+// gate makes is accepted in two round trips (the authorization, then the start's one
+// transaction), one fewer than with a nonce the caller gives, which may be held already
+// (and then answers deduped).
+func TestFreshNonceStartSkipsTheDuplicateLookup(t *testing.T) {
+	t.Parallel()
+	cfg, err := pgxpool.ParseConfig(pgtest.URL(t))
+	require.NoError(t, err)
+	rt := &roundTrips{}
+	cfg.ConnConfig.Tracer = rt
+	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	f := newFixture(t, pool)
+
+	start := func(nonce string) (operations.StartOutcome, int64) {
+		before := rt.n.Load()
+		out, err := f.ops.Start(f.ctx, operations.StartRequest{Type: "findings.lifecycle.backfill", WorkspaceID: f.workspace,
+			Context: []byte(`{"reasonText":"round trips"}`), Nonce: nonce, Initiator: f.initiator("owner"), SourceSurface: "test"})
+		require.NoError(t, err)
+		return out, rt.n.Load() - before
+	}
+	fresh, freshTrips := start("")
+	require.Equal(t, operations.StartAccepted, fresh.Status)
+	given, givenTrips := start("n-" + uuid.NewString())
+	require.Equal(t, operations.StartAccepted, given.Status)
+	require.EqualValues(t, 2, freshTrips, "a fresh nonce: the authorization and the start's transaction")
+	require.Equal(t, freshTrips+1, givenTrips, "a given nonce is looked up first")
+	nonce := "n-" + uuid.NewString()
+	first, _ := start(nonce)
+	again, _ := start(nonce)
+	require.Equal(t, operations.StartDeduped, again.Status, "a given nonce already held answers deduped")
+	require.Equal(t, first.Run.ID, again.Run.ID)
 }
