@@ -43,6 +43,7 @@ const fragmentTemplates = `
 // it replaced: the same bytes, hostile names, labels and URLs included.
 func TestFragmentsAreTheTemplates(t *testing.T) {
 	tmpl := template.Must(template.New("t").Funcs(templateFuncs).Funcs(partialFuncs).Funcs(fragmentFuncs).
+		Funcs(template.FuncMap{"tenantpages": func() []tenantPage { return tenantPages }}). // what the sub-navigation ranged over
 		ParseFS(templateFiles, "templates/partials.html"))
 	template.Must(tmpl.Parse(fragmentTemplates))
 	same := func(name string, data any) string {

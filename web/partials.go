@@ -23,7 +23,6 @@ var partialFuncs = template.FuncMap{
 	"link":        linkHTML,
 	"account":     func(title, name, action, csrf string) accountBox { return accountBox{title, name, action, csrf} },
 	"login_form":  func(action, csrf string, p loginPage) loginForm { return loginForm{action, csrf, p} },
-	"tenantpages": func() []tenantPage { return tenantPages },
 	"tenantdata":  func() []tenantPage { return tenantPages[2:] },
 }
 
