@@ -154,6 +154,33 @@ func TestHubRunsMatchesTheAggregate(t *testing.T) {
 	}
 	require.Equal(t, len(ids)/2, counted, "the runs executed have counts")
 	require.Equal(t, with, without)
+
+	// Across the workspace: walked with no visibility predicate (WholeWorkspaces), the
+	// list is the one the visibility predicate gives a caller who sees every tenant; for
+	// one who sees fewer, the predicate is what keeps the others out.
+	reader := projections.NewRunReader(w.pool)
+	ws := projections.RunFilter{TenantIDs: f.TenantIDs, WorkspaceIDs: []uuid.UUID{w.seed.Workspace}, Workspaces: []uuid.UUID{w.seed.Workspace}}
+	predicate, _, err := reader.List(w.ctx, ws)
+	require.NoError(t, err)
+	ws.SetWholeWorkspaces([]uuid.UUID{w.seed.Workspace})
+	require.True(t, ws.WholeWorkspaces)
+	walked, _, err := reader.List(w.ctx, ws)
+	require.NoError(t, err)
+	require.Len(t, walked, len(ids))
+	require.Equal(t, predicate, walked)
+	some := ws
+	some.TenantIDs, some.WholeWorkspaces = f.TenantIDs[:1], false
+	fewer, _, err := reader.List(w.ctx, some)
+	require.NoError(t, err)
+	require.Less(t, len(fewer), len(walked), "the runs of the other tenants are kept out")
+	for _, r := range fewer {
+		require.Equal(t, f.TenantIDs[0], *r.TenantID)
+	}
+	some.SetWholeWorkspaces(nil)
+	require.False(t, some.WholeWorkspaces, "a workspace not whole keeps the predicate")
+	some.Workspaces = append(some.Workspaces, uuid.New())
+	some.SetWholeWorkspaces([]uuid.UUID{w.seed.Workspace})
+	require.False(t, some.WholeWorkspaces, "every workspace must be whole")
 }
 
 // crashing fails its batch after applying part of it, as a process killed mid-batch

@@ -29,6 +29,11 @@ type RunFilter struct {
 	// is in one of them. A list across tenants then walks each workspace's index in
 	// order instead of sorting every visible run (1 s → 1 ms on a million runs).
 	Workspaces []uuid.UUID
+	// WholeWorkspaces says the caller sees every run of each of Workspaces (each is one
+	// of tenancy.WholeWorkspaces): a list across tenants then walks them with no
+	// visibility predicate, instead of testing every run against TenantIDs (a thousand
+	// ids for an MSP's owner: 1.6 → 0.3 ms a page, pgbench).
+	WholeWorkspaces bool
 	// Tenant narrows to one tenant (uuid.Nil: all visible).
 	Tenant uuid.UUID
 	// Type narrows to one run type ("" = all).
@@ -51,6 +56,13 @@ type RunFilter struct {
 	// (the hub's run tables), which then neither reads nor decodes the jsonb (8% of a
 	// tenant page's CPU at a million runs, 2026-12-02).
 	WithoutCounts bool
+}
+
+// SetWholeWorkspaces sets WholeWorkspaces when every one of f.Workspaces is among whole,
+// the workspaces where the caller sees everything (tenancy.WholeWorkspaces).
+func (f *RunFilter) SetWholeWorkspaces(whole []uuid.UUID) {
+	f.WholeWorkspaces = len(f.Workspaces) > 0 &&
+		!slices.ContainsFunc(f.Workspaces, func(ws uuid.UUID) bool { return !slices.Contains(whole, ws) })
 }
 
 // SearchTimeout bounds a list query with a search: past it the query is cancelled by the
@@ -132,7 +144,7 @@ func listQuery(f RunFilter) (func(order string) string, []any, bool, error) {
 			return nil, nil, false, nil
 		}
 		where = append(where, "tenant_id = "+arg(f.Tenant))
-	} else {
+	} else if !f.WholeWorkspaces || len(f.Workspaces) == 0 {
 		where = append(where, "(tenant_id = ANY("+arg(eventstore.UUIDArray(f.TenantIDs))+") OR (tenant_id IS NULL AND workspace_id = ANY("+arg(eventstore.UUIDArray(f.WorkspaceIDs))+")))")
 	}
 	if f.Type != "" {
@@ -192,7 +204,7 @@ func listQuery(f RunFilter) (func(order string) string, []any, bool, error) {
 		ORDER BY ` + order + ` LIMIT ` + limit
 		}
 		return `SELECT r.* FROM unnest(` + ws + `::uuid[]) AS w(id) CROSS JOIN LATERAL (
-			SELECT ` + cols + ` FROM rm_runs WHERE workspace_id = w.id AND ` + strings.Join(where, " AND ") + `
+			SELECT ` + cols + ` FROM rm_runs WHERE ` + strings.Join(append([]string{"workspace_id = w.id"}, where...), " AND ") + `
 			ORDER BY ` + order + ` LIMIT ` + limit + `) r
 		ORDER BY r.queued_at DESC, r.run_id DESC LIMIT ` + limit
 	}

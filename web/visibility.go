@@ -123,7 +123,13 @@ func (s *Server) restrictToVisible(c *fiber.Ctx, f *projections.RunFilter) error
 	if f.WorkspaceIDs, err = s.deps.Tenancy.VisibleWorkspaces(ctx, userID, tenancy.CapOperationsView); err != nil {
 		return err
 	}
-	f.Workspaces, err = s.deps.Tenancy.MemberWorkspaces(ctx, userID)
+	if f.Workspaces, err = s.deps.Tenancy.MemberWorkspaces(ctx, userID); err != nil {
+		return err
+	}
+	// A user who sees everything in each of their workspaces (an MSP's owner) lists them
+	// without testing each run against the visible tenants.
+	whole, err := s.deps.Tenancy.WholeWorkspaces(ctx, userID, tenancy.CapOperationsView)
+	f.SetWholeWorkspaces(whole)
 	return err
 }
 

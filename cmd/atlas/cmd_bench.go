@@ -328,6 +328,10 @@ func runBenchList(ctx context.Context, env *cli, args []string) error {
 	if err != nil {
 		return err
 	}
+	whole, err := a.Tenancy.WholeWorkspaces(ctx, br.u.ID, tenancy.CapOperationsView)
+	if err != nil {
+		return err
+	}
 	// List runs on a pool of its own, configured as the command's, with the tracer.
 	phases := &listPhases{}
 	cfg := br.c.pool.Config()
@@ -358,6 +362,7 @@ func runBenchList(ctx context.Context, env *cli, args []string) error {
 	for i := range samples + samples/10 {
 		f := projections.RunFilter{TenantIDs: tenants, WorkspaceIDs: workspaces, Workspaces: member,
 			Tenant: tenants[r.IntN(len(tenants))], Limit: 50}
+		f.SetWholeWorkspaces(whole) // as the hub's restrictToVisible
 		v := listVariants[r.IntN(len(listVariants))]
 		switch v {
 		case "workspace":

@@ -20,6 +20,7 @@ var (
 	sqlMemberWorkspaces   = sqlQueries.Get("MemberWorkspaces")
 	sqlTenantSwitcher     = sqlQueries.Get("TenantSwitcher")
 	sqlHasCapability      = sqlQueries.Get("HasCapability")
+	sqlWholeWorkspaces    = sqlQueries.Get("WholeWorkspaces")
 )
 
 // Decision is the answer of Authorize: Allowed, NotFound or Forbidden. The zero value
@@ -264,6 +265,25 @@ func (s *Service) VisibleWorkspaces(ctx context.Context, userID uuid.UUID, c Cap
 	}
 	if ids == nil {
 		ids = []uuid.UUID{}
+	}
+	return ids, nil
+}
+
+// WholeWorkspaces lists the workspaces where userID has capability c on everything: on
+// the workspace (VisibleWorkspaces) and on every one of its tenants (VisibleTenants
+// answers them all, and will answer a tenant added later). A list of such a workspace's
+// runs needs no tenant list.
+func (s *Service) WholeWorkspaces(ctx context.Context, userID uuid.UUID, c Capability) ([]uuid.UUID, error) {
+	if !c.Valid() {
+		return nil, fmt.Errorf("tenancy: whole workspaces: capability %q: %w", c, ErrInvalid)
+	}
+	rows, err := s.pool.Query(ctx, sqlWholeWorkspaces, userID, rolesWith(c))
+	if err != nil {
+		return nil, fmt.Errorf("tenancy: whole workspaces: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return nil, fmt.Errorf("tenancy: whole workspaces: %w", err)
 	}
 	return ids, nil
 }

@@ -82,5 +82,15 @@ SELECT EXISTS (SELECT 1 FROM tn_memberships WHERE user_id = $1 AND role = ANY($2
 SELECT workspace_id FROM tn_memberships
 WHERE user_id = $1 AND tenant_id IS NULL AND role = ANY($2) ORDER BY workspace_id;
 
+-- name: WholeWorkspaces
+-- $1 user, $2 roles having the capability: the workspaces where the user has it on
+-- everything: a workspace-level role that has it, and no tenant-level role (which would
+-- decide its tenant instead) that lacks it.
+SELECT w.workspace_id FROM tn_memberships w
+WHERE w.user_id = $1 AND w.tenant_id IS NULL AND w.role = ANY($2)
+	AND NOT EXISTS (SELECT 1 FROM tn_memberships t WHERE t.user_id = $1 AND t.workspace_id = w.workspace_id
+		AND t.tenant_id IS NOT NULL AND NOT t.role = ANY($2))
+ORDER BY w.workspace_id;
+
 -- name: MemberWorkspaces
 SELECT DISTINCT workspace_id FROM tn_memberships WHERE user_id = $1 ORDER BY workspace_id;

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantatlas/ops/modules/tenancy"
@@ -341,5 +342,53 @@ func TestHasCapability(t *testing.T) {
 	}
 	require.Positive(t, some)
 	_, err := b.svc.HasCapability(b.ctx, w.users["owner"].ID, "nope")
+	require.ErrorIs(t, err, tenancy.ErrInvalid)
+}
+
+// TestWholeWorkspaces: a workspace is whole for a user and a capability exactly when
+// VisibleWorkspaces answers it and VisibleTenants answers every one of its tenants, for
+// every user of the world and every capability.
+func TestWholeWorkspaces(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	w := newAuthzWorld(t, b)
+	tenantsOf := func(ws uuid.UUID) []uuid.UUID {
+		rows, err := b.pool.Query(b.ctx, `SELECT id FROM tn_tenants WHERE workspace_id = $1`, ws)
+		require.NoError(t, err)
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+		require.NoError(t, err)
+		return ids
+	}
+	var whole, partial int
+	for name, u := range w.users {
+		member, err := b.svc.MemberWorkspaces(b.ctx, u.ID)
+		require.NoError(t, err)
+		for _, c := range tenancy.Capabilities() {
+			got, err := b.svc.WholeWorkspaces(b.ctx, u.ID, c)
+			require.NoError(t, err)
+			vw, err := b.svc.VisibleWorkspaces(b.ctx, u.ID, c)
+			require.NoError(t, err)
+			vt, err := b.svc.VisibleTenants(b.ctx, u.ID, c)
+			require.NoError(t, err)
+			for _, ws := range member {
+				want := slices.Contains(vw, ws)
+				for _, tn := range tenantsOf(ws) {
+					want = want && slices.Contains(vt, tn)
+				}
+				require.Equal(t, want, slices.Contains(got, ws), "%s %s workspace %s", name, c, ws)
+				if want {
+					whole++
+				} else {
+					partial++
+				}
+			}
+			for _, ws := range got {
+				require.Contains(t, member, ws, "%s %s: a whole workspace is a member's", name, c)
+			}
+		}
+	}
+	require.Positive(t, whole)
+	require.Positive(t, partial)
+	_, err := b.svc.WholeWorkspaces(b.ctx, w.users["owner"].ID, "nope")
 	require.ErrorIs(t, err, tenancy.ErrInvalid)
 }
