@@ -148,9 +148,28 @@ func (s *Service) RunWorkers(ctx context.Context, opts WorkerOptions) error {
 	return nil
 }
 
+// shutdownQuiet is watermill's logger for the dispatch subscriber and router: an error
+// that is the cancellation of their context (the workers stopping, a poll cut off in its
+// transaction: "could not commit tx for querying message … context canceled" at every
+// shutdown) is logged at debug, not as an error for an operator to chase. Every other
+// error is logged as before.
+type shutdownQuiet struct{ watermill.LoggerAdapter }
+
+func (l shutdownQuiet) Error(msg string, err error, fields watermill.LogFields) {
+	if errors.Is(err, context.Canceled) {
+		l.LoggerAdapter.Debug(msg, fields.Add(watermill.LogFields{"error": err.Error()}))
+		return
+	}
+	l.LoggerAdapter.Error(msg, err, fields)
+}
+
+func (l shutdownQuiet) With(fields watermill.LogFields) watermill.LoggerAdapter {
+	return shutdownQuiet{l.LoggerAdapter.With(fields)}
+}
+
 // dispatchRouter is the watermill router that consumes dispatch jobs as wake-ups.
 func (s *Service) dispatchRouter(ctx context.Context, opts WorkerOptions, wake chan<- struct{}) (*message.Router, error) {
-	wmLog := watermill.NewSlogLogger(s.log)
+	wmLog := shutdownQuiet{watermill.NewSlogLogger(s.log)}
 	sub, err := wsql.NewSubscriber(asyncCommits{wsql.BeginnerFromPgx(s.pool)}, wsql.SubscriberConfig{
 		ConsumerGroup:  workerGroup,
 		SchemaAdapter:  wsql.DefaultPostgreSQLSchema{SubscribeBatchSize: 1},

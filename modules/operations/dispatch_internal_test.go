@@ -1,8 +1,16 @@
 package operations
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
 	"testing"
 
+	"github.com/ThreeDotsLabs/watermill"
 	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
@@ -39,4 +47,37 @@ func TestSubscriberCommitsAsynchronously(t *testing.T) {
 	var after string
 	require.NoError(t, pool.QueryRow(ctx, `SHOW synchronous_commit`).Scan(&after))
 	require.Equal(t, before, after)
+}
+
+// TestDispatchLogQuietOnShutdown: the dispatch subscriber's logger writes an error that
+// is its context's cancellation (a commit cut off by the workers stopping, as pgx reports
+// it) at debug, and any other error as an error, through With as well.
+func TestDispatchLogQuietOnShutdown(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	log := shutdownQuiet{watermill.NewSlogLogger(slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})))}
+
+	pool := pgtest.DB(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	tx, err := pool.Begin(ctx)
+	require.NoError(t, err)
+	cancel()
+	cut := tx.Commit(ctx) // what watermill-sql met: "timeout: context already done: context canceled"
+	require.Error(t, cut)
+	levels := func() []string {
+		var out []string
+		for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+			var rec struct{ Level, Msg string }
+			require.NoError(t, json.Unmarshal([]byte(line), &rec))
+			out = append(out, rec.Level+" "+rec.Msg)
+		}
+		buf.Reset()
+		return out
+	}
+	log.Error("could not commit tx for querying message", fmt.Errorf("wrapped: %w", cut), nil)
+	log.With(watermill.LogFields{"topic": "ops_dispatch"}).Error("poll cut", context.Canceled, nil)
+	require.Equal(t, []string{"DEBUG could not commit tx for querying message", "DEBUG poll cut"}, levels())
+	log.Error("could not commit tx for querying message", errors.New("connection reset by peer"), nil)
+	log.With(watermill.LogFields{"topic": "ops_dispatch"}).Error("poll failed", context.DeadlineExceeded, nil)
+	require.Equal(t, []string{"ERROR could not commit tx for querying message", "ERROR poll failed"}, levels())
 }
