@@ -23,3 +23,6 @@ func TailStats(r *Runner) (reads, served int64) { return r.tail.stats() }
 func TailRead(ctx context.Context, r *Runner, after int64, limit int) ([]eventstore.Envelope, error) {
 	return r.tail.readAll(ctx, after, limit)
 }
+
+// HoldInTail bounds the events r's tail holds to n (tests: a small log through the drop).
+func HoldInTail(r *Runner, n int) { r.tail.held = n }

@@ -257,3 +257,47 @@ func TestTailServesWhatTheLogSays(t *testing.T) {
 	same(head, 1000)
 	same(head-1, 3)
 }
+
+// TestTailDropsWhatItCannotHold: a tail that holds few events, read at its end as a live
+// runner reads it while the log grows, keeps only the newest (it drops the oldest), and
+// still serves what the log says from anywhere: inside it from memory, behind it from
+// the log.
+func TestTailDropsWhatItCannotHold(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	r := projections.NewRunner(w.pool, w.app.Store, projections.Options{})
+	projections.HoldInTail(r, 8)
+	var at int64
+	for range 4 {
+		w.runSome(t, 2)
+		for {
+			got, err := projections.TailRead(w.ctx, r, at, 3)
+			require.NoError(t, err)
+			if len(got) == 0 {
+				break
+			}
+			want, err := w.app.Store.ReadAll(w.ctx, at, 3)
+			require.NoError(t, err)
+			require.Equal(t, want, got, "after %d", at)
+			at = got[len(got)-1].Position
+		}
+	}
+	head, err := w.app.Store.Head(w.ctx)
+	require.NoError(t, err)
+	require.Equal(t, head, at, "the walk reached the head")
+	require.Greater(t, head, int64(8), "more events than the tail holds")
+	for _, after := range []int64{0, 1, head - 8, head - 3, head - 1} {
+		want, err := w.app.Store.ReadAll(w.ctx, after, 5)
+		require.NoError(t, err)
+		_, servedBefore := projections.TailStats(r)
+		got, err := projections.TailRead(w.ctx, r, after, 5)
+		require.NoError(t, err)
+		require.Equal(t, want, got, "after %d", after)
+		_, served := projections.TailStats(r)
+		if after >= head-8 {
+			require.Equal(t, servedBefore+1, served, "after %d: held, from memory", after)
+		} else {
+			require.Equal(t, servedBefore, served, "after %d: dropped, from the log", after)
+		}
+	}
+}

@@ -39,11 +39,16 @@ const fragmentTemplates = `
 {{template "table_close"}}{{end}}
 {{- define "new_runs_table"}}{{template "runs_table" .}}{{end}}`
 
+// replacedFuncs are the template functions only the replaced templates called.
+var replacedFuncs = template.FuncMap{
+	"reltime":     relTime,
+	"tenantpages": func() []tenantPage { return tenantPages },
+}
+
 // TestFragmentsAreTheTemplates renders each fragment (fragments.go) and the template
 // it replaced: the same bytes, hostile names, labels and URLs included.
 func TestFragmentsAreTheTemplates(t *testing.T) {
-	tmpl := template.Must(template.New("t").Funcs(templateFuncs).Funcs(partialFuncs).Funcs(fragmentFuncs).
-		Funcs(template.FuncMap{"tenantpages": func() []tenantPage { return tenantPages }}). // what the sub-navigation ranged over
+	tmpl := template.Must(template.New("t").Funcs(templateFuncs).Funcs(partialFuncs).Funcs(fragmentFuncs).Funcs(replacedFuncs).
 		ParseFS(templateFiles, "templates/partials.html"))
 	template.Must(tmpl.Parse(fragmentTemplates))
 	same := func(name string, data any) string {

@@ -67,7 +67,6 @@ func mustParsePages() pages {
 }
 
 var templateFuncs = template.FuncMap{
-	"reltime":   relTime,
 	"rfc3339":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"duration":  runDuration,
 	"run_rows":  runRowsHTML,

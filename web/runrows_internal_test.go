@@ -37,7 +37,7 @@ const runsTableTemplate = `{{define "when"}}{{if .IsZero}}<span class="muted">â€
 // included (escaped alike), for every shape of row (with and without a tenant, a
 // tenant name, a reason, a start, an end).
 func TestRunRowsHTMLIsTheTemplates(t *testing.T) {
-	tmpl := template.Must(template.New("t").Funcs(templateFuncs).Parse(runsTableTemplate))
+	tmpl := template.Must(template.New("t").Funcs(templateFuncs).Funcs(replacedFuncs).Parse(runsTableTemplate))
 	now := time.Now()
 	at := func(d time.Duration) *time.Time { v := now.Add(-d); return &v }
 	reason := func(s string) *string { return &s }

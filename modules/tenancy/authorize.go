@@ -252,16 +252,22 @@ func (s *Service) QueueHasCapability(b *pgx.Batch, userID uuid.UUID, c Capabilit
 // workspace-level membership (what workspace-scoped resources, like platform runbook
 // runs, require; tenant-level members see only their tenants).
 func (s *Service) VisibleWorkspaces(ctx context.Context, userID uuid.UUID, c Capability) ([]uuid.UUID, error) {
+	return s.workspaceList(ctx, "visible workspaces", sqlVisibleWorkspaces, userID, c)
+}
+
+// workspaceList answers one of the workspace lists of a user and a capability (query
+// takes the user and the roles having it); what names it in errors.
+func (s *Service) workspaceList(ctx context.Context, what, query string, userID uuid.UUID, c Capability) ([]uuid.UUID, error) {
 	if !c.Valid() {
-		return nil, fmt.Errorf("tenancy: visible workspaces: capability %q: %w", c, ErrInvalid)
+		return nil, fmt.Errorf("tenancy: %s: capability %q: %w", what, c, ErrInvalid)
 	}
-	rows, err := s.pool.Query(ctx, sqlVisibleWorkspaces, userID, rolesWith(c))
+	rows, err := s.pool.Query(ctx, query, userID, rolesWith(c))
 	if err != nil {
-		return nil, fmt.Errorf("tenancy: visible workspaces: %w", err)
+		return nil, fmt.Errorf("tenancy: %s: %w", what, err)
 	}
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
 	if err != nil {
-		return nil, fmt.Errorf("tenancy: visible workspaces: %w", err)
+		return nil, fmt.Errorf("tenancy: %s: %w", what, err)
 	}
 	if ids == nil {
 		ids = []uuid.UUID{}
@@ -274,18 +280,7 @@ func (s *Service) VisibleWorkspaces(ctx context.Context, userID uuid.UUID, c Cap
 // answers them all, and will answer a tenant added later). A list of such a workspace's
 // runs needs no tenant list.
 func (s *Service) WholeWorkspaces(ctx context.Context, userID uuid.UUID, c Capability) ([]uuid.UUID, error) {
-	if !c.Valid() {
-		return nil, fmt.Errorf("tenancy: whole workspaces: capability %q: %w", c, ErrInvalid)
-	}
-	rows, err := s.pool.Query(ctx, sqlWholeWorkspaces, userID, rolesWith(c))
-	if err != nil {
-		return nil, fmt.Errorf("tenancy: whole workspaces: %w", err)
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
-	if err != nil {
-		return nil, fmt.Errorf("tenancy: whole workspaces: %w", err)
-	}
-	return ids, nil
+	return s.workspaceList(ctx, "whole workspaces", sqlWholeWorkspaces, userID, c)
 }
 
 // MemberWorkspaces lists the workspaces userID belongs to, with any role, at workspace

@@ -319,6 +319,16 @@ func TestAuthorizeRoleIsRoleFor(t *testing.T) {
 	}
 }
 
+// visibleTo is what VisibleWorkspaces and VisibleTenants answer for userID and c.
+func visibleTo(t *testing.T, b bundle, userID uuid.UUID, c tenancy.Capability) (workspaces, tenants []uuid.UUID) {
+	t.Helper()
+	workspaces, err := b.svc.VisibleWorkspaces(b.ctx, userID, c)
+	require.NoError(t, err)
+	tenants, err = b.svc.VisibleTenants(b.ctx, userID, c)
+	require.NoError(t, err)
+	return workspaces, tenants
+}
+
 // TestHasCapability: a user has a capability somewhere exactly when VisibleWorkspaces or
 // VisibleTenants answers someone, for every user of the world and every capability.
 func TestHasCapability(t *testing.T) {
@@ -328,10 +338,7 @@ func TestHasCapability(t *testing.T) {
 	some := 0
 	for name, u := range w.users {
 		for _, c := range tenancy.Capabilities() {
-			ws, err := b.svc.VisibleWorkspaces(b.ctx, u.ID, c)
-			require.NoError(t, err)
-			tn, err := b.svc.VisibleTenants(b.ctx, u.ID, c)
-			require.NoError(t, err)
+			ws, tn := visibleTo(t, b, u.ID, c)
 			has, err := b.svc.HasCapability(b.ctx, u.ID, c)
 			require.NoError(t, err)
 			require.Equal(t, len(ws) > 0 || len(tn) > 0, has, "%s %s", name, c)
@@ -366,10 +373,7 @@ func TestWholeWorkspaces(t *testing.T) {
 		for _, c := range tenancy.Capabilities() {
 			got, err := b.svc.WholeWorkspaces(b.ctx, u.ID, c)
 			require.NoError(t, err)
-			vw, err := b.svc.VisibleWorkspaces(b.ctx, u.ID, c)
-			require.NoError(t, err)
-			vt, err := b.svc.VisibleTenants(b.ctx, u.ID, c)
-			require.NoError(t, err)
+			vw, vt := visibleTo(t, b, u.ID, c)
 			for _, ws := range member {
 				want := slices.Contains(vw, ws)
 				for _, tn := range tenantsOf(ws) {
