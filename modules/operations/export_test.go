@@ -59,3 +59,7 @@ func IdentityHash(req StartRequest) string {
 	}
 	return identityHash(info, req, ctxJSON)
 }
+
+// RememberTenantWorkspace makes s remember ws as tenant's workspace, as an authorized
+// start of the tenant does (tests: a wrong one).
+func RememberTenantWorkspace(s *Service, tenant, ws uuid.UUID) { s.tenantWorkspaces.Store(tenant, ws) }

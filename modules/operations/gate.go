@@ -165,8 +165,11 @@ func (s *Service) gate(ctx context.Context, req StartRequest) (StartOutcome, err
 			return StartOutcome{}, fmt.Errorf("%w: %w", ErrInvalidContext, err)
 		}
 	}
-	if err := s.authorizeStart(ctx, info, &req); err != nil {
-		return StartOutcome{}, err
+	folded := s.foldsAuthorization(info, &req)
+	if !folded {
+		if err := s.authorizeStart(ctx, info, &req); err != nil {
+			return StartOutcome{}, err
+		}
 	}
 	// A nonce the gate makes now is new: no run can hold its identity yet.
 	fresh := false
@@ -176,7 +179,7 @@ func (s *Service) gate(ctx context.Context, req StartRequest) (StartOutcome, err
 	if info.Identity == IdentityScheduled && (req.ScheduleID == uuid.Nil || req.ScheduledFor.IsZero()) {
 		return StartOutcome{}, fmt.Errorf("%w: a scheduled run needs a schedule id and a scheduled-for time", ErrInvalidContext)
 	}
-	a := &admission{info: info, req: req, ctxJSON: ctxJSON, identity: identityHash(info, req, ctxJSON)}
+	a := &admission{info: info, req: req, ctxJSON: ctxJSON, identity: identityHash(info, req, ctxJSON), folded: folded}
 
 	// An active run with this identity answers at once, before the connection is
 	// looked at (a deduped start is not "blocked" because the connection broke since).
@@ -218,6 +221,63 @@ func (s *Service) gate(ctx context.Context, req StartRequest) (StartOutcome, err
 	return s.admit(ctx, a)
 }
 
+// foldsAuthorization reports whether a start's authorization is decided in the start's
+// own transaction instead of by a query before it, one round trip less: a statement of
+// tenancy.RequireWorkspace or RequireTenant runs first in the transaction, and a refusal
+// rolls it back and sends the start through authorizeStart, which answers the exact
+// denial (404 or 403) and audits it, as a start that was never folded. It prepares req as
+// authorizeStart would (the workspace of a tenant-scoped start, known from an earlier
+// authorized start of the tenant and checked again by RequireTenant; no tenant for a
+// workspace-scoped one).
+//
+// Only a user's start that goes straight to its transaction folds: nothing may be read
+// or answered for it before it is authorized, so not one looking for its duplicate first
+// (a permanent identity other than a nonce the gate makes), not a provider-backed one (its
+// connection), not one with a precondition, and none while group commit is on (a group
+// is written for authorized starts).
+func (s *Service) foldsAuthorization(info TypeInfo, req *StartRequest) bool {
+	switch {
+	case req.Initiator.Kind != "user" || req.Initiator.UserID == uuid.Nil,
+		info.ProviderBacked, s.preconditions[info.Type] != nil, s.opts.GroupCommit,
+		info.Identity.Permanent() && (info.Identity != IdentityNonce || req.Nonce != ""):
+		return false
+	case info.WorkspaceScoped:
+		if req.WorkspaceID == uuid.Nil {
+			return false // authorizeStart refuses it
+		}
+		req.TenantID = uuid.Nil
+		return true
+	}
+	ws, ok := s.tenantWorkspaces.Load(req.TenantID)
+	if !ok {
+		return false
+	}
+	req.WorkspaceID = ws.(uuid.UUID)
+	return true
+}
+
+// requireSQL is the statement that authorizes a folded start in its transaction.
+func (a *admission) requireSQL() (string, []any, error) {
+	if a.info.WorkspaceScoped {
+		return tenancy.RequireWorkspace(a.req.Initiator.UserID, a.req.WorkspaceID, a.info.StartCapability)
+	}
+	return tenancy.RequireTenant(a.req.Initiator.UserID, a.req.WorkspaceID, a.req.TenantID, a.info.StartCapability)
+}
+
+// unfold authorizes a folded start with authorizeStart (the exact denial, audited, or
+// nil) before it writes anything outside its folded transaction, and derives its
+// identity again from the workspace authorizeStart found.
+func (s *Service) unfold(ctx context.Context, a *admission) error {
+	if !a.folded {
+		return nil
+	}
+	if err := s.authorizeStart(ctx, a.info, &a.req); err != nil {
+		return err
+	}
+	a.folded, a.identity = false, identityHash(a.info, a.req, a.ctxJSON)
+	return nil
+}
+
 func (s *Service) authorizeStart(ctx context.Context, info TypeInfo, req *StartRequest) error {
 	user := req.Initiator.Kind == "user"
 	var dec tenancy.Decision
@@ -239,6 +299,11 @@ func (s *Service) authorizeStart(ctx context.Context, info TypeInfo, req *StartR
 		var t tenancy.Tenant
 		t, dec, err = s.tenancy.Authorize(ctx, req.Initiator.UserID, req.TenantID, info.StartCapability)
 		req.WorkspaceID = t.WorkspaceID
+		if err == nil && dec == tenancy.Allowed {
+			// A tenant never changes workspace; a later start of the tenant folds its
+			// authorization (foldsAuthorization), and RequireTenant checks it anyway.
+			s.tenantWorkspaces.Store(req.TenantID, t.WorkspaceID)
+		}
 	default:
 		var t tenancy.Tenant
 		t, err = s.tenancy.Tenant(ctx, req.TenantID)
@@ -499,6 +564,9 @@ type admission struct {
 	ctxJSON  json.RawMessage
 	identity string
 	connID   uuid.UUID
+	// folded: the start's authorization is decided in its transaction
+	// (foldsAuthorization).
+	folded bool
 }
 
 // scope is the scope-lock key of a start, "" when it takes none: tenant + connection
@@ -574,6 +642,10 @@ func (a *admission) accepted(runID uuid.UUID) StartOutcome {
 // the conflict and the lookup).
 var errRetryDedupe = errors.New("retry dedupe")
 
+// errRetryStart asks admit to start again (a folded start authorized after its
+// transaction was refused).
+var errRetryStart = errors.New("retry start")
+
 // admit queues a new run: the identity row (active dedupe, enforced by the unique index),
 // the scope lock, RunQueued, the dispatch message and the initiator's notification, all
 // in one transaction.
@@ -588,7 +660,7 @@ func (s *Service) admit(ctx context.Context, a *admission) (StartOutcome, error)
 func (s *Service) admitAlone(ctx context.Context, a *admission) (StartOutcome, error) {
 	for attempt := 0; ; attempt++ {
 		out, err := s.admitOnce(ctx, a)
-		if errors.Is(err, errRetryDedupe) && attempt < 5 {
+		if (errors.Is(err, errRetryDedupe) || errors.Is(err, errRetryStart)) && attempt < 5 {
 			continue
 		}
 		return out, err
@@ -608,6 +680,13 @@ func (s *Service) admitOnce(ctx context.Context, a *admission) (StartOutcome, er
 	// permanent identities) means deduped, of the scope lock means scope busy; either
 	// rolls everything back.
 	b := s.store.NewBatch()
+	if a.folded { // before anything else: a refusal rolls back what follows
+		q, args, err := a.requireSQL()
+		if err != nil {
+			return StartOutcome{}, fmt.Errorf("operations: %w", err)
+		}
+		b.Exec(q, args...)
+	}
 	if keys := a.admissionKeys(); len(keys) > 0 {
 		b.Exec(lockKeysSQL, keys) // before anything writes: see order.go
 	}
@@ -646,6 +725,9 @@ func (s *Service) admitOnce(ctx context.Context, a *admission) (StartOutcome, er
 		return StartOutcome{}, fmt.Errorf("operations: %w", err)
 	}
 	if err := s.dispatch.QueueDispatch(ctx, b, Job{RunID: runID, Type: a.info.Type}); err != nil {
+		if uerr := s.unfold(ctx, a); uerr != nil {
+			return StartOutcome{}, uerr
+		}
 		return s.dispatchFailed(ctx, a, err)
 	}
 	conn, err := s.pool.Acquire(ctx)
@@ -667,6 +749,14 @@ func (s *Service) admitOnce(ctx context.Context, a *admission) (StartOutcome, er
 	switch {
 	case err == nil:
 		return a.accepted(runID), nil
+	case tenancy.IsRefused(err):
+		// Not authorized in the transaction (or the tenant's workspace was not the one
+		// remembered): nothing was written. authorizeStart answers the denial; a start it
+		// allows (a role granted meanwhile) starts again, unfolded.
+		if err := s.unfold(ctx, a); err != nil {
+			return StartOutcome{}, err
+		}
+		return StartOutcome{}, errRetryStart
 	case errors.Is(err, errDuplicate):
 		o, found, ferr := s.findDuplicate(ctx, a)
 		if ferr != nil {

@@ -3,6 +3,7 @@ package operations_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -355,11 +356,87 @@ func TestFreshNonceStartSkipsTheDuplicateLookup(t *testing.T) {
 	require.Equal(t, operations.StartAccepted, fresh.Status)
 	given, givenTrips := start("n-" + uuid.NewString())
 	require.Equal(t, operations.StartAccepted, given.Status)
-	require.EqualValues(t, 2, freshTrips, "a fresh nonce: the authorization and the start's transaction")
-	require.Equal(t, freshTrips+1, givenTrips, "a given nonce is looked up first")
+	require.EqualValues(t, 1, freshTrips, "a fresh nonce: the start's transaction, its authorization folded in")
+	require.EqualValues(t, 3, givenTrips, "a given nonce: the authorization and the lookup first")
 	nonce := "n-" + uuid.NewString()
 	first, _ := start(nonce)
 	again, _ := start(nonce)
 	require.Equal(t, operations.StartDeduped, again.Status, "a given nonce already held answers deduped")
 	require.Equal(t, first.Run.ID, again.Run.ID)
+}
+
+// TestFoldedAuthorization: a start that goes straight to its transaction is authorized
+// in it (one round trip; a tenant's after the tenant's first authorized start, which
+// teaches the gate its workspace), and a refusal there still answers exactly what
+// authorizeStart answers (403 or 404, with the denied audit entry) and writes nothing;
+// a role granted meanwhile, or a wrong workspace remembered for the tenant, starts the
+// run as before.
+func TestFoldedAuthorization(t *testing.T) {
+	t.Parallel()
+	cfg, err := pgxpool.ParseConfig(pgtest.URL(t))
+	require.NoError(t, err)
+	rt := &roundTrips{}
+	cfg.ConnConfig.Tracer = rt
+	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	f := newFixture(t, pool)
+	n := 0
+	start := func(role string) (operations.StartOutcome, int64, error) {
+		n++
+		before := rt.n.Load()
+		out, err := f.ops.Start(f.ctx, operations.StartRequest{Type: "drift.generate", TenantID: f.tenant,
+			Context: fmt.Appendf(nil, `{"baseline":"b%d"}`, n), Initiator: f.initiator(role), SourceSurface: "test"})
+		return out, rt.n.Load() - before, err
+	}
+	runs := func() (n int) {
+		require.NoError(t, f.pool.QueryRow(f.ctx, `SELECT count(*) FROM ops_runs WHERE tenant_id = $1`, f.tenant).Scan(&n))
+		return n
+	}
+	first, trips, err := start("operator")
+	require.NoError(t, err)
+	require.Equal(t, operations.StartAccepted, first.Status)
+	require.EqualValues(t, 2, trips, "the tenant's first start: the authorization, then the transaction")
+	second, trips, err := start("operator")
+	require.NoError(t, err)
+	require.Equal(t, operations.StartAccepted, second.Status)
+	require.EqualValues(t, 1, trips, "folded")
+
+	// Refused in the transaction: the exact denial, audited, nothing written.
+	before := runs()
+	_, _, err = start("outsider")
+	require.ErrorIs(t, err, operations.ErrNotFound)
+	require.Len(t, f.startAudits(t, "user:"+f.users["outsider"].ID.String()), 1)
+	_, _, err = start("readonly")
+	require.ErrorIs(t, err, operations.ErrForbidden)
+	denied := f.startAudits(t, "user:"+f.users["readonly"].ID.String())
+	require.Len(t, denied, 1)
+	require.Equal(t, operations.AuditDenied, denied[0].Outcome)
+	require.Equal(t, before, runs(), "a refused start writes no run")
+
+	// A role granted meanwhile: refused in the transaction, allowed by authorizeStart,
+	// started unfolded.
+	require.NoError(t, f.ten.RevokeMembership(f.ctx, "system:test", f.users["operator"].ID, f.workspace, uuid.Nil))
+	_, _, err = start("operator")
+	require.ErrorIs(t, err, operations.ErrNotFound)
+	require.NoError(t, f.ten.GrantMembership(f.ctx, "system:test", tenancy.Membership{UserID: f.users["operator"].ID,
+		WorkspaceID: f.workspace, Role: tenancy.RoleOperator}))
+	again, trips, err := start("operator")
+	require.NoError(t, err)
+	require.Equal(t, operations.StartAccepted, again.Status)
+	require.EqualValues(t, 1, trips, "allowed in the transaction again")
+
+	// A wrong workspace remembered for the tenant: refused, authorized, started in the
+	// tenant's own workspace, and remembered right.
+	operations.RememberTenantWorkspace(f.ops, f.tenant, uuid.New())
+	moved, trips, err := start("operator")
+	require.NoError(t, err)
+	require.Equal(t, operations.StartAccepted, moved.Status)
+	require.EqualValues(t, 4, trips, "refused (and rolled back), authorized, started")
+	var ws uuid.UUID
+	require.NoError(t, f.pool.QueryRow(f.ctx, `SELECT workspace_id FROM ops_runs WHERE run_id = $1`, moved.Run.ID).Scan(&ws))
+	require.Equal(t, f.workspace, ws)
+	_, trips, err = start("operator")
+	require.NoError(t, err)
+	require.EqualValues(t, 1, trips)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -83,6 +84,10 @@ type Service struct {
 	group groupCommit
 	// ends are the run ends waiting for a batched end transaction (ender.go).
 	ends endQueue
+	// tenantWorkspaces maps a tenant (uuid.UUID) to its workspace, learnt from its
+	// authorized starts, so later starts of it fold their authorization (gate.go). It
+	// holds at most one entry for each tenant of the database.
+	tenantWorkspaces sync.Map
 }
 
 // New returns the operations service.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
@@ -21,6 +22,8 @@ var (
 	sqlTenantSwitcher     = sqlQueries.Get("TenantSwitcher")
 	sqlHasCapability      = sqlQueries.Get("HasCapability")
 	sqlWholeWorkspaces    = sqlQueries.Get("WholeWorkspaces")
+	sqlRequireTenant      = sqlQueries.Get("RequireTenantRole")
+	sqlRequireWorkspace   = sqlQueries.Get("RequireWorkspaceRole")
 )
 
 // Decision is the answer of Authorize: Allowed, NotFound or Forbidden. The zero value
@@ -134,6 +137,38 @@ func (s *Service) AuthorizeWorkspace(ctx context.Context, userID, workspaceID uu
 		return Forbidden, nil
 	}
 	return Allowed, nil
+}
+
+// RequireTenant returns a statement for the caller's own transaction that fails it
+// (IsRefused) unless Authorize(userID, tenantID, c) would answer Allowed and the tenant
+// belongs to workspaceID. It writes nothing. A refusal does not say which denial it was:
+// a caller that must answer NotFound or Forbidden (and audit it) asks Authorize then. It
+// is for a writer that knows the workspace already and saves a round trip by deciding
+// authorization in the transaction that writes (the start gate).
+func RequireTenant(userID, workspaceID, tenantID uuid.UUID, c Capability) (string, []any, error) {
+	if !c.Valid() {
+		return "", nil, fmt.Errorf("tenancy: require: capability %q: %w", c, ErrInvalid)
+	}
+	return sqlRequireTenant, []any{tenantID, userID, workspaceID, rolesWith(c)}, nil
+}
+
+// RequireWorkspace is RequireTenant for AuthorizeWorkspace(userID, workspaceID, c).
+func RequireWorkspace(userID, workspaceID uuid.UUID, c Capability) (string, []any, error) {
+	if !c.Valid() {
+		return "", nil, fmt.Errorf("tenancy: require: capability %q: %w", c, ErrInvalid)
+	}
+	return sqlRequireWorkspace, []any{workspaceID, userID, rolesWith(c)}, nil
+}
+
+// refusedCode is the SQLSTATE of tn_require (migration 006): a statement of
+// RequireTenant or RequireWorkspace refused.
+const refusedCode = "TA403"
+
+// IsRefused reports whether err is (or wraps) the refusal of a RequireTenant or
+// RequireWorkspace statement.
+func IsRefused(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == refusedCode
 }
 
 // RoleFor returns the user's effective role on a tenant (see Authorize); false when

@@ -19,6 +19,21 @@ SELECT
 	EXISTS (SELECT 1 FROM tn_memberships m WHERE m.user_id = $2 AND m.workspace_id = w.id)
 FROM tn_workspaces w WHERE w.id = $1;
 
+-- name: RequireTenantRole
+-- $1 tenant, $2 user, $3 the tenant's workspace, $4 roles having the capability: fails
+-- with tn_require's TA403 unless AuthorizeTenant's role is one of $4 and the tenant is
+-- in $3 (Authorize's Allowed, for a caller that knows the workspace already).
+SELECT tn_require(EXISTS (SELECT 1 FROM tn_tenants t WHERE t.id = $1 AND t.workspace_id = $3 AND
+	(SELECT m.role FROM tn_memberships m
+		WHERE m.user_id = $2 AND m.workspace_id = t.workspace_id AND (m.tenant_id = t.id OR m.tenant_id IS NULL)
+		ORDER BY m.tenant_id IS NULL LIMIT 1) = ANY($4)));
+
+-- name: RequireWorkspaceRole
+-- $1 workspace, $2 user, $3 roles having the capability: fails with tn_require's TA403
+-- unless AuthorizeWorkspace's workspace-level role is one of $3 (its Allowed).
+SELECT tn_require(EXISTS (SELECT 1 FROM tn_workspaces w JOIN tn_memberships m ON m.workspace_id = w.id
+	WHERE w.id = $1 AND m.user_id = $2 AND m.tenant_id IS NULL AND m.role = ANY($3)));
+
 -- name: RoleFor
 -- $1 tenant, $2 user: the user's effective role on the tenant.
 SELECT

@@ -1,6 +1,7 @@
 package tenancy_test
 
 import (
+	"errors"
 	"slices"
 	"testing"
 
@@ -395,4 +396,65 @@ func TestWholeWorkspaces(t *testing.T) {
 	require.Positive(t, partial)
 	_, err := b.svc.WholeWorkspaces(b.ctx, w.users["owner"].ID, "nope")
 	require.ErrorIs(t, err, tenancy.ErrInvalid)
+}
+
+// TestRequireIsAuthorize: RequireTenant's statement passes exactly when Authorize answers
+// Allowed (and only with the tenant's own workspace), RequireWorkspace's exactly when
+// AuthorizeWorkspace does, for every user of the world, every capability and every
+// tenant and workspace (unknown ones included); a refusal is IsRefused and aborts its
+// transaction.
+func TestRequireIsAuthorize(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	w := newAuthzWorld(t, b)
+	passes := func(sql string, args []any) bool {
+		t.Helper()
+		tx, err := b.pool.Begin(b.ctx)
+		require.NoError(t, err)
+		defer func() { _ = tx.Rollback(b.ctx) }()
+		_, err = tx.Exec(b.ctx, sql, args...)
+		if err != nil {
+			require.True(t, tenancy.IsRefused(err), "%v", err)
+			_, err = tx.Exec(b.ctx, `SELECT 1`)
+			require.Error(t, err, "the refusal aborts the transaction")
+			return false
+		}
+		return true
+	}
+	tenants := []uuid.UUID{w.t1.ID, w.t2.ID, w.t3.ID, w.unknownTenant}
+	workspaces := []uuid.UUID{w.ws.ID, w.other.ID, w.unknownWorkspc}
+	allowed, refused := 0, 0
+	for name, u := range w.users {
+		for _, c := range tenancy.Capabilities() {
+			for _, tn := range tenants {
+				tenant, dec, err := b.svc.Authorize(b.ctx, u.ID, tn, c)
+				require.NoError(t, err)
+				for _, ws := range workspaces {
+					sql, args, err := tenancy.RequireTenant(u.ID, ws, tn, c)
+					require.NoError(t, err)
+					want := dec == tenancy.Allowed && tenant.WorkspaceID == ws
+					require.Equal(t, want, passes(sql, args), "%s %s tenant %s workspace %s", name, c, tn, ws)
+					if want {
+						allowed++
+					} else {
+						refused++
+					}
+				}
+			}
+			for _, ws := range workspaces {
+				dec, err := b.svc.AuthorizeWorkspace(b.ctx, u.ID, ws, c)
+				require.NoError(t, err)
+				sql, args, err := tenancy.RequireWorkspace(u.ID, ws, c)
+				require.NoError(t, err)
+				require.Equal(t, dec == tenancy.Allowed, passes(sql, args), "%s %s workspace %s", name, c, ws)
+			}
+		}
+	}
+	require.Positive(t, allowed)
+	require.Positive(t, refused)
+	_, _, err := tenancy.RequireTenant(w.users["owner"].ID, w.ws.ID, w.t1.ID, "nope")
+	require.ErrorIs(t, err, tenancy.ErrInvalid)
+	_, _, err = tenancy.RequireWorkspace(w.users["owner"].ID, w.ws.ID, "nope")
+	require.ErrorIs(t, err, tenancy.ErrInvalid)
+	require.False(t, tenancy.IsRefused(errors.New("TA403")))
 }
