@@ -12,6 +12,17 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
+// PlanEachTime is the query mode (pgx: the first argument) of a statement that a
+// background loop runs once a batch over a table that grows from empty (the log, the
+// runs, the read models): it is planned at each execution, for the table as it is then.
+// With a statement prepared once per connection (pgx's default), PostgreSQL settles on a
+// generic plan after five executions and keeps it until the table is analyzed: planned
+// on a fresh database, a lookup of a few keys stayed a sequential scan while the table
+// grew (the workers' ReadStreamsTx read the whole log: 37 ms a call after 40 s at 500
+// starts/s). Planning costs tens of microseconds, once a batch; statements of the start
+// path (one an event or a start) keep their prepared plans.
+const PlanEachTime = pgx.QueryExecModeCacheDescribe
+
 const selectColumns = `event_id, stream_id, stream_version, COALESCE(global_position, 0),
 	event_type, schema_version, data, actor, workspace_id, tenant_id, correlation_id, causation_id,
 	recorded_at, hash, chain_hash`
@@ -53,7 +64,7 @@ func (s *Store) ReadStreamsTx(ctx context.Context, tx pgx.Tx, after map[StreamID
 	}
 	rows, err := tx.Query(ctx, `SELECT `+selectColumns+` FROM es_events
 		JOIN unnest($1::text[], $2::bigint[]) AS a(a_stream, a_after) ON stream_id = a.a_stream AND stream_version > a.a_after
-		ORDER BY stream_id, stream_version`, ids, versions)
+		ORDER BY stream_id, stream_version`, PlanEachTime, ids, versions)
 	if err != nil {
 		return nil, fmt.Errorf("eventstore: read %d streams: %w", len(after), err)
 	}

@@ -285,6 +285,21 @@ func (s *Store) SealCommitted(ctx context.Context) error {
 	}
 }
 
+// Unsealed counts the events not sealed yet (committed ones, and those of transactions
+// still open that this snapshot sees: none). It starts at the last transaction sealed,
+// as the sealer does: a plain count walks the unsealed index's entries of every event
+// sealed since the last VACUUM (20 ms at 100,000 events, 67 ms a little later, sampled
+// ten times a second by `bench lag`).
+func (s *Store) Unsealed(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM es_events WHERE global_position IS NULL
+		AND transaction_id >= (SELECT last_transaction_id FROM es_seal_head)`).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("eventstore: unsealed: %w", err)
+	}
+	return n, nil
+}
+
 // Head returns the last sealed global position.
 func (s *Store) Head(ctx context.Context) (int64, error) {
 	var head int64

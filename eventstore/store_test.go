@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 	"github.com/tenantatlas/ops/eventstore"
@@ -382,4 +383,43 @@ func TestReadStreamsTx(t *testing.T) {
 	got, err = b.store.ReadStreamsTx(b.ctx, tx, nil)
 	require.NoError(t, err)
 	require.Empty(t, got)
+}
+
+// TestReadStreamsTxPlansForTheGrownLog: ReadStreamsTx, run many times on one connection
+// while the log is nearly empty (where PostgreSQL would settle on a generic plan that
+// scans the whole table), still reads a grown log through its stream index: within its
+// transaction, es_events is never scanned sequentially (PlanEachTime).
+func TestReadStreamsTxPlansForTheGrownLog(t *testing.T) {
+	t.Parallel()
+	cfg := pgtest.Fresh(t).Config() // a copy
+	cfg.MaxConns = 1                // one connection: one plan cache
+	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	b := bundle{pool: pool, store: eventstore.New(pool, eventstore.Options{Registry: testRegistry()}), ctx: t.Context()}
+	first := newStream()
+	_, err = b.store.Append(b.ctx, first, eventstore.NoStream, created("first"))
+	require.NoError(t, err)
+	read := func() (seqScans int64) {
+		t.Helper()
+		require.NoError(t, pgx.BeginFunc(b.ctx, b.pool, func(tx pgx.Tx) error {
+			got, err := b.store.ReadStreamsTx(b.ctx, tx, map[eventstore.StreamID]int64{first: 0})
+			require.NoError(t, err)
+			require.Len(t, got[first], 1)
+			return tx.QueryRow(b.ctx, `SELECT COALESCE(sum(seq_scan), 0) FROM pg_stat_xact_user_tables WHERE relname = 'es_events'`).Scan(&seqScans)
+		}))
+		return seqScans
+	}
+	for range 10 {
+		read()
+	}
+	for range 40 {
+		evs := make([]eventstore.NewEvent, 100)
+		for i := range evs {
+			evs[i] = created(fmt.Sprint(i))
+		}
+		_, err := b.store.Append(b.ctx, newStream(), eventstore.NoStream, evs...)
+		require.NoError(t, err)
+	}
+	require.Zero(t, read(), "ReadStreamsTx scanned the whole log")
 }

@@ -103,3 +103,44 @@ func TestVerifyDetectsTampering(t *testing.T) {
 		})
 	}
 }
+
+// TestUnsealedCountsWhatIsLeft: Unsealed answers what a plain count of the unsealed
+// events answers, before and after seals, and while an open transaction holds the seal
+// horizon back (what commits after it is counted; its own events once it commits).
+func TestUnsealedCountsWhatIsLeft(t *testing.T) {
+	t.Parallel()
+	b := setupFresh(t)
+	check := func(want int64) {
+		t.Helper()
+		var plain int64
+		require.NoError(t, b.pool.QueryRow(b.ctx, `SELECT count(*) FROM es_events WHERE global_position IS NULL`).Scan(&plain))
+		got, err := b.store.Unsealed(b.ctx)
+		require.NoError(t, err)
+		require.Equal(t, []int64{want, want}, []int64{plain, got})
+	}
+	check(0)
+	for range 3 {
+		_, err := b.store.Append(b.ctx, newStream(), eventstore.NoStream, created("a"), created("b"))
+		require.NoError(t, err)
+	}
+	check(6)
+	// SealCommitted: another test's transaction on the server may hold the horizon.
+	require.NoError(t, b.store.SealCommitted(b.ctx))
+	check(0)
+
+	// An open transaction holds the seal horizon: what commits after it stays unsealed.
+	tx, err := b.pool.Begin(b.ctx)
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback(b.ctx) }()
+	_, err = b.store.AppendTx(b.ctx, tx, newStream(), eventstore.NoStream, created("open"))
+	require.NoError(t, err)
+	_, err = b.store.Append(b.ctx, newStream(), eventstore.NoStream, created("after"))
+	require.NoError(t, err)
+	_, err = b.store.Seal(b.ctx)
+	require.NoError(t, err)
+	check(1)
+	require.NoError(t, tx.Commit(b.ctx))
+	check(2)
+	require.NoError(t, b.store.SealCommitted(b.ctx))
+	check(0)
+}

@@ -74,7 +74,7 @@ func (h HubRuns) ApplyTo(ctx context.Context, tx pgx.Tx, table string, events []
 		return nil
 	}
 	runs := make(map[uuid.UUID]*operations.Run, len(ids))
-	rows, err := tx.Query(ctx, sqlHubRunsLoad.For(table), eventstore.UUIDArray(ids))
+	rows, err := tx.Query(ctx, sqlHubRunsLoad.For(table), eventstore.PlanEachTime, eventstore.UUIDArray(ids))
 	if err != nil {
 		return err
 	}

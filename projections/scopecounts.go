@@ -101,7 +101,7 @@ func (p ScopeCounts) Apply(ctx context.Context, tx pgx.Tx, target Target, events
 	if len(ids) == 0 {
 		return nil
 	}
-	rows, err := tx.Query(ctx, sqlScopeCountsLoadStates.For(states), eventstore.UUIDArray(ids))
+	rows, err := tx.Query(ctx, sqlScopeCountsLoadStates.For(states), eventstore.PlanEachTime, eventstore.UUIDArray(ids))
 	if err != nil {
 		return err
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/tenantatlas/ops/eventstore"
 	"github.com/tenantatlas/ops/modules/historygen"
 	"github.com/tenantatlas/ops/modules/monolith"
 	"github.com/tenantatlas/ops/modules/operations"
@@ -149,8 +150,8 @@ func runBenchSeed(ctx context.Context, env *cli, args []string) error {
 	genTook := time.Since(genStart)
 
 	sealStart := time.Now()
-	var pending int64
-	if err := c.pool.QueryRow(ctx, `SELECT count(*) FROM es_events WHERE global_position IS NULL`).Scan(&pending); err != nil {
+	pending, err := a.Store.Unsealed(ctx)
+	if err != nil {
 		return err
 	}
 	for sealed := int64(0); ; {
@@ -566,18 +567,19 @@ func hubLogin(ctx context.Context, client *http.Client, target string) error {
 // reports how far the hub projection trails the log (events) and how long a started
 // run takes to show up in the hub's read model.
 func runBenchLag(ctx context.Context, env *cli, args []string) error {
-	var rate int
+	var rate, workers int
 	var duration time.Duration
 	c, err := openCommand(ctx, env, "bench lag", args, 48, false, func(fs *flag.FlagSet) {
 		fs.IntVar(&rate, "rate", 100, "run starts per second")
 		fs.DurationVar(&duration, "duration", 30*time.Second, "how long to load")
+		fs.IntVar(&workers, "workers", 0, "run slots of the in-process worker (0: the workers' default, as `atlas serve` runs them)")
 	})
 	if err != nil {
 		return err
 	}
 	defer c.pool.Close()
-	if rate <= 0 || duration <= 0 {
-		return usageError{"--rate and --duration must be positive"}
+	if rate <= 0 || duration <= 0 || workers < 0 {
+		return usageError{"--rate and --duration must be positive, --workers not negative"}
 	}
 	a := newGateApp(env, c)
 	starts, err := newBenchStarts(ctx, a)
@@ -587,7 +589,7 @@ func runBenchLag(ctx context.Context, env *cli, args []string) error {
 	starts.handle(true)
 	bgCtx, stopBg := context.WithCancel(ctx)
 	var bg sync.WaitGroup
-	a.Background(bgCtx, &bg, operations.WorkerOptions{})
+	a.Background(bgCtx, &bg, operations.WorkerOptions{Concurrency: workers})
 	bg.Go(func() { servePprof(bgCtx, env.getenv("ATLAS_PPROF_ADDR"), c.log) })
 	defer func() { stopBg(); bg.Wait() }()
 	hub := projections.HubRuns{}
@@ -611,8 +613,7 @@ func runBenchLag(ctx context.Context, env *cli, args []string) error {
 			}
 			st, err := a.Runner.Status(loadCtx, hub)
 			if err == nil && len(st) == 1 {
-				var unsealed int64
-				_ = c.pool.QueryRow(loadCtx, `SELECT count(*) FROM es_events WHERE global_position IS NULL`).Scan(&unsealed)
+				unsealed, _ := a.Store.Unsealed(loadCtx)
 				lagMu.Lock()
 				lags = append(lags, st[0].Lag+unsealed)
 				lagMu.Unlock()
@@ -651,7 +652,7 @@ func runBenchLag(ctx context.Context, env *cli, args []string) error {
 			for loadCtx.Err() == nil {
 				if !isSealed {
 					err := c.pool.QueryRow(loadCtx, `SELECT global_position IS NOT NULL FROM es_events
-						WHERE stream_id = $1 AND stream_version = 1`, stream).Scan(&isSealed)
+						WHERE stream_id = $1 AND stream_version = 1`, eventstore.PlanEachTime, stream).Scan(&isSealed)
 					if err != nil {
 						return
 					}
@@ -660,7 +661,7 @@ func runBenchLag(ctx context.Context, env *cli, args []string) error {
 					}
 				}
 				var one int
-				err := c.pool.QueryRow(loadCtx, `SELECT 1 FROM rm_runs WHERE run_id = $1`, out.Run.ID).Scan(&one)
+				err := c.pool.QueryRow(loadCtx, `SELECT 1 FROM rm_runs WHERE run_id = $1`, eventstore.PlanEachTime, out.Run.ID).Scan(&one)
 				if err == nil {
 					visible.add(time.Since(s0))
 					return

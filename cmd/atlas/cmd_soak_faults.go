@@ -190,8 +190,7 @@ func (s *soak) idleTransaction(ctx context.Context) error {
 	}
 	var most int64
 	for time.Since(start) < 4*time.Second && ctx.Err() == nil {
-		var n int64
-		if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM es_events WHERE global_position IS NULL`).Scan(&n); err == nil {
+		if n, err := s.app.Store.Unsealed(ctx); err == nil {
 			most = max(most, n)
 		}
 		sleepCtx(ctx, 100*time.Millisecond)

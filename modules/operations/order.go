@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/tenantatlas/ops/eventstore"
 )
 
 // Admission order is log order. The sealer numbers committed events in the order of
@@ -55,7 +56,7 @@ func (a *admission) admissionKeys() []string {
 // runs ids frees (see above). Every transaction that may end a run calls it before it
 // locks the run's row.
 func lockEnding(ctx context.Context, tx pgx.Tx, ids ...uuid.UUID) error {
-	if _, err := tx.Exec(ctx, lockEndingSQL, ids); err != nil {
+	if _, err := tx.Exec(ctx, lockEndingSQL, eventstore.PlanEachTime, ids); err != nil {
 		return fmt.Errorf("operations: lock the identities of %d ending runs: %w", len(ids), err)
 	}
 	return nil

@@ -81,7 +81,7 @@ func (s *Service) claim(ctx context.Context, workerID, lock string, args ...any)
 	var runs []*Run
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		runs = nil
-		rows, err := tx.Query(ctx, lock, args...)
+		rows, err := tx.Query(ctx, lock, append([]any{eventstore.PlanEachTime}, args...)...)
 		if err != nil {
 			return fmt.Errorf("operations: claim: %w", err)
 		}
