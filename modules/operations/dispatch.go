@@ -172,7 +172,7 @@ func (s *Service) dispatchRouter(ctx context.Context, opts WorkerOptions, wake c
 	wmLog := shutdownQuiet{watermill.NewSlogLogger(s.log)}
 	sub, err := wsql.NewSubscriber(asyncCommits{wsql.BeginnerFromPgx(s.pool)}, wsql.SubscriberConfig{
 		ConsumerGroup:  workerGroup,
-		SchemaAdapter:  wsql.DefaultPostgreSQLSchema{SubscribeBatchSize: 1},
+		SchemaAdapter:  dispatchSchema{wsql.DefaultPostgreSQLSchema{SubscribeBatchSize: 1}},
 		OffsetsAdapter: wsql.DefaultPostgreSQLOffsetsAdapter{},
 		PollInterval:   opts.PollInterval,
 		ResendInterval: 250 * time.Millisecond,
@@ -220,6 +220,34 @@ func (s *Service) dispatchRouter(ctx context.Context, opts WorkerOptions, wake c
 		return nil
 	})
 	return router, nil
+}
+
+// dispatchSchema is watermill-sql's PostgreSQL schema with a select that starts at the
+// consumer group's offset: (transaction_id, "offset") > (last processed, acked), a row
+// comparison the primary key's index seeks to. The default select says the same with an
+// OR, which the planner can only serve by collecting every message after the offset
+// and sorting them: cheap while the workers keep up, but with a backlog (starts coming
+// faster than the subscriber takes their wake-ups) each message cost a sort of the whole
+// backlog, 10.8 ms a message at 500 starts/s, half a core.
+type dispatchSchema struct{ wsql.DefaultPostgreSQLSchema }
+
+// SelectQuery is the default select with the offset as a row comparison; the same
+// columns, arguments (the offsets adapter's) and order.
+func (s dispatchSchema) SelectQuery(params wsql.SelectQueryParams) (wsql.Query, error) {
+	next, err := params.OffsetsAdapter.NextOffsetQuery(wsql.NextOffsetQueryParams{Topic: params.Topic, ConsumerGroup: params.ConsumerGroup})
+	if err != nil {
+		return wsql.Query{}, err
+	}
+	batch := s.SubscribeBatchSize
+	if batch <= 0 {
+		batch = 100 // watermill's default
+	}
+	return wsql.Query{Query: `WITH last_processed AS (` + next.Query + `)
+		SELECT "offset", transaction_id, uuid, payload, metadata FROM ` + s.MessagesTable(params.Topic) + `
+		WHERE (transaction_id, "offset") > ((SELECT last_processed_transaction_id FROM last_processed), (SELECT offset_acked FROM last_processed))
+			AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+		ORDER BY transaction_id, "offset"
+		LIMIT ` + fmt.Sprint(batch), Args: next.Args}, nil
 }
 
 // asyncCommits begins the dispatch subscriber's transactions with synchronous_commit

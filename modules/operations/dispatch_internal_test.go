@@ -12,6 +12,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
+	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
@@ -80,4 +81,79 @@ func TestDispatchLogQuietOnShutdown(t *testing.T) {
 	log.Error("could not commit tx for querying message", errors.New("connection reset by peer"), nil)
 	log.With(watermill.LogFields{"topic": "ops_dispatch"}).Error("poll failed", context.DeadlineExceeded, nil)
 	require.Equal(t, []string{"ERROR could not commit tx for querying message", "ERROR poll failed"}, levels())
+}
+
+// TestDispatchSelectStartsAtTheOffset: the dispatch subscriber's select (dispatchSchema)
+// answers what watermill's default select answers from every consumer-group offset (the
+// start, inside a publishing transaction, between two, the end), and reaches the offset
+// through the primary key's index instead of sorting what follows it.
+func TestDispatchSelectStartsAtTheOffset(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	pool := pgtest.Fresh(t)
+	pub, err := wsql.NewPublisher(wsql.BeginnerFromPgx(pool), wsql.PublisherConfig{SchemaAdapter: wsql.DefaultPostgreSQLSchema{}}, nil)
+	require.NoError(t, err)
+	for range 3 { // three transactions of 40 messages
+		msgs := make([]*message.Message, 40)
+		for i := range msgs {
+			msgs[i] = message.NewMessage(watermill.NewUUID(), []byte(`{}`))
+		}
+		require.NoError(t, pub.Publish(DispatchTopic, msgs...))
+	}
+	type pos struct {
+		xid    string
+		offset int64
+	}
+	var all []pos
+	rows, err := pool.Query(ctx, `SELECT transaction_id::text, "offset" FROM watermill_ops_dispatch ORDER BY transaction_id, "offset"`)
+	require.NoError(t, err)
+	for rows.Next() {
+		var p pos
+		require.NoError(t, rows.Scan(&p.xid, &p.offset))
+		all = append(all, p)
+	}
+	require.NoError(t, rows.Err())
+	require.Len(t, all, 120)
+
+	offsets := wsql.DefaultPostgreSQLOffsetsAdapter{}
+	params := wsql.SelectQueryParams{Topic: DispatchTopic, ConsumerGroup: workerGroup, OffsetsAdapter: offsets}
+	ours, err := dispatchSchema{wsql.DefaultPostgreSQLSchema{SubscribeBatchSize: 5}}.SelectQuery(params)
+	require.NoError(t, err)
+	theirs, err := wsql.DefaultPostgreSQLSchema{SubscribeBatchSize: 5}.SelectQuery(params)
+	require.NoError(t, err)
+	read := func(q wsql.Query, at pos) (got []int64, plan string) {
+		t.Helper()
+		tx, err := pool.Begin(ctx)
+		require.NoError(t, err)
+		defer func() { _ = tx.Rollback(ctx) }()
+		_, err = tx.Exec(ctx, `INSERT INTO watermill_offsets_ops_dispatch (consumer_group, offset_acked, last_processed_transaction_id)
+			VALUES ($1, $2, $3::xid8) ON CONFLICT (consumer_group) DO UPDATE
+			SET offset_acked = EXCLUDED.offset_acked, last_processed_transaction_id = EXCLUDED.last_processed_transaction_id`,
+			workerGroup, at.offset, at.xid)
+		require.NoError(t, err)
+		rows, err := tx.Query(ctx, q.Query, q.Args...)
+		require.NoError(t, err)
+		for rows.Next() {
+			vals, err := rows.Values()
+			require.NoError(t, err)
+			got = append(got, vals[0].(int64))
+		}
+		require.NoError(t, rows.Err())
+		var line string
+		lines, err := tx.Query(ctx, `EXPLAIN `+q.Query, q.Args...)
+		require.NoError(t, err)
+		for lines.Next() {
+			require.NoError(t, lines.Scan(&line))
+			plan += line + "\n"
+		}
+		require.NoError(t, lines.Err())
+		return got, plan
+	}
+	for _, at := range []pos{{"0", 0}, all[0], all[17], all[39], all[40], all[99], all[119]} {
+		want, _ := read(theirs, at)
+		got, plan := read(ours, at)
+		require.Equal(t, want, got, "from %v", at)
+		require.Contains(t, plan, "Index Cond: ((ROW(transaction_id, \"offset\") > ROW(", "from %v", at)
+		require.NotContains(t, plan, "Sort", "from %v", at)
+	}
 }
