@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -33,6 +35,10 @@ type batchItem struct {
 	stream StreamID
 	expect int64
 	n      int64
+	// each: the streams and expected versions of an AppendEach (n is its events), and
+	// the id of each one's first event.
+	each      []StreamAppend
+	eachFirst []uuid.UUID
 }
 
 // ExecResult is the outcome of a statement queued with Batch.Exec, set when sent.
@@ -83,59 +89,165 @@ func (b *Batch) AppendNew(ctx context.Context, streams ...NewStream) ([]AppendRe
 	if len(streams) == 0 {
 		return nil, nil
 	}
+	appends := make([]StreamAppend, len(streams))
+	for i, st := range streams {
+		appends[i] = StreamAppend{Stream: st.Stream, Expected: NoStream, Events: st.Events}
+	}
+	cols, res, err := b.s.prepareMany(appends)
+	if err != nil {
+		return nil, err
+	}
+	b.Exec(appendNewSQL, cols...)
+	return res, nil
+}
+
+// StreamAppend is an append to one stream at an exact expected version (AppendEach).
+type StreamAppend struct {
+	Stream   StreamID
+	Expected int64
+	Events   []NewEvent
+}
+
+// AppendEach queues appends to many existing streams, each at its exact expected
+// version, as one statement: what an Append of each would write, for writers that change
+// many streams in one transaction (the workers' batched claims and ends). A stream named
+// twice, or not at an exact version (NoStream, AnyVersion), is refused here. A stream
+// that is not at its expected version fails the batch with a *ConcurrencyError (the
+// statement then wrote the other streams' events: the caller's transaction must roll
+// back, as after any error of Send).
+func (b *Batch) AppendEach(ctx context.Context, appends ...StreamAppend) ([]AppendResult, error) {
+	if len(appends) == 0 {
+		return nil, nil
+	}
+	seen := make(map[StreamID]bool, len(appends))
+	for _, a := range appends {
+		if a.Expected < 1 {
+			return nil, fmt.Errorf("eventstore: AppendEach takes exact versions of existing streams, not %d", a.Expected)
+		}
+		if seen[a.Stream] {
+			return nil, fmt.Errorf("eventstore: AppendEach names stream %s twice", a.Stream)
+		}
+		seen[a.Stream] = true
+	}
+	cols, res, err := b.s.prepareMany(appends)
+	if err != nil {
+		return nil, err
+	}
+	n, first := int64(0), make([]uuid.UUID, len(res))
+	for i, r := range res {
+		n += int64(len(r.Events))
+		first[i] = r.Events[0].EventID
+	}
+	b.items = append(b.items, batchItem{sql: appendEachSQL, args: cols, n: n, each: appends, eachFirst: first})
+	return res, nil
+}
+
+// prepareMany builds the envelopes of appends (each stream's from its expected version
+// on, NoStream counting as 0) and the arguments of appendNewSQL and appendEachSQL: the
+// streams, their types and sizes (for a new stream its version), then the events'
+// columns in order.
+func (s *Store) prepareMany(appends []StreamAppend) ([]any, []AppendResult, error) {
 	var c eventColumns
 	n := 0
-	for _, st := range streams {
-		n += len(st.Events)
+	for _, a := range appends {
+		n += len(a.Events)
 	}
 	c.grow(n)
 	var (
-		streamIDs   = make([]string, len(streams))
-		streamTypes = make([]string, len(streams))
-		versions    = make([]int64, len(streams))
+		streamIDs   = make([]string, len(appends))
+		streamTypes = make([]string, len(appends))
+		sizes       = make([]int64, len(appends))
+		bases       = make([]int64, len(appends))
 		evStreams   = make([]string, 0, n)
 		evTypes     = make([]string, 0, n)
 		evVersions  = make([]int64, 0, n)
-		res         = make([]AppendResult, len(streams))
-		now         = recordTime(b.s.now())
+		res         = make([]AppendResult, len(appends))
+		now         = recordTime(s.now())
 	)
-	for i, st := range streams {
-		if err := checkAppend(st.Stream, NoStream, st.Events); err != nil {
-			return nil, err
+	for i, a := range appends {
+		if err := checkAppend(a.Stream, a.Expected, a.Events); err != nil {
+			return nil, nil, err
 		}
-		envs, err := b.s.prepareInto(&c, st.Stream, NoStream, st.Events, now)
+		base := max(a.Expected, 0)
+		envs, err := s.prepareInto(&c, a.Stream, base, a.Events, now)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		streamIDs[i], streamTypes[i], versions[i] = string(st.Stream), st.Stream.Type(), int64(len(envs))
+		streamIDs[i], streamTypes[i], sizes[i], bases[i] = string(a.Stream), a.Stream.Type(), int64(len(envs)), base
 		for _, e := range envs {
 			evStreams = append(evStreams, string(e.StreamID))
 			evTypes = append(evTypes, e.StreamType)
 			evVersions = append(evVersions, e.StreamVersion)
 		}
-		res[i] = AppendResult{Version: int64(len(envs)), Events: envs}
+		res[i] = AppendResult{Version: base + int64(len(envs)), Events: envs}
 	}
-	b.Exec(appendNewSQL, streamIDs, streamTypes, versions, evStreams, evTypes, evVersions,
-		c.ids, c.types, c.versions, c.datas, c.actors, c.wss, c.tenants, c.corrs, c.causes, c.times, c.hashes)
-	return res, nil
+	if appends[0].Expected >= 1 { // appendEachSQL: $3 the expected versions, $4 the sizes
+		return []any{streamIDs, streamTypes, bases, sizes, evStreams, evTypes, evVersions,
+			c.ids, c.types, c.versions, c.datas, c.actors, c.wss, c.tenants, c.corrs, c.causes, c.times, c.hashes}, res, nil
+	}
+	return []any{streamIDs, streamTypes, sizes, evStreams, evTypes, evVersions,
+		c.ids, c.types, c.versions, c.datas, c.actors, c.wss, c.tenants, c.corrs, c.causes, c.times, c.hashes}, res, nil
 }
 
 // appendNewSQL creates the streams (no ON CONFLICT: one that exists fails it all) and
 // inserts the events in the order given (ORDER BY the ordinality, so seq follows it).
-const appendNewSQL = `
+var appendNewSQL = `
 	WITH s AS (
 		INSERT INTO es_streams (stream_id, stream_type, version)
 		SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
-	)
+	)` + insertEventsSQL(4, "")
+
+// appendEachSQL moves each stream $1 from its expected version $3 on by $4 events (an
+// exact, conditional update) and inserts the events of the streams it moved, in the
+// order given. The events of a stream not at its version are not inserted: the row
+// count then falls short of the events, and Send answers a *ConcurrencyError.
+var appendEachSQL = `
+	WITH v AS (SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) AS v(stream_id, stream_type, expected, n)),
+	s AS (
+		UPDATE es_streams t SET version = t.version + v.n, updated_at = now() FROM v
+		WHERE t.stream_id = v.stream_id AND t.version = v.expected RETURNING t.stream_id
+	)` + insertEventsSQL(5, "WHERE e.stream_id IN (SELECT stream_id FROM s)")
+
+// insertEventsSQL is the events' INSERT of appendNewSQL and appendEachSQL: the 14 event
+// columns from the parameters $first on (prepareMany's order), filtered by where, in the
+// order given.
+func insertEventsSQL(first int, where string) string {
+	cols := []string{"text", "text", "bigint", "uuid", "text", "int", "text", "text", "uuid", "uuid", "uuid", "uuid", "timestamptz", "bytea"}
+	params := make([]string, len(cols))
+	for i, c := range cols {
+		params[i] = fmt.Sprintf("$%d::%s[]", first+i, c)
+	}
+	return `
 	INSERT INTO es_events (event_id, stream_id, stream_type, stream_version, event_type, schema_version,
 		data, actor, workspace_id, tenant_id, correlation_id, causation_id, recorded_at, hash)
 	SELECT e.event_id, e.stream_id, e.stream_type, e.stream_version, e.event_type, e.schema_version,
 		e.data::json, e.actor, e.workspace_id, e.tenant_id, e.correlation_id, e.causation_id, e.recorded_at, e.hash
-	FROM unnest($4::text[], $5::text[], $6::bigint[], $7::uuid[], $8::text[], $9::int[], $10::text[], $11::text[],
-		$12::uuid[], $13::uuid[], $14::uuid[], $15::uuid[], $16::timestamptz[], $17::bytea[])
+	FROM unnest(` + strings.Join(params, ", ") + `)
 		WITH ORDINALITY AS e(stream_id, stream_type, stream_version, event_id, event_type, schema_version, data, actor,
 			workspace_id, tenant_id, correlation_id, causation_id, recorded_at, hash, ord)
+	` + where + `
 	ORDER BY e.ord`
+}
+
+// conflictEach is the *ConcurrencyError of an AppendEach whose row count fell short: the
+// first of its streams whose first event was not written (the statement did not move
+// it, so its version is the one it had).
+func conflictEach(ctx context.Context, tx pgx.Tx, it *batchItem) error {
+	rows, err := tx.Query(ctx, `SELECT event_id FROM es_events WHERE event_id = ANY($1)`, UUIDArray(it.eachFirst))
+	if err != nil {
+		return fmt.Errorf("eventstore: append: read back: %w", err)
+	}
+	written, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return fmt.Errorf("eventstore: append: read back: %w", err)
+	}
+	for i, a := range it.each {
+		if !slices.Contains(written, it.eachFirst[i]) {
+			return conflictVersion(ctx, tx, a.Stream, a.Expected)
+		}
+	}
+	return errors.New("eventstore: append: fewer events written than sent, each stream's first one written")
+}
 
 // Include queues everything queued on other after what b holds (other is left as is),
 // so a writer can prepare parts of a batch on their own and keep only some of them.
@@ -188,10 +300,14 @@ func (b *Batch) Send(ctx context.Context, tx pgx.Tx) error {
 	if err := br.Close(); err != nil {
 		return fmt.Errorf("eventstore: batch: %w", err)
 	}
-	if conflictAt != nil {
+	switch {
+	case conflictAt == nil:
+		return nil
+	case conflictAt.each != nil:
+		return conflictEach(ctx, tx, conflictAt)
+	default:
 		return conflictVersion(ctx, tx, conflictAt.stream, conflictAt.expect)
 	}
-	return nil
 }
 
 // Commit runs the batch as a transaction of its own on conn in one round trip:
@@ -219,8 +335,8 @@ func (b *Batch) commit(ctx context.Context, conn *pgx.Conn, begin bool) (err err
 	}
 	for _, it := range b.items {
 		switch {
-		case it.append && it.expect != NoStream:
-			return errors.New("eventstore: Batch.Commit takes NoStream appends only")
+		case it.append && it.expect != NoStream, it.each != nil:
+			return errors.New("eventstore: Batch.Commit takes NoStream appends only (AppendEach: Send, in a transaction)")
 		case it.append:
 			batch.Queue(strictNewStreamSQL, it.args...)
 		default:

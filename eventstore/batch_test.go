@@ -64,3 +64,76 @@ func TestBatch(t *testing.T) {
 	require.NoError(t, b.pool.QueryRow(b.ctx, `SELECT count(*) FROM batch_rows WHERE id = $1`, other).Scan(&n))
 	require.Zero(t, n)
 }
+
+// TestAppendEach: one statement appends to many existing streams, each from its exact
+// version, in the order given; a stream not at its version fails the batch with a
+// *ConcurrencyError naming it (its transaction then rolls back: nothing of the batch
+// stays); a stream named twice, a version that is not exact and a Commit are refused.
+func TestAppendEach(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	a, c := newStream(), newStream()
+	_, err := b.store.Append(b.ctx, a, eventstore.NoStream, created("a"))
+	require.NoError(t, err)
+	_, err = b.store.Append(b.ctx, c, eventstore.NoStream, created("c"), created("c2"))
+	require.NoError(t, err)
+	renamed := func(from, to string) eventstore.NewEvent {
+		return eventstore.NewEvent{Data: thingRenamed{From: from, To: to}, Metadata: meta()}
+	}
+	send := func(appends ...eventstore.StreamAppend) ([]eventstore.AppendResult, error) {
+		tx, err := b.pool.Begin(b.ctx)
+		require.NoError(t, err)
+		defer func() { _ = tx.Rollback(b.ctx) }()
+		batch := b.store.NewBatch()
+		res, err := batch.AppendEach(b.ctx, appends...)
+		if err != nil {
+			return nil, err
+		}
+		if err := batch.Send(b.ctx, tx); err != nil {
+			return nil, err
+		}
+		return res, tx.Commit(b.ctx)
+	}
+	res, err := send(eventstore.StreamAppend{Stream: a, Expected: 1, Events: []eventstore.NewEvent{renamed("a", "b"), renamed("b", "c")}},
+		eventstore.StreamAppend{Stream: c, Expected: 2, Events: []eventstore.NewEvent{renamed("c", "d")}})
+	require.NoError(t, err)
+	require.Equal(t, []int64{3, 3}, []int64{res[0].Version, res[1].Version})
+	got, err := b.store.ReadStream(b.ctx, a, 0)
+	require.NoError(t, err)
+	require.Len(t, got, 3)
+	require.Equal(t, thingRenamed{From: "b", To: "c"}, got[2].Data)
+	require.Equal(t, res[0].Events[1].EventID, got[2].EventID)
+	got, err = b.store.ReadStream(b.ctx, c, 0)
+	require.NoError(t, err)
+	require.Equal(t, int64(3), got[2].StreamVersion)
+
+	// c is at 3, not 2: the whole batch fails and rolls back, a's append included.
+	_, err = send(eventstore.StreamAppend{Stream: a, Expected: 3, Events: []eventstore.NewEvent{renamed("c", "x")}},
+		eventstore.StreamAppend{Stream: c, Expected: 2, Events: []eventstore.NewEvent{renamed("d", "x")}})
+	var ce *eventstore.ConcurrencyError
+	require.ErrorAs(t, err, &ce)
+	require.Equal(t, eventstore.ConcurrencyError{Stream: c, Expected: 2, Actual: 3}, *ce)
+	got, err = b.store.ReadStream(b.ctx, a, 0)
+	require.NoError(t, err)
+	require.Len(t, got, 3, "rolled back with the batch")
+
+	batch := b.store.NewBatch()
+	_, err = batch.AppendEach(b.ctx, eventstore.StreamAppend{Stream: a, Expected: 3, Events: []eventstore.NewEvent{renamed("c", "x")}},
+		eventstore.StreamAppend{Stream: a, Expected: 3, Events: []eventstore.NewEvent{renamed("c", "y")}})
+	require.Error(t, err, "a stream twice")
+	for _, v := range []int64{eventstore.NoStream, eventstore.AnyVersion} {
+		_, err = batch.AppendEach(b.ctx, eventstore.StreamAppend{Stream: a, Expected: v, Events: []eventstore.NewEvent{renamed("c", "x")}})
+		require.Error(t, err, "version %d", v)
+	}
+	_, err = batch.AppendEach(b.ctx, eventstore.StreamAppend{Stream: a, Expected: 3})
+	require.ErrorIs(t, err, eventstore.ErrNoEvents)
+	_, err = batch.AppendEach(b.ctx, eventstore.StreamAppend{Stream: a, Expected: 3, Events: []eventstore.NewEvent{renamed("c", "x")}})
+	require.NoError(t, err)
+	conn, err := b.pool.Acquire(b.ctx)
+	require.NoError(t, err)
+	defer conn.Release()
+	require.Error(t, batch.Commit(b.ctx, conn.Conn()), "Commit takes no AppendEach")
+	got, err = b.store.ReadStream(b.ctx, a, 0)
+	require.NoError(t, err)
+	require.Len(t, got, 3)
+}

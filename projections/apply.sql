@@ -53,25 +53,32 @@ ON CONFLICT (id) DO NOTHING;
 -- {{table}} is rm_scope_counts_runs (a run's last state and scope).
 SELECT run_id, scope_id, state, col FROM {{table}} WHERE run_id = ANY($1);
 
+-- The batch's moves, one statement a table, each key once (the deltas summed in Go:
+-- ON CONFLICT DO UPDATE cannot touch a row twice in one statement).
+
 -- name: ScopeCountsMove
--- {{table}} is rm_scope_counts: adds $3 runs to scope $1's bucket $2.
-INSERT INTO {{table}} (scope_id, bucket, runs) VALUES ($1, $2, $3)
+-- {{table}} is rm_scope_counts: adds $3[i] runs to scope $1[i]'s bucket $2[i].
+INSERT INTO {{table}} (scope_id, bucket, runs)
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::bigint[])
 ON CONFLICT (scope_id, bucket) DO UPDATE SET runs = {{table}}.runs + EXCLUDED.runs;
 
 -- name: ScopeCountsSaveState
--- {{table}} is rm_scope_counts_runs.
-INSERT INTO {{table}} (run_id, scope_id, state, queued_at, col) VALUES ($1, $2, $3, $4, $5)
+-- {{table}} is rm_scope_counts_runs: each run's state, scope, queued time and column.
+INSERT INTO {{table}} (run_id, scope_id, state, queued_at, col)
+SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::jsonb[], $4::timestamptz[], $5::text[])
 ON CONFLICT (run_id) DO UPDATE SET state = EXCLUDED.state, col = EXCLUDED.col;
 
 -- name: ScopeCountsHourMove
--- {{table}} is rm_scope_hours: adds $4 runs to scope $1's queued hour $2, column $3.
-INSERT INTO {{table}} (scope_id, hour, col, runs) VALUES ($1, $2, $3, $4)
+-- {{table}} is rm_scope_hours: adds $4[i] runs to scope $1[i]'s queued hour $2[i], column $3[i].
+INSERT INTO {{table}} (scope_id, hour, col, runs)
+SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::bigint[])
 ON CONFLICT (scope_id, hour, col) DO UPDATE SET runs = {{table}}.runs + EXCLUDED.runs;
 
 -- name: ScopeCountsFinished
--- {{table}} is rm_scope_finished: one more run of scope $1 finished in hour $2.
-INSERT INTO {{table}} (scope_id, hour, runs) VALUES ($1, $2, 1)
-ON CONFLICT (scope_id, hour) DO UPDATE SET runs = {{table}}.runs + 1;
+-- {{table}} is rm_scope_finished: $3[i] more runs of scope $1[i] finished in hour $2[i].
+INSERT INTO {{table}} (scope_id, hour, runs)
+SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::bigint[])
+ON CONFLICT (scope_id, hour) DO UPDATE SET runs = {{table}}.runs + EXCLUDED.runs;
 
 -- name: ScopeCountsHourDeleteEmpty
 -- {{table}} is rm_scope_hours.
@@ -82,8 +89,10 @@ DELETE FROM {{table}} WHERE runs = 0;
 DELETE FROM {{table}} WHERE runs = 0;
 
 -- name: TimelineInsert
+-- A batch's run events, one row each.
 INSERT INTO {{table}} (run_id, stream_version, position, event_type, recorded_at, actor, summary)
-VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING;
+SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::text[], $5::timestamptz[], $6::text[], $7::text[])
+ON CONFLICT DO NOTHING;
 
 -- name: AuditLogInsert
 -- {{table}} is rm_audit_log: a batch of AuditRecorded events, one row per position.

@@ -140,13 +140,41 @@ func (p ScopeCounts) Apply(ctx context.Context, tx pgx.Tx, target Target, events
 			}
 		}
 	}
-	b := &pgx.Batch{}
-	moveSQL, saveSQL := sqlScopeCountsMove.For(counts), sqlScopeCountsSaveState.For(states)
-	hourSQL, finishedSQL := sqlScopeCountsHourMove.For(hours), sqlScopeCountsFinished.For(finished)
-	move := func(t *tracked, bucket operations.Bucket, col string, delta int) {
-		b.Queue(moveSQL, t.scope, string(bucket), delta)
-		b.Queue(hourSQL, t.scope, hourOf(t.run.QueuedAt), col, delta)
+	// The moves summed per key (a run passing through a bucket within the batch adds 0).
+	type bucketKey struct {
+		scope  uuid.UUID
+		bucket operations.Bucket
 	}
+	type hourKey struct {
+		scope uuid.UUID
+		hour  time.Time
+		col   string
+	}
+	type finishedKey struct {
+		scope uuid.UUID
+		hour  time.Time
+	}
+	bucketDelta, hourDelta, finishedDelta := map[bucketKey]int64{}, map[hourKey]int64{}, map[finishedKey]int64{}
+	var bucketOrder []bucketKey
+	var hourOrder []hourKey
+	var finishedOrder []finishedKey
+	move := func(t *tracked, bucket operations.Bucket, col string, delta int64) {
+		bk, hk := bucketKey{t.scope, bucket}, hourKey{t.scope, hourOf(t.run.QueuedAt), col}
+		if _, ok := bucketDelta[bk]; !ok {
+			bucketOrder = append(bucketOrder, bk)
+		}
+		if _, ok := hourDelta[hk]; !ok {
+			hourOrder = append(hourOrder, hk)
+		}
+		bucketDelta[bk] += delta
+		hourDelta[hk] += delta
+	}
+	var (
+		saveIDs, saveScopes []uuid.UUID
+		saveStates          [][]byte
+		saveQueued          []time.Time
+		saveCols            []string
+	)
 	for _, id := range ids {
 		t := runs[id]
 		if t.run.ID == uuid.Nil || t.scope == uuid.Nil {
@@ -161,14 +189,45 @@ func (p ScopeCounts) Apply(ctx context.Context, tx pgx.Tx, target Target, events
 			move(t, now, col, 1)
 		}
 		if t.run.Terminal() && !t.wasDone {
-			b.Queue(finishedSQL, t.scope, hourOf(t.run.CompletedAt))
+			fk := finishedKey{t.scope, hourOf(t.run.CompletedAt)}
+			if _, ok := finishedDelta[fk]; !ok {
+				finishedOrder = append(finishedOrder, fk)
+			}
+			finishedDelta[fk]++
 		}
 		raw, err := json.Marshal(runState{Status: t.run.Status, Outcome: t.run.Outcome, Counts: t.run.Counts,
 			QueuedAt: t.run.QueuedAt, CompletedAt: t.run.CompletedAt})
 		if err != nil {
 			return err
 		}
-		b.Queue(saveSQL, id, t.scope, raw, t.run.QueuedAt, col)
+		saveIDs, saveScopes, saveStates = append(saveIDs, id), append(saveScopes, t.scope), append(saveStates, raw)
+		saveQueued, saveCols = append(saveQueued, t.run.QueuedAt), append(saveCols, col)
+	}
+	b := &pgx.Batch{}
+	if len(bucketOrder) > 0 {
+		scopes, buckets, deltas := make([]uuid.UUID, len(bucketOrder)), make([]string, len(bucketOrder)), make([]int64, len(bucketOrder))
+		for i, k := range bucketOrder {
+			scopes[i], buckets[i], deltas[i] = k.scope, string(k.bucket), bucketDelta[k]
+		}
+		b.Queue(sqlScopeCountsMove.For(counts), eventstore.UUIDArray(scopes), buckets, deltas)
+	}
+	if len(hourOrder) > 0 {
+		scopes, hrs, cols, deltas := make([]uuid.UUID, len(hourOrder)), make([]time.Time, len(hourOrder)), make([]string, len(hourOrder)), make([]int64, len(hourOrder))
+		for i, k := range hourOrder {
+			scopes[i], hrs[i], cols[i], deltas[i] = k.scope, k.hour, k.col, hourDelta[k]
+		}
+		b.Queue(sqlScopeCountsHourMove.For(hours), eventstore.UUIDArray(scopes), hrs, cols, deltas)
+	}
+	if len(finishedOrder) > 0 {
+		scopes, hrs, deltas := make([]uuid.UUID, len(finishedOrder)), make([]time.Time, len(finishedOrder)), make([]int64, len(finishedOrder))
+		for i, k := range finishedOrder {
+			scopes[i], hrs[i], deltas[i] = k.scope, k.hour, finishedDelta[k]
+		}
+		b.Queue(sqlScopeCountsFinished.For(finished), eventstore.UUIDArray(scopes), hrs, deltas)
+	}
+	if len(saveIDs) > 0 {
+		b.Queue(sqlScopeCountsSaveState.For(states), eventstore.UUIDArray(saveIDs), eventstore.UUIDArray(saveScopes),
+			saveStates, saveQueued, saveCols)
 	}
 	// A bucket a run passed through within the batch may be left at zero: drop it, so
 	// the table does not depend on how the log was cut into batches.

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tenantatlas/ops/eventstore"
@@ -34,21 +35,28 @@ func (RunTimeline) Tables() []Table {
 	return []Table{{Name: "rm_run_timeline_v1", View: "rm_run_timeline"}}
 }
 
-// Apply implements Projection: one insert per run event, sent as one batch.
+// Apply implements Projection: a row per run event, the batch's in one statement.
 func (p RunTimeline) Apply(ctx context.Context, tx pgx.Tx, target Target, events []eventstore.Envelope) error {
-	insert := sqlTimelineInsert.For(target.Table(p.Tables()[0].Name))
-	b := &pgx.Batch{}
+	var (
+		runs                 []uuid.UUID
+		versions, positions  []int64
+		types, actors, lines []string
+		times                []time.Time
+	)
 	for _, e := range events {
 		if e.StreamType != operations.StreamType {
 			continue
 		}
-		b.Queue(insert,
-			e.StreamIDUUID(), e.StreamVersion, e.Position, e.Type, e.RecordedAt, e.Metadata.Actor, Summarize(e))
+		runs, versions, positions = append(runs, e.StreamIDUUID()), append(versions, e.StreamVersion), append(positions, e.Position)
+		types, actors, lines = append(types, e.Type), append(actors, e.Metadata.Actor), append(lines, Summarize(e))
+		times = append(times, e.RecordedAt)
 	}
-	if b.Len() == 0 {
+	if len(runs) == 0 {
 		return nil
 	}
-	return tx.SendBatch(ctx, b).Close()
+	_, err := tx.Exec(ctx, sqlTimelineInsert.For(target.Table(p.Tables()[0].Name)),
+		eventstore.UUIDArray(runs), versions, positions, types, times, actors, lines)
+	return err
 }
 
 // Summarize says in one line what a run event means.

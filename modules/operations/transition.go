@@ -139,14 +139,6 @@ func writeRow(ctx context.Context, tx pgx.Tx, id uuid.UUID, run *Run, upd rowUpd
 	return nil
 }
 
-// queueRow is writeRow queued on a batch.
-func queueRow(b *eventstore.Batch, id uuid.UUID, run *Run, upd rowUpdate, ended bool) {
-	b.Exec(updateRowSQL, rowArgs(id, run, upd)...)
-	if ended {
-		b.Exec(releaseScopeSQL, id)
-	}
-}
-
 const (
 	updateRowSQL = `UPDATE ops_runs SET status = $2, outcome = $3, started_at = $4, completed_at = $5,
 		heartbeat_at = COALESCE($6, heartbeat_at), worker_id = COALESCE($7, worker_id) WHERE run_id = $1`
@@ -183,7 +175,11 @@ func (s *Service) transitionMany(ctx context.Context, tx pgx.Tx, rows []runRow, 
 		return nil, nil, fmt.Errorf("operations: load %d runs: %w", len(rows), err)
 	}
 	runs, written := make([]*Run, len(rows)), make([]bool, len(rows))
-	b := s.store.NewBatch()
+	var (
+		appends []eventstore.StreamAppend
+		changed []int       // the rows of appends
+		updates []rowUpdate // and their updates
+	)
 	for i, row := range rows {
 		run := &Run{}
 		if k := known[row.id]; k != nil {
@@ -204,21 +200,73 @@ func (s *Service) transitionMany(ctx context.Context, tx pgx.Tx, rows []runRow, 
 		if len(evs) == 0 {
 			continue
 		}
-		res, err := b.Append(ctx, RunStream(row.id), run.Version, evs...)
-		if err != nil {
-			return nil, nil, fmt.Errorf("operations: run %s: append %s: %w", row.id, evs[0].Data.EventType(), err)
-		}
+		appends = append(appends, eventstore.StreamAppend{Stream: RunStream(row.id), Expected: run.Version, Events: evs})
+		changed, updates = append(changed, i), append(updates, upd)
+	}
+	if len(appends) == 0 {
+		return runs, written, nil
+	}
+	// The appends, the row updates and the scopes freed: three statements, however many
+	// runs, in one round trip.
+	b := s.store.NewBatch()
+	res, err := b.AppendEach(ctx, appends...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("operations: append to %d runs: %w", len(appends), err)
+	}
+	var set rowsUpdate
+	var ended []uuid.UUID
+	for j, i := range changed {
+		run := runs[i]
 		wasTerminal := run.Terminal()
-		for _, env := range res.Events {
+		for _, env := range res[j].Events {
 			run.Apply(env)
 		}
-		queueRow(b, row.id, run, upd, !wasTerminal && run.Terminal())
+		set.add(rows[i].id, run, updates[j])
+		if !wasTerminal && run.Terminal() {
+			ended = append(ended, rows[i].id)
+		}
 		written[i] = true
+	}
+	b.Exec(updateRowsSQL, set.args()...)
+	if len(ended) > 0 {
+		b.Exec(releaseScopesSQL, eventstore.UUIDArray(ended))
 	}
 	if err := b.Send(ctx, tx); err != nil {
 		return nil, nil, fmt.Errorf("operations: write %d runs: %w", len(rows), err)
 	}
 	return runs, written, nil
+}
+
+// updateRowsSQL is updateRowSQL for many runs: the arrays of rowsUpdate.
+const updateRowsSQL = `UPDATE ops_runs r SET status = v.status, outcome = v.outcome, started_at = v.started_at,
+		completed_at = v.completed_at, heartbeat_at = COALESCE(v.heartbeat_at, r.heartbeat_at), worker_id = COALESCE(v.worker_id, r.worker_id)
+	FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::timestamptz[], $7::text[])
+		AS v(run_id, status, outcome, started_at, completed_at, heartbeat_at, worker_id)
+	WHERE r.run_id = v.run_id`
+
+// releaseScopesSQL frees the scope locks of the runs $1 (uuid[]).
+const releaseScopesSQL = `DELETE FROM ops_scope_locks WHERE run_id = ANY($1)`
+
+// rowsUpdate collects updateRowsSQL's columns, a run each (rowArgs' values).
+type rowsUpdate struct {
+	ids                            []uuid.UUID
+	statuses, outcomes             []string
+	started, completed, heartbeats []*time.Time
+	workers                        []*string
+}
+
+func (u *rowsUpdate) add(id uuid.UUID, run *Run, upd rowUpdate) {
+	var worker *string
+	if upd.workerID != "" {
+		worker = &upd.workerID
+	}
+	u.ids, u.statuses, u.outcomes = append(u.ids, id), append(u.statuses, string(run.Status)), append(u.outcomes, string(run.Outcome))
+	u.started, u.completed = append(u.started, nullTime(run.StartedAt)), append(u.completed, nullTime(run.CompletedAt))
+	u.heartbeats, u.workers = append(u.heartbeats, nullTime(upd.heartbeat)), append(u.workers, worker)
+}
+
+func (u *rowsUpdate) args() []any {
+	return []any{eventstore.UUIDArray(u.ids), u.statuses, u.outcomes, u.started, u.completed, u.heartbeats, u.workers}
 }
 
 // nullTime is t, or SQL NULL for the zero time.
