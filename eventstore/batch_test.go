@@ -5,8 +5,12 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
+
 	"github.com/tenantatlas/ops/eventstore"
+	"github.com/tenantatlas/ops/eventstore/pgtest"
 )
 
 // TestBatch sends a statement of the caller's own, two appends and a message of another
@@ -136,4 +140,55 @@ func TestAppendEach(t *testing.T) {
 	got, err = b.store.ReadStream(b.ctx, a, 0)
 	require.NoError(t, err)
 	require.Len(t, got, 3)
+}
+
+// TestAppendEachPlansForTheGrownStreams: AppendEach after PreferIndexes, run many times on
+// one connection while es_streams is nearly empty, still finds a grown table's streams
+// through the primary key: within its transaction, es_streams is never scanned
+// sequentially. Without PreferIndexes the plan made on the empty table scans it all.
+func TestAppendEachPlansForTheGrownStreams(t *testing.T) {
+	t.Parallel()
+	cfg := pgtest.Fresh(t).Config() // a copy
+	cfg.MaxConns = 1                // one connection: one plan cache
+	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	b := bundle{pool: pool, store: eventstore.New(pool, eventstore.Options{Registry: testRegistry()}), ctx: t.Context()}
+	streams := []eventstore.StreamID{newStream(), newStream()}
+	versions := []int64{1, 1}
+	for _, s := range streams {
+		_, err := b.store.Append(b.ctx, s, eventstore.NoStream, created("x"))
+		require.NoError(t, err)
+	}
+	appendEach := func() (seqScans int64) {
+		t.Helper()
+		require.NoError(t, pgx.BeginFunc(b.ctx, b.pool, func(tx pgx.Tx) error {
+			batch := b.store.NewBatch()
+			batch.PreferIndexes()
+			var appends []eventstore.StreamAppend
+			for i, s := range streams {
+				appends = append(appends, eventstore.StreamAppend{Stream: s, Expected: versions[i], Events: []eventstore.NewEvent{created("y")}})
+				versions[i]++
+			}
+			_, err := batch.AppendEach(b.ctx, appends...)
+			require.NoError(t, err)
+			require.NoError(t, batch.Send(b.ctx, tx))
+			return tx.QueryRow(b.ctx, `SELECT COALESCE(sum(seq_scan), 0) FROM pg_stat_xact_user_tables WHERE relname = 'es_streams'`).Scan(&seqScans)
+		}))
+		return seqScans
+	}
+	for range 10 {
+		appendEach()
+	}
+	grow, more := b.store.NewBatch(), make([]eventstore.NewStream, 3000)
+	for i := range more {
+		more[i] = eventstore.NewStream{Stream: newStream(), Events: []eventstore.NewEvent{created("z")}}
+	}
+	_, err = grow.AppendNew(b.ctx, more...)
+	require.NoError(t, err)
+	conn, err := b.pool.Acquire(b.ctx)
+	require.NoError(t, err)
+	require.NoError(t, grow.Commit(b.ctx, conn.Conn()))
+	conn.Release()
+	require.Zero(t, appendEach(), "AppendEach scanned every stream")
 }

@@ -209,6 +209,7 @@ func (s *Service) transitionMany(ctx context.Context, tx pgx.Tx, rows []runRow, 
 	// The appends, the row updates and the scopes freed: three statements, however many
 	// runs, in one round trip.
 	b := s.store.NewBatch()
+	b.PreferIndexes()
 	res, err := b.AppendEach(ctx, appends...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("operations: append to %d runs: %w", len(appends), err)
