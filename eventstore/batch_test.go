@@ -6,11 +6,9 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantatlas/ops/eventstore"
-	"github.com/tenantatlas/ops/eventstore/pgtest"
 )
 
 // TestBatch sends a statement of the caller's own, two appends and a message of another
@@ -148,12 +146,7 @@ func TestAppendEach(t *testing.T) {
 // sequentially. Without PreferIndexes the plan made on the empty table scans it all.
 func TestAppendEachPlansForTheGrownStreams(t *testing.T) {
 	t.Parallel()
-	cfg := pgtest.Fresh(t).Config() // a copy
-	cfg.MaxConns = 1                // one connection: one plan cache
-	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-	b := bundle{pool: pool, store: eventstore.New(pool, eventstore.Options{Registry: testRegistry()}), ctx: t.Context()}
+	b := setupOneConnection(t)
 	streams := []eventstore.StreamID{newStream(), newStream()}
 	versions := []int64{1, 1}
 	for _, s := range streams {
@@ -184,7 +177,7 @@ func TestAppendEachPlansForTheGrownStreams(t *testing.T) {
 	for i := range more {
 		more[i] = eventstore.NewStream{Stream: newStream(), Events: []eventstore.NewEvent{created("z")}}
 	}
-	_, err = grow.AppendNew(b.ctx, more...)
+	_, err := grow.AppendNew(b.ctx, more...)
 	require.NoError(t, err)
 	conn, err := b.pool.Acquire(b.ctx)
 	require.NoError(t, err)

@@ -58,6 +58,18 @@ func setupFresh(t *testing.T) bundle {
 	return bundle{pool: pool, store: eventstore.New(pool, eventstore.Options{Registry: testRegistry()}), ctx: t.Context()}
 }
 
+// setupOneConnection is setupFresh on a pool of one connection: one plan cache, for tests
+// of how statements are planned as a table grows.
+func setupOneConnection(t *testing.T) bundle {
+	t.Helper()
+	cfg := pgtest.Fresh(t).Config() // a copy
+	cfg.MaxConns = 1
+	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	return bundle{pool: pool, store: eventstore.New(pool, eventstore.Options{Registry: testRegistry()}), ctx: t.Context()}
+}
+
 func meta() eventstore.Metadata {
 	return eventstore.Metadata{Actor: "system:test", WorkspaceID: uuid.New(), CorrelationID: uuid.New()}
 }
@@ -391,14 +403,9 @@ func TestReadStreamsTx(t *testing.T) {
 // transaction, es_events is never scanned sequentially (PlanEachTime).
 func TestReadStreamsTxPlansForTheGrownLog(t *testing.T) {
 	t.Parallel()
-	cfg := pgtest.Fresh(t).Config() // a copy
-	cfg.MaxConns = 1                // one connection: one plan cache
-	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-	b := bundle{pool: pool, store: eventstore.New(pool, eventstore.Options{Registry: testRegistry()}), ctx: t.Context()}
+	b := setupOneConnection(t)
 	first := newStream()
-	_, err = b.store.Append(b.ctx, first, eventstore.NoStream, created("first"))
+	_, err := b.store.Append(b.ctx, first, eventstore.NoStream, created("first"))
 	require.NoError(t, err)
 	read := func() (seqScans int64) {
 		t.Helper()

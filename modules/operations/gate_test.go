@@ -330,12 +330,9 @@ func (r *roundTrips) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.Tra
 func (r *roundTrips) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
 func (r *roundTrips) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData)     {}
 
-// TestFreshNonceStartSkipsTheDuplicateLookup: a start of a per-click type whose nonce the
-// gate makes is accepted in two round trips (the authorization, then the start's one
-// transaction), one fewer than with a nonce the caller gives, which may be held already
-// (and then answers deduped).
-func TestFreshNonceStartSkipsTheDuplicateLookup(t *testing.T) {
-	t.Parallel()
+// tracedFixture is a fixture on a pool of its own whose round trips rt counts.
+func tracedFixture(t *testing.T) (*fixture, *roundTrips) {
+	t.Helper()
 	cfg, err := pgxpool.ParseConfig(pgtest.URL(t))
 	require.NoError(t, err)
 	rt := &roundTrips{}
@@ -343,7 +340,16 @@ func TestFreshNonceStartSkipsTheDuplicateLookup(t *testing.T) {
 	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
-	f := newFixture(t, pool)
+	return newFixture(t, pool), rt
+}
+
+// TestFreshNonceStartSkipsTheDuplicateLookup: a start of a per-click type whose nonce the
+// gate makes is accepted in one round trip (the start's one transaction, its
+// authorization folded in), where a nonce the caller gives, which may be held already
+// (and then answers deduped), takes the authorization and the lookup first.
+func TestFreshNonceStartSkipsTheDuplicateLookup(t *testing.T) {
+	t.Parallel()
+	f, rt := tracedFixture(t)
 
 	start := func(nonce string) (operations.StartOutcome, int64) {
 		before := rt.n.Load()
@@ -373,14 +379,7 @@ func TestFreshNonceStartSkipsTheDuplicateLookup(t *testing.T) {
 // run as before.
 func TestFoldedAuthorization(t *testing.T) {
 	t.Parallel()
-	cfg, err := pgxpool.ParseConfig(pgtest.URL(t))
-	require.NoError(t, err)
-	rt := &roundTrips{}
-	cfg.ConnConfig.Tracer = rt
-	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-	f := newFixture(t, pool)
+	f, rt := tracedFixture(t)
 	n := 0
 	start := func(role string) (operations.StartOutcome, int64, error) {
 		n++
