@@ -9,10 +9,12 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
 	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
@@ -121,16 +123,16 @@ func TestDispatchSelectStartsAtTheOffset(t *testing.T) {
 	require.NoError(t, err)
 	theirs, err := wsql.DefaultPostgreSQLSchema{SubscribeBatchSize: 5}.SelectQuery(params)
 	require.NoError(t, err)
-	read := func(q wsql.Query, at pos) (got []int64, plan string) {
+	// Both selects only read messages below the seal horizon, which is server-wide: wait
+	// for it to pass the messages, then compare the two in one snapshot (REPEATABLE
+	// READ), so that a transaction of another test cannot move it between them.
+	require.Eventually(t, func() bool {
+		var past bool
+		require.NoError(t, pool.QueryRow(ctx, `SELECT pg_snapshot_xmin(pg_current_snapshot()) > $1::xid8`, all[119].xid).Scan(&past))
+		return past
+	}, 20*time.Second, 10*time.Millisecond, "the horizon never passed the messages")
+	read := func(tx pgx.Tx, q wsql.Query) (got []int64) {
 		t.Helper()
-		tx, err := pool.Begin(ctx)
-		require.NoError(t, err)
-		defer func() { _ = tx.Rollback(ctx) }()
-		_, err = tx.Exec(ctx, `INSERT INTO watermill_offsets_ops_dispatch (consumer_group, offset_acked, last_processed_transaction_id)
-			VALUES ($1, $2, $3::xid8) ON CONFLICT (consumer_group) DO UPDATE
-			SET offset_acked = EXCLUDED.offset_acked, last_processed_transaction_id = EXCLUDED.last_processed_transaction_id`,
-			workerGroup, at.offset, at.xid)
-		require.NoError(t, err)
 		rows, err := tx.Query(ctx, q.Query, q.Args...)
 		require.NoError(t, err)
 		for rows.Next() {
@@ -139,20 +141,30 @@ func TestDispatchSelectStartsAtTheOffset(t *testing.T) {
 			got = append(got, vals[0].(int64))
 		}
 		require.NoError(t, rows.Err())
-		var line string
-		lines, err := tx.Query(ctx, `EXPLAIN `+q.Query, q.Args...)
+		return got
+	}
+	for i, at := range []pos{{"0", 0}, all[0], all[17], all[39], all[40], all[99], all[119]} {
+		tx, err := pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
+		require.NoError(t, err)
+		_, err = tx.Exec(ctx, `INSERT INTO watermill_offsets_ops_dispatch (consumer_group, offset_acked, last_processed_transaction_id)
+			VALUES ($1, $2, $3::xid8) ON CONFLICT (consumer_group) DO UPDATE
+			SET offset_acked = EXCLUDED.offset_acked, last_processed_transaction_id = EXCLUDED.last_processed_transaction_id`,
+			workerGroup, at.offset, at.xid)
+		require.NoError(t, err)
+		want, got := read(tx, theirs), read(tx, ours)
+		require.Equal(t, want, got, "from %v", at)
+		if i < 6 {
+			require.NotEmpty(t, got, "from %v", at)
+		}
+		var plan, line string
+		lines, err := tx.Query(ctx, `EXPLAIN `+ours.Query, ours.Args...)
 		require.NoError(t, err)
 		for lines.Next() {
 			require.NoError(t, lines.Scan(&line))
 			plan += line + "\n"
 		}
 		require.NoError(t, lines.Err())
-		return got, plan
-	}
-	for _, at := range []pos{{"0", 0}, all[0], all[17], all[39], all[40], all[99], all[119]} {
-		want, _ := read(theirs, at)
-		got, plan := read(ours, at)
-		require.Equal(t, want, got, "from %v", at)
+		require.NoError(t, tx.Rollback(ctx))
 		require.Contains(t, plan, "Index Cond: ((ROW(transaction_id, \"offset\") > ROW(", "from %v", at)
 		require.NotContains(t, plan, "Sort", "from %v", at)
 	}
