@@ -93,12 +93,12 @@ func (b *Batch) AppendNew(ctx context.Context, streams ...NewStream) ([]AppendRe
 	for i, st := range streams {
 		appends[i] = StreamAppend{Stream: st.Stream, Expected: NoStream, Events: st.Events}
 	}
-	cols, res, err := b.s.prepareMany(appends)
+	m, err := b.s.prepareMany(appends)
 	if err != nil {
 		return nil, err
 	}
-	b.Exec(appendNewSQL, cols...)
-	return res, nil
+	b.Exec(appendNewSQL, append([]any{m.streamIDs, m.streamTypes, m.sizes}, m.events...)...)
+	return m.res, nil
 }
 
 // PreferIndexes queues, first in a batch sent in the caller's transaction (Send), that
@@ -143,24 +143,33 @@ func (b *Batch) AppendEach(ctx context.Context, appends ...StreamAppend) ([]Appe
 		}
 		seen[a.Stream] = true
 	}
-	cols, res, err := b.s.prepareMany(appends)
+	m, err := b.s.prepareMany(appends)
 	if err != nil {
 		return nil, err
 	}
-	n, first := int64(0), make([]uuid.UUID, len(res))
-	for i, r := range res {
+	n, first := int64(0), make([]uuid.UUID, len(m.res))
+	for i, r := range m.res {
 		n += int64(len(r.Events))
 		first[i] = r.Events[0].EventID
 	}
-	b.items = append(b.items, batchItem{sql: appendEachSQL, args: cols, n: n, each: appends, eachFirst: first})
-	return res, nil
+	args := append([]any{m.streamIDs, m.bases, m.sizes}, m.events...)
+	b.items = append(b.items, batchItem{sql: appendEachSQL, args: args, n: n, each: appends, eachFirst: first})
+	return m.res, nil
+}
+
+// manyStreams is what prepareMany builds: per stream its id, type, expected version (0
+// for a new one) and size, the events' columns (insertEventsSQL's 14 arrays) and the
+// envelopes as they will be stored.
+type manyStreams struct {
+	streamIDs, streamTypes []string
+	bases, sizes           []int64
+	events                 []any
+	res                    []AppendResult
 }
 
 // prepareMany builds the envelopes of appends (each stream's from its expected version
-// on, NoStream counting as 0) and the arguments of appendNewSQL and appendEachSQL: the
-// streams, their types and sizes (for a new stream its version), then the events'
-// columns in order.
-func (s *Store) prepareMany(appends []StreamAppend) ([]any, []AppendResult, error) {
+// on, NoStream counting as 0) and the columns of appendNewSQL and appendEachSQL.
+func (s *Store) prepareMany(appends []StreamAppend) (manyStreams, error) {
 	var c eventColumns
 	n := 0
 	for _, a := range appends {
@@ -180,12 +189,12 @@ func (s *Store) prepareMany(appends []StreamAppend) ([]any, []AppendResult, erro
 	)
 	for i, a := range appends {
 		if err := checkAppend(a.Stream, a.Expected, a.Events); err != nil {
-			return nil, nil, err
+			return manyStreams{}, err
 		}
 		base := max(a.Expected, 0)
 		envs, err := s.prepareInto(&c, a.Stream, base, a.Events, now)
 		if err != nil {
-			return nil, nil, err
+			return manyStreams{}, err
 		}
 		streamIDs[i], streamTypes[i], sizes[i], bases[i] = string(a.Stream), a.Stream.Type(), int64(len(envs)), base
 		for _, e := range envs {
@@ -195,12 +204,9 @@ func (s *Store) prepareMany(appends []StreamAppend) ([]any, []AppendResult, erro
 		}
 		res[i] = AppendResult{Version: base + int64(len(envs)), Events: envs}
 	}
-	if appends[0].Expected >= 1 { // appendEachSQL: $3 the expected versions, $4 the sizes
-		return []any{streamIDs, streamTypes, bases, sizes, evStreams, evTypes, evVersions,
-			c.ids, c.types, c.versions, c.datas, c.actors, c.wss, c.tenants, c.corrs, c.causes, c.times, c.hashes}, res, nil
-	}
-	return []any{streamIDs, streamTypes, sizes, evStreams, evTypes, evVersions,
-		c.ids, c.types, c.versions, c.datas, c.actors, c.wss, c.tenants, c.corrs, c.causes, c.times, c.hashes}, res, nil
+	return manyStreams{streamIDs: streamIDs, streamTypes: streamTypes, bases: bases, sizes: sizes, res: res,
+		events: []any{evStreams, evTypes, evVersions,
+			c.ids, c.types, c.versions, c.datas, c.actors, c.wss, c.tenants, c.corrs, c.causes, c.times, c.hashes}}, nil
 }
 
 // appendNewSQL creates the streams (no ON CONFLICT: one that exists fails it all) and
@@ -211,16 +217,16 @@ var appendNewSQL = `
 		SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
 	)` + insertEventsSQL(4, "")
 
-// appendEachSQL moves each stream $1 from its expected version $3 on by $4 events (an
+// appendEachSQL moves each stream $1 from its expected version $2 on by $3 events (an
 // exact, conditional update) and inserts the events of the streams it moved, in the
 // order given. The events of a stream not at its version are not inserted: the row
 // count then falls short of the events, and Send answers a *ConcurrencyError.
 var appendEachSQL = `
-	WITH v AS (SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) AS v(stream_id, stream_type, expected, n)),
+	WITH v AS (SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS v(stream_id, expected, n)),
 	s AS (
 		UPDATE es_streams t SET version = t.version + v.n, updated_at = now() FROM v
 		WHERE t.stream_id = v.stream_id AND t.version = v.expected RETURNING t.stream_id
-	)` + insertEventsSQL(5, "WHERE e.stream_id IN (SELECT stream_id FROM s)")
+	)` + insertEventsSQL(4, "WHERE e.stream_id IN (SELECT stream_id FROM s)")
 
 // insertEventsSQL is the events' INSERT of appendNewSQL and appendEachSQL: the 14 event
 // columns from the parameters $first on (prepareMany's order), filtered by where, in the
