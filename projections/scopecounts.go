@@ -145,21 +145,23 @@ func (p ScopeCounts) Apply(ctx context.Context, tx pgx.Tx, target Target, events
 		scope  uuid.UUID
 		bucket operations.Bucket
 	}
+	// An hour is keyed by its Unix second: two equal instants are one key whatever
+	// their time.Time representation (one statement must not upsert a row twice).
 	type hourKey struct {
 		scope uuid.UUID
-		hour  time.Time
+		hour  int64
 		col   string
 	}
 	type finishedKey struct {
 		scope uuid.UUID
-		hour  time.Time
+		hour  int64
 	}
 	bucketDelta, hourDelta, finishedDelta := map[bucketKey]int64{}, map[hourKey]int64{}, map[finishedKey]int64{}
 	var bucketOrder []bucketKey
 	var hourOrder []hourKey
 	var finishedOrder []finishedKey
 	move := func(t *tracked, bucket operations.Bucket, col string, delta int64) {
-		bk, hk := bucketKey{t.scope, bucket}, hourKey{t.scope, hourOf(t.run.QueuedAt), col}
+		bk, hk := bucketKey{t.scope, bucket}, hourKey{t.scope, hourOf(t.run.QueuedAt).Unix(), col}
 		if _, ok := bucketDelta[bk]; !ok {
 			bucketOrder = append(bucketOrder, bk)
 		}
@@ -189,7 +191,7 @@ func (p ScopeCounts) Apply(ctx context.Context, tx pgx.Tx, target Target, events
 			move(t, now, col, 1)
 		}
 		if t.run.Terminal() && !t.wasDone {
-			fk := finishedKey{t.scope, hourOf(t.run.CompletedAt)}
+			fk := finishedKey{t.scope, hourOf(t.run.CompletedAt).Unix()}
 			if _, ok := finishedDelta[fk]; !ok {
 				finishedOrder = append(finishedOrder, fk)
 			}
@@ -214,14 +216,14 @@ func (p ScopeCounts) Apply(ctx context.Context, tx pgx.Tx, target Target, events
 	if len(hourOrder) > 0 {
 		scopes, hrs, cols, deltas := make([]uuid.UUID, len(hourOrder)), make([]time.Time, len(hourOrder)), make([]string, len(hourOrder)), make([]int64, len(hourOrder))
 		for i, k := range hourOrder {
-			scopes[i], hrs[i], cols[i], deltas[i] = k.scope, k.hour, k.col, hourDelta[k]
+			scopes[i], hrs[i], cols[i], deltas[i] = k.scope, time.Unix(k.hour, 0).UTC(), k.col, hourDelta[k]
 		}
 		b.Queue(sqlScopeCountsHourMove.For(hours), eventstore.UUIDArray(scopes), hrs, cols, deltas)
 	}
 	if len(finishedOrder) > 0 {
 		scopes, hrs, deltas := make([]uuid.UUID, len(finishedOrder)), make([]time.Time, len(finishedOrder)), make([]int64, len(finishedOrder))
 		for i, k := range finishedOrder {
-			scopes[i], hrs[i], deltas[i] = k.scope, k.hour, finishedDelta[k]
+			scopes[i], hrs[i], deltas[i] = k.scope, time.Unix(k.hour, 0).UTC(), finishedDelta[k]
 		}
 		b.Queue(sqlScopeCountsFinished.For(finished), eventstore.UUIDArray(scopes), hrs, deltas)
 	}
