@@ -271,7 +271,7 @@ func (s *Store) SealCommitted(ctx context.Context) error {
 		}
 		var left bool
 		if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM es_events WHERE global_position IS NULL
-			AND transaction_id < $1::xid8)`, horizon).Scan(&left); err != nil {
+			AND transaction_id >= (SELECT last_transaction_id FROM es_seal_head) AND transaction_id < $1::xid8)`, horizon).Scan(&left); err != nil {
 			return fmt.Errorf("eventstore: seal committed: %w", err)
 		}
 		if !left {

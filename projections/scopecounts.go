@@ -156,20 +156,12 @@ func (p ScopeCounts) Apply(ctx context.Context, tx pgx.Tx, target Target, events
 		scope uuid.UUID
 		hour  int64
 	}
-	bucketDelta, hourDelta, finishedDelta := map[bucketKey]int64{}, map[hourKey]int64{}, map[finishedKey]int64{}
-	var bucketOrder []bucketKey
-	var hourOrder []hourKey
-	var finishedOrder []finishedKey
+	var bucketMoves sums[bucketKey]
+	var hourMoves sums[hourKey]
+	var finishedMoves sums[finishedKey]
 	move := func(t *tracked, bucket operations.Bucket, col string, delta int64) {
-		bk, hk := bucketKey{t.scope, bucket}, hourKey{t.scope, hourOf(t.run.QueuedAt).Unix(), col}
-		if _, ok := bucketDelta[bk]; !ok {
-			bucketOrder = append(bucketOrder, bk)
-		}
-		if _, ok := hourDelta[hk]; !ok {
-			hourOrder = append(hourOrder, hk)
-		}
-		bucketDelta[bk] += delta
-		hourDelta[hk] += delta
+		bucketMoves.add(bucketKey{t.scope, bucket}, delta)
+		hourMoves.add(hourKey{t.scope, hourOf(t.run.QueuedAt).Unix(), col}, delta)
 	}
 	var (
 		saveIDs, saveScopes []uuid.UUID
@@ -191,11 +183,7 @@ func (p ScopeCounts) Apply(ctx context.Context, tx pgx.Tx, target Target, events
 			move(t, now, col, 1)
 		}
 		if t.run.Terminal() && !t.wasDone {
-			fk := finishedKey{t.scope, hourOf(t.run.CompletedAt).Unix()}
-			if _, ok := finishedDelta[fk]; !ok {
-				finishedOrder = append(finishedOrder, fk)
-			}
-			finishedDelta[fk]++
+			finishedMoves.add(finishedKey{t.scope, hourOf(t.run.CompletedAt).Unix()}, 1)
 		}
 		raw, err := json.Marshal(runState{Status: t.run.Status, Outcome: t.run.Outcome, Counts: t.run.Counts,
 			QueuedAt: t.run.QueuedAt, CompletedAt: t.run.CompletedAt})
@@ -206,26 +194,30 @@ func (p ScopeCounts) Apply(ctx context.Context, tx pgx.Tx, target Target, events
 		saveQueued, saveCols = append(saveQueued, t.run.QueuedAt), append(saveCols, col)
 	}
 	b := &pgx.Batch{}
-	if len(bucketOrder) > 0 {
-		scopes, buckets, deltas := make([]uuid.UUID, len(bucketOrder)), make([]string, len(bucketOrder)), make([]int64, len(bucketOrder))
-		for i, k := range bucketOrder {
-			scopes[i], buckets[i], deltas[i] = k.scope, string(k.bucket), bucketDelta[k]
+	if len(bucketMoves.keys) > 0 {
+		var scopes []uuid.UUID
+		var buckets []string
+		for _, k := range bucketMoves.keys {
+			scopes, buckets = append(scopes, k.scope), append(buckets, string(k.bucket))
 		}
-		b.Queue(sqlScopeCountsMove.For(counts), eventstore.UUIDArray(scopes), buckets, deltas)
+		b.Queue(sqlScopeCountsMove.For(counts), eventstore.UUIDArray(scopes), buckets, bucketMoves.deltas)
 	}
-	if len(hourOrder) > 0 {
-		scopes, hrs, cols, deltas := make([]uuid.UUID, len(hourOrder)), make([]time.Time, len(hourOrder)), make([]string, len(hourOrder)), make([]int64, len(hourOrder))
-		for i, k := range hourOrder {
-			scopes[i], hrs[i], cols[i], deltas[i] = k.scope, time.Unix(k.hour, 0).UTC(), k.col, hourDelta[k]
+	if len(hourMoves.keys) > 0 {
+		var scopes []uuid.UUID
+		var hrs []time.Time
+		var cols []string
+		for _, k := range hourMoves.keys {
+			scopes, hrs, cols = append(scopes, k.scope), append(hrs, time.Unix(k.hour, 0).UTC()), append(cols, k.col)
 		}
-		b.Queue(sqlScopeCountsHourMove.For(hours), eventstore.UUIDArray(scopes), hrs, cols, deltas)
+		b.Queue(sqlScopeCountsHourMove.For(hours), eventstore.UUIDArray(scopes), hrs, cols, hourMoves.deltas)
 	}
-	if len(finishedOrder) > 0 {
-		scopes, hrs, deltas := make([]uuid.UUID, len(finishedOrder)), make([]time.Time, len(finishedOrder)), make([]int64, len(finishedOrder))
-		for i, k := range finishedOrder {
-			scopes[i], hrs[i], deltas[i] = k.scope, time.Unix(k.hour, 0).UTC(), finishedDelta[k]
+	if len(finishedMoves.keys) > 0 {
+		var scopes []uuid.UUID
+		var hrs []time.Time
+		for _, k := range finishedMoves.keys {
+			scopes, hrs = append(scopes, k.scope), append(hrs, time.Unix(k.hour, 0).UTC())
 		}
-		b.Queue(sqlScopeCountsFinished.For(finished), eventstore.UUIDArray(scopes), hrs, deltas)
+		b.Queue(sqlScopeCountsFinished.For(finished), eventstore.UUIDArray(scopes), hrs, finishedMoves.deltas)
 	}
 	if len(saveIDs) > 0 {
 		b.Queue(sqlScopeCountsSaveState.For(states), eventstore.UUIDArray(saveIDs), eventstore.UUIDArray(saveScopes),
@@ -236,6 +228,27 @@ func (p ScopeCounts) Apply(ctx context.Context, tx pgx.Tx, target Target, events
 	b.Queue(sqlScopeCountsDeleteEmpty.For(counts))
 	b.Queue(sqlScopeCountsHourDeleteEmpty.For(hours))
 	return tx.SendBatch(ctx, b).Close()
+}
+
+// sums adds up a batch's moves per key, the keys in their first order: one row each for
+// an upsert that must not touch a row twice.
+type sums[K comparable] struct {
+	keys   []K
+	deltas []int64
+	at     map[K]int
+}
+
+func (s *sums[K]) add(k K, delta int64) {
+	i, ok := s.at[k]
+	if !ok {
+		if s.at == nil {
+			s.at = map[K]int{}
+		}
+		i = len(s.keys)
+		s.at[k] = i
+		s.keys, s.deltas = append(s.keys, k), append(s.deltas, 0)
+	}
+	s.deltas[i] += delta
 }
 
 // ScopeCount is one scope's runs by bucket.

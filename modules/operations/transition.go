@@ -147,12 +147,16 @@ const (
 
 // rowArgs are updateRowSQL's arguments.
 func rowArgs(id uuid.UUID, run *Run, upd rowUpdate) []any {
-	var worker *string
-	if upd.workerID != "" {
-		worker = &upd.workerID
-	}
 	return []any{id, string(run.Status), string(run.Outcome), nullTime(run.StartedAt), nullTime(run.CompletedAt),
-		nullTime(upd.heartbeat), worker}
+		nullTime(upd.heartbeat), upd.worker()}
+}
+
+// worker is the worker argument of a row update: SQL NULL (keep it) when empty.
+func (u rowUpdate) worker() *string {
+	if u.workerID == "" {
+		return nil
+	}
+	return &u.workerID
 }
 
 // transitionMany is transition for several runs in tx, each row locked: one query loads them all (known[id], a copy brought up to
@@ -257,13 +261,9 @@ type rowsUpdate struct {
 }
 
 func (u *rowsUpdate) add(id uuid.UUID, run *Run, upd rowUpdate) {
-	var worker *string
-	if upd.workerID != "" {
-		worker = &upd.workerID
-	}
 	u.ids, u.statuses, u.outcomes = append(u.ids, id), append(u.statuses, string(run.Status)), append(u.outcomes, string(run.Outcome))
 	u.started, u.completed = append(u.started, nullTime(run.StartedAt)), append(u.completed, nullTime(run.CompletedAt))
-	u.heartbeats, u.workers = append(u.heartbeats, nullTime(upd.heartbeat)), append(u.workers, worker)
+	u.heartbeats, u.workers = append(u.heartbeats, nullTime(upd.heartbeat)), append(u.workers, upd.worker())
 }
 
 func (u *rowsUpdate) args() []any {
